@@ -1,0 +1,4 @@
+fn main() {
+    eprintln!("kubectl-werf: under construction");
+    std::process::exit(1);
+}

@@ -1,0 +1,1 @@
+//! Kubernetes name, label-key/value and annotation validation.

@@ -1,0 +1,1 @@
+//! Release models: Helm 3 (JSON) and Helm 2 (hapi protobuf).

@@ -1,0 +1,1 @@
+//! Release storage: codecs and drivers. The only code that reads or writes release records.

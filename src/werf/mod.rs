@@ -1,0 +1,1 @@
+//! werf's naming rules (release and namespace slugs) and werf.yaml.
