@@ -1,12 +1,21 @@
 //! kubectl-werf: a kubectl and Helm plugin working directly on Helm's release storage.
 //!
 //! Layout (each module owns one concern):
+//! - `cli`: every clap definition; `app`: entry, dispatch and exit codes; `commands`: one module per verb.
+//! - `settings`: flags + environment → connection and storage settings (pure); `cluster`: kube client.
 //! - `release`: release models (Helm 3 JSON, Helm 2 protobuf) as plain data, no I/O.
 //! - `storage`: the only code that reads or writes release records (codecs and drivers).
 //! - `werf`: werf's release/namespace naming and werf.yaml, pure functions.
 //! - `names`: Kubernetes name, label and annotation validation.
 
+pub mod app;
+pub mod cli;
+pub mod cluster;
+pub mod commands;
+pub mod error;
 pub mod names;
+pub mod output;
 pub mod release;
+pub mod settings;
 pub mod storage;
 pub mod werf;

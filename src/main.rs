@@ -1,4 +1,3 @@
-fn main() {
-    eprintln!("kubectl-werf: under construction");
-    std::process::exit(1);
+fn main() -> std::process::ExitCode {
+    kubectl_werf::app::main()
 }

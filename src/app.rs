@@ -1,0 +1,97 @@
+//! Program entry: parse the command line, pick the invocation mode, run the verb, map the outcome to
+//! kubectl's exit codes (0 success, 1 failure, 2 usage error).
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, FromArgMatches};
+
+use crate::cli::{Cli, Command};
+use crate::commands;
+use crate::error::AppError;
+use crate::settings::{ConnectionSettings, EnvLookup, InvocationMode, ProcessEnv};
+
+/// Everything a verb needs from the invocation besides its own arguments.
+pub struct Context<'a> {
+    pub mode: InvocationMode,
+    pub connection: ConnectionSettings,
+    pub env: &'a dyn EnvLookup,
+}
+
+impl Context<'_> {
+    pub async fn connect(&self) -> Result<crate::cluster::ClusterAccess, AppError> {
+        Ok(crate::cluster::connect(&self.connection, self.env).await?)
+    }
+}
+
+/// How a verb finished when it did not fail outright.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    /// Some items failed (already reported); the rest was done.
+    PartialFailure,
+}
+
+pub fn main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let env = ProcessEnv;
+    let argv0 = args.first().map(|a| a.to_string_lossy().into_owned()).unwrap_or_default();
+    let mode = InvocationMode::detect(&argv0, &env);
+    let command = crate::cli::command_for_mode(Cli::command(), mode);
+    let matches = match command.try_get_matches_from(&args) {
+        Ok(m) => m,
+        Err(e) => {
+            // clap prints help/version to stdout with exit 0, and usage errors to stderr with exit 2.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(2);
+        }
+    };
+    match run(cli, mode, &env) {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::PartialFailure) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+fn run(cli: Cli, mode: InvocationMode, env: &dyn EnvLookup) -> Result<Outcome, AppError> {
+    let connection = ConnectionSettings::resolve(&cli.connection, mode, env)?;
+    init_logging(connection.verbosity);
+    let ctx = Context { mode, connection, env };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| AppError::Failed(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Version(args) => commands::version::run(&ctx, args).await,
+            Command::ReleaseName(args) => commands::release_name::run(&ctx, args),
+        }
+    })
+}
+
+/// kubectl's `-v` levels mapped onto tracing: 4 and up show each API request (method, URL, status),
+/// 6 and up show connection-level detail. Logs go to stderr; credentials are never part of them
+/// (kube's request spans carry method and URL only).
+fn init_logging(verbosity: u8) {
+    let filter = match verbosity {
+        0..=3 => return,
+        4..=5 => "kube_client=debug,kubectl_werf=debug",
+        6..=7 => "kube_client=debug,kubectl_werf=trace",
+        _ => "kube_client=trace,kubectl_werf=trace,hyper_util=debug",
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::env::var_os("NO_COLOR").is_none())
+        .try_init();
+}

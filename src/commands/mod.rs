@@ -1,0 +1,4 @@
+//! One module per verb.
+
+pub mod release_name;
+pub mod version;

@@ -1,0 +1,67 @@
+//! Errors as users see them: one line naming what failed and why, never a debug dump.
+
+use crate::cluster::ClusterError;
+use crate::settings::SettingsError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Bad arguments that clap could not catch; exit code 2 like clap's own usage errors.
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    #[error("{0}")]
+    Kube(String),
+    #[error("{0}")]
+    Io(String),
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl AppError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            AppError::Usage(_) => 2,
+            _ => 1,
+        }
+    }
+
+    pub fn kube(err: &kube::Error) -> Self {
+        AppError::Kube(describe_kube_error(err))
+    }
+}
+
+impl From<std::io::Error> for AppError {
+    fn from(e: std::io::Error) -> Self {
+        AppError::Io(e.to_string())
+    }
+}
+
+/// A kube error as one line: the API server's own message for API errors (as kubectl prints it),
+/// otherwise the chain of causes.
+pub fn describe_kube_error(err: &kube::Error) -> String {
+    match err {
+        kube::Error::Api(status) => {
+            if status.message.is_empty() {
+                format!("the server answered {} {}", status.code, status.reason)
+            } else {
+                status.message.clone()
+            }
+        }
+        other => {
+            let mut text = other.to_string();
+            let mut source = std::error::Error::source(other);
+            while let Some(s) = source {
+                let part = s.to_string();
+                if !text.contains(&part) {
+                    text.push_str(": ");
+                    text.push_str(&part);
+                }
+                source = s.source();
+            }
+            text
+        }
+    }
+}

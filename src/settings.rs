@@ -1,0 +1,448 @@
+//! Resolution of user settings from flags and environment: where the cluster is, how to authenticate,
+//! where release records live. Pure functions over an environment lookup so every rule is unit-tested
+//! without touching the process environment.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cli::{ConnectionArgs, StorageArgs};
+
+/// A read-only view of environment variables; the real process environment or a test's map.
+pub trait EnvLookup {
+    fn var(&self, name: &str) -> Option<String>;
+
+    /// A variable that is set and not empty.
+    fn non_empty(&self, name: &str) -> Option<String> {
+        self.var(name).filter(|v| !v.is_empty())
+    }
+
+    /// Every variable whose name starts with `prefix`, sorted by name for stable results.
+    fn with_prefix(&self, prefix: &str) -> Vec<(String, String)>;
+}
+
+/// The process environment.
+pub struct ProcessEnv;
+
+impl EnvLookup for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+
+    fn with_prefix(&self, prefix: &str) -> Vec<(String, String)> {
+        let mut vars: Vec<_> = std::env::vars().filter(|(k, _)| k.starts_with(prefix)).collect();
+        vars.sort();
+        vars
+    }
+}
+
+impl EnvLookup for HashMap<String, String> {
+    fn var(&self, name: &str) -> Option<String> {
+        self.get(name).cloned()
+    }
+
+    fn with_prefix(&self, prefix: &str) -> Vec<(String, String)> {
+        let mut vars: Vec<_> =
+            self.iter().filter(|(k, _)| k.starts_with(prefix)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        vars.sort();
+        vars
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SettingsError {
+    #[error("invalid {what} {value:?}: {reason}")]
+    Invalid { what: &'static str, value: String, reason: String },
+    #[error("release storage driver {0:?} is not supported: kubectl-werf reads and writes releases stored in Secrets or ConfigMaps (use secret or configmap)")]
+    UnsupportedDriver(String),
+}
+
+/// How the program was invoked: as a kubectl plugin (`kubectl werf`) or as a Helm plugin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvocationMode {
+    Kubectl,
+    Helm,
+}
+
+impl InvocationMode {
+    /// Helm sets `HELM_PLUGIN_NAME` for its plugins; a binary named `helm-*` is also taken as Helm mode.
+    pub fn detect(argv0: &str, env: &dyn EnvLookup) -> Self {
+        let base = argv0.rsplit(['/', '\\']).next().unwrap_or(argv0);
+        if env.non_empty("HELM_PLUGIN_NAME").is_some() || base.starts_with("helm") {
+            InvocationMode::Helm
+        } else {
+            InvocationMode::Kubectl
+        }
+    }
+
+    /// What users type to reach this program, for usage lines and hints.
+    pub fn command_prefix(self) -> &'static str {
+        match self {
+            InvocationMode::Kubectl => "kubectl werf",
+            InvocationMode::Helm => "helm werf-releases",
+        }
+    }
+}
+
+/// Everything needed to build a Kubernetes client, after flags and environment were merged.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConnectionSettings {
+    /// An explicit kubeconfig file (`--kubeconfig`): only this file is read, as kubectl does.
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+    pub cluster: Option<String>,
+    pub user: Option<String>,
+    pub namespace: Option<String>,
+    pub as_user: Option<String>,
+    pub as_groups: Vec<String>,
+    pub request_timeout: Option<Duration>,
+    pub server: Option<String>,
+    pub token: Option<String>,
+    pub certificate_authority: Option<PathBuf>,
+    pub insecure_skip_tls_verify: bool,
+    pub verbosity: u8,
+}
+
+impl ConnectionSettings {
+    /// Merge kubectl flags with Helm's plugin environment. Flags given on our own command line win;
+    /// in Helm mode Helm has removed its flags from argv and passes them as `HELM_*` variables.
+    pub fn resolve(args: &ConnectionArgs, mode: InvocationMode, env: &dyn EnvLookup) -> Result<Self, SettingsError> {
+        let mut s = ConnectionSettings {
+            kubeconfig: args.kubeconfig.clone(),
+            context: args.context.clone(),
+            cluster: args.cluster.clone(),
+            user: args.user.clone(),
+            namespace: args.namespace.clone(),
+            as_user: args.as_user.clone(),
+            as_groups: args.as_group.clone(),
+            request_timeout: match &args.request_timeout {
+                Some(t) => parse_request_timeout(t)?,
+                None => None,
+            },
+            server: args.server.clone(),
+            token: args.token.clone(),
+            certificate_authority: args.certificate_authority.clone(),
+            insecure_skip_tls_verify: args.insecure_skip_tls_verify,
+            verbosity: args.verbosity,
+        };
+        if mode == InvocationMode::Helm {
+            s.namespace = s.namespace.or_else(|| env.non_empty("HELM_NAMESPACE"));
+            s.context = s.context.or_else(|| env.non_empty("HELM_KUBECONTEXT"));
+            s.as_user = s.as_user.or_else(|| env.non_empty("HELM_KUBEASUSER"));
+            if s.as_groups.is_empty()
+                && let Some(groups) = env.non_empty("HELM_KUBEASGROUPS")
+            {
+                s.as_groups = groups.split(',').map(str::trim).filter(|g| !g.is_empty()).map(String::from).collect();
+            }
+            s.token = s.token.or_else(|| env.non_empty("HELM_KUBETOKEN"));
+            s.server = s.server.or_else(|| env.non_empty("HELM_KUBEAPISERVER"));
+            s.certificate_authority = s.certificate_authority.or_else(|| env.non_empty("HELM_KUBECAFILE").map(PathBuf::from));
+            if !s.insecure_skip_tls_verify
+                && let Some(v) = env.non_empty("HELM_KUBEINSECURE_SKIP_TLS_VERIFY")
+            {
+                s.insecure_skip_tls_verify = parse_bool("HELM_KUBEINSECURE_SKIP_TLS_VERIFY", &v)?;
+            }
+            if s.verbosity == 0
+                && let Some(v) = env.non_empty("HELM_DEBUG")
+                && parse_bool("HELM_DEBUG", &v)?
+            {
+                s.verbosity = 4;
+            }
+        }
+        Ok(s)
+    }
+}
+
+fn parse_bool(what: &'static str, value: &str) -> Result<bool, SettingsError> {
+    // Go's strconv.ParseBool, which Helm uses for its boolean variables.
+    match value {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+        _ => Err(SettingsError::Invalid { what, value: value.into(), reason: "expected true or false".into() }),
+    }
+}
+
+/// kubectl's `--request-timeout`: a bare number of seconds or a duration with units (`1h2m3s`, `500ms`);
+/// zero means no timeout.
+pub fn parse_request_timeout(value: &str) -> Result<Option<Duration>, SettingsError> {
+    let invalid = |reason: &str| SettingsError::Invalid {
+        what: "--request-timeout",
+        value: value.into(),
+        reason: reason.into(),
+    };
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(invalid("empty duration"));
+    }
+    let total = if v.bytes().all(|b| b.is_ascii_digit()) {
+        Duration::from_secs(v.parse().map_err(|_| invalid("number out of range"))?)
+    } else {
+        parse_go_duration(v).ok_or_else(|| invalid("must be a number of seconds or a duration like 30s, 2m or 1h"))?
+    };
+    Ok(if total.is_zero() { None } else { Some(total) })
+}
+
+/// Go's time.ParseDuration for non-negative values: a sequence of decimal numbers with units.
+fn parse_go_duration(s: &str) -> Option<Duration> {
+    let mut rest = s;
+    let mut total = 0f64;
+    if rest == "0" {
+        return Some(Duration::ZERO);
+    }
+    while !rest.is_empty() {
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        if num_len == 0 {
+            return None;
+        }
+        let number: f64 = rest[..num_len].parse().ok()?;
+        rest = &rest[num_len..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        rest = &rest[unit_len..];
+        total += number * scale;
+    }
+    if !total.is_finite() || total > 1e12 {
+        return None;
+    }
+    Some(Duration::from_secs_f64(total))
+}
+
+/// The Helm 3 storage driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Helm3Driver {
+    Secret,
+    ConfigMap,
+}
+
+impl Helm3Driver {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Helm3Driver::Secret => "secret",
+            Helm3Driver::ConfigMap => "configmap",
+        }
+    }
+}
+
+/// Which kinds of object hold Helm 2 (Tiller) records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Helm2Storage {
+    ConfigMap,
+    Secret,
+    /// Look in both; a release found in both is reported.
+    Auto,
+}
+
+/// Where release records live, resolved once and shared by every verb.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageSettings {
+    /// Helm 3 records always live in the release's own namespace; this picks Secrets or ConfigMaps.
+    pub helm3_driver: Helm3Driver,
+    /// Tiller's namespace.
+    pub helm2_namespace: String,
+    pub helm2_storage: Helm2Storage,
+    /// Largest decompressed payload accepted, in bytes.
+    pub max_decompressed_bytes: u64,
+}
+
+pub const DEFAULT_TILLER_NAMESPACE: &str = "kube-system";
+
+impl StorageSettings {
+    pub fn resolve(args: &StorageArgs, env: &dyn EnvLookup) -> Result<Self, SettingsError> {
+        let driver_name = args
+            .release_storage
+            .clone()
+            .or_else(|| env.non_empty("WERF_RELEASE_STORAGE"))
+            .or_else(|| env.non_empty("HELM_DRIVER"))
+            .unwrap_or_else(|| "secret".into());
+        let helm3_driver = match driver_name.to_ascii_lowercase().as_str() {
+            "secret" | "secrets" => Helm3Driver::Secret,
+            "configmap" | "configmaps" => Helm3Driver::ConfigMap,
+            "sql" | "memory" => return Err(SettingsError::UnsupportedDriver(driver_name)),
+            _ => {
+                return Err(SettingsError::Invalid {
+                    what: "release storage driver",
+                    value: driver_name,
+                    reason: "expected secret or configmap".into(),
+                });
+            }
+        };
+        let helm2_namespace = args
+            .helm2_namespace
+            .clone()
+            .or_else(|| env.non_empty("WERF_HELM2_RELEASE_STORAGE_NAMESPACE"))
+            .or_else(|| env.non_empty("WERF_HELM_RELEASE_STORAGE_NAMESPACE"))
+            .or_else(|| env.non_empty("TILLER_NAMESPACE"))
+            .unwrap_or_else(|| DEFAULT_TILLER_NAMESPACE.into());
+        let storage_type = args
+            .helm2_storage_type
+            .clone()
+            .or_else(|| env.non_empty("WERF_HELM2_RELEASE_STORAGE_TYPE"))
+            .or_else(|| env.non_empty("WERF_HELM_RELEASE_STORAGE_TYPE"))
+            .unwrap_or_else(|| "auto".into());
+        let helm2_storage = match storage_type.to_ascii_lowercase().as_str() {
+            "configmap" | "configmaps" => Helm2Storage::ConfigMap,
+            "secret" | "secrets" => Helm2Storage::Secret,
+            "auto" => Helm2Storage::Auto,
+            _ => {
+                return Err(SettingsError::Invalid {
+                    what: "Helm 2 release storage type",
+                    value: storage_type,
+                    reason: "expected configmap, secret or auto".into(),
+                });
+            }
+        };
+        if args.max_decompressed_mib == 0 {
+            return Err(SettingsError::Invalid {
+                what: "--max-decompressed-mib",
+                value: "0".into(),
+                reason: "must be at least 1".into(),
+            });
+        }
+        Ok(StorageSettings {
+            helm3_driver,
+            helm2_namespace,
+            helm2_storage,
+            max_decompressed_bytes: args.max_decompressed_mib.saturating_mul(1024 * 1024),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn request_timeout_forms() {
+        assert_eq!(parse_request_timeout("0").unwrap(), None);
+        assert_eq!(parse_request_timeout("30").unwrap(), Some(Duration::from_secs(30)));
+        assert_eq!(parse_request_timeout("30s").unwrap(), Some(Duration::from_secs(30)));
+        assert_eq!(parse_request_timeout("2m").unwrap(), Some(Duration::from_secs(120)));
+        assert_eq!(parse_request_timeout("1h2m3s").unwrap(), Some(Duration::from_secs(3723)));
+        assert_eq!(parse_request_timeout("1.5s").unwrap(), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_request_timeout("500ms").unwrap(), Some(Duration::from_millis(500)));
+        for bad in ["", "abc", "5x", "s", "-1s", "1e999h"] {
+            assert!(parse_request_timeout(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn helm3_driver_precedence() {
+        let args = StorageArgs { max_decompressed_mib: 64, ..Default::default() };
+        let none = env(&[]);
+        assert_eq!(StorageSettings::resolve(&args, &none).unwrap().helm3_driver, Helm3Driver::Secret);
+        let helm = env(&[("HELM_DRIVER", "configmap")]);
+        assert_eq!(StorageSettings::resolve(&args, &helm).unwrap().helm3_driver, Helm3Driver::ConfigMap);
+        let werf_over_helm = env(&[("HELM_DRIVER", "configmap"), ("WERF_RELEASE_STORAGE", "secret")]);
+        assert_eq!(StorageSettings::resolve(&args, &werf_over_helm).unwrap().helm3_driver, Helm3Driver::Secret);
+        let flag = StorageArgs { release_storage: Some("configmap".into()), ..args.clone() };
+        assert_eq!(
+            StorageSettings::resolve(&flag, &env(&[("WERF_RELEASE_STORAGE", "secret")])).unwrap().helm3_driver,
+            Helm3Driver::ConfigMap
+        );
+        // An empty variable is unset, as in Helm.
+        assert_eq!(
+            StorageSettings::resolve(&args, &env(&[("HELM_DRIVER", "")])).unwrap().helm3_driver,
+            Helm3Driver::Secret
+        );
+    }
+
+    #[test]
+    fn unsupported_and_invalid_drivers() {
+        let args = StorageArgs { max_decompressed_mib: 64, ..Default::default() };
+        let err = StorageSettings::resolve(&args, &env(&[("HELM_DRIVER", "sql")])).unwrap_err();
+        assert_eq!(err, SettingsError::UnsupportedDriver("sql".into()));
+        assert!(err.to_string().contains("not supported"));
+        let err = StorageSettings::resolve(&args, &env(&[("HELM_DRIVER", "memory")])).unwrap_err();
+        assert!(matches!(err, SettingsError::UnsupportedDriver(_)));
+        let err = StorageSettings::resolve(&args, &env(&[("HELM_DRIVER", "etcd")])).unwrap_err();
+        assert!(err.to_string().contains("\"etcd\""), "{err}");
+        let bad_type = StorageArgs { helm2_storage_type: Some("both".into()), ..args };
+        assert!(StorageSettings::resolve(&bad_type, &env(&[])).is_err());
+    }
+
+    #[test]
+    fn helm2_storage_follows_werf_order() {
+        let args = StorageArgs { max_decompressed_mib: 64, ..Default::default() };
+        let s = StorageSettings::resolve(&args, &env(&[])).unwrap();
+        assert_eq!(s.helm2_namespace, "kube-system");
+        assert_eq!(s.helm2_storage, Helm2Storage::Auto);
+        let all = env(&[
+            ("TILLER_NAMESPACE", "tiller"),
+            ("WERF_HELM_RELEASE_STORAGE_NAMESPACE", "werf-old"),
+            ("WERF_HELM2_RELEASE_STORAGE_NAMESPACE", "werf-new"),
+            ("WERF_HELM_RELEASE_STORAGE_TYPE", "secret"),
+            ("WERF_HELM2_RELEASE_STORAGE_TYPE", "configmap"),
+        ]);
+        let s = StorageSettings::resolve(&args, &all).unwrap();
+        assert_eq!(s.helm2_namespace, "werf-new");
+        assert_eq!(s.helm2_storage, Helm2Storage::ConfigMap);
+        let s = StorageSettings::resolve(&args, &env(&[("TILLER_NAMESPACE", "tiller"), ("WERF_HELM_RELEASE_STORAGE_TYPE", "secret")])).unwrap();
+        assert_eq!(s.helm2_namespace, "tiller");
+        assert_eq!(s.helm2_storage, Helm2Storage::Secret);
+        let flags = StorageArgs {
+            helm2_namespace: Some("flagged".into()),
+            helm2_storage_type: Some("configmap".into()),
+            ..args
+        };
+        let s = StorageSettings::resolve(&flags, &all).unwrap();
+        assert_eq!(s.helm2_namespace, "flagged");
+        assert_eq!(s.helm2_storage, Helm2Storage::ConfigMap);
+        assert_eq!(s.max_decompressed_bytes, 64 * 1024 * 1024);
+    }
+
+    #[test]
+    fn helm_mode_detection() {
+        let none = env(&[]);
+        assert_eq!(InvocationMode::detect("/usr/bin/kubectl-werf", &none), InvocationMode::Kubectl);
+        assert_eq!(InvocationMode::detect("kubectl-werf", &env(&[("HELM_PLUGIN_NAME", "werf-releases")])), InvocationMode::Helm);
+        assert_eq!(InvocationMode::detect("/x/helm-werf-releases", &none), InvocationMode::Helm);
+        assert_eq!(InvocationMode::detect("kubectl-werf", &env(&[("HELM_PLUGIN_NAME", "")])), InvocationMode::Kubectl);
+    }
+
+    #[test]
+    fn helm_environment_fills_connection_settings_only_in_helm_mode() {
+        let helm_env = env(&[
+            ("HELM_NAMESPACE", "apps"),
+            ("HELM_KUBECONTEXT", "prod"),
+            ("HELM_KUBEASUSER", "alice"),
+            ("HELM_KUBEASGROUPS", "dev, ops"),
+            ("HELM_KUBETOKEN", "t0ken"),
+            ("HELM_KUBEAPISERVER", "https://k8s:6443"),
+            ("HELM_KUBECAFILE", "/ca.pem"),
+            ("HELM_KUBEINSECURE_SKIP_TLS_VERIFY", "true"),
+            ("HELM_DEBUG", "1"),
+        ]);
+        let args = ConnectionArgs::default();
+        let kubectl = ConnectionSettings::resolve(&args, InvocationMode::Kubectl, &helm_env).unwrap();
+        assert_eq!(kubectl, ConnectionSettings::default());
+        let helm = ConnectionSettings::resolve(&args, InvocationMode::Helm, &helm_env).unwrap();
+        assert_eq!(helm.namespace.as_deref(), Some("apps"));
+        assert_eq!(helm.context.as_deref(), Some("prod"));
+        assert_eq!(helm.as_user.as_deref(), Some("alice"));
+        assert_eq!(helm.as_groups, vec!["dev".to_string(), "ops".to_string()]);
+        assert_eq!(helm.token.as_deref(), Some("t0ken"));
+        assert_eq!(helm.server.as_deref(), Some("https://k8s:6443"));
+        assert_eq!(helm.certificate_authority, Some(PathBuf::from("/ca.pem")));
+        assert!(helm.insecure_skip_tls_verify);
+        assert_eq!(helm.verbosity, 4);
+        // Our own flags win over Helm's environment.
+        let flags = ConnectionArgs { namespace: Some("mine".into()), context: Some("dev".into()), ..Default::default() };
+        let helm = ConnectionSettings::resolve(&flags, InvocationMode::Helm, &helm_env).unwrap();
+        assert_eq!(helm.namespace.as_deref(), Some("mine"));
+        assert_eq!(helm.context.as_deref(), Some("dev"));
+        let bad = env(&[("HELM_KUBEINSECURE_SKIP_TLS_VERIFY", "yes")]);
+        assert!(ConnectionSettings::resolve(&args, InvocationMode::Helm, &bad).is_err());
+    }
+}
