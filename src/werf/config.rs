@@ -79,30 +79,37 @@ struct DeployDoc {
 
 /// Splits a YAML stream into documents at `---` marker lines (a line starting with `---` followed
 /// by whitespace or the line end). Text after the marker on the same line starts the next document.
-/// `...` end-of-document lines are dropped.
-fn split_documents(text: &str) -> Vec<String> {
+/// `...` end-of-document lines become empty lines. Each document is returned with the 1-based line number
+/// it starts on, so YAML errors can point into the file.
+fn split_documents(text: &str) -> Vec<(usize, String)> {
     let mut docs = Vec::new();
+    let mut start = 1;
     let mut current = String::new();
-    for line in text.lines() {
+    for (idx, line) in text.lines().enumerate() {
         let bare = line.strip_suffix('\r').unwrap_or(line);
         if let Some(rest) = bare.strip_prefix("---")
             && (rest.is_empty() || rest.starts_with([' ', '\t']))
         {
-            docs.push(std::mem::take(&mut current));
+            docs.push((start, std::mem::take(&mut current)));
             let rest = rest.trim_start();
-            if !rest.is_empty() && !rest.starts_with('#') {
+            if rest.is_empty() || rest.starts_with('#') {
+                // The next document starts on the following line (idx is 0-based).
+                start = idx + 2;
+            } else {
+                start = idx + 1;
                 current.push_str(rest);
                 current.push('\n');
             }
             continue;
         }
         if bare.trim_end() == "..." {
+            current.push('\n');
             continue;
         }
         current.push_str(bare);
         current.push('\n');
     }
-    docs.push(current);
+    docs.push((start, current));
     docs
 }
 
@@ -133,15 +140,21 @@ fn field_template(
 /// Parses werf.yaml text and extracts the meta section's naming settings.
 pub fn parse_werf_config(text: &str) -> Result<WerfConfig, WerfConfigError> {
     let docs = split_documents(text);
-    let meta = docs
+    let (start, meta) = docs
         .iter()
-        .find(|d| has_top_level_project(d))
+        .find(|(_, d)| has_top_level_project(d))
         .ok_or(WerfConfigError::NoMetaSection)?;
-    let parsed: MetaDoc = match serde_saphyr::from_str(meta) {
-        Ok(parsed) => parsed,
-        Err(_) if meta.contains("{{") => return Err(WerfConfigError::GoTemplateInMeta),
-        Err(e) => return Err(WerfConfigError::Yaml(e.to_string())),
-    };
+    if meta.contains("{{") && serde_saphyr::from_str::<MetaDoc>(meta).is_err() {
+        return Err(WerfConfigError::GoTemplateInMeta);
+    }
+    // Pad with empty lines so the parser's line numbers are the file's.
+    let padded = format!("{}{meta}", "\n".repeat(start - 1));
+    let parsed: MetaDoc = serde_saphyr::from_str(&padded).map_err(|e| {
+        // serde-saphyr appends a source snippet; the first line carries the position and reason.
+        let msg = e.to_string();
+        let first = msg.lines().next().unwrap_or_default();
+        WerfConfigError::Yaml(first.trim_start_matches("error: ").to_string())
+    })?;
     let project = parsed.project.unwrap_or_default();
     if project.contains("{{") {
         return Err(WerfConfigError::GoTemplateInField { field: "project" });
@@ -195,8 +208,16 @@ mod tests {
 
     #[test]
     fn splits_at_marker_lines_only() {
-        let docs = split_documents("a: 1\n---\nb: 2\n--- # c\nc: 3\n----\n---x\n");
-        assert_eq!(docs, vec!["a: 1\n", "b: 2\n", "c: 3\n----\n---x\n"]);
+        let docs = split_documents("a: 1\n---\nb: 2\n--- # c\nc: 3\n----\n---x\n--- d: 4\n");
+        assert_eq!(
+            docs,
+            vec![
+                (1, "a: 1\n".to_string()),
+                (3, "b: 2\n".to_string()),
+                (5, "c: 3\n----\n---x\n".to_string()),
+                (8, "d: 4\n".to_string()),
+            ]
+        );
     }
 
     #[test]

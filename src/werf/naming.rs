@@ -125,11 +125,13 @@ fn render(
     template: &Template,
     values: &TemplateValues<'_>,
 ) -> Result<String, NamingError> {
-    let rendered = template.render(values).map_err(|error| NamingError::Template {
-        what,
-        template: template.source().to_string(),
-        error,
-    })?;
+    let rendered = template
+        .render(values)
+        .map_err(|error| NamingError::Template {
+            what,
+            template: template.source().to_string(),
+            error,
+        })?;
     if rendered.is_empty() {
         return Err(NamingError::EmptyRendered {
             what,
@@ -141,7 +143,7 @@ fn render(
 
 fn slug_off_context(what: &str, rendered: &str, template: &Template, switch: &str) -> String {
     format!(
-        "{what} {rendered:?} rendered from {:?} is used as is because slugging is off ({switch})",
+        "{what} {rendered:?} (rendered from {:?}, not slugged because of {switch})",
         template.source()
     )
 }
