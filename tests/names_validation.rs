@@ -72,7 +72,10 @@ fn release_names() {
 
     let e = validate_release_name(&"r".repeat(54)).unwrap_err();
     let msg = e.to_string();
-    assert!(msg.starts_with(&format!("invalid release name \"{}\"", "r".repeat(54))), "{msg}");
+    assert!(
+        msg.starts_with(&format!("invalid release name \"{}\"", "r".repeat(54))),
+        "{msg}"
+    );
     assert!(msg.contains("must be no more than 53 characters"), "{msg}");
     assert!(!msg.contains("RFC 1123"), "{msg}");
 
@@ -85,7 +88,9 @@ fn release_names() {
     assert!(msg.contains("must be non-empty"), "{msg}");
 
     // Both rules at once.
-    let msg = validate_release_name(&"R".repeat(60)).unwrap_err().to_string();
+    let msg = validate_release_name(&"R".repeat(60))
+        .unwrap_err()
+        .to_string();
     assert!(msg.contains("53") && msg.contains("RFC 1123"), "{msg}");
 }
 
@@ -99,7 +104,9 @@ fn namespace_names() {
         "invalid namespace name \"a.b\": a lowercase RFC 1123 label must consist of lower case \
          alphanumeric characters or '-', and must start and end with an alphanumeric character"
     );
-    let msg = validate_namespace_name(&"n".repeat(64)).unwrap_err().to_string();
+    let msg = validate_namespace_name(&"n".repeat(64))
+        .unwrap_err()
+        .to_string();
     assert!(msg.contains("must be no more than 63 characters"), "{msg}");
     assert!(validate_namespace_name("").is_err());
 }
@@ -162,9 +169,15 @@ fn label_key_messages_match_kubernetes() {
     let msg = validate_label_key("a/").unwrap_err().to_string();
     assert!(msg.contains("name part must be non-empty"), "{msg}");
     let msg = validate_label_key("Example.com/a").unwrap_err().to_string();
-    assert!(msg.contains("prefix part a lowercase RFC 1123 subdomain"), "{msg}");
+    assert!(
+        msg.contains("prefix part a lowercase RFC 1123 subdomain"),
+        "{msg}"
+    );
     let msg = validate_label_key("-a").unwrap_err().to_string();
-    assert!(msg.contains("name part must consist of alphanumeric characters"), "{msg}");
+    assert!(
+        msg.contains("name part must consist of alphanumeric characters"),
+        "{msg}"
+    );
     assert!(
         matches!(validate_label_key("-a"), Err(NameError::LabelKey { ref key, .. }) if key == "-a")
     );
@@ -176,15 +189,25 @@ fn label_key_length_boundaries() {
     let name64 = "n".repeat(64);
     assert_eq!(validate_label_key(&name63), Ok(()));
     let msg = validate_label_key(&name64).unwrap_err().to_string();
-    assert!(msg.contains("name part must be no more than 63 characters"), "{msg}");
+    assert!(
+        msg.contains("name part must be no more than 63 characters"),
+        "{msg}"
+    );
 
     let part = "p".repeat(63);
     let prefix253 = format!("{part}.{part}.{part}.{}", "p".repeat(61));
     let prefix254 = format!("{prefix253}p");
     assert_eq!(validate_label_key(&format!("{prefix253}/{name63}")), Ok(()));
-    let msg = validate_label_key(&format!("{prefix254}/x")).unwrap_err().to_string();
-    assert!(msg.contains("prefix part must be no more than 253 characters"), "{msg}");
-    let msg = validate_label_key(&format!("{prefix253}/{name64}")).unwrap_err().to_string();
+    let msg = validate_label_key(&format!("{prefix254}/x"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("prefix part must be no more than 253 characters"),
+        "{msg}"
+    );
+    let msg = validate_label_key(&format!("{prefix253}/{name64}"))
+        .unwrap_err()
+        .to_string();
     assert!(msg.contains("name part must be no more than 63"), "{msg}");
 }
 
@@ -192,10 +215,31 @@ fn label_key_length_boundaries() {
 
 #[test]
 fn label_values() {
-    for v in ["", "a", "A", "1", "my_value", "MyValue", "v1.2.3", "a-b_c.d", &"v".repeat(63)] {
+    for v in [
+        "",
+        "a",
+        "A",
+        "1",
+        "my_value",
+        "MyValue",
+        "v1.2.3",
+        "a-b_c.d",
+        &"v".repeat(63),
+    ] {
         assert_eq!(validate_label_value(v), Ok(()), "{v:?}");
     }
-    for v in ["-a", "a-", "_", ".", "a b", "a/b", "a=b", "ü", "a\n", &"v".repeat(64)] {
+    for v in [
+        "-a",
+        "a-",
+        "_",
+        ".",
+        "a b",
+        "a/b",
+        "a=b",
+        "ü",
+        "a\n",
+        &"v".repeat(64),
+    ] {
         assert!(validate_label_value(v).is_err(), "{v:?} should be invalid");
     }
     let msg = validate_label_value("a b").unwrap_err().to_string();
@@ -205,7 +249,9 @@ fn label_values() {
          alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric \
          character"
     );
-    let msg = validate_label_value(&"v".repeat(64)).unwrap_err().to_string();
+    let msg = validate_label_value(&"v".repeat(64))
+        .unwrap_err()
+        .to_string();
     assert!(msg.contains("must be no more than 63 characters"), "{msg}");
 }
 
@@ -213,10 +259,16 @@ fn label_values() {
 fn label_sets() {
     let mut labels = BTreeMap::new();
     labels.insert("app".to_string(), "web".to_string());
-    labels.insert("app.kubernetes.io/managed-by".to_string(), "Helm".to_string());
+    labels.insert(
+        "app.kubernetes.io/managed-by".to_string(),
+        "Helm".to_string(),
+    );
     assert_eq!(validate_labels(&labels), Ok(()));
     labels.insert("bad key".to_string(), "x".to_string());
-    assert!(matches!(validate_labels(&labels), Err(NameError::LabelKey { .. })));
+    assert!(matches!(
+        validate_labels(&labels),
+        Err(NameError::LabelKey { .. })
+    ));
     assert!(matches!(
         validate_labels([("ok", "bad value")]),
         Err(NameError::LabelValue { .. })
@@ -240,11 +292,26 @@ fn annotation_keys() {
     ] {
         assert_eq!(validate_annotation_key(k), Ok(()), "{k:?}");
     }
-    for k in ["", "a/b/c", "/x", "x/", "-x", "x y", "a_b.com/x", &"k".repeat(64)] {
-        assert!(validate_annotation_key(k).is_err(), "{k:?} should be invalid");
+    for k in [
+        "",
+        "a/b/c",
+        "/x",
+        "x/",
+        "-x",
+        "x y",
+        "a_b.com/x",
+        &"k".repeat(64),
+    ] {
+        assert!(
+            validate_annotation_key(k).is_err(),
+            "{k:?} should be invalid"
+        );
     }
     let msg = validate_annotation_key("a/b/c").unwrap_err().to_string();
-    assert!(msg.starts_with("invalid annotation key \"a/b/c\": a qualified name"), "{msg}");
+    assert!(
+        msg.starts_with("invalid annotation key \"a/b/c\": a qualified name"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -252,7 +319,10 @@ fn annotation_total_size_boundary() {
     // Exactly 256 KiB counting keys and values is allowed.
     let key = "werf.io/big";
     let value = "v".repeat(TOTAL_ANNOTATION_SIZE_LIMIT - key.len());
-    assert_eq!(annotations_size([(key, value.as_str())]), TOTAL_ANNOTATION_SIZE_LIMIT);
+    assert_eq!(
+        annotations_size([(key, value.as_str())]),
+        TOTAL_ANNOTATION_SIZE_LIMIT
+    );
     assert_eq!(validate_annotations([(key, value.as_str())]), Ok(()));
 
     // One more byte (spread over two annotations) is not.
@@ -282,7 +352,8 @@ fn annotation_total_size_boundary() {
 #[test]
 fn annotation_size_counts_bytes() {
     assert_eq!(annotations_size([("k", "ü")]), 3);
-    let map: BTreeMap<String, String> = [("a".into(), "bc".into()), ("de".into(), "".into())].into();
+    let map: BTreeMap<String, String> =
+        [("a".into(), "bc".into()), ("de".into(), "".into())].into();
     assert_eq!(annotations_size(&map), 5);
     assert_eq!(validate_annotations(&map), Ok(()));
 }

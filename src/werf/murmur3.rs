@@ -77,7 +77,9 @@ mod tests {
     #[test]
     fn every_tail_length_differs() {
         let data = b"abcdefgh";
-        let hashes: Vec<u32> = (0..=data.len()).map(|n| murmur3_32(&data[..n], 0)).collect();
+        let hashes: Vec<u32> = (0..=data.len())
+            .map(|n| murmur3_32(&data[..n], 0))
+            .collect();
         let mut dedup = hashes.clone();
         dedup.sort_unstable();
         dedup.dedup();

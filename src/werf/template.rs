@@ -41,9 +41,7 @@ pub struct Template {
 /// Why a template cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum TemplateError {
-    #[error(
-        "unsupported placeholder {0:?} (supported: [[ project ]], [[ env ]], [[ namespace ]])"
-    )]
+    #[error("unsupported placeholder {0:?} (supported: [[ project ]], [[ env ]], [[ namespace ]])")]
     UnsupportedPlaceholder(String),
     #[error("unclosed placeholder: \"[[\" without \"]]\" in {0:?}")]
     Unclosed(String),
@@ -116,9 +114,9 @@ impl Template {
                 Piece::Placeholder(p) => out.push_str(match p {
                     Placeholder::Project => values.project,
                     Placeholder::Env => values.env,
-                    Placeholder::Namespace => {
-                        values.namespace.ok_or(TemplateError::NamespaceInNamespace)?
-                    }
+                    Placeholder::Namespace => values
+                        .namespace
+                        .ok_or(TemplateError::NamespaceInNamespace)?,
                 }),
             }
         }
@@ -152,10 +150,19 @@ mod tests {
 
     #[test]
     fn placeholders_with_and_without_spaces() {
-        assert_eq!(render("[[ project ]]-[[ env ]]", "prod", None).unwrap(), "app-prod");
-        assert_eq!(render("[[project]]-[[env]]", "prod", None).unwrap(), "app-prod");
+        assert_eq!(
+            render("[[ project ]]-[[ env ]]", "prod", None).unwrap(),
+            "app-prod"
+        );
+        assert_eq!(
+            render("[[project]]-[[env]]", "prod", None).unwrap(),
+            "app-prod"
+        );
         assert_eq!(render("[[   project\t]]", "", None).unwrap(), "app");
-        assert_eq!(render("x-[[ namespace ]]-y", "", Some("ns")).unwrap(), "x-ns-y");
+        assert_eq!(
+            render("x-[[ namespace ]]-y", "", Some("ns")).unwrap(),
+            "x-ns-y"
+        );
         assert_eq!(render("literal", "prod", None).unwrap(), "literal");
         assert_eq!(render("", "prod", None).unwrap(), "");
     }
@@ -169,7 +176,9 @@ mod tests {
     fn unsupported_and_unclosed() {
         assert_eq!(
             render("[[ .Values.x ]]", "", None),
-            Err(TemplateError::UnsupportedPlaceholder("[[ .Values.x ]]".into()))
+            Err(TemplateError::UnsupportedPlaceholder(
+                "[[ .Values.x ]]".into()
+            ))
         );
         assert_eq!(
             render("[[ project ]]-[[ env", "", None),
