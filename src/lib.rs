@@ -16,6 +16,7 @@ pub mod error;
 pub mod manifest;
 pub mod names;
 pub mod output;
+pub mod ownership;
 pub mod release;
 pub mod settings;
 pub mod storage;
