@@ -13,6 +13,7 @@ pub mod cli;
 pub mod cluster;
 pub mod commands;
 pub mod error;
+pub mod helm_errors;
 pub mod manifest;
 pub mod names;
 pub mod output;
