@@ -14,6 +14,7 @@ pub mod cluster;
 pub mod commands;
 pub mod error;
 pub mod helm_errors;
+pub mod live;
 pub mod manifest;
 pub mod names;
 pub mod output;
