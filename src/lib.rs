@@ -7,6 +7,9 @@
 //! - `storage`: the only code that reads or writes release records (codecs and drivers).
 //! - `werf`: werf's release/namespace naming and werf.yaml, pure functions.
 //! - `names`: Kubernetes name, label and annotation validation.
+//! - `live`: discovery and the only code touching non-release resources; `ownership`: Helm's
+//!   ownership rules; `helm_errors`: parsing Helm's error output; `manifest`: multi-document YAML.
+//! - `gotime`: times formatted as Helm (Go) prints them.
 
 pub mod app;
 pub mod cli;
@@ -14,9 +17,12 @@ pub mod cluster;
 pub mod commands;
 pub mod error;
 pub mod gotime;
+pub mod helm_errors;
+pub mod live;
 pub mod manifest;
 pub mod names;
 pub mod output;
+pub mod ownership;
 pub mod release;
 pub mod settings;
 pub mod storage;

@@ -1,0 +1,8 @@
+//! Live cluster objects that are not release records: which resource types exist (`discovery`) and reading and
+//! patching single objects (`objects`). Used by `adopt`, `annotate` and `migrate2to3`.
+
+pub mod discovery;
+pub mod objects;
+
+pub use discovery::{ResolveError, ResolvedResource, ResourceCatalog};
+pub use objects::PatchError;
