@@ -1,9 +1,10 @@
 //! Helm 2 (Tiller) release messages: `hapi.release`, `hapi.chart` and `google.protobuf` types.
 //!
 //! Declared with `prost` derive from the field numbers of the hapi `.proto` files (no protoc).
-//! Decoding skips unknown fields, keeps out-of-range enum values as their `i32` (use the `*_name`
-//! helpers, which answer `"UNKNOWN(<n>)"`-free names only for known values), and accepts repeated
-//! enums both packed and unpacked. Encoding writes them packed, like Go's protobuf.
+//! Decoding skips (drops) unknown fields, keeps out-of-range enum values as their raw `i32` (the
+//! `*_name` helpers give Tiller's names for known values), accepts repeated enums both packed and
+//! unpacked, and reads negative hook weights (10-byte varints). Encoding writes repeated enums
+//! packed, as Go's protobuf does for proto3.
 
 use std::collections::BTreeMap;
 

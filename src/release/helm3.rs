@@ -37,6 +37,7 @@ string_enum! {
     }
 }
 
+#[allow(clippy::derivable_impls)] // the enum comes from a macro shared with types that have no default
 impl Default for Status {
     fn default() -> Self {
         Status::Unknown
