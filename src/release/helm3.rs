@@ -343,8 +343,9 @@ pub struct File {
 }
 
 impl Default for File {
+    /// Go's zero `File`: empty name, nil data (`null`), no modification time.
     fn default() -> Self {
-        File::new("", Vec::new())
+        File { name: String::new(), data: None, modtime: Time::absent(), extra: Map::new() }
     }
 }
 
