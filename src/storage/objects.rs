@@ -1,0 +1,318 @@
+//! The Kubernetes objects that hold release records (Secrets and ConfigMaps), seen uniformly: one
+//! code path lists, gets, creates, replaces and deletes either kind, so drivers differ only in names
+//! and labels. Payloads are handed out as the base64 text every driver stores under `data.release`
+//! (a Secret's Kubernetes base64 layer is removed by the client).
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::ByteString;
+use kube::api::{Api, DeleteParams, ListParams, PostParams, Preconditions};
+use kube::Client;
+
+use super::codec::DATA_KEY;
+
+/// Which Kubernetes kind holds a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ObjectKind {
+    Secret,
+    ConfigMap,
+}
+
+impl ObjectKind {
+    pub fn resource(self) -> &'static str {
+        match self {
+            ObjectKind::Secret => "secrets",
+            ObjectKind::ConfigMap => "configmaps",
+        }
+    }
+
+    pub fn kind(self) -> &'static str {
+        match self {
+            ObjectKind::Secret => "Secret",
+            ObjectKind::ConfigMap => "ConfigMap",
+        }
+    }
+}
+
+/// Identity and labels of a stored record object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    pub kind: ObjectKind,
+    pub namespace: String,
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub resource_version: Option<String>,
+    pub uid: Option<String>,
+    pub creation_timestamp: Option<String>,
+    /// A Secret's `type` (Helm 3 writes `helm.sh/release.v1`; Tiller writes none).
+    pub secret_type: Option<String>,
+}
+
+impl ObjectInfo {
+    fn from_meta(kind: ObjectKind, meta: ObjectMeta, fallback_namespace: Option<&str>, secret_type: Option<String>) -> Self {
+        ObjectInfo {
+            kind,
+            namespace: meta.namespace.or_else(|| fallback_namespace.map(String::from)).unwrap_or_default(),
+            name: meta.name.unwrap_or_default(),
+            labels: meta.labels.unwrap_or_default(),
+            resource_version: meta.resource_version,
+            uid: meta.uid,
+            creation_timestamp: meta.creation_timestamp.map(|t| t.0.to_string()),
+            secret_type,
+        }
+    }
+
+    /// `namespace/name`, how errors name a record.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+}
+
+/// A record object with its payload (the base64 text under `data.release`, if present).
+#[derive(Debug, Clone)]
+pub struct RawObject {
+    pub info: ObjectInfo,
+    pub payload: Option<Vec<u8>>,
+}
+
+/// One page of a LIST.
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub continue_token: Option<String>,
+}
+
+/// Access to record objects of one kind.
+#[derive(Clone)]
+pub struct ObjectStore {
+    client: Client,
+    kind: ObjectKind,
+}
+
+impl ObjectStore {
+    pub fn new(client: Client, kind: ObjectKind) -> Self {
+        ObjectStore { client, kind }
+    }
+
+    pub fn kind(&self) -> ObjectKind {
+        self.kind
+    }
+
+    pub fn client(&self) -> Client {
+        self.client.clone()
+    }
+
+    fn secrets(&self, ns: Option<&str>) -> Api<Secret> {
+        match ns {
+            Some(ns) => Api::namespaced(self.client.clone(), ns),
+            None => Api::all(self.client.clone()),
+        }
+    }
+
+    fn configmaps(&self, ns: Option<&str>) -> Api<ConfigMap> {
+        match ns {
+            Some(ns) => Api::namespaced(self.client.clone(), ns),
+            None => Api::all(self.client.clone()),
+        }
+    }
+
+    fn list_params(selector: &str, limit: u32, continue_token: Option<&str>) -> ListParams {
+        let mut lp = ListParams::default().labels(selector).limit(limit);
+        if let Some(token) = continue_token {
+            lp = lp.continue_token(token);
+        }
+        lp
+    }
+
+    /// One page of full objects matching `selector`, in `ns` or in all namespaces.
+    pub async fn list_page(
+        &self,
+        ns: Option<&str>,
+        selector: &str,
+        limit: u32,
+        continue_token: Option<&str>,
+    ) -> Result<Page<RawObject>, kube::Error> {
+        let lp = Self::list_params(selector, limit, continue_token);
+        match self.kind {
+            ObjectKind::Secret => {
+                let list = self.secrets(ns).list(&lp).await?;
+                Ok(Page { continue_token: non_empty(list.metadata.continue_), items: list.items.into_iter().map(|s| secret_raw(s, ns)).collect() })
+            }
+            ObjectKind::ConfigMap => {
+                let list = self.configmaps(ns).list(&lp).await?;
+                Ok(Page { continue_token: non_empty(list.metadata.continue_), items: list.items.into_iter().map(|c| configmap_raw(c, ns)).collect() })
+            }
+        }
+    }
+
+    /// One page of metadata only (`PartialObjectMetadataList`): labels choose what to fetch later.
+    pub async fn list_meta_page(
+        &self,
+        ns: Option<&str>,
+        selector: &str,
+        limit: u32,
+        continue_token: Option<&str>,
+    ) -> Result<Page<ObjectInfo>, kube::Error> {
+        let lp = Self::list_params(selector, limit, continue_token);
+        let kind = self.kind;
+        let (items, token) = match kind {
+            ObjectKind::Secret => {
+                let list = self.secrets(ns).list_metadata(&lp).await?;
+                (list.items.into_iter().map(|m| ObjectInfo::from_meta(kind, m.metadata, ns, None)).collect(), list.metadata.continue_)
+            }
+            ObjectKind::ConfigMap => {
+                let list = self.configmaps(ns).list_metadata(&lp).await?;
+                (list.items.into_iter().map(|m| ObjectInfo::from_meta(kind, m.metadata, ns, None)).collect(), list.metadata.continue_)
+            }
+        };
+        Ok(Page { items, continue_token: non_empty(token) })
+    }
+
+    /// All metadata matching `selector`, following `continue` tokens.
+    pub async fn list_meta_all(&self, ns: Option<&str>, selector: &str) -> Result<Vec<ObjectInfo>, kube::Error> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self.list_meta_page(ns, selector, META_PAGE, token.as_deref()).await?;
+            out.extend(page.items);
+            match page.continue_token {
+                Some(t) => token = Some(t),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    pub async fn get(&self, ns: &str, name: &str) -> Result<Option<RawObject>, kube::Error> {
+        Ok(match self.kind {
+            ObjectKind::Secret => self.secrets(Some(ns)).get_opt(name).await?.map(|s| secret_raw(s, Some(ns))),
+            ObjectKind::ConfigMap => self.configmaps(Some(ns)).get_opt(name).await?.map(|c| configmap_raw(c, Some(ns))),
+        })
+    }
+
+    /// Create a record object; fails with 409 AlreadyExists rather than overwrite anything.
+    pub async fn create(&self, object: &NewObject) -> Result<ObjectInfo, kube::Error> {
+        let pp = PostParams::default();
+        match self.kind {
+            ObjectKind::Secret => {
+                let created = self.secrets(Some(&object.namespace)).create(&pp, &object.to_secret()).await?;
+                Ok(secret_raw(created, Some(&object.namespace)).info)
+            }
+            ObjectKind::ConfigMap => {
+                let created = self.configmaps(Some(&object.namespace)).create(&pp, &object.to_configmap()).await?;
+                Ok(configmap_raw(created, Some(&object.namespace)).info)
+            }
+        }
+    }
+
+    /// Replace a record object only if it still has `resource_version` (409 Conflict otherwise).
+    pub async fn replace(&self, object: &NewObject, resource_version: &str) -> Result<ObjectInfo, kube::Error> {
+        let pp = PostParams::default();
+        let ns = object.namespace.as_str();
+        match self.kind {
+            ObjectKind::Secret => {
+                let mut s = object.to_secret();
+                s.metadata.resource_version = Some(resource_version.to_string());
+                Ok(secret_raw(self.secrets(Some(ns)).replace(&object.name, &pp, &s).await?, Some(ns)).info)
+            }
+            ObjectKind::ConfigMap => {
+                let mut c = object.to_configmap();
+                c.metadata.resource_version = Some(resource_version.to_string());
+                Ok(configmap_raw(self.configmaps(Some(ns)).replace(&object.name, &pp, &c).await?, Some(ns)).info)
+            }
+        }
+    }
+
+    /// Delete only the version that was read: a record changed since then is not deleted (409).
+    pub async fn delete(&self, ns: &str, name: &str, resource_version: Option<&str>) -> Result<(), kube::Error> {
+        let dp = DeleteParams {
+            preconditions: resource_version.map(|rv| Preconditions { resource_version: Some(rv.to_string()), uid: None }),
+            ..Default::default()
+        };
+        match self.kind {
+            ObjectKind::Secret => self.secrets(Some(ns)).delete(name, &dp).await.map(|_| ()),
+            ObjectKind::ConfigMap => self.configmaps(Some(ns)).delete(name, &dp).await.map(|_| ()),
+        }
+    }
+}
+
+/// Page sizes: payload pages stay small so memory is bounded; metadata pages are cheap.
+pub const PAYLOAD_PAGE: u32 = 100;
+pub const META_PAGE: u32 = 500;
+
+fn non_empty(s: Option<String>) -> Option<String> {
+    s.filter(|s| !s.is_empty())
+}
+
+fn secret_raw(s: Secret, ns: Option<&str>) -> RawObject {
+    let payload = s.data.and_then(|mut d| d.remove(DATA_KEY)).map(|b| b.0);
+    RawObject { info: ObjectInfo::from_meta(ObjectKind::Secret, s.metadata, ns, s.type_), payload }
+}
+
+fn configmap_raw(c: ConfigMap, ns: Option<&str>) -> RawObject {
+    let payload = c.data.and_then(|mut d| d.remove(DATA_KEY)).map(String::into_bytes);
+    RawObject { info: ObjectInfo::from_meta(ObjectKind::ConfigMap, c.metadata, ns, None), payload }
+}
+
+/// A record object to write: name, labels, and the payload text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewObject {
+    pub kind: ObjectKind,
+    pub namespace: String,
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub secret_type: Option<String>,
+    /// The base64 text stored under `data.release`.
+    pub payload: String,
+}
+
+impl NewObject {
+    pub fn to_secret(&self) -> Secret {
+        Secret {
+            metadata: self.meta(),
+            type_: self.secret_type.clone(),
+            data: Some(BTreeMap::from([(DATA_KEY.to_string(), ByteString(self.payload.as_bytes().to_vec()))])),
+            ..Default::default()
+        }
+    }
+
+    pub fn to_configmap(&self) -> ConfigMap {
+        ConfigMap {
+            metadata: self.meta(),
+            data: Some(BTreeMap::from([(DATA_KEY.to_string(), self.payload.clone())])),
+            ..Default::default()
+        }
+    }
+
+    fn meta(&self) -> ObjectMeta {
+        ObjectMeta {
+            name: Some(self.name.clone()),
+            namespace: Some(self.namespace.clone()),
+            labels: Some(self.labels.clone()),
+            ..Default::default()
+        }
+    }
+
+    /// The object as plain JSON (`kubectl create -f` accepts it), for backups and dry runs.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self.kind {
+            ObjectKind::Secret => {
+                let mut v = serde_json::to_value(self.to_secret()).unwrap_or_default();
+                v["apiVersion"] = "v1".into();
+                v["kind"] = "Secret".into();
+                v
+            }
+            ObjectKind::ConfigMap => {
+                let mut v = serde_json::to_value(self.to_configmap()).unwrap_or_default();
+                v["apiVersion"] = "v1".into();
+                v["kind"] = "ConfigMap".into();
+                v
+            }
+        }
+    }
+
+    /// Size the API server counts against its 1 MiB limit for the data of this object.
+    pub fn data_size(&self) -> usize {
+        self.payload.len()
+    }
+}
