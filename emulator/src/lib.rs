@@ -52,6 +52,9 @@
 //!   `/openapi/v2` answers 404 (clients then use v3). Protobuf is never produced: every
 //!   answer is JSON (clients that list JSON in `Accept` accept this).
 //! - CRDs created through the API are stored but do not add resources to discovery.
+//! - Transport: one port speaks both HTTPS (test CA, see [`ca_certificate_pem`]; the
+//!   kubeconfig carries it) and plain HTTP (detected from the first byte). client-go based
+//!   clients (kubectl, helm) only send bearer tokens over TLS, so kubeconfigs use `https`.
 //! - Authentication: bearer tokens only. An admin token (`system:masters`) is generated at
 //!   start; [`Emulator::add_user`] registers more. No/unknown token → 401 (except
 //!   `/healthz`, `/livez`, `/readyz`). Authorization: `system:masters` always passes;
@@ -160,7 +163,52 @@ fn build_shared(cfg: &EmulatorConfig, admin_token: &str) -> Arc<Shared> {
     shared
 }
 
+static CA_PEM: &[u8] = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/certs/ca.crt"));
+static SERVER_CERT_DER: &[u8] = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/certs/server.crt.der"));
+static SERVER_KEY_DER: &[u8] = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/certs/server.key.der"));
+
+/// The PEM of the test CA that signed the emulator's serving certificate.
+pub fn ca_certificate_pem() -> &'static str {
+    std::str::from_utf8(CA_PEM).unwrap_or("")
+}
+
+fn tls_acceptor() -> std::io::Result<tokio_rustls::TlsAcceptor> {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(std::io::Error::other)?
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![CertificateDer::from(SERVER_CERT_DER.to_vec())],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(SERVER_KEY_DER.to_vec())),
+        )
+        .map_err(std::io::Error::other)?;
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(cfg)))
+}
+
+async fn serve_conn<S>(io: S, shared: Arc<Shared>, mut stop: watch::Receiver<bool>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let svc = service_fn(move |req| server::handle(shared.clone(), req));
+    let conn = http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(io), svc);
+    tokio::select! {
+        _ = conn => {}
+        _ = stop.changed() => {}
+    }
+}
+
+/// Accepts connections; each one is TLS if it starts with a TLS handshake, else plain HTTP.
 async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+    let acceptor = match tls_acceptor() {
+        Ok(a) => Some(a),
+        Err(e) => {
+            eprintln!("kube-emulator: TLS disabled: {e}");
+            None
+        }
+    };
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
@@ -169,13 +217,21 @@ async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>, mut shutd
         let Ok((stream, _)) = accepted else { continue };
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
-        let mut stop = shutdown.clone();
+        let stop = shutdown.clone();
+        let acceptor = acceptor.clone();
         tokio::spawn(async move {
-            let svc = service_fn(move |req| server::handle(shared.clone(), req));
-            let conn = http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), svc);
-            tokio::select! {
-                _ = conn => {}
-                _ = stop.changed() => {}
+            let mut first = [0u8; 1];
+            let is_tls = matches!(
+                tokio::time::timeout(std::time::Duration::from_secs(30), stream.peek(&mut first)).await,
+                Ok(Ok(1))
+            ) && first[0] == 0x16;
+            match (is_tls, acceptor) {
+                (true, Some(acc)) => {
+                    if let Ok(Ok(tls)) = tokio::time::timeout(std::time::Duration::from_secs(10), acc.accept(stream)).await {
+                        serve_conn(tls, shared, stop).await;
+                    }
+                }
+                _ => serve_conn(stream, shared, stop).await,
             }
         });
     }
@@ -229,8 +285,14 @@ impl Emulator {
         Ok(Emulator { shared, addr, admin_token, shutdown: tx, thread: Some(thread) })
     }
 
-    /// `http://127.0.0.1:PORT`
+    /// `https://127.0.0.1:PORT` (TLS with the test CA of [`ca_certificate_pem`]; client-go
+    /// sends bearer tokens only over TLS).
     pub fn url(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+
+    /// `http://127.0.0.1:PORT`: the same port also speaks plain HTTP (tokens still required).
+    pub fn http_url(&self) -> String {
         format!("http://{}", self.addr)
     }
 
@@ -261,7 +323,8 @@ impl Emulator {
         *self.shared.authorizer.write().unwrap_or_else(|e| e.into_inner()) = authorizer;
     }
 
-    /// A kubeconfig whose cluster, user and context are all named `emulator` (admin token).
+    /// A kubeconfig whose cluster, user and context are all named `emulator` (admin token,
+    /// `https` URL with the test CA as `certificate-authority-data`).
     pub fn kubeconfig_yaml(&self, namespace: Option<&str>) -> String {
         self.kubeconfig_yaml_for(&self.admin_token, namespace)
     }
@@ -270,8 +333,9 @@ impl Emulator {
     pub fn kubeconfig_yaml_for(&self, token: &str, namespace: Option<&str>) -> String {
         let ns = namespace.map(|n| format!("    namespace: {n}\n")).unwrap_or_default();
         format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: emulator\n  cluster:\n    server: {url}\ncontexts:\n- name: emulator\n  context:\n    cluster: emulator\n    user: emulator\n{ns}current-context: emulator\nusers:\n- name: emulator\n  user:\n    token: {token}\npreferences: {{}}\n",
-            url = self.url()
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: emulator\n  cluster:\n    server: {url}\n    certificate-authority-data: {ca}\ncontexts:\n- name: emulator\n  context:\n    cluster: emulator\n    user: emulator\n{ns}current-context: emulator\nusers:\n- name: emulator\n  user:\n    token: {token}\npreferences: {{}}\n",
+            url = self.url(),
+            ca = util::b64_encode(CA_PEM)
         )
     }
 
