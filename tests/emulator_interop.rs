@@ -155,8 +155,15 @@ fn kubectl_against_the_emulator() {
     let out = env.run(&k, &["delete", "namespace", "demo"], &[]);
     assert!(out.contains("deleted"), "{out}");
     assert_eq!(env.emu.store().count("deployments.apps", Some("demo")), 0);
-    // every request kubectl made was authenticated as the admin
-    assert!(env.emu.request_log().iter().all(|r| r.user == "admin"));
+    // every request kubectl made was authenticated as the admin, none hit a server error
+    let log = env.emu.request_log();
+    assert!(log.iter().all(|r| r.user == "admin"));
+    assert!(log.iter().all(|r| r.status < 500), "{log:#?}");
+    if std::env::var_os("EMULATOR_DEBUG_LOG").is_some() {
+        for r in log.iter().filter(|r| r.status >= 300) {
+            eprintln!("{} {} {} -> {}", r.method, r.path, r.query, r.status);
+        }
+    }
 }
 
 #[test]
