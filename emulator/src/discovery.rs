@@ -153,7 +153,7 @@ pub fn resolve(name: &str) -> Option<&'static Resource> {
             && (r.plural == base
                 || r.singular == base
                 || r.kind.to_ascii_lowercase() == base
-                || r.short_names.iter().any(|s| *s == base))
+                || r.short_names.contains(&base))
     };
     // core group first, like kubectl's priority for ambiguous names
     all.iter().find(|r| r.group.is_empty() && matches(r)).or_else(|| all.iter().find(|r| matches(r)))

@@ -134,32 +134,28 @@ impl Fault {
     }
 
     pub(crate) fn matches(&self, a: &RequestAttributes) -> bool {
-        if let Some(v) = &self.verb {
-            if *v != a.verb {
+        if let Some(v) = &self.verb
+            && *v != a.verb {
                 return false;
             }
-        }
         if let Some(r) = &self.resource {
             let qualified = if a.api_group.is_empty() { a.resource.clone() } else { format!("{}.{}", a.resource, a.api_group) };
             if !a.is_resource || (*r != a.resource && *r != qualified) {
                 return false;
             }
         }
-        if let Some(ns) = &self.namespace {
-            if *ns != a.namespace {
+        if let Some(ns) = &self.namespace
+            && *ns != a.namespace {
                 return false;
             }
-        }
-        if let Some(n) = &self.name {
-            if a.name.is_empty() || !glob_match(n, &a.name) {
+        if let Some(n) = &self.name
+            && (a.name.is_empty() || !glob_match(n, &a.name)) {
                 return false;
             }
-        }
-        if let Some(p) = &self.path {
-            if !glob_match(p, &a.path) {
+        if let Some(p) = &self.path
+            && !glob_match(p, &a.path) {
                 return false;
             }
-        }
         true
     }
 }

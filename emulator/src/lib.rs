@@ -61,6 +61,8 @@
 //!   other users go to the [`Authorizer`] set with [`Emulator::set_authorizer`] (none set =
 //!   allow everything, until an RBAC authorizer exists).
 
+#![allow(clippy::result_large_err)] // ApiError is a plain public value type; boxing it would complicate callers
+
 mod discovery;
 mod embedded;
 mod faults;

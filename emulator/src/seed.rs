@@ -40,14 +40,13 @@ pub fn parse_documents(text: &str) -> Result<Vec<Value>, String> {
         if !has_type {
             return;
         }
-        if v.get("kind").and_then(Value::as_str).is_some_and(|k| k == "List" || k.ends_with("List")) {
-            if let Some(Value::Array(items)) = v.get("items") {
+        if v.get("kind").and_then(Value::as_str).is_some_and(|k| k == "List" || k.ends_with("List"))
+            && let Some(Value::Array(items)) = v.get("items") {
                 for i in items.clone() {
                     collect(i, out);
                 }
                 return;
             }
-        }
         out.push(v);
     }
     for d in docs {

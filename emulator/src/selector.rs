@@ -247,7 +247,7 @@ pub fn validate_label_key(key: &str) -> Result<(), String> {
         && name.starts_with(is_alnum)
         && name.ends_with(is_alnum)
         && name.chars().all(|c| is_alnum(c) || matches!(c, '-' | '_' | '.'));
-    let prefix_ok = prefix.is_none_or(|p| crate::validate::is_dns1123_subdomain(p));
+    let prefix_ok = prefix.is_none_or(crate::validate::is_dns1123_subdomain);
     if name_ok && prefix_ok {
         Ok(())
     } else {

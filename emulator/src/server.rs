@@ -163,7 +163,8 @@ fn parse_info(method: &str, path: &str, query: &[(String, String)]) -> Info {
     .to_string();
     let prefix = if group.is_empty() { format!("/api/{version}") } else { format!("/apis/{group}/{version}") };
     let mut route = prefix;
-    if !info.namespace.is_empty() && !(info.resource == "namespaces" && rest.len() <= 2 && info.name == info.namespace) {
+    let is_the_namespace_itself = info.resource == "namespaces" && rest.len() <= 2 && info.name == info.namespace;
+    if !info.namespace.is_empty() && !is_the_namespace_itself {
         route.push_str("/namespaces/{namespace}");
     }
     route.push('/');
@@ -339,11 +340,10 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Resul
                 }
             }
         }
-        if user.is_some() {
-            if let Some(e) = authorize(&shared, &attrs) {
+        if user.is_some()
+            && let Some(e) = authorize(&shared, &attrs) {
                 return Ok(Reply::error(&e));
             }
-        }
         Ok(dispatch(&shared, &method, &path, &query, &info, &content_type, &accept, &body_bytes))
     }
     .await;
@@ -582,7 +582,8 @@ fn resource_request(
         return Err(ApiError::resource_not_found());
     }
     // namespace scoping of the URL
-    let ns_in_url = !info.namespace.is_empty() && !(res.group.is_empty() && res.plural == "namespaces");
+    let is_namespaces = res.group.is_empty() && res.plural == "namespaces";
+    let ns_in_url = !info.namespace.is_empty() && !is_namespaces;
     if !res.namespaced && ns_in_url {
         return Err(ApiError::resource_not_found());
     }

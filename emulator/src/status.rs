@@ -50,11 +50,10 @@ impl Gr<'_> {
 
 fn details(name: Option<&str>, group: &str, kind: &str) -> Value {
     let mut m = Map::new();
-    if let Some(n) = name {
-        if !n.is_empty() {
+    if let Some(n) = name
+        && !n.is_empty() {
             m.insert("name".into(), Value::String(n.into()));
         }
-    }
     if !group.is_empty() {
         m.insert("group".into(), Value::String(group.into()));
     }
@@ -222,10 +221,9 @@ impl ApiError {
 /// A `status: Success` Status as returned by DELETE for most resources.
 pub fn success_status(name: &str, group: &str, resource: &str, uid: &str) -> Value {
     let mut d = details(Some(name), group, resource);
-    if let Value::Object(m) = &mut d {
-        if !uid.is_empty() {
+    if let Value::Object(m) = &mut d
+        && !uid.is_empty() {
             m.insert("uid".into(), uid.into());
         }
-    }
     json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": d})
 }

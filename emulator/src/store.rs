@@ -273,31 +273,28 @@ fn decode_stage(res: &Resource, body: Value, fv: FieldValidation) -> Result<(Map
         )));
     };
     let mut body = body;
-    if let Some(av) = body.get("apiVersion").and_then(Value::as_str) {
-        if !av.is_empty() && av != res.api_version() {
+    if let Some(av) = body.get("apiVersion").and_then(Value::as_str)
+        && !av.is_empty() && av != res.api_version() {
             return Err(ApiError::bad_request(format!(
                 "the API version in the data ({av}) does not match the expected API version ({})",
                 res.api_version()
             )));
         }
-    }
-    if let Some(k) = body.get("kind").and_then(Value::as_str) {
-        if !k.is_empty() && k != res.kind {
+    if let Some(k) = body.get("kind").and_then(Value::as_str)
+        && !k.is_empty() && k != res.kind {
             return Err(ApiError::bad_request(format!(
                 "the kind in the data ({k}) does not match the expected kind ({})",
                 res.kind
             )));
         }
-    }
-    if let Some(m) = body.get("metadata") {
-        if !m.is_object() && !m.is_null() {
+    if let Some(m) = body.get("metadata")
+        && !m.is_object() && !m.is_null() {
             return Err(ApiError::bad_request(format!(
                 "{kind} in version \"{v}\" cannot be handled as a {kind}: json: cannot unmarshal metadata into Go struct field {kind}.metadata of type v1.ObjectMeta",
                 kind = res.kind,
                 v = res.version
             )));
         }
-    }
     let mut warnings = Vec::new();
     if let Some(schema) = SchemaCursor::for_kind(&res.group, &res.version, &res.kind) {
         let unknown = schema::prune_unknown(&mut body, schema);
@@ -387,11 +384,10 @@ fn finalize(res: &Resource, mut obj: Map<String, Value>, ns: &str, rv: Option<u6
             l.insert("kubernetes.io/metadata.name".into(), name.clone().into());
         }
         let spec = obj.entry("spec").or_insert_with(|| Value::Object(Map::new()));
-        if let Value::Object(s) = spec {
-            if !s.contains_key("finalizers") {
+        if let Value::Object(s) = spec
+            && !s.contains_key("finalizers") {
                 s.insert("finalizers".into(), serde_json::json!(["kubernetes"]));
             }
-        }
         let status = obj.entry("status").or_insert_with(|| Value::Object(Map::new()));
         if let Value::Object(s) = status {
             s.entry("phase").or_insert_with(|| "Active".into());
@@ -523,19 +519,17 @@ impl Store {
         let iter = table.range((lower, Bound::Unbounded)).take_while(|(k, _)| ns.is_none_or(|ns| k.0 == ns));
         let has_selectors = q.label.as_ref().is_some_and(|l| !l.is_empty()) || q.field.as_ref().is_some_and(|f| !f.is_empty());
         let matches = |o: &Obj| -> bool {
-            if let Some(l) = &q.label {
-                if !l.is_empty() {
+            if let Some(l) = &q.label
+                && !l.is_empty() {
                     let labels = o.labels();
                     if !l.matches_with(|k| labels.and_then(|m| m.get(k)).and_then(Value::as_str)) {
                         return false;
                     }
                 }
-            }
-            if let Some(f) = &q.field {
-                if !f.is_empty() && !f.matches(&o.head) {
+            if let Some(f) = &q.field
+                && !f.is_empty() && !f.matches(&o.head) {
                     return false;
                 }
-            }
             true
         };
         let limit = q.limit.filter(|&l| l > 0);
@@ -544,8 +538,8 @@ impl Store {
         let mut more = false;
         let mut remaining = 0u64;
         for (k, o) in iter {
-            if let Some(l) = limit {
-                if items.len() >= l {
+            if let Some(l) = limit
+                && items.len() >= l {
                     if has_selectors {
                         if matches(o) {
                             more = true;
@@ -557,7 +551,6 @@ impl Store {
                     remaining += 1;
                     continue;
                 }
-            }
             if matches(o) {
                 items.push(o.clone());
                 last_key = Some(k.clone());
@@ -582,13 +575,12 @@ impl Store {
     /// CREATE. `ns` is ignored for cluster-scoped resources.
     pub fn create(&self, res: &Resource, ns: &str, body: Value, opts: &WriteOptions) -> Result<WriteOutcome, ApiError> {
         let ns = if res.namespaced { ns } else { "" };
-        if let Some(bns) = body.pointer("/metadata/namespace").and_then(Value::as_str) {
-            if res.namespaced && !bns.is_empty() && bns != ns {
+        if let Some(bns) = body.pointer("/metadata/namespace").and_then(Value::as_str)
+            && res.namespaced && !bns.is_empty() && bns != ns {
                 return Err(ApiError::bad_request(
                     "the namespace of the provided object does not match the namespace sent on the request",
                 ));
             }
-        }
         let (mut obj, warnings) = decode_stage(res, body, opts.field_validation)?;
         let meta = obj.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
         if meta.is_null() {
@@ -635,13 +627,12 @@ impl Store {
     /// UPDATE (PUT). A non-empty `metadata.resourceVersion` is a precondition.
     pub fn update(&self, res: &Resource, ns: &str, name: &str, body: Value, opts: &WriteOptions) -> Result<WriteOutcome, ApiError> {
         let ns = if res.namespaced { ns } else { "" };
-        if let Some(bns) = body.pointer("/metadata/namespace").and_then(Value::as_str) {
-            if res.namespaced && !bns.is_empty() && bns != ns {
+        if let Some(bns) = body.pointer("/metadata/namespace").and_then(Value::as_str)
+            && res.namespaced && !bns.is_empty() && bns != ns {
                 return Err(ApiError::bad_request(
                     "the namespace of the provided object does not match the namespace sent on the request",
                 ));
             }
-        }
         let body_name = body.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
         if !body_name.is_empty() && body_name != name {
             return Err(ApiError::bad_request(format!(
@@ -704,13 +695,11 @@ impl Store {
         };
         let rv = if opts.dry_run { old.meta_str("resourceVersion").parse().ok() } else { Some(g.rv + 1) };
         let mut value = finalize(res, obj, ns, rv, Some(&carry));
-        if let Some(old_generation) = old_gen {
-            if spec_changed(&old_value, &value) {
-                if let Some(Value::Object(m)) = value.get_mut("metadata") {
+        if let Some(old_generation) = old_gen
+            && spec_changed(&old_value, &value)
+                && let Some(Value::Object(m)) = value.get_mut("metadata") {
                     m.insert("generation".into(), (old_generation + 1).into());
                 }
-            }
-        }
         if !opts.dry_run {
             g.rv += 1;
             g.tables.entry(res.storage_key()).or_default().insert((ns.to_string(), name.to_string()), Obj::new(&value));
@@ -832,8 +821,8 @@ impl Store {
             .and_then(|t| t.get(&key))
             .cloned()
             .ok_or_else(|| ApiError::not_found(res.gr(), name))?;
-        if let Some(uid) = pre_uid.filter(|u| !u.is_empty()) {
-            if uid != old.meta_str("uid") {
+        if let Some(uid) = pre_uid.filter(|u| !u.is_empty())
+            && uid != old.meta_str("uid") {
                 return Err(ApiError::conflict_kind(
                     &res.group,
                     &res.kind,
@@ -844,9 +833,8 @@ impl Store {
                     ),
                 ));
             }
-        }
-        if let Some(rv) = pre_rv.filter(|r| !r.is_empty()) {
-            if rv != old.meta_str("resourceVersion") {
+        if let Some(rv) = pre_rv.filter(|r| !r.is_empty())
+            && rv != old.meta_str("resourceVersion") {
                 return Err(ApiError::conflict_kind(
                     &res.group,
                     &res.kind,
@@ -857,7 +845,6 @@ impl Store {
                     ),
                 ));
             }
-        }
         if !dry_run {
             g.rv += 1;
             if let Some(t) = g.tables.get_mut(&res.storage_key()) {
@@ -865,11 +852,10 @@ impl Store {
             }
             if res.group.is_empty() && res.plural == "namespaces" {
                 for (rk, t) in g.tables.iter_mut() {
-                    if let Some(r) = discovery::resources().iter().find(|r| r.storage_key() == *rk) {
-                        if r.namespaced {
+                    if let Some(r) = discovery::resources().iter().find(|r| r.storage_key() == *rk)
+                        && r.namespaced {
                             t.retain(|k, _| k.0 != name);
                         }
-                    }
                 }
             }
         }
