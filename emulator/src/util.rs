@@ -220,7 +220,7 @@ pub fn b64_decode(s: &str) -> Result<Vec<u8>, String> {
 /// Length of the decoded form of standard base64 text, without allocating (input must be valid).
 pub fn b64_decoded_len(s: &str) -> usize {
     let pad = s.bytes().rev().take_while(|&c| c == b'=').count();
-    (s.len() / 4) * 3 - pad.min(2)
+    ((s.len() / 4) * 3).saturating_sub(pad.min(2))
 }
 
 pub fn b64_encode(b: &[u8]) -> String {
