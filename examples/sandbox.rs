@@ -1,0 +1,76 @@
+//! Runs the Kubernetes API emulator standalone:
+//!
+//! ```text
+//! cargo run --example sandbox -- --listen 127.0.0.1:0 --write-kubeconfig PATH [--seed DIR]... [--namespace NS]
+//! ```
+//!
+//! Prints the URL (and the kubeconfig path) and serves until killed.
+
+use std::path::PathBuf;
+
+use kube_emulator::{Emulator, EmulatorConfig};
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: sandbox [--listen ADDR] [--write-kubeconfig PATH] [--seed DIR]... [--namespace NS] [--token TOKEN]"
+    );
+    std::process::exit(2);
+}
+
+fn main() {
+    let mut cfg = EmulatorConfig::default();
+    let mut kubeconfig: Option<PathBuf> = None;
+    let mut seeds: Vec<PathBuf> = Vec::new();
+    let mut namespace: Option<String> = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let (flag, inline) = match a.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+            _ => (a.clone(), None),
+        };
+        let mut value = || inline.clone().or_else(|| args.next()).unwrap_or_else(|| usage());
+        match flag.as_str() {
+            "--listen" => {
+                cfg.listen = value().parse().unwrap_or_else(|e| {
+                    eprintln!("bad --listen: {e}");
+                    std::process::exit(2)
+                })
+            }
+            "--write-kubeconfig" => kubeconfig = Some(PathBuf::from(value())),
+            "--seed" => seeds.push(PathBuf::from(value())),
+            "--namespace" => namespace = Some(value()),
+            "--token" => cfg.admin_token = Some(value()),
+            "-h" | "--help" => usage(),
+            _ => usage(),
+        }
+    }
+    let emu = match Emulator::start_blocking_with(cfg) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("cannot start the emulator: {e}");
+            std::process::exit(1);
+        }
+    };
+    for dir in &seeds {
+        match emu.seed_dir(dir) {
+            Ok(n) => eprintln!("seeded {n} objects from {}", dir.display()),
+            Err(e) => {
+                eprintln!("seeding failed: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
+    if let Some(p) = &kubeconfig {
+        if let Err(e) = std::fs::write(p, emu.kubeconfig_yaml(namespace.as_deref())) {
+            eprintln!("cannot write {}: {e}", p.display());
+            std::process::exit(1);
+        }
+        eprintln!("kubeconfig written to {}", p.display());
+    }
+    println!("{}", emu.url());
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    loop {
+        std::thread::park();
+    }
+}
