@@ -18,6 +18,7 @@ pub mod commands;
 pub mod error;
 pub mod gotime;
 pub mod helm_errors;
+pub mod interact;
 pub mod live;
 pub mod manifest;
 pub mod names;
