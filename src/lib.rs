@@ -25,6 +25,8 @@ pub mod names;
 pub mod output;
 pub mod ownership;
 pub mod release;
+pub mod retry;
 pub mod settings;
+pub mod stop;
 pub mod storage;
 pub mod werf;
