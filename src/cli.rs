@@ -59,6 +59,14 @@ pub struct ConnectionArgs {
     #[arg(long, global = true)]
     pub insecure_skip_tls_verify: bool,
 
+    /// Client-side limit on API requests per second (env: HELM_QPS; default: no limit).
+    #[arg(long, global = true, value_name = "QPS")]
+    pub qps: Option<f64>,
+
+    /// Requests allowed at once before --qps applies (env: HELM_BURST_LIMIT; default 100).
+    #[arg(long = "burst-limit", global = true, value_name = "N")]
+    pub burst_limit: Option<u32>,
+
     /// Log level as kubectl's -v: 4 logs requests, 6 adds timing, 8 adds response summaries.
     #[arg(short = 'v', long = "v", global = true, value_name = "LEVEL", default_value_t = 0)]
     pub verbosity: u8,

@@ -24,6 +24,7 @@ pub mod manifest;
 pub mod names;
 pub mod output;
 pub mod ownership;
+pub mod ratelimit;
 pub mod release;
 pub mod retry;
 pub mod settings;
