@@ -567,11 +567,11 @@ fn subcharts_are_dropped_with_a_note() {
 #[test]
 fn values_parsing_and_errors() {
     let mut r = base();
-    r.config = Some(helm2::Config { raw: "replicaCount: 2\nimage:\n  tag: '1.27'\nenabled: yes\nname: ~\n".into(), ..Default::default() });
+    r.config = Some(helm2::Config { raw: "replicaCount: 2\nimage:\n  tag: '1.27'\nenabled: yes\nname: ~\nwhole: 2.0\n".into(), ..Default::default() });
     r.chart.as_mut().unwrap().values = Some(helm2::Config { raw: "b: 1\na: {d: 2, c: [x, {z: 1, q: 2}]}\nratio: 0.75\n".into(), ..Default::default() });
     let (json, v) = stored(&conv(&r));
-    assert_eq!(v["config"], json!({"enabled": true, "image": {"tag": "1.27"}, "name": null, "replicaCount": 2}));
-    assert!(json.contains(r#""config":{"enabled":true,"image":{"tag":"1.27"},"name":null,"replicaCount":2}"#), "sorted like Go maps");
+    assert_eq!(v["config"], json!({"enabled": true, "image": {"tag": "1.27"}, "name": null, "replicaCount": 2, "whole": 2}));
+    assert!(json.contains(r#""config":{"enabled":true,"image":{"tag":"1.27"},"name":null,"replicaCount":2,"whole":2}"#), "sorted like Go maps");
     assert!(json.contains(r#""values":{"a":{"c":["x",{"q":2,"z":1}],"d":2},"b":1,"ratio":0.75}"#), "{json}");
 
     // Empty forms.
@@ -613,8 +613,8 @@ fn unused_values_maps_are_noted() {
     assert_eq!(
         texts(&c, NoteKind::ValuesMapDropped),
         [
-            "chart values.values map (1 entries, unused by Tiller) dropped; values.raw is kept",
-            "config.values map (1 entries, unused by Tiller) dropped; config.raw is kept",
+            "chart values.values map (1 entry, unused by Tiller) dropped; values.raw is kept",
+            "config.values map (1 entry, unused by Tiller) dropped; config.raw is kept",
         ]
     );
 }

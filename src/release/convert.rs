@@ -17,11 +17,13 @@
 //!   form `""`. A timestamp outside Helm's range is an error.
 //! - **Values**: `config.raw` (user values) and the chart's `values.raw` are parsed from YAML into JSON
 //!   maps the way Helm reads them (`sigs.k8s.io/yaml` over go-yaml v2, i.e. YAML 1.1 scalars:
-//!   `yes`/`no`/`on`/`off` are booleans, `0755` is octal, `1_000` is a number; non-string keys become
-//!   strings). Empty text, a document with only comments, `null` and `{}` give an empty map (so
-//!   `config` is left out, as Helm does). Anything else that is not a mapping, or that does not parse, is
-//!   an error naming which values failed — never a silently empty map. Integers are kept exact (Helm
-//!   itself reads every number as a float64). A chart without a values message keeps `values: null`,
+//!   `y`/`yes`/`no`/`on`/`off` are booleans, `0755` is octal, `1_000` is a number; non-string keys
+//!   become strings, so a plain `y:` key is `"true"` exactly as in Helm; the last duplicate key wins).
+//!   Empty text, a document with only comments, `null` and `{}` give an empty map (so `config` is left
+//!   out, as Helm does). Anything else that is not a mapping, or that does not parse, is an error naming
+//!   which values failed — never a silently empty map. Integers are kept exact (Helm itself reads every
+//!   number as a float64, so the stored digits are the same for every integer it can represent);
+//!   integral floats (`2.0`) are written `2`, as Go does. A chart without a values message keeps `values: null`,
 //!   like a Helm 3 chart without `values.yaml`. The unused hapi `Config.values` map is dropped (noted if
 //!   non-empty). Parse errors do not quote the input (values may hold secrets).
 //! - **Chart metadata** is copied field by field; `apiVersion` as Tiller stored it (`v1`, or empty for old
@@ -285,7 +287,7 @@ pub fn convert(v2: &helm2::Release, opts: &ConvertOptions) -> Result<Conversion,
             if !c.values.is_empty() {
                 notes.add(
                     NoteKind::ValuesMapDropped,
-                    format!("config.values map ({} entries, unused by Tiller) dropped; config.raw is kept", c.values.len()),
+                    format!("config.values map ({}, unused by Tiller) dropped; config.raw is kept", plural(c.values.len(), "entry")),
                 );
             }
             parse_values(&c.raw, ValuesSource::Config)?
@@ -545,7 +547,7 @@ fn convert_chart(c: &helm2::Chart, notes: &mut Notes) -> Result<helm3::Chart, Co
             if !v.values.is_empty() {
                 notes.add(
                     NoteKind::ValuesMapDropped,
-                    format!("chart values.values map ({} entries, unused by Tiller) dropped; values.raw is kept", v.values.len()),
+                    format!("chart values.values map ({}, unused by Tiller) dropped; values.raw is kept", plural(v.values.len(), "entry")),
                 );
             }
             Some(parse_values(&v.raw, ValuesSource::ChartValues)?)
@@ -580,7 +582,11 @@ fn file(name: &str, data: &[u8]) -> helm3::File {
 }
 
 fn plural(n: usize, one: &str) -> String {
-    if n == 1 { format!("1 {one}") } else { format!("{n} {one}s") }
+    match (n, one.strip_suffix('y')) {
+        (1, _) => format!("1 {one}"),
+        (_, Some(stem)) => format!("{n} {stem}ies"),
+        (_, None) => format!("{n} {one}s"),
+    }
 }
 
 fn subchart_note(sub: &helm2::Chart) -> String {
@@ -697,7 +703,12 @@ impl<'de> Deserialize<'de> for YamlDoc {
 
 struct NodeVisitor;
 
+/// A float as the JSON number Go writes for it. Integral values below 2^63 are held as integers: Go
+/// writes them as plain digits either way, and reading the stored JSON back then gives the same value.
 fn float<E: de::Error>(f: f64) -> Result<Value, E> {
+    if f.fract() == 0.0 && f.abs() < 9.2e18 && !(f == 0.0 && f.is_sign_negative()) {
+        return Ok(Value::Number((f as i64).into()));
+    }
     Number::from_f64(f).map(Value::Number).ok_or_else(|| E::custom("non-finite number cannot be stored as JSON"))
 }
 
@@ -899,6 +910,21 @@ mod tests {
             serde_json::json!({"a": true, "b": false, "c": "1.27", "d": 493, "e": 31, "f": 1000, "g": 0.75, "h": null,
                 "i": "yes", "j": "2020-01-02", "k": -3})
         );
+    }
+
+    #[test]
+    fn big_numbers_like_go() {
+        let v = vals("exact: 9007199254740993\nbig: 18446744073709551615\nhuge: 100000000000000000000000\nneg: -9223372036854775808\n");
+        assert_eq!(v["exact"], serde_json::json!(9_007_199_254_740_993_u64), "integers are kept exact");
+        assert_eq!(v["big"], serde_json::json!(u64::MAX));
+        assert_eq!(v["huge"], serde_json::json!(1e23), "beyond 64 bits Go falls back to float64");
+        assert_eq!(v["neg"], serde_json::json!(i64::MIN));
+        // Integral floats are written by Go as plain digits; held as integers so a stored record reads back equal.
+        let v = vals("a: 2.0\nb: 1e3\nc: -0.0\nd: 0.5\n");
+        assert_eq!(v, serde_json::json!({"a": 2, "b": 1000, "c": -0.0, "d": 0.5}));
+        assert!(v["a"].is_i64() && v["c"].is_f64());
+        let text = String::from_utf8(crate::release::gojson::to_vec(&v).unwrap()).unwrap();
+        assert_eq!(text, r#"{"a":2,"b":1000,"c":-0,"d":0.5}"#);
     }
 
     #[test]
