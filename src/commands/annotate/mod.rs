@@ -30,7 +30,7 @@ use serde::Serialize;
 use crate::app::{Context, Outcome};
 use crate::cli::{AnnotateArgs, CiEnvChoice, OutputFormat};
 use crate::error::AppError;
-use crate::live::targets::{Target, resolve_manifest};
+use crate::live::targets::{Target, resolve_objects};
 use crate::live::{PatchError, ResourceCatalog, discovery, objects};
 use crate::release::helm3::Release;
 use crate::settings::StorageSettings;
@@ -107,6 +107,8 @@ struct Item {
     namespace: Option<String>,
     hook: bool,
     unresolved_reason: Option<String>,
+    /// The manifest document itself could not be read.
+    broken: bool,
 }
 
 impl Item {
@@ -285,30 +287,42 @@ async fn latest_release(store: &Helm3Store, namespace: &str, name: &str) -> Resu
 }
 
 fn collect_items(catalog: &ResourceCatalog, release: &Release, namespace: &str, include_hooks: bool) -> Vec<Item> {
-    let mut items = Vec::new();
-    let add = |manifest: &str, hook: bool, items: &mut Vec<Item>| {
-        let (targets, unresolved) = resolve_manifest(catalog, manifest, namespace);
-        for t in targets {
-            let duplicate = items.iter().any(|i: &Item| {
-                i.target.as_ref().is_some_and(|o| {
-                    o.resource.group == t.resource.group
-                        && o.resource.plural == t.resource.plural
-                        && o.namespace == t.namespace
-                        && o.name == t.name
-                })
-            });
-            if !duplicate {
-                items.push(Item { what: t.display(), namespace: t.namespace.clone(), target: Some(t), hook, unresolved_reason: None });
-            }
-        }
-        for u in unresolved {
-            items.push(Item { target: None, what: u.what, namespace: None, hook, unresolved_reason: Some(u.reason) });
-        }
-    };
-    add(&release.manifest, false, &mut items);
+    let mut items: Vec<Item> = Vec::new();
+    let mut manifests: Vec<(&str, bool)> = vec![(&release.manifest, false)];
     if include_hooks {
-        for hook in &release.hooks {
-            add(&hook.manifest, true, &mut items);
+        manifests.extend(release.hooks.iter().map(|h| (h.manifest.as_str(), true)));
+    }
+    for (manifest, hook) in manifests {
+        for obj in crate::manifest::parse_objects(manifest, true) {
+            // One object at a time, so an unresolved one keeps its apiVersion for the report.
+            let (api_version, kind, name, obj_ns) = match &obj {
+                Ok(o) => (o.api_version.clone(), o.kind.clone(), o.name.clone(), o.namespace.clone()),
+                Err(_) => Default::default(),
+            };
+            let (targets, unresolved) = resolve_objects(catalog, vec![obj], namespace);
+            for t in targets {
+                let duplicate = items.iter().any(|i| {
+                    i.target.as_ref().is_some_and(|o| {
+                        o.resource.group == t.resource.group
+                            && o.resource.plural == t.resource.plural
+                            && o.namespace == t.namespace
+                            && o.name == t.name
+                    })
+                });
+                if !duplicate {
+                    items.push(Item { what: t.display(), namespace: t.namespace.clone(), target: Some(t), hook, unresolved_reason: None, broken: false });
+                }
+            }
+            for u in unresolved {
+                let what = if name.is_empty() {
+                    u.what
+                } else {
+                    let group = api_version.rsplit_once('/').map(|(g, _)| format!(".{g}")).unwrap_or_default();
+                    format!("{}{group}/{name}", kind.to_ascii_lowercase())
+                };
+                let ns = if name.is_empty() { None } else { Some(obj_ns.clone().unwrap_or_else(|| namespace.to_string())) };
+                items.push(Item { target: None, what, namespace: ns, hook, unresolved_reason: Some(u.reason), broken: name.is_empty() });
+            }
         }
     }
     items
@@ -399,10 +413,8 @@ async fn plan_all(client: &kube::Client, items: &[Item], changes: &Changes) -> V
             let bar = bar.clone();
             async move {
                 let planned = match &item.target {
-                    None => Planned::Missing(format!(
-                        "resource type not served: {}",
-                        item.unresolved_reason.clone().unwrap_or_default()
-                    )),
+                    None if item.broken => Planned::Failed(item.unresolved_reason.clone().unwrap_or_default()),
+                    None => Planned::Missing(item.unresolved_reason.clone().unwrap_or_default()),
                     Some(t) if !t.resource.can_get_and_patch() => {
                         Planned::Failed(format!("{} does not support get and patch", t.resource.qualified_name()))
                     }
