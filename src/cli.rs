@@ -172,7 +172,7 @@ WERF_ADD_ANNOTATION_*/WERF_ADD_LABEL_* variables holding KEY=VALUE, werf's auto 
 several places the most explicit wins: flags, then variables, then CI, then auto annotations.\n\n\
 Helm keeps keys its chart does not set through later upgrades; keys the chart sets are put back by the next \
 upgrade, and this command warns about them.",
-        after_help = "Examples:\n  kubectl werf annotate shop -n shop --add-annotation team.example.com/owner=payments --add-label tier=web\n  kubectl werf annotate --project shop --env production --werf-auto-annotations --werf-version v2.35.1 --yes\n  WERF_ADD_ANNOTATION_TICKET=example.com/ticket=OPS-17 kubectl werf annotate shop -n shop --ci-env auto --dry-run\n  kubectl werf annotate shop -n shop --remove-label tier --include-hooks -o json --yes"
+        after_help = "Examples:\n  kubectl werf annotate shop -n shop --add-annotation team.io/owner=pay --add-label tier=web\n  kubectl werf annotate --project shop --env prod --werf-auto-annotations --werf-version v2.35.1\n  WERF_ADD_LABEL_TEAM=team=pay kubectl werf annotate shop -n shop --ci-env auto --dry-run\n  kubectl werf annotate shop -n shop --remove-label tier --include-hooks -o json --yes"
     )]
     Annotate(AnnotateArgs),
 }
@@ -224,12 +224,6 @@ pub struct AnnotateArgs {
     #[arg(value_name = "RELEASE")]
     pub release: Option<String>,
 
-    #[command(flatten)]
-    pub werf: WerfNameArgs,
-
-    #[command(flatten)]
-    pub storage: StorageArgs,
-
     /// Annotation to set, KEY=VALUE (split at the first '='); repeatable. Also read from
     /// WERF_ADD_ANNOTATION_* variables holding KEY=VALUE.
     #[arg(long = "add-annotation", value_name = "KEY=VALUE")]
@@ -278,6 +272,13 @@ pub struct AnnotateArgs {
     /// Output format of the per-object results.
     #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
+
+    // Flattened last: their help headings would otherwise carry over to the options above.
+    #[command(flatten)]
+    pub werf: WerfNameArgs,
+
+    #[command(flatten)]
+    pub storage: StorageArgs,
 }
 
 /// Adjust usage lines to how the user reached us: `kubectl werf ...` or `helm werf-releases ...`.
