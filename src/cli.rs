@@ -174,7 +174,7 @@ Helm keeps keys its chart does not set through later upgrades; keys the chart se
 upgrade, and this command warns about them.",
         after_help = "Examples:\n  kubectl werf annotate shop -n shop --add-annotation team.io/owner=pay --add-label tier=web\n  kubectl werf annotate --project shop --env prod --werf-auto-annotations --werf-version v2.35.1\n  WERF_ADD_LABEL_TEAM=team=pay kubectl werf annotate shop -n shop --ci-env auto --dry-run\n  kubectl werf annotate shop -n shop --remove-label tier --include-hooks -o json --yes"
     )]
-    Annotate(AnnotateArgs),
+    Annotate(Box<AnnotateArgs>),
 }
 
 #[derive(Args, Debug)]

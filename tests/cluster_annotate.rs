@@ -303,7 +303,9 @@ fn invalid_input_is_named_and_changes_nothing() {
     let before = live_objects(&c, &shop, &shop.release.manifest);
     let patches = patch_count(&c);
 
-    let cases: Vec<(Vec<String>, Vec<(&str, String)>, i32, &str)> = vec![
+    // (arguments, variables, exit code, text the error must contain)
+    type Case<'a> = (Vec<String>, Vec<(&'a str, String)>, i32, &'a str);
+    let cases: Vec<Case> = vec![
         (vec!["--add-annotation".into(), "bad key=1".into()], vec![], 2, "invalid annotation key \"bad key\""),
         (vec!["--add-label".into(), "tier=not valid!".into()], vec![], 2, "invalid label value \"not valid!\""),
         (vec!["--add-label".into(), "example.com/=x".into()], vec![], 2, "invalid label key \"example.com/\""),
