@@ -1,6 +1,7 @@
 //! One module per verb, plus the glue every verb shares.
 
 pub mod release_name;
+pub mod releases;
 pub mod version;
 
 use crate::cli::WerfNameArgs;
