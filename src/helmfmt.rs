@@ -749,7 +749,9 @@ fn go_parse_float(s: &str) -> bool {
     if lower == "inf" || lower == "infinity" || lower == "nan" {
         return true;
     }
-    yaml_style_float(body) || (body.contains('.') && body.parse::<f64>().is_ok() && !body.contains(['e', 'E']))
+    // out of range (±Inf) is an error for Go's ParseFloat; underflow to zero is not
+    let finite = body.parse::<f64>().is_ok_and(f64::is_finite);
+    finite && (yaml_style_float(body) || body.contains('.'))
 }
 
 /// go-yaml v2's `parseTimestamp`: `YYYY-M-D` optionally followed by a time in one of its layouts.
@@ -1027,6 +1029,7 @@ mod tests {
         assert_eq!(yaml(&json!([])), "[]\n");
         assert_eq!(yaml(&json!({"t": "2026-11-21T22:34:42.739011037Z", "n": "2026-11-21 22:34:56.457826462 +0000 UTC"})),
             "n: 2026-11-21 22:34:56.457826462 +0000 UTC\nt: \"2026-11-21T22:34:42.739011037Z\"\n");
+        assert_eq!(yaml(&json!({"sku": "99585e209080", "f": "1e3"})), "f: \"1e3\"\nsku: 99585e209080\n");
         assert_eq!(yaml(&json!({"a": "- x", "b": "x: y", "c": "it's", "d": " lead"})), "a: '- x'\nb: 'x: y'\nc: it's\nd: ' lead'\n");
     }
 
