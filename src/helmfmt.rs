@@ -181,7 +181,7 @@ pub fn sorted(value: &Value) -> Value {
 /// sequences inside mappings not indented, long plain lines folded after column 80, multi-line
 /// strings as literal blocks, strings that would read back as another type double-quoted.
 pub fn yaml(value: &Value) -> String {
-    let mut e = Emitter::default();
+    let mut e = Emitter { whitespace: true, ..Emitter::default() };
     match value {
         Value::Object(m) if !m.is_empty() => e.mapping(m, 0),
         Value::Array(a) if !a.is_empty() => e.sequence(a, 0),
@@ -1026,6 +1026,7 @@ mod tests {
             "a:\n  c: \"1.27\"\n  d: \"\"\n  e: true\n  f: null\n  g: {}\n  h: []\nb:\n- 1\n- x\ns: |\n  a\n  b\n"
         );
         assert_eq!(yaml(&json!(null)), "null\n");
+        assert_eq!(yaml(&json!("x")), "x\n");
         assert_eq!(yaml(&json!([])), "[]\n");
         assert_eq!(yaml(&json!({"t": "2026-11-21T22:34:42.739011037Z", "n": "2026-11-21 22:34:56.457826462 +0000 UTC"})),
             "n: 2026-11-21 22:34:56.457826462 +0000 UTC\nt: \"2026-11-21T22:34:42.739011037Z\"\n");
