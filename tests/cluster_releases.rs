@@ -239,7 +239,11 @@ fn helm2_releases_are_listed_and_inspected() {
     assert!(stderr.contains(&format!("warning: {ks}/broken.v1: gzip: ")), "{stderr}");
     assert!(!table.contains("broken"), "{table}");
     // -A: every Tiller namespace, both kinds.
-    let json = run_ok(c.werf().args(["releases", "list", "-A", "-o", "json", "--helm-version", "2"]));
+    let out = run(c.werf().args(["releases", "list", "-A", "-o", "json", "--helm-version", "2"]));
+    assert!(out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains(&format!("Helm 2 release \"invincible-zebu\" is stored both as ConfigMaps and as Secrets in namespace {hs}")), "{stderr}");
+    let json = String::from_utf8(out.stdout).unwrap();
     let rows: Vec<Value> = serde_json::from_str(&json).unwrap();
     let find = |name: &str| rows.iter().find(|r| r["name"] == name).unwrap_or_else(|| panic!("{name} missing: {json}")).clone();
     assert_eq!(find("cart")["storage"], "helm2/secret");

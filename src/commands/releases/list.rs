@@ -144,8 +144,9 @@ pub async fn run(scope: &Scope, args: ReleasesListArgs) -> Result<Outcome, AppEr
         }
     }
 
-    let Collected { rows, errors, warnings } = collected;
+    let Collected { rows, errors, mut warnings } = collected;
     let decoded_any = !rows.is_empty();
+    warnings.extend(helm2_stored_twice(&rows));
     let rows = if want == Want::Latest { latest_per_release(rows) } else { rows };
     let mut rows: Vec<Row> = rows
         .into_iter()
@@ -171,6 +172,20 @@ pub async fn run(scope: &Scope, args: ReleasesListArgs) -> Result<Outcome, AppEr
         return Ok(Outcome::PartialFailure);
     }
     Ok(Outcome::Success)
+}
+
+/// A Tiller release found both as ConfigMaps and as Secrets: two Tillers wrote it; the Secret's
+/// records win the listing (they are read last), and the user is told.
+fn helm2_stored_twice(rows: &[Row]) -> Vec<String> {
+    let mut kinds: std::collections::BTreeMap<(&str, &str), std::collections::BTreeSet<&str>> = Default::default();
+    for r in rows.iter().filter(|r| r.generation == Generation::Helm2) {
+        kinds.entry((r.object_namespace.as_str(), r.name.as_str())).or_default().insert(r.storage);
+    }
+    kinds
+        .into_iter()
+        .filter(|(_, k)| k.len() > 1)
+        .map(|((ns, name), _)| format!("Helm 2 release {name:?} is stored both as ConfigMaps and as Secrets in namespace {ns}"))
+        .collect()
 }
 
 fn kind_plural(kind: ObjectKind) -> &'static str {

@@ -5,6 +5,23 @@
 //! when `$HELM_BIN` is a helm 4, whose output is then followed (status/get: the `DESCRIPTION` line,
 //! zero times omitted, `labels` and `apply_method`; see `inspect`). `list` uses Helm 4's default
 //! scope (every status); `-a` is accepted for Helm 3 habits.
+//!
+//! Choices worth knowing:
+//! - `list` shows Helm 2 releases next to Helm 3 ones (STORAGE `helm2/configmap`, `helm2/secret`):
+//!   with `-A` from every namespace holding `OWNER=TILLER` records, otherwise from Tiller's namespace
+//!   (storage options) and only those whose release namespace is the selected one. Tiller's status
+//!   names are shown as Helm 3's (`DELETED` → `uninstalled`, `DELETING` → `uninstalling`, ...).
+//! - JSON/YAML rows carry helm's fields, then `storage`, then `project`/`env` when werf set them:
+//!   from `info.annotations` for Helm 3 records (the summary decode skips the manifest, so a Helm 3
+//!   release without those annotations shows none), and for Helm 2 records (decoded whole anyway)
+//!   also from the annotations of the first object in the manifest.
+//! - Damaged records are named on stderr (`warning: ns/object: reason`) and the rest listed; like
+//!   helm, a release whose newest record is unreadable shows its newest readable revision. `list`
+//!   exits 0 unless damaged records were all there was to read (then 1).
+//! - `-A` without cluster-wide rights is an error that says so and suggests `-n`; a Tiller namespace
+//!   that cannot be read only skips the Helm 2 part, with a warning.
+//! - Ties helm leaves in Go map order (same name in several namespaces, same second with `-d`) are
+//!   broken by namespace here. `status` does not list live resources (helm 4's table form does).
 
 mod collect;
 mod inspect;
