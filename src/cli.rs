@@ -183,6 +183,13 @@ upgrade, and this command warns about them.",
         after_help = "Examples:\n  kubectl werf annotate shop -n shop --add-annotation team.io/owner=pay --add-label tier=web\n  kubectl werf annotate --project shop --env prod --werf-auto-annotations --werf-version v2.35.1\n  WERF_ADD_LABEL_TEAM=team=pay kubectl werf annotate shop -n shop --ci-env auto --dry-run\n  kubectl werf annotate shop -n shop --remove-label tier --include-hooks -o json --yes"
     )]
     Annotate(Box<AnnotateArgs>),
+
+    /// List and inspect Helm 3/4 and Helm 2 (Tiller) releases straight from release storage,
+    /// answering like helm list/history/status/get.
+    #[command(
+        after_help = "Examples:\n  kubectl werf releases list -A\n  kubectl werf releases ls -n shop --failed -o json\n  kubectl werf releases history shop -n shop\n  kubectl werf releases get values shop -n shop -a"
+    )]
+    Releases(ReleasesArgs),
 }
 
 #[derive(Args, Debug)]
@@ -287,6 +294,174 @@ pub struct AnnotateArgs {
 
     #[command(flatten)]
     pub storage: StorageArgs,
+}
+
+/// `kubectl werf releases ...`: Helm's read-only release verbs over Helm 3 and Helm 2 storage.
+#[derive(Args, Debug)]
+pub struct ReleasesArgs {
+    #[command(flatten)]
+    pub storage: StorageArgs,
+
+    /// Only this Helm generation: 2 (Tiller records) or 3 (Helm 3/4 records); default both.
+    #[arg(long = "helm-version", global = true, value_name = "2|3", value_parser = clap::value_parser!(u8).range(2..=3))]
+    pub helm_version: Option<u8>,
+
+    #[command(subcommand)]
+    pub command: ReleasesCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ReleasesCommand {
+    /// List releases (helm list): the latest revision of each release, Helm 2 ones included.
+    #[command(visible_alias = "ls")]
+    List(ReleasesListArgs),
+    /// Revisions of one release (helm history).
+    #[command(visible_alias = "hist")]
+    History(ReleasesHistoryArgs),
+    /// Status of one release (helm status).
+    Status(ReleasesStatusArgs),
+    /// Details of one release (helm get).
+    Get(ReleasesGetArgs),
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct ReleasesListArgs {
+    /// List releases across all namespaces (Helm 2 records wherever Tiller keeps them).
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+    /// Accepted for Helm 3 habits: every status is listed by default (Helm 4's default).
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Show deployed releases.
+    #[arg(long)]
+    pub deployed: bool,
+    /// Show failed releases.
+    #[arg(long)]
+    pub failed: bool,
+    /// Show pending releases (pending-install, pending-upgrade, pending-rollback).
+    #[arg(long)]
+    pub pending: bool,
+    /// Show superseded releases (alone: every superseded revision, as helm does).
+    #[arg(long)]
+    pub superseded: bool,
+    /// Show uninstalled releases (Helm 2: DELETED).
+    #[arg(long)]
+    pub uninstalled: bool,
+    /// Show releases being uninstalled (Helm 2: DELETING).
+    #[arg(long)]
+    pub uninstalling: bool,
+    /// A regular expression; only releases whose name matches are listed.
+    #[arg(short = 'f', long, value_name = "REGEX")]
+    pub filter: Option<String>,
+    /// Label selector on the release records' labels (=, ==, !=, in, notin, exists, !key).
+    #[arg(short = 'l', long, value_name = "SELECTOR")]
+    pub selector: Option<String>,
+    /// Maximum number of releases to print (0 = no limit).
+    #[arg(short = 'm', long, default_value_t = 256, value_name = "N")]
+    pub max: usize,
+    /// Index of the first release to print.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub offset: usize,
+    /// Sort by release date.
+    #[arg(short = 'd', long)]
+    pub date: bool,
+    /// Reverse the sort order.
+    #[arg(short = 'r', long)]
+    pub reverse: bool,
+    /// Print release names only.
+    #[arg(short = 'q', long)]
+    pub short: bool,
+    /// Do not print the table header.
+    #[arg(long)]
+    pub no_headers: bool,
+    /// Format UPDATED with a Go time layout, e.g. "2006-01-02 15:04:05Z0700".
+    #[arg(long, value_name = "LAYOUT")]
+    pub time_format: Option<String>,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ReleasesHistoryArgs {
+    /// Release name.
+    pub name: String,
+    /// Maximum number of revisions to print (the latest ones).
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    pub max: usize,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ReleasesStatusArgs {
+    /// Release name.
+    pub name: String,
+    /// This revision instead of the latest.
+    #[arg(long, value_name = "N")]
+    pub revision: Option<i64>,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+#[derive(Args, Debug)]
+pub struct ReleasesGetArgs {
+    #[command(subcommand)]
+    pub what: ReleasesGetCommand,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum ReleasesGetCommand {
+    /// Notes, hooks, values and manifest (helm get all).
+    All(ReleasesGetTextArgs),
+    /// The rendered manifest.
+    Manifest(ReleasesGetTextArgs),
+    /// User-supplied values, or all computed values with -a.
+    Values(ReleasesGetValuesArgs),
+    /// The chart's notes.
+    Notes(ReleasesGetTextArgs),
+    /// The hooks' manifests.
+    Hooks(ReleasesGetTextArgs),
+    /// Chart and release metadata.
+    Metadata(ReleasesGetMetadataArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ReleasesGetTextArgs {
+    /// Release name.
+    pub name: String,
+    /// This revision instead of the latest.
+    #[arg(long, value_name = "N")]
+    pub revision: Option<i64>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ReleasesGetValuesArgs {
+    /// Release name.
+    pub name: String,
+    /// This revision instead of the latest.
+    #[arg(long, value_name = "N")]
+    pub revision: Option<i64>,
+    /// All values: the chart's defaults coalesced with the user's (user wins).
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ReleasesGetMetadataArgs {
+    /// Release name.
+    pub name: String,
+    /// This revision instead of the latest.
+    #[arg(long, value_name = "N")]
+    pub revision: Option<i64>,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
 }
 
 /// Adjust usage lines to how the user reached us: `kubectl werf ...` or `helm werf-releases ...`.

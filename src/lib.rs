@@ -9,7 +9,7 @@
 //! - `names`: Kubernetes name, label and annotation validation.
 //! - `live`: discovery and the only code touching non-release resources; `ownership`: Helm's
 //!   ownership rules; `helm_errors`: parsing Helm's error output; `manifest`: multi-document YAML.
-//! - `gotime`: times formatted as Helm (Go) prints them.
+//! - `gotime`: times formatted as Helm (Go) prints them; `helmfmt`: tables, JSON and YAML as helm prints them.
 
 pub mod app;
 pub mod cli;
@@ -18,6 +18,7 @@ pub mod commands;
 pub mod error;
 pub mod gotime;
 pub mod helm_errors;
+pub mod helmfmt;
 pub mod interact;
 pub mod live;
 pub mod manifest;

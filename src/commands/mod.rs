@@ -2,6 +2,7 @@
 
 pub mod annotate;
 pub mod release_name;
+pub mod releases;
 pub mod version;
 
 use crate::cli::WerfNameArgs;

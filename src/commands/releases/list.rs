@@ -1,0 +1,279 @@
+//! `releases list`: helm list's answer (latest revision per release, then the status mask, then the
+//! selector, then sort, offset and max), over Helm 3/4 and Helm 2 storage at once.
+
+use std::io::Write;
+
+use serde_json::{Map, Value};
+
+use crate::app::Outcome;
+use crate::cli::{OutputFormat, ReleasesListArgs};
+use crate::error::AppError;
+use crate::helmfmt::{self, Table};
+use crate::release::helm3::Status;
+use crate::settings::Helm2Storage;
+use crate::storage::objects::{ObjectKind, ObjectStore};
+
+use super::collect::{Collected, Generation, Row, Source, Want, latest_per_release};
+use super::selector::Selector;
+use super::{Scope, is_forbidden, print_problems, time_of};
+
+/// helm's `ListStates` bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mask(u16);
+
+const DEPLOYED: u16 = 1;
+const UNINSTALLED: u16 = 2;
+const UNINSTALLING: u16 = 4;
+const PENDING_INSTALL: u16 = 8;
+const PENDING_UPGRADE: u16 = 16;
+const PENDING_ROLLBACK: u16 = 32;
+const SUPERSEDED: u16 = 64;
+const FAILED: u16 = 128;
+const ALL: u16 = 255;
+
+impl Mask {
+    /// From the flags. No flag (or `-a`) means every status, as Helm 4 lists by default.
+    pub fn from_args(a: &ReleasesListArgs) -> Mask {
+        if a.all {
+            return Mask(ALL);
+        }
+        let mut m = 0;
+        if a.deployed {
+            m |= DEPLOYED;
+        }
+        if a.uninstalled {
+            m |= UNINSTALLED;
+        }
+        if a.uninstalling {
+            m |= UNINSTALLING;
+        }
+        if a.pending {
+            m |= PENDING_INSTALL | PENDING_UPGRADE | PENDING_ROLLBACK;
+        }
+        if a.failed {
+            m |= FAILED;
+        }
+        if a.superseded {
+            m |= SUPERSEDED;
+        }
+        Mask(if m == 0 { ALL } else { m })
+    }
+
+    /// helm's `FromName`: an unknown (or `unknown`) status matches no flag, so it is never listed.
+    pub fn allows(self, status: &Status) -> bool {
+        let bit = match status {
+            Status::Deployed => DEPLOYED,
+            Status::Uninstalled => UNINSTALLED,
+            Status::Uninstalling => UNINSTALLING,
+            Status::PendingInstall => PENDING_INSTALL,
+            Status::PendingUpgrade => PENDING_UPGRADE,
+            Status::PendingRollback => PENDING_ROLLBACK,
+            Status::Superseded => SUPERSEDED,
+            Status::Failed => FAILED,
+            _ => 0,
+        };
+        self.0 & bit != 0
+    }
+
+    pub fn superseded_only(self) -> bool {
+        self.0 == SUPERSEDED
+    }
+}
+
+pub async fn run(scope: &Scope, args: ReleasesListArgs) -> Result<Outcome, AppError> {
+    let filter = match &args.filter {
+        Some(f) if !f.is_empty() => Some(regex::Regex::new(f).map_err(|e| AppError::Usage(format!("invalid --filter: {e}")))?),
+        _ => None,
+    };
+    let selector = Selector::parse(args.selector.as_deref().unwrap_or("")).map_err(AppError::Usage)?;
+    let mask = Mask::from_args(&args);
+    let want = if mask.superseded_only() { Want::Superseded } else { Want::Latest };
+    let all_ns = args.all_namespaces;
+
+    let mut collected = Collected::default();
+    if scope.helm_version != Some(2) {
+        let source = Source {
+            store: ObjectStore::new(scope.client.clone(), scope.storage.helm3_driver.object_kind()),
+            scope: if all_ns { None } else { Some(scope.namespace.clone()) },
+            generation: Generation::Helm3,
+            limits: scope.limits(),
+        };
+        match source.collect(want, filter.as_ref()).await {
+            Ok(c) => collected.extend(c),
+            Err(e) if is_forbidden(&e) && all_ns => {
+                return Err(AppError::Failed(format!(
+                    "you lack the right to list {} in all namespaces (cluster-wide), which -A needs: {}; list one namespace with -n NAMESPACE instead",
+                    kind_plural(source.store.kind()),
+                    crate::error::describe_kube_error(&e)
+                )));
+            }
+            Err(e) => return Err(AppError::kube(&e)),
+        }
+    }
+    if scope.helm_version != Some(3) {
+        let kinds: &[ObjectKind] = match scope.storage.helm2_storage {
+            Helm2Storage::ConfigMap => &[ObjectKind::ConfigMap],
+            Helm2Storage::Secret => &[ObjectKind::Secret],
+            Helm2Storage::Auto => &[ObjectKind::ConfigMap, ObjectKind::Secret],
+        };
+        for kind in kinds {
+            let source = Source {
+                store: ObjectStore::new(scope.client.clone(), *kind),
+                scope: if all_ns { None } else { Some(scope.storage.helm2_namespace.clone()) },
+                generation: Generation::Helm2,
+                limits: scope.limits(),
+            };
+            match source.collect(want, filter.as_ref()).await {
+                Ok(mut c) => {
+                    if !all_ns {
+                        // Tiller keeps every release in its own namespace: show this namespace's.
+                        c.rows.retain(|r| r.namespace == scope.namespace);
+                    }
+                    collected.extend(c);
+                }
+                Err(e) if is_forbidden(&e) => {
+                    let place = if all_ns { "in all namespaces".to_string() } else { format!("in namespace {}", scope.storage.helm2_namespace) };
+                    collected.warnings.push(format!(
+                        "skipping Helm 2 releases: no right to list {} {place}: {}",
+                        kind_plural(*kind),
+                        crate::error::describe_kube_error(&e)
+                    ));
+                }
+                Err(e) => return Err(AppError::kube(&e)),
+            }
+        }
+    }
+
+    let Collected { rows, errors, mut warnings } = collected;
+    let decoded_any = !rows.is_empty();
+    warnings.extend(helm2_stored_twice(&rows));
+    let rows = if want == Want::Latest { latest_per_release(rows) } else { rows };
+    let mut rows: Vec<Row> = rows
+        .into_iter()
+        .filter(|r| filter.as_ref().is_none_or(|re| re.is_match(&r.name)))
+        .filter(|r| mask.allows(&r.status))
+        .filter(|r| selector.matches(&r.labels))
+        .collect();
+    sort_rows(&mut rows, args.date, args.reverse);
+    let rows: Vec<Row> = if args.offset >= rows.len() {
+        Vec::new()
+    } else {
+        let end = if args.max > 0 { (args.offset + args.max).min(rows.len()) } else { rows.len() };
+        rows[args.offset..end].to_vec()
+    };
+
+    print_problems(&errors, &warnings);
+    let text = render(&rows, &args);
+    let mut out = std::io::stdout().lock();
+    out.write_all(&text)?;
+    out.flush()?;
+    // Damaged records were reported; the listing still answers unless nothing at all could be read.
+    if !errors.is_empty() && !decoded_any {
+        return Ok(Outcome::PartialFailure);
+    }
+    Ok(Outcome::Success)
+}
+
+/// A Tiller release found both as ConfigMaps and as Secrets: two Tillers wrote it; the Secret's
+/// records win the listing (they are read last), and the user is told.
+fn helm2_stored_twice(rows: &[Row]) -> Vec<String> {
+    let mut kinds: std::collections::BTreeMap<(&str, &str), std::collections::BTreeSet<&str>> = Default::default();
+    for r in rows.iter().filter(|r| r.generation == Generation::Helm2) {
+        kinds.entry((r.object_namespace.as_str(), r.name.as_str())).or_default().insert(r.storage);
+    }
+    kinds
+        .into_iter()
+        .filter(|(_, k)| k.len() > 1)
+        .map(|((ns, name), _)| format!("Helm 2 release {name:?} is stored both as ConfigMaps and as Secrets in namespace {ns}"))
+        .collect()
+}
+
+fn kind_plural(kind: ObjectKind) -> &'static str {
+    match kind {
+        ObjectKind::Secret => "Secrets",
+        ObjectKind::ConfigMap => "ConfigMaps",
+    }
+}
+
+/// helm's sort: by name (`-r` reverses); `-d` by last deployment, oldest first (`-d -r`: newest
+/// first). Ties, which helm leaves in map order, are broken by namespace then storage here.
+pub fn sort_rows(rows: &mut [Row], by_date: bool, reverse: bool) {
+    let tie = |a: &Row, b: &Row| (&a.namespace, a.storage, &a.object_namespace).cmp(&(&b.namespace, b.storage, &b.object_namespace));
+    if by_date {
+        let secs = |r: &Row| r.last_deployed.unix_seconds().unwrap_or(crate::gotime::GoTime::ZERO_UNIX);
+        rows.sort_by(|a, b| secs(a).cmp(&secs(b)).then_with(|| a.name.cmp(&b.name)).then_with(|| tie(a, b)));
+        if reverse {
+            rows.reverse();
+        }
+    } else {
+        rows.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| tie(a, b)));
+        if reverse {
+            rows.reverse();
+        }
+    }
+}
+
+fn updated(row: &Row, time_format: Option<&str>) -> String {
+    match time_of(&row.last_deployed) {
+        None => "-".into(),
+        Some(t) => match time_format {
+            Some(layout) if !layout.is_empty() => t.format(layout),
+            _ => t.to_go_string(),
+        },
+    }
+}
+
+/// The JSON object of one row: helm's `releaseElement` fields in helm's order, then ours.
+fn element(row: &Row, time_format: Option<&str>) -> Value {
+    let mut m = Map::new();
+    m.insert("name".into(), row.name.clone().into());
+    m.insert("namespace".into(), row.namespace.clone().into());
+    m.insert("revision".into(), row.revision.to_string().into());
+    m.insert("updated".into(), updated(row, time_format).into());
+    m.insert("status".into(), row.status.as_str().into());
+    m.insert("chart".into(), row.chart.clone().into());
+    m.insert("app_version".into(), row.app_version.clone().into());
+    m.insert("storage".into(), row.storage.into());
+    if let Some(p) = &row.project {
+        m.insert("project".into(), p.clone().into());
+    }
+    if let Some(e) = &row.env {
+        m.insert("env".into(), e.clone().into());
+    }
+    Value::Object(m)
+}
+
+pub fn render(rows: &[Row], args: &ReleasesListArgs) -> Vec<u8> {
+    let tf = args.time_format.as_deref();
+    if args.short {
+        let names: Vec<Value> = rows.iter().map(|r| Value::String(r.name.clone())).collect();
+        return match args.output {
+            OutputFormat::Json => helmfmt::json(&Value::Array(names)),
+            OutputFormat::Yaml => helmfmt::yaml(&Value::Array(names)).into_bytes(),
+            OutputFormat::Table => rows.iter().flat_map(|r| format!("{}\n", r.name).into_bytes()).collect(),
+        };
+    }
+    match args.output {
+        OutputFormat::Json => helmfmt::json(&Value::Array(rows.iter().map(|r| element(r, tf)).collect())),
+        OutputFormat::Yaml => helmfmt::yaml(&Value::Array(rows.iter().map(|r| element(r, tf)).collect())).into_bytes(),
+        OutputFormat::Table => {
+            let mut t = Table::new();
+            if !args.no_headers {
+                t.add_row(["NAME", "NAMESPACE", "REVISION", "UPDATED", "STATUS", "CHART", "APP VERSION", "STORAGE"]);
+            }
+            for r in rows {
+                t.add_row([
+                    r.name.clone(),
+                    r.namespace.clone(),
+                    r.revision.to_string(),
+                    updated(r, tf),
+                    r.status.as_str().to_string(),
+                    r.chart.clone(),
+                    r.app_version.clone(),
+                    r.storage.to_string(),
+                ]);
+            }
+            t.render()
+        }
+    }
+}

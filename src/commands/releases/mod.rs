@@ -1,0 +1,124 @@
+//! `releases`: helm's read-only release verbs (list, history, status, get) answered straight from
+//! release storage, Helm 3/4 and Helm 2 (Tiller) records alike.
+//!
+//! Where helm 3 and helm 4 print differently, the output follows helm 3 — except in Helm plugin mode
+//! when `$HELM_BIN` is a helm 4, whose output is then followed (status/get: the `DESCRIPTION` line,
+//! zero times omitted, `labels` and `apply_method`; see `inspect`). `list` uses Helm 4's default
+//! scope (every status); `-a` is accepted for Helm 3 habits.
+//!
+//! Choices worth knowing:
+//! - `list` shows Helm 2 releases next to Helm 3 ones (STORAGE `helm2/configmap`, `helm2/secret`):
+//!   with `-A` from every namespace holding `OWNER=TILLER` records, otherwise from Tiller's namespace
+//!   (storage options) and only those whose release namespace is the selected one. Tiller's status
+//!   names are shown as Helm 3's (`DELETED` → `uninstalled`, `DELETING` → `uninstalling`, ...).
+//! - JSON/YAML rows carry helm's fields, then `storage`, then `project`/`env` when werf set them:
+//!   from `info.annotations` for Helm 3 records (the summary decode skips the manifest, so a Helm 3
+//!   release without those annotations shows none), and for Helm 2 records (decoded whole anyway)
+//!   also from the annotations of the first object in the manifest.
+//! - Damaged records are named on stderr (`warning: ns/object: reason`) and the rest listed; like
+//!   helm, a release whose newest record is unreadable shows its newest readable revision. `list`
+//!   exits 0 unless damaged records were all there was to read (then 1).
+//! - `-A` without cluster-wide rights is an error that says so and suggests `-n`; a Tiller namespace
+//!   that cannot be read only skips the Helm 2 part, with a warning.
+//! - Ties helm leaves in Go map order (same name in several namespaces, same second with `-d`) are
+//!   broken by namespace here. `status` does not list live resources (helm 4's table form does).
+
+mod collect;
+mod inspect;
+mod list;
+mod selector;
+mod view;
+
+pub use collect::{FETCH_CONCURRENCY, Generation, Row};
+pub use selector::Selector;
+pub use view::{Flavor, coalesce, helm2_as_helm3, helm2_status};
+
+use crate::app::{Context, Outcome};
+use crate::cli::{ReleasesArgs, ReleasesCommand};
+use crate::error::AppError;
+use crate::gotime::GoTime;
+use crate::release::Time;
+use crate::settings::{InvocationMode, StorageSettings};
+use crate::storage::RecordError;
+use crate::storage::codec::DecodeLimits;
+
+/// Everything the verbs share once connected.
+pub struct Scope {
+    pub client: kube::Client,
+    /// `-n`, Helm's `HELM_NAMESPACE`, or the context's namespace.
+    pub namespace: String,
+    pub storage: StorageSettings,
+    pub helm_version: Option<u8>,
+    pub flavor: Flavor,
+}
+
+impl Scope {
+    pub fn limits(&self) -> DecodeLimits {
+        DecodeLimits { max_decompressed: self.storage.max_decompressed_bytes }
+    }
+}
+
+pub async fn run(ctx: &Context<'_>, args: ReleasesArgs) -> Result<Outcome, AppError> {
+    let storage = StorageSettings::resolve(&args.storage, ctx.env)?;
+    let access = ctx.connect().await?;
+    let flavor = match &args.command {
+        ReleasesCommand::List(_) => Flavor::Helm3,
+        _ => detect_flavor(ctx),
+    };
+    let scope = Scope { client: access.client, namespace: access.namespace, storage, helm_version: args.helm_version, flavor };
+    match args.command {
+        ReleasesCommand::List(a) => list::run(&scope, a).await,
+        ReleasesCommand::History(a) => inspect::history(&scope, a).await,
+        ReleasesCommand::Status(a) => inspect::status(&scope, a).await,
+        ReleasesCommand::Get(a) => inspect::get(&scope, a.what).await,
+    }
+}
+
+/// In Helm plugin mode, print like the helm that runs us (`$HELM_BIN version`); otherwise helm 3.
+fn detect_flavor(ctx: &Context<'_>) -> Flavor {
+    if ctx.mode != InvocationMode::Helm {
+        return Flavor::Helm3;
+    }
+    let Some(bin) = ctx.env.non_empty("HELM_BIN") else { return Flavor::Helm3 };
+    let out = std::process::Command::new(bin)
+        .args(["version", "--template", "{{.Version}}"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output();
+    match out {
+        Ok(o) if String::from_utf8_lossy(&o.stdout).trim().starts_with("v4") => Flavor::Helm4,
+        _ => Flavor::Helm3,
+    }
+}
+
+pub(crate) fn is_forbidden(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 403)
+}
+
+/// Damaged records by name, and label/payload disagreements, on stderr.
+pub(crate) fn print_problems(errors: &[RecordError], warnings: &[String]) {
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    for e in errors {
+        eprintln!("warning: {e}");
+    }
+}
+
+/// A release time as Go's `time.Time` (keeping the writer's offset); `None` for the zero time.
+pub fn time_of(t: &Time) -> Option<GoTime> {
+    if t.is_zero() {
+        return None;
+    }
+    match t {
+        Time::At { instant, offset } => {
+            let secs = offset.seconds();
+            Some(GoTime {
+                unix: instant.as_second(),
+                nanos: instant.subsec_nanosecond() as u32,
+                offset: if secs == 0 { None } else { Some(secs) },
+            })
+        }
+        Time::Zero(_) => None,
+    }
+}

@@ -1,0 +1,371 @@
+//! `releases list|history|status|get` against an API server: our output equals helm's own fixture
+//! outputs and what real helm3 and helm4 print for the same seeded namespaces.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::sync::Arc;
+
+use common::{TestCluster, fixture, run, run_ok};
+use serde_json::Value;
+
+const HELM3_FILES: [&str; 4] = ["shop-secrets", "cart-configmaps", "stuck-secrets", "big-secrets"];
+
+/// Two namespaces holding the helm3- and helm4-written fixtures (payload namespaces stay fx-helm3/4).
+fn seed_helm3(c: &TestCluster) -> Vec<(String, &'static str)> {
+    let mut out = Vec::new();
+    for (tag, fx) in [("h3", "fx-helm3"), ("h4", "fx-helm4")] {
+        let ns = c.namespace(&format!("rel-{tag}"));
+        let map = BTreeMap::from([(fx, ns.as_str())]);
+        for f in HELM3_FILES {
+            c.seed_file(&fixture(&format!("helm3/{fx}-{f}.yaml")), &map);
+        }
+        out.push((ns, fx));
+    }
+    out
+}
+
+/// Our table without the STORAGE column is helm's table: every cell is padded, so dropping the
+/// last tab-separated cell of each line leaves exactly what helm prints.
+fn without_storage_column(table: &str) -> String {
+    table.lines().map(|l| l.rsplit_once('\t').map_or(l, |(a, _)| a).to_string() + "\n").collect()
+}
+
+fn without_our_fields(json: &str) -> Value {
+    let mut v: Value = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {json}"));
+    if let Value::Array(items) = &mut v {
+        for i in items {
+            if let Value::Object(m) = i {
+                m.shift_remove("storage");
+                m.shift_remove("project");
+                m.shift_remove("env");
+            }
+        }
+    }
+    v
+}
+
+fn helm_list(c: &TestCluster, major: u8, args: &[&str]) -> String {
+    let mut cmd = c.helm(major);
+    cmd.arg("list").args(args);
+    // Helm 3 hides some statuses by default; Helm 4 (and we) show all. Status flags narrow both.
+    let narrows = args.iter().any(|a| ["--deployed", "--failed", "--pending", "--superseded", "--uninstalled", "--uninstalling"].contains(a));
+    if major == 3 && !narrows {
+        cmd.arg("-a");
+    }
+    run_ok(&mut cmd)
+}
+
+#[test]
+fn list_equals_helm_fixture_and_live_helm_for_every_flag() {
+    let c = TestCluster::start();
+    let seeded = seed_helm3(&c);
+    for (ns, fx) in &seeded {
+        // helm's own recorded answer (Secret driver releases only)
+        let ours = run_ok(c.werf().args(["releases", "list", "-n", ns, "-o", "json", "--helm-version", "3"]));
+        let expected = std::fs::read_to_string(fixture(&format!("helm3/{fx}-helm-list.json"))).unwrap();
+        assert_eq!(without_our_fields(&ours), serde_json::from_str::<Value>(&expected).unwrap(), "{fx}");
+        assert!(ours.contains("\"storage\":\"secret\""));
+        let cases: &[&[&str]] = &[
+            &[],
+            &["-d"],
+            &["-d", "-r"],
+            &["-r"],
+            &["--max", "1", "--offset", "1"],
+            &["-m", "0"],
+            &["--offset", "9"],
+            &["--no-headers"],
+            &["-q"],
+            &["--time-format", "2006-01-02T15:04:05Z07:00"],
+            &["-l", "team=payments"],
+            &["-l", "status!=deployed"],
+            &["-l", "team in (payments,ops),tier"],
+            &["--superseded"],
+            &["--failed"],
+            &["--uninstalled"],
+            &["--pending", "--deployed"],
+            &["-f", "^s"],
+            &["--filter", "u[a-z]+k"],
+            &["-o", "yaml"],
+            &["-o", "json"],
+            &["-q", "-o", "json"],
+            &["-q", "-o", "yaml"],
+        ];
+        for case in cases {
+            let mut args = vec!["-n", ns.as_str()];
+            args.extend_from_slice(case);
+            let ours = run_ok(c.werf().args(["releases", "list", "--helm-version", "3"]).args(&args));
+            for major in [3u8, 4] {
+                let theirs = helm_list(&c, major, &args);
+                let structured = case.contains(&"-o");
+                if case.contains(&"-q") {
+                    assert_eq!(ours, theirs, "helm{major} list {args:?}");
+                } else if case.contains(&"json") {
+                    assert_eq!(without_our_fields(&ours), serde_json::from_str::<Value>(&theirs).unwrap(), "helm{major} list {args:?}");
+                } else if structured {
+                    let ours_yaml: String = ours.lines().filter(|l| !l.trim_start().starts_with("storage:")).map(|l| format!("{l}\n")).collect();
+                    assert_eq!(ours_yaml, theirs, "helm{major} list {args:?}");
+                } else {
+                    assert_eq!(without_storage_column(&ours), theirs, "helm{major} list {args:?}");
+                }
+            }
+        }
+        // The ConfigMap driver, chosen by flag and by HELM_DRIVER.
+        let ours = run_ok(c.werf().args(["releases", "list", "-n", ns, "--release-storage", "configmap", "--helm-version", "3"]));
+        let theirs = run_ok(c.helm(3).env("HELM_DRIVER", "configmap").args(["list", "-a", "-n", ns]));
+        assert_eq!(without_storage_column(&ours), theirs);
+        assert!(ours.contains("configmap"), "{ours}");
+        let by_env = run_ok(c.werf().env("HELM_DRIVER", "configmap").args(["releases", "list", "-n", ns, "--helm-version", "3"]));
+        assert_eq!(by_env, ours);
+    }
+}
+
+#[test]
+fn all_namespaces_matches_helm_on_our_namespaces() {
+    let c = TestCluster::start();
+    let seeded = seed_helm3(&c);
+    let ours = run_ok(c.werf().args(["releases", "list", "-A", "-o", "json", "--max", "0", "--helm-version", "3"]));
+    let h3 = run_ok(c.helm(3).args(["list", "-A", "-a", "-o", "json", "--max", "0"]));
+    let h4 = run_ok(c.helm(4).args(["list", "-A", "-o", "json", "--max", "0"]));
+    // In a real cluster -A sees other releases too: keep the fixtures' payload namespaces only.
+    let keep = |v: Value| -> Vec<Value> {
+        let mut items: Vec<Value> = v.as_array().unwrap().iter().filter(|i| i["namespace"] == "fx-helm3" || i["namespace"] == "fx-helm4").cloned().collect();
+        items.sort_by_key(|i| (i["name"].to_string(), i["namespace"].to_string()));
+        items
+    };
+    let ours = keep(without_our_fields(&ours));
+    assert_eq!(ours.len(), 6, "{ours:?}");
+    assert_eq!(ours, keep(serde_json::from_str(&h3).unwrap()));
+    assert_eq!(ours, keep(serde_json::from_str(&h4).unwrap()));
+    drop(seeded);
+}
+
+#[test]
+fn history_status_get_equal_helm_and_its_fixtures() {
+    let c = TestCluster::start();
+    let seeded = seed_helm3(&c);
+    for (ns, fx) in &seeded {
+        for (args, file) in [
+            (vec!["history", "shop", "-o", "json"], "shop-history.json"),
+            (vec!["get", "values", "shop", "-o", "json"], "shop-values.json"),
+            (vec!["get", "manifest", "shop"], "shop-manifest.txt"),
+            (vec!["get", "hooks", "shop"], "shop-hooks.txt"),
+        ] {
+            let ours = run_ok(c.werf().args(["releases"]).args(&args).args(["-n", ns]));
+            let expected = std::fs::read_to_string(fixture(&format!("helm3/{fx}-{file}"))).unwrap();
+            assert_eq!(ours, expected, "{args:?} vs {fx}-{file}");
+        }
+        // helm's status fixture was printed by the helm that wrote the release
+        let helm4_mode = |cmd: &mut Command| {
+            cmd.env("HELM_PLUGIN_NAME", "werf-releases").env("HELM_BIN", common::helm_bin(4));
+        };
+        let mut status = c.werf();
+        if *fx == "fx-helm4" {
+            helm4_mode(&mut status);
+        }
+        let ours = run_ok(status.args(["releases", "status", "shop", "-n", ns, "-o", "json"]));
+        let expected = std::fs::read_to_string(fixture(&format!("helm3/{fx}-shop-status.json"))).unwrap();
+        assert_eq!(ours, expected, "status json vs {fx}");
+
+        let cases: &[&[&str]] = &[
+            &["status", "shop"],
+            &["status", "shop", "-o", "yaml"],
+            &["status", "shop", "-o", "json"],
+            &["status", "shop", "--revision", "2"],
+            &["status", "stuck"],
+            &["status", "big", "-o", "json"],
+            &["history", "shop"],
+            &["history", "shop", "--max", "2"],
+            &["history", "shop", "-o", "yaml"],
+            &["history", "stuck", "-o", "json"],
+            &["get", "all", "shop"],
+            &["get", "all", "shop", "--revision", "1"],
+            &["get", "values", "shop"],
+            &["get", "values", "shop", "-a"],
+            &["get", "values", "shop", "-a", "-o", "json"],
+            &["get", "values", "shop", "-o", "yaml"],
+            &["get", "values", "big"],
+            &["get", "values", "stuck", "--revision", "1", "-a", "-o", "yaml"],
+            &["get", "metadata", "shop"],
+            &["get", "metadata", "shop", "-o", "json"],
+            &["get", "metadata", "shop", "-o", "yaml"],
+            &["get", "notes", "shop"],
+            &["get", "hooks", "shop", "--revision", "3"],
+            &["get", "manifest", "shop", "--revision", "2"],
+        ];
+        for case in cases {
+            for major in [3u8, 4] {
+                let theirs = run_ok(c.helm(major).args(*case).args(["-n", ns]));
+                let mut cmd = c.werf();
+                if major == 4 {
+                    helm4_mode(&mut cmd);
+                }
+                let ours = run_ok(cmd.arg("releases").args(*case).args(["-n", ns]));
+                assert_eq!(ours, theirs, "helm{major} {case:?} in {fx}");
+            }
+        }
+        let missing = run(c.werf().args(["releases", "status", "nope", "-n", ns]));
+        assert_eq!(missing.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&missing.stderr).contains("not found"));
+    }
+}
+
+/// Tiller namespaces for the Helm 2 fixtures; returns (tiller ns for kube-system, helm-system, tiller-apps, tools).
+fn seed_helm2(c: &TestCluster) -> (String, String, String, String) {
+    let ks = c.namespace("tiller-ks");
+    let hs = c.namespace("tiller-hs");
+    let ta = c.namespace("tiller-apps");
+    let tools = c.namespace("tiller-tools");
+    let map = BTreeMap::from([("kube-system", ks.as_str()), ("helm-system", hs.as_str()), ("tiller-apps", ta.as_str()), ("tools", tools.as_str())]);
+    for dir in ["helm2", "helm2-synthetic"] {
+        for entry in std::fs::read_dir(fixture(dir)).unwrap() {
+            c.seed_file(&entry.unwrap().path(), &map);
+        }
+    }
+    (ks, hs, ta, tools)
+}
+
+#[test]
+fn helm2_releases_are_listed_and_inspected() {
+    let c = TestCluster::start();
+    let (ks, hs, ta, tools) = seed_helm2(&c);
+    // One Tiller namespace, rows of one release namespace.
+    let out = run(c.werf().args(["releases", "list", "--tiller-namespace", &ks, "-n", "legacy-shop"]));
+    assert!(out.status.success());
+    let table = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(table.contains("shop") && table.contains("helm2/configmap") && table.contains("deployed"), "{table}");
+    assert!(stderr.contains(&format!("warning: {ks}/broken.v1: gzip: ")), "{stderr}");
+    assert!(!table.contains("broken"), "{table}");
+    // -A: every Tiller namespace, both kinds.
+    let out = run(c.werf().args(["releases", "list", "-A", "-o", "json", "--helm-version", "2"]));
+    assert!(out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains(&format!("Helm 2 release \"invincible-zebu\" is stored both as ConfigMaps and as Secrets in namespace {hs}")), "{stderr}");
+    let json = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<Value> = serde_json::from_str(&json).unwrap();
+    let find = |name: &str| rows.iter().find(|r| r["name"] == name).unwrap_or_else(|| panic!("{name} missing: {json}")).clone();
+    assert_eq!(find("cart")["storage"], "helm2/secret");
+    assert_eq!(find("cart")["namespace"], "legacy-cart");
+    assert_eq!(find("gone")["status"], "uninstalled");
+    assert_eq!(find("stuck")["status"], "pending-upgrade");
+    assert_eq!(find("blog")["status"], "superseded");
+    assert_eq!(find("blog")["storage"], "helm2/configmap");
+    assert_eq!(find("nolabel")["revision"], "1");
+    assert_eq!(find("rawproto")["status"], "deployed");
+    let werf = find("myproject-production");
+    assert_eq!(werf["revision"], "7");
+    assert_eq!(werf["project"], "myproject");
+    assert_eq!(werf["env"], "production");
+    assert!(rows.iter().any(|r| r["name"] == "invincible-zebu"));
+    assert!(rows.iter().all(|r| r["storage"].as_str().unwrap().starts_with("helm2/")));
+    let _ = (&hs, &tools);
+    // --helm-version 3 shows none of them; status flags map Tiller's names.
+    let h3 = run_ok(c.werf().args(["releases", "list", "--tiller-namespace", &ks, "-n", "legacy-stuck", "--helm-version", "3", "-q"]));
+    assert_eq!(h3, "");
+    let gone = run_ok(c.werf().args(["releases", "list", "--tiller-namespace", &ks, "-n", "legacy-stuck", "--uninstalled", "-q"]));
+    assert_eq!(gone, "gone\n");
+    // history/status/get of a Helm 2 release
+    let hist = run_ok(c.werf().args(["releases", "history", "shop", "--tiller-namespace", &ks, "-o", "json"]));
+    let hist: Vec<Value> = serde_json::from_str(&hist).unwrap();
+    let statuses: Vec<&str> = hist.iter().map(|h| h["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["superseded", "superseded", "failed", "deployed"]);
+    let status = run_ok(c.werf().args(["releases", "status", "shop", "--tiller-namespace", &ks, "--helm-version", "2"]));
+    assert!(status.starts_with("NAME: shop\nLAST DEPLOYED: "), "{status}");
+    assert!(status.contains("NAMESPACE: legacy-shop\nSTATUS: deployed\nREVISION: 4\nTEST SUITE:     shop-test-connection\n"), "{status}");
+    let values = run_ok(c.werf().args(["releases", "get", "values", "cart", "--tiller-namespace", &ta, "-o", "json"]));
+    assert!(values.starts_with('{') || values == "null\n", "{values}");
+    let manifest = run_ok(c.werf().args(["releases", "get", "manifest", "shop", "--tiller-namespace", &ks, "--revision", "2"]));
+    assert!(manifest.contains("kind: "), "{manifest}");
+}
+
+#[test]
+fn damaged_and_mislabelled_helm3_records() {
+    let c = TestCluster::start();
+    let ns = c.namespace("rel-damaged");
+    c.seed_file(&fixture("helm3/fx-helm3-shop-secrets.yaml"), &BTreeMap::from([("fx-helm3", ns.as_str())]));
+    c.seed_file(&fixture("helm3/fx-helm3-stuck-secrets.yaml"), &BTreeMap::from([("fx-helm3", ns.as_str())]));
+    // A corrupt record of its own release, and a corrupt newer revision of stuck (helm skips it).
+    let corrupt = |name: &str, release: &str, version: &str| {
+        serde_json::json!({"apiVersion": "v1", "kind": "Secret", "type": "helm.sh/release.v1",
+            "metadata": {"name": name, "namespace": ns, "labels": {"owner": "helm", "name": release, "version": version, "status": "deployed"}},
+            "data": {"release": "SDRzSUFBQUFBQUFDL2Jyb2tlbg=="}})
+    };
+    c.create_object(corrupt("sh.helm.release.v1.broken.v1", "broken", "1"));
+    c.create_object(corrupt("sh.helm.release.v1.stuck.v3", "stuck", "3"));
+    // shop revision 3 copied under a wrong version label: labels say 9, payload says 3
+    let shop3 = run_ok(c.kubectl().args(["get", "secret", "-n", &ns, "sh.helm.release.v1.shop.v3", "-o", "json"]));
+    let mut shop3: Value = serde_json::from_str(&shop3).unwrap();
+    shop3["metadata"] = serde_json::json!({"name": "sh.helm.release.v1.shop.v9", "namespace": ns, "labels": {"owner": "helm", "name": "shop", "version": "9", "status": "failed"}});
+    c.create_object(shop3);
+    let out = run(c.werf().args(["releases", "list", "-n", &ns, "--helm-version", "3"]));
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains(&format!("warning: {ns}/sh.helm.release.v1.broken.v1: ")), "{stderr}");
+    assert!(stderr.contains(&format!("warning: {ns}/sh.helm.release.v1.stuck.v3: ")), "{stderr}");
+    assert!(stderr.contains("sh.helm.release.v1.shop.v9: labels say shop revision 9 but the payload is shop revision 3"), "{stderr}");
+    let ours = String::from_utf8(out.stdout).unwrap();
+    for major in [3u8, 4] {
+        let theirs = helm_list(&c, major, &["-n", &ns]);
+        assert_eq!(without_storage_column(&ours), theirs, "helm{major}");
+    }
+    // Only damaged records: nothing could be listed, exit 1.
+    let only = c.namespace("rel-only-broken");
+    let mut b = corrupt("sh.helm.release.v1.broken.v1", "broken", "1");
+    b["metadata"]["namespace"] = only.clone().into();
+    c.create_object(b);
+    let out = run(c.werf().args(["releases", "list", "-n", &only, "--helm-version", "3"]));
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn list_fetches_only_the_latest_records() {
+    let c = TestCluster::start();
+    let Some(emu) = c.emulator_for("counts requests in the emulator's log") else { return };
+    let seeded = seed_helm3(&c);
+    let ns = &seeded[0].0;
+    emu.clear_request_log();
+    run_ok(c.werf().args(["releases", "list", "-n", ns, "--helm-version", "3"]));
+    let log = emu.request_log();
+    let lists: Vec<_> = log.iter().filter(|r| r.verb == "list").collect();
+    let gets: Vec<_> = log.iter().filter(|r| r.verb == "get" && r.resource == "secrets").collect();
+    assert_eq!(lists.len(), 1, "{lists:?}");
+    assert!(lists[0].query.contains("labelSelector=owner%3Dhelm") || lists[0].query.contains("owner=helm"), "{:?}", lists[0]);
+    // big, shop v4, stuck v2: three payloads out of seven records
+    assert_eq!(gets.len(), 3, "{gets:?}");
+}
+
+#[test]
+fn rbac_one_namespace_user() {
+    let c = TestCluster::start();
+    let Some(emu) = c.emulator_for("needs the emulator's users and authorizer") else { return };
+    let seeded = seed_helm3(&c);
+    let allowed = seeded[0].0.clone();
+    let tiller = c.namespace("rel-tiller");
+    c.seed_file(&fixture("helm2-synthetic/kube-system-shop-4revs-configmaps.yaml"), &BTreeMap::from([("kube-system", tiller.as_str())]));
+    emu.add_user("ns-token", "alice", &["devs"]);
+    let only = allowed.clone();
+    emu.set_authorizer(Some(Arc::new(move |a: &kube_emulator::RequestAttributes| {
+        if !a.is_resource || a.namespace == only {
+            kube_emulator::Decision::Allow
+        } else {
+            kube_emulator::Decision::Deny(None)
+        }
+    })));
+    let kc = c.dir.path().join("alice.kubeconfig");
+    std::fs::write(&kc, emu.kubeconfig_yaml_for("ns-token", Some(&allowed))).unwrap();
+    // -A needs cluster-wide rights: a clear message and a hint.
+    let out = run(c.werf().env("KUBECONFIG", &kc).args(["releases", "list", "-A"]));
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cluster-wide") && stderr.contains("-n NAMESPACE"), "{stderr}");
+    // One namespace works; Tiller's namespace is not readable: warned, Helm 3 part still shown.
+    let out = run(c.werf().env("KUBECONFIG", &kc).args(["releases", "list", "--tiller-namespace", &tiller]));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stdout.contains("shop") && stdout.contains("stuck") && stdout.contains("big"), "{stdout}");
+    assert!(stderr.contains("skipping Helm 2 releases") && stderr.contains(&tiller), "{stderr}");
+    emu.set_authorizer(None);
+}
