@@ -500,3 +500,44 @@ fn cheap_fuzz_gotime() {
     ];
     cheap_fuzz("gotime", 0x7173_0000_0000_0001, 3000, &seeds, tokens, checks::gotime);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Findings that still fail (see the fuzzing report); un-ignore once the code is fixed.
+
+/// F1: a Helm 3 release JSON without an `info` object. The full decoder fills in `Info::default()`
+/// (status `unknown`, zero times written back as `""`), the summary decoder leaves the status unset
+/// (`""`), so `list` and `get`/`status` disagree on such a record, and rewriting `{}` adds an `info`
+/// object that was not there. (`{"info":{}}` is consistent: status unset in both.)
+#[test]
+#[ignore = "summary and full decoder disagree: see fuzz report F1"]
+fn f1_release_without_info_has_the_same_status_in_summary_and_full_decode() {
+    let text = codec::encode_base64(b"{}");
+    let full = codec::decode_helm3(text.as_bytes(), &checks::LIMITS).unwrap();
+    let summary = codec::decode_helm3_summary(text.as_bytes(), &checks::LIMITS).unwrap();
+    assert_eq!(summary.status, full.info.status);
+}
+
+/// F2: Helm 2 values with an integral float in [9.2e18, 2^64) or [-2^63, -9.2e18] (e.g. `a: 1e19`).
+/// `convert` keeps it as a float (its integer rule stops at 9.2e18), Go's format writes it as plain
+/// digits (`10000000000000000000`), and reading the stored record back gives an integer: the
+/// converted release does not read back equal from its own Helm 3 record.
+#[test]
+#[ignore = "converted release does not read back equal: see fuzz report F2"]
+fn f2_converted_large_integral_float_reads_back_equal() {
+    use kubectl_werf::release::helm2;
+    use prost::Message;
+    for raw in ["a: 1e19\n", "a: 9.21e18\n", "a: -9.21e18\n"] {
+        let rel = helm2::Release {
+            name: "x".into(),
+            namespace: "ns".into(),
+            version: 1,
+            config: Some(helm2::Config { raw: raw.into(), ..Default::default() }),
+            ..Default::default()
+        };
+        let conv = kubectl_werf::release::convert::convert(&rel, &Default::default()).unwrap();
+        let text = codec::encode_helm3(&conv.release).unwrap();
+        let back = codec::decode_helm3(text.as_bytes(), &checks::LIMITS).unwrap();
+        assert_eq!(back.config, conv.release.config, "{raw:?}");
+        checks::convert(&rel.encode_to_vec()); // tolerant of F2 (numbers compared as f64)
+    }
+}
