@@ -186,9 +186,11 @@ fn manifest_yaml_alias_bomb_is_bounded() {
         let p = format!("*a{}", i - 1);
         y.push_str(&format!("a{i}: &a{i} [{}]\n", vec![p.as_str(); 10].join(",")));
     }
+    // serde-saphyr stops at its node budget (250 000 nodes) instead of expanding 10^9.
     let start = std::time::Instant::now();
-    let _ = kubectl_werf::manifest::parse_objects(&y, false);
-    assert!(start.elapsed() < std::time::Duration::from_secs(5), "alias expansion took {:?}", start.elapsed());
+    let r = kubectl_werf::manifest::parse_objects(&y, false);
+    assert!(matches!(&r[..], [Err(e)] if e.reason.contains("budget")), "{r:?}");
+    assert!(start.elapsed() < std::time::Duration::from_secs(8), "alias expansion took {:?}", start.elapsed());
 }
 
 #[test]
@@ -393,7 +395,7 @@ const JSON_TOKENS: &[&[u8]] = &[
 #[test]
 fn cheap_fuzz_helm3_json() {
     let seeds = helm3_bodies();
-    cheap_fuzz("helm3_json", 0x1234_5678_9abc_def1, 500, &seeds, JSON_TOKENS, checks::helm3_json);
+    cheap_fuzz("helm3_json", 0x1234_5678_9abc_def1, 400, &seeds, JSON_TOKENS, checks::helm3_json);
 }
 
 #[test]
@@ -404,7 +406,7 @@ fn cheap_fuzz_helm3_text() {
     seeds.extend(seeds.clone().iter().take(4).map(|b| codec::gzip_best(b)));
     seeds.extend(seeds.clone().iter().take(4).map(|b| codec::encode_payload(b).into_bytes()));
     let tokens: &[&[u8]] = &[b"H4sI", b"=", b"\n", b"\x1f\x8b\x08", b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff", b"{}", b"A"];
-    cheap_fuzz("helm3_text", 0x0bad_cafe_f00d_0001, 600, &seeds, tokens, checks::helm3_text);
+    cheap_fuzz("helm3_text", 0x0bad_cafe_f00d_0001, 400, &seeds, tokens, checks::helm3_text);
 }
 
 const PROTO_TOKENS: &[&[u8]] = &[
@@ -437,7 +439,7 @@ fn cheap_fuzz_manifest() {
         b"items:\n- ", b"metadata:\n  name: a\n", b"&a ", b"*a", b"!!binary ", b"{", b"[", b"'", b"\"", b"\xff", b"\t", b": ",
         b"<<: *a\n", b"? ", b"|\n", b">-\n",
     ];
-    cheap_fuzz("manifest", 0x3a11_fe57_0000_0001, 800, &seeds, tokens, checks::manifest);
+    cheap_fuzz("manifest", 0x3a11_fe57_0000_0001, 500, &seeds, tokens, checks::manifest);
 }
 
 #[test]
