@@ -47,7 +47,7 @@ fn replay_saved_inputs() {
             count += 1;
         }
     }
-    assert!(count >= 4, "regression inputs missing ({count} found)");
+    assert!(count >= 20, "regression inputs missing ({count} found)");
 }
 
 // ---------------------------------------------------------------------------------------------
