@@ -1,5 +1,6 @@
 //! One module per verb, plus the glue every verb shares.
 
+pub mod adopt;
 pub mod release_name;
 pub mod version;
 
