@@ -353,8 +353,10 @@ async fn observe(client: &kube::Client, c: &Candidate, release: &str, release_ns
     }
 }
 
-/// Patch one object; on a conflict, read and classify again and retry while it is still ours to take.
-async fn adopt_one(client: &kube::Client, item: &Item, release: &str, release_ns: &str) -> (Done, Observed) {
+/// Patch one object; on a conflict, read and classify again and retry while it is still ours to take. An object
+/// that another release took meanwhile is taken only when `take_foreign` (`--force --yes`: foreign objects are
+/// selected anyway); otherwise only the owner the user saw and picked may be replaced.
+async fn adopt_one(client: &kube::Client, item: &Item, release: &str, release_ns: &str, take_foreign: bool) -> (Done, Observed) {
     let c = &item.candidate;
     let original = item.ownership().cloned();
     let mut observed = item.observed.clone();
@@ -368,8 +370,7 @@ async fn adopt_one(client: &kube::Client, item: &Item, release: &str, release_ns
                 return (Done::Unchanged("already in the release (changed meanwhile)".into()), observed);
             }
             Ownership::Foreign { release: r, namespace: n } => {
-                // Only the owner the user saw and chose to take (with --force) may be taken.
-                if original.as_ref() != Some(current) {
+                if !take_foreign && original.as_ref() != Some(current) {
                     return (
                         Done::Refused(format!(
                             "changed meanwhile: now owned by {}; re-run with --force to take it",
@@ -847,7 +848,8 @@ pub async fn run(ctx: &Context<'_>, args: AdoptArgs) -> Result<Outcome, AppError
             )));
         };
         eprintln!("Objects of release {from} revision {} ({}):", latest.release.version, latest.release.info.status.as_str());
-        let ns = if latest.release.namespace.is_empty() { target.namespace.clone() } else { latest.release.namespace.clone() };
+        // Helm keeps a release's records in the release's namespace, where its objects default to.
+        let ns = latest.object.namespace.clone();
         let (targets, unresolved) = crate::live::targets::resolve_manifest(&catalog, &latest.release.manifest, &ns);
         add_targets(&mut cands, targets, unresolved, &ns);
     }
@@ -983,12 +985,13 @@ pub async fn run(ctx: &Context<'_>, args: AdoptArgs) -> Result<Outcome, AppError
             items[i].done = Some(Done::WouldAdopt);
         }
     } else if !selected.is_empty() {
+        let take_foreign = args.force && args.yes;
         let bar = interact::progress(selected.len() as u64, "adopting");
         let results: Vec<(usize, Done, Observed)> = futures::stream::iter(selected.iter().map(|&i| {
             let (client, item, bar) = (&client, &items[i], &bar);
             let (release, ns) = (&target.release, &target.namespace);
             async move {
-                let (done, observed) = adopt_one(client, item, release, ns).await;
+                let (done, observed) = adopt_one(client, item, release, ns, take_foreign).await;
                 bar.inc(1);
                 (i, done, observed)
             }
