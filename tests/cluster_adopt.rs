@@ -667,3 +667,22 @@ fn interactive_pick_confirm_and_cancel() {
     assert_owned(&after[2], "app", &ns);
     assert_only_ownership_changed(&before[1], &after[1]);
 }
+
+/// werf naming: `--project P --env E` names the release and its namespace as werf would.
+#[test]
+fn werf_project_and_env_name_the_release() {
+    let c = TestCluster::start();
+    let ns = c.namespace("wn");
+    let env = ns.strip_prefix("kw-").unwrap();
+    c.create_object(cm(&ns, "settings", json!({}), json!({})));
+    let report = json_of(&werf_ok(&c, &["cm/settings", "--project", "kw", "--env", env, "--yes", "-o", "json"], None));
+    assert_eq!((report["release"].as_str(), report["releaseNamespace"].as_str()), (Some(ns.as_str()), Some(ns.as_str())));
+    assert_owned(&get_cm(&c, &ns, "settings").unwrap(), &ns, &ns);
+    // Nothing names a release: a clear usage error.
+    let none = werf(&c, &["cm/settings", "-n", &ns, "--yes"], None);
+    assert_eq!(none.code, 2);
+    assert!(none.stderr.contains("which release?"), "{}", none.stderr);
+    let nothing = werf(&c, &["--release", "app"], None);
+    assert_eq!(nothing.code, 2);
+    assert!(nothing.stderr.contains("nothing to adopt"), "{}", nothing.stderr);
+}

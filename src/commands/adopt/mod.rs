@@ -60,8 +60,8 @@ impl Candidate {
 /// What was found when reading a candidate.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Observed {
-    /// Read and classified (`Ownership::Missing` after a 404).
-    Read { ownership: Ownership, resource_version: Option<String> },
+    /// Read and classified (`Ownership::Missing` after a 404). `problems` is Helm's check of what was read.
+    Read { ownership: Ownership, resource_version: Option<String>, problems: Vec<Problem> },
     /// Its type is not served (yet): from a manifest, e.g. a custom resource whose CRD the chart installs.
     UnknownType(String),
     /// Could not be read (forbidden, no get/patch verbs, transport...).
@@ -344,10 +344,11 @@ async fn observe(client: &kube::Client, c: &Candidate, release: &str, release_ns
         return Observed::Error(format!("resource type {} does not support get and patch", c.resource.qualified_name()));
     }
     match objects::get(client, &c.resource, c.namespace.as_deref(), &c.name).await {
-        Ok(None) => Observed::Read { ownership: Ownership::Missing, resource_version: None },
+        Ok(None) => Observed::Read { ownership: Ownership::Missing, resource_version: None, problems: Vec::new() },
         Ok(Some(obj)) => Observed::Read {
             ownership: ownership::classify(obj.labels(), obj.annotations(), release, release_ns),
             resource_version: obj.resource_version(),
+            problems: ownership::check(obj.labels(), obj.annotations(), release, release_ns),
         },
         Err(e) => Observed::Error(crate::error::describe_kube_error(&e)),
     }
@@ -361,7 +362,7 @@ async fn adopt_one(client: &kube::Client, item: &Item, release: &str, release_ns
     let original = item.ownership().cloned();
     let mut observed = item.observed.clone();
     for _ in 0..MAX_ATTEMPTS {
-        let Observed::Read { ownership: current, resource_version } = &observed else {
+        let Observed::Read { ownership: current, resource_version, .. } = &observed else {
             return (Done::Failed(state_detail(&observed, release, release_ns)), observed);
         };
         match current {
@@ -701,14 +702,11 @@ fn done_detail(item: &Item) -> Option<String> {
 
 fn object_report(item: &Item, target: &Target, dry_run: bool) -> ObjectReport {
     let c = &item.candidate;
-    let (owner, problems) = match item.ownership() {
-        Some(Ownership::Foreign { release, namespace }) => {
-            let problems = item_problems(item, target);
-            (Some(Owner { release: release.clone(), namespace: namespace.clone() }), problems)
-        }
-        Some(_) => (None, item_problems(item, target)),
-        None => (None, Vec::new()),
+    let owner = match item.ownership() {
+        Some(Ownership::Foreign { release, namespace }) => Some(Owner { release: release.clone(), namespace: namespace.clone() }),
+        _ => None,
     };
+    let problems = item_problems(item);
     let done = item.done.clone().unwrap_or(Done::Unchanged(String::new()));
     let patch = match (&done, &item.observed) {
         (Done::WouldAdopt, Observed::Read { resource_version, .. }) if dry_run => {
@@ -732,37 +730,17 @@ fn object_report(item: &Item, target: &Target, dry_run: bool) -> ObjectReport {
     }
 }
 
-/// Helm's check of the object as classified: every requirement it fails (empty when Helm would accept it).
-fn helm_problems(item: &Item, target: &Target) -> Vec<Problem> {
-    match item.ownership() {
-        Some(Ownership::Missing) | Some(Ownership::OwnedByThis) | None => Vec::new(),
-        Some(Ownership::Partial { problems }) => problems.clone(),
-        Some(o) => {
-            // Unowned lacks all three keys; foreign has the owner's values: enough for Helm's text.
-            let (labels, annotations) = keys_of(o);
-            ownership::check(&labels, &annotations, &target.release, &target.namespace)
-        }
+/// Helm's check of the object as read: every requirement it fails (empty when Helm would accept it).
+fn helm_problems(item: &Item) -> Vec<Problem> {
+    match &item.observed {
+        Observed::Read { ownership: Ownership::Missing, .. } => Vec::new(),
+        Observed::Read { problems, .. } => problems.clone(),
+        _ => Vec::new(),
     }
 }
 
-fn item_problems(item: &Item, target: &Target) -> Vec<String> {
-    helm_problems(item, target).iter().map(Problem::helm_text).collect()
-}
-
-/// The ownership keys an object has, as far as its classification tells (enough for Helm's check text).
-fn keys_of(o: &Ownership) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
-    let mut labels = BTreeMap::new();
-    let mut annotations = BTreeMap::new();
-    if let Ownership::Foreign { release, namespace } = o {
-        labels.insert(ownership::MANAGED_BY_LABEL.to_string(), ownership::MANAGED_BY_HELM.to_string());
-        if let Some(r) = release {
-            annotations.insert(ownership::RELEASE_NAME_ANNOTATION.to_string(), r.clone());
-        }
-        if let Some(n) = namespace {
-            annotations.insert(ownership::RELEASE_NAMESPACE_ANNOTATION.to_string(), n.clone());
-        }
-    }
-    (labels, annotations)
+fn item_problems(item: &Item) -> Vec<String> {
+    helm_problems(item).iter().map(Problem::helm_text).collect()
 }
 
 fn print_stdout(text: &str) -> Result<(), AppError> {
@@ -1027,7 +1005,7 @@ pub async fn run(ctx: &Context<'_>, args: AdoptArgs) -> Result<Outcome, AppError
         let action = if release_exists(&helm3, &target).await { HelmAction::Upgrade } else { HelmAction::Install };
         for it in &would_fail {
             let c = &it.candidate;
-            let problems = helm_problems(it, &target);
+            let problems = helm_problems(it);
             if problems.is_empty() {
                 eprintln!("would fail: {}: {}", c.display(), state_detail(&it.observed, &target.release, &target.namespace));
             } else {
