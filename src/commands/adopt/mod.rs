@@ -669,6 +669,7 @@ fn render_table(headers: &[&str], rows: &[Vec<String>]) -> String {
                 out.push_str(&" ".repeat(widths[i] - cell.chars().count() + 3));
             }
         }
+        out.truncate(out.trim_end_matches(' ').len());
         out.push('\n');
     };
     line(headers.to_vec(), &mut out);
