@@ -75,7 +75,7 @@ fn run(cli: Cli, mode: InvocationMode, env: &dyn EnvLookup) -> Result<Outcome, A
         match cli.command {
             Command::Version(args) => commands::version::run(&ctx, args).await,
             Command::ReleaseName(args) => commands::release_name::run(&ctx, args),
-            Command::Adopt(args) => commands::adopt::run(&ctx, args).await,
+            Command::Adopt(args) => commands::adopt::run(&ctx, *args).await,
         }
     })
 }

@@ -181,9 +181,9 @@ revision of A is written whose manifest lacks the moved objects (so a later upgr
 them). It is based on A's last deployed revision (the one Helm's upgrade compares against) and becomes \
 deployed, that revision is then marked superseded; when A has no deployed revision the new one is based on \
 the latest and keeps its status. A release with an operation in flight (pending-*, uninstalling) is refused.",
-        after_help = "Examples:\n  kubectl werf adopt deploy/web configmap/settings --release app -n prod\n  helm template app ./chart -n prod | kubectl werf adopt -f - --release app -n prod --dry-run   # CI preflight\n  helm upgrade --install app ./chart 2>&1 | kubectl werf adopt --from-error - --yes\n  kubectl werf adopt --from-release old --release app --force --detach --yes"
+        after_help = "Examples:\n  kubectl werf adopt deploy/web configmap/settings --release app -n prod\n  helm template app ./chart -n prod | kubectl werf adopt -f - --release app -n prod --dry-run\n  helm upgrade --install app ./chart 2>&1 | kubectl werf adopt --from-error - --yes\n  kubectl werf adopt --from-release old --release app --force --detach --yes"
     )]
-    Adopt(AdoptArgs),
+    Adopt(Box<AdoptArgs>),
 }
 
 #[derive(Args, Debug)]
