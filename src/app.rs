@@ -77,6 +77,7 @@ fn run(cli: Cli, mode: InvocationMode, env: &dyn EnvLookup) -> Result<Outcome, A
             Command::ReleaseName(args) => commands::release_name::run(&ctx, args),
             Command::Annotate(args) => commands::annotate::run(&ctx, *args).await,
             Command::Releases(args) => commands::releases::run(&ctx, args).await,
+            Command::Adopt(args) => commands::adopt::run(&ctx, *args).await,
         }
     })
 }

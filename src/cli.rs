@@ -190,6 +190,31 @@ upgrade, and this command warns about them.",
         after_help = "Examples:\n  kubectl werf releases list -A\n  kubectl werf releases ls -n shop --failed -o json\n  kubectl werf releases history shop -n shop\n  kubectl werf releases get values shop -n shop -a"
     )]
     Releases(ReleasesArgs),
+
+    /// Adopt existing cluster objects into a Helm release: classify their ownership metadata, let you pick,
+    /// stamp the three keys Helm checks (optionally taking them from another release and detaching them from it).
+    #[command(
+        long_about = "Adopt existing cluster objects into a Helm release.\n\n\
+Every candidate is classified: missing (Helm will create it), unowned, partial (some ownership keys \
+missing or wrong), owned (already in this release) or foreign (owned by another release). Unowned and \
+partial objects are selected by default; on a terminal you pick and confirm, otherwise --yes is needed. \
+Objects of another release are only taken with --force: on a terminal you still pick them explicitly, \
+with --yes, --force selects them too (each one is named on stderr). Each patch is a JSON merge patch of \
+exactly the label app.kubernetes.io/managed-by=Helm and the annotations meta.helm.sh/release-name and \
+meta.helm.sh/release-namespace, carrying the resourceVersion that was classified; when the object changed \
+meanwhile it is read and classified again (a steal by another release is then refused without --force).\n\n\
+Namespaced RESOURCE arguments are looked up in -n (default: the release namespace); objects of -f \
+without a namespace are where Helm would put them: the release namespace. With --dry-run nothing \
+changes, the exact patches are printed and the exit code is 1 when any object would fail Helm's \
+ownership check (a CI preflight; Helm's would-be error is printed for each).\n\n\
+--detach, for objects taken from another release A: A's stored revision is backed up, then a new \
+revision of A is written whose manifest lacks the moved objects (so a later upgrade of A does not delete \
+them). It is based on A's last deployed revision (the one Helm's upgrade compares against) and becomes \
+deployed, that revision is then marked superseded; when A has no deployed revision the new one is based on \
+the latest and keeps its status. A release with an operation in flight (pending-*, uninstalling) is refused.",
+        after_help = "Examples:\n  kubectl werf adopt deploy/web configmap/settings --release app -n prod\n  helm template app ./chart -n prod | kubectl werf adopt -f - --release app -n prod --dry-run\n  helm upgrade --install app ./chart 2>&1 | kubectl werf adopt --from-error - --yes\n  kubectl werf adopt --from-release old --release app --force --detach --yes"
+    )]
+    Adopt(Box<AdoptArgs>),
 }
 
 #[derive(Args, Debug)]
@@ -289,6 +314,67 @@ pub struct AnnotateArgs {
     pub output: OutputFormat,
 
     // Flattened last: their help headings would otherwise carry over to the options above.
+    #[command(flatten)]
+    pub werf: WerfNameArgs,
+
+    #[command(flatten)]
+    pub storage: StorageArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct AdoptArgs {
+    /// Objects as kubectl names them: TYPE/NAME (deploy/web, configmaps/settings, widgets.shop.example.com/x).
+    #[arg(value_name = "RESOURCE")]
+    pub resources: Vec<String>,
+
+    /// The release to adopt into (default: the release named by --from-error or --from-release).
+    #[arg(long, value_name = "NAME")]
+    pub release: Option<String>,
+
+    /// Namespace of the release (default: werf's for --project, else the pasted error's, else -n / the context's).
+    #[arg(long = "release-namespace", value_name = "NAMESPACE")]
+    pub release_namespace: Option<String>,
+
+    /// Manifest with the objects to adopt (multi-document YAML or JSON; `-` reads stdin). Repeatable.
+    #[arg(short = 'f', long = "filename", value_name = "FILE")]
+    pub filename: Vec<PathBuf>,
+
+    /// Helm output holding ownership errors (`Unable to continue with install: ...`); `-` reads stdin.
+    #[arg(long = "from-error", value_name = "FILE")]
+    pub from_error: Option<PathBuf>,
+
+    /// Adopt the objects of this release's latest stored manifest (in the release namespace).
+    #[arg(long = "from-release", value_name = "NAME")]
+    pub from_release: Option<String>,
+
+    /// Change nothing: print the plan and the exact patches; exit 1 when any object would fail Helm's check.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Adopt the default selection without asking (needed when there is no terminal).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+
+    /// Allow taking objects owned by another release (on a terminal you still pick them; with --yes they are selected).
+    #[arg(long)]
+    pub force: bool,
+
+    /// Also remove objects taken from another release from that release's stored manifest (new revision).
+    #[arg(long, requires = "force")]
+    pub detach: bool,
+
+    /// Where --detach backs up release records first (default: a new directory under ~/.cache/kubectl-werf/backups).
+    #[arg(long = "backup-dir", value_name = "DIR")]
+    pub backup_dir: Option<PathBuf>,
+
+    /// How many objects are read and patched at once.
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+
+    /// Output format of the report.
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+
     #[command(flatten)]
     pub werf: WerfNameArgs,
 

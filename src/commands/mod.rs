@@ -1,6 +1,7 @@
 //! One module per verb, plus the glue every verb shares.
 
 pub mod annotate;
+pub mod adopt;
 pub mod release_name;
 pub mod releases;
 pub mod version;

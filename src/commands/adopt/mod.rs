@@ -1,0 +1,1104 @@
+//! `kubectl werf adopt`: bring existing cluster objects into a Helm release, safely.
+//!
+//! 1. Gather candidates (RESOURCE arguments, `-f` manifests, pasted Helm errors, a stored release's manifest),
+//!    resolved once through discovery.
+//! 2. Read and classify each (bounded concurrency): missing, unowned, owned by this release, partial, foreign.
+//! 3. Select (terminal pick + confirm, or `--yes`); foreign objects only with `--force`.
+//! 4. Patch the three ownership keys with the classified `resourceVersion` as precondition; on 409 read,
+//!    classify and retry (bounded), refusing a steal that happened meanwhile.
+//! 5. `--detach`: write a new revision of each source release without the moved objects.
+//! 6. Report per object; exit 1 when any chosen object failed.
+
+pub mod detach;
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+
+use futures::StreamExt;
+use kube::ResourceExt;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::app::{Context, Outcome};
+use crate::cli::{AdoptArgs, OutputFormat};
+use crate::error::AppError;
+use crate::helm_errors::{self, OwnershipError};
+use crate::interact;
+use crate::live::targets::{Unresolved, resolve_objects};
+use crate::live::{PatchError, ResolveError, ResolvedResource, ResourceCatalog, discovery, objects};
+use crate::manifest::{ManifestObject, parse_json_objects, parse_objects};
+use crate::ownership::{self, HelmAction, Ownership, Problem};
+use crate::release::helm3::Status;
+use crate::settings::StorageSettings;
+use crate::storage::backup::{BackupDir, record_from_raw};
+use crate::storage::{Helm3Record, Helm3Store, open_stores};
+
+/// How often a patch that met a changed object is read, classified and tried again.
+const MAX_ATTEMPTS: usize = 5;
+
+/// One object to look at, resolved to its API resource.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub resource: ResolvedResource,
+    /// `None` for cluster-scoped resources.
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl Candidate {
+    /// `Kind/name`, as Helm names objects.
+    pub fn display(&self) -> String {
+        format!("{}/{}", self.resource.kind, self.name)
+    }
+
+    fn key(&self) -> (String, String, Option<String>, String) {
+        (self.resource.group.clone(), self.resource.plural.clone(), self.namespace.clone(), self.name.clone())
+    }
+}
+
+/// What was found when reading a candidate.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Observed {
+    /// Read and classified (`Ownership::Missing` after a 404). `problems` is Helm's check of what was read.
+    Read { ownership: Ownership, resource_version: Option<String>, problems: Vec<Problem> },
+    /// Its type is not served (yet): from a manifest, e.g. a custom resource whose CRD the chart installs.
+    UnknownType(String),
+    /// Could not be read (forbidden, no get/patch verbs, transport...).
+    Error(String),
+}
+
+/// What happened to one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Done {
+    /// Not touched; why.
+    Unchanged(String),
+    /// Selectable but not selected.
+    Skipped(String),
+    WouldAdopt,
+    Adopted,
+    Refused(String),
+    Failed(String),
+}
+
+impl Done {
+    fn word(&self) -> &'static str {
+        match self {
+            Done::Unchanged(_) => "unchanged",
+            Done::Skipped(_) => "skipped",
+            Done::WouldAdopt => "would-adopt",
+            Done::Adopted => "adopted",
+            Done::Refused(_) => "refused",
+            Done::Failed(_) => "failed",
+        }
+    }
+
+    fn is_failure(&self) -> bool {
+        matches!(self, Done::Refused(_) | Done::Failed(_))
+    }
+}
+
+struct Item {
+    candidate: Candidate,
+    observed: Observed,
+    selected: bool,
+    done: Option<Done>,
+    /// The detail behind `done` when it carries none (e.g. re-read results).
+    note: Option<String>,
+}
+
+impl Item {
+    fn ownership(&self) -> Option<&Ownership> {
+        match &self.observed {
+            Observed::Read { ownership, .. } => Some(ownership),
+            _ => None,
+        }
+    }
+
+    fn is_foreign(&self) -> bool {
+        matches!(self.ownership(), Some(Ownership::Foreign { .. }))
+    }
+
+    /// Whether Helm would accept it into the release as it is now (missing objects Helm just creates).
+    fn passes_helm(&self) -> bool {
+        match &self.observed {
+            Observed::Read { ownership, .. } => matches!(ownership, Ownership::Missing | Ownership::OwnedByThis),
+            Observed::UnknownType(_) => true,
+            Observed::Error(_) => false,
+        }
+    }
+}
+
+/// State word for tables and JSON.
+pub fn state_word(observed: &Observed) -> &'static str {
+    match observed {
+        Observed::Read { ownership, .. } => match ownership {
+            Ownership::Missing => "missing",
+            Ownership::Unowned => "unowned",
+            Ownership::OwnedByThis => "owned",
+            Ownership::Partial { .. } => "partial",
+            Ownership::Foreign { .. } => "foreign",
+        },
+        Observed::UnknownType(_) => "unknown-type",
+        Observed::Error(_) => "error",
+    }
+}
+
+fn owner_text(release: Option<&str>, namespace: Option<&str>) -> String {
+    format!("release {} in namespace {}", release.unwrap_or("<none>"), namespace.unwrap_or("<none>"))
+}
+
+/// The OWNER/DETAIL column of the plan.
+fn state_detail(observed: &Observed, release: &str, release_ns: &str) -> String {
+    match observed {
+        Observed::Read { ownership, .. } => match ownership {
+            Ownership::Missing => "does not exist; Helm will create it".into(),
+            Ownership::Unowned => "no ownership metadata".into(),
+            Ownership::OwnedByThis => format!("already in release {release} ({release_ns})"),
+            Ownership::Partial { problems } => problems.iter().map(short_problem).collect::<Vec<_>>().join("; "),
+            Ownership::Foreign { release, namespace } => owner_text(release.as_deref(), namespace.as_deref()),
+        },
+        Observed::UnknownType(reason) | Observed::Error(reason) => reason.clone(),
+    }
+}
+
+fn short_problem(p: &Problem) -> String {
+    match &p.current {
+        None => format!("{} missing", p.key),
+        Some(c) => format!("{}={}", p.key, ownership::go_quote(c)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Inputs
+
+/// Text of every input file, read before anything touches the cluster; `-` (stdin) at most once.
+struct Inputs {
+    files: Vec<(String, String)>,
+    errors: Option<(String, String)>,
+}
+
+fn read_source(path: &Path, stdin_used: &mut bool) -> Result<(String, String), AppError> {
+    if path.as_os_str() == "-" {
+        if *stdin_used {
+            return Err(AppError::Usage("only one of -f and --from-error can read stdin (-)".into()));
+        }
+        *stdin_used = true;
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).map_err(|e| AppError::Io(format!("cannot read stdin: {e}")))?;
+        return Ok(("stdin".into(), text));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| AppError::Io(format!("{}: {e}", path.display())))?;
+    Ok((path.display().to_string(), text))
+}
+
+fn read_inputs(args: &AdoptArgs) -> Result<Inputs, AppError> {
+    let mut stdin_used = false;
+    let mut files = Vec::new();
+    for path in &args.filename {
+        files.push(read_source(path, &mut stdin_used)?);
+    }
+    let errors = match &args.from_error {
+        Some(path) => Some(read_source(path, &mut stdin_used)?),
+        None => None,
+    };
+    Ok(Inputs { files, errors })
+}
+
+/// Parse the pasted Helm output; every error must name a resource we can find.
+fn parse_errors(source: &str, text: &str) -> Result<Vec<OwnershipError>, AppError> {
+    let errors = helm_errors::parse(text);
+    if errors.is_empty() {
+        return Err(AppError::Failed(format!(
+            "{source}: no Helm ownership error found (expected \"... exists and cannot be imported into the current release: invalid ownership metadata; ...\")"
+        )));
+    }
+    Ok(errors)
+}
+
+/// The release (and its namespace, when the errors say) all pasted errors agree on.
+fn release_from_errors(errors: &[OwnershipError]) -> Result<(Option<String>, Option<String>), AppError> {
+    let mut release: Option<String> = None;
+    let mut namespace: Option<String> = None;
+    for e in errors {
+        for (slot, value, what) in [(&mut release, &e.release, "releases"), (&mut namespace, &e.release_namespace, "release namespaces")] {
+            if let Some(v) = value {
+                match slot {
+                    Some(cur) if cur != v => {
+                        return Err(AppError::Usage(format!(
+                            "the pasted errors name different {what} ({cur} and {v}); adopt into one release at a time"
+                        )));
+                    }
+                    _ => *slot = Some(v.clone()),
+                }
+            }
+        }
+    }
+    Ok((release, namespace))
+}
+
+/// The release and release namespace to adopt into.
+struct Target {
+    release: String,
+    namespace: String,
+}
+
+fn resolve_target(
+    ctx: &Context<'_>,
+    args: &AdoptArgs,
+    errors: &[OwnershipError],
+    context_namespace: &str,
+) -> Result<Target, AppError> {
+    let (err_release, err_namespace) = release_from_errors(errors)?;
+    let named = args.release.is_some() || args.werf.project.is_some();
+    let release_hint = args.release.clone().or_else(|| if named { None } else { err_release.clone().or(args.from_release.clone()) });
+    if release_hint.is_none() && args.werf.project.is_none() && args.werf.werf_config.is_none() {
+        let has_werf_yaml =
+            std::env::current_dir().ok().and_then(|d| crate::werf::config::discover_werf_config(&d)).is_some();
+        if !has_werf_yaml {
+            return Err(AppError::Usage(
+                "which release? give --release NAME (or --project/--env); --from-error and --from-release name one too".into(),
+            ));
+        }
+    }
+    let explicit_ns = args.release_namespace.clone().or_else(|| ctx.connection.namespace.clone());
+    let names = super::resolve_release_names(&args.werf, release_hint, args.release_namespace.clone())?;
+    if let Some(er) = &err_release
+        && *er != names.release
+    {
+        return Err(AppError::Usage(format!(
+            "the pasted error is about release {er}, not {}; drop --release or adopt into {er}",
+            names.release
+        )));
+    }
+    // Explicit --release-namespace, then werf's namespace for a project, then the error's, then -n / context.
+    let namespace = match (&args.release_namespace, &names.namespace) {
+        (Some(ns), _) => ns.clone(),
+        (None, Some(ns)) if args.werf.project.is_some() || names.werf_config.is_some() => ns.clone(),
+        _ => err_namespace.clone().or(explicit_ns).unwrap_or_else(|| context_namespace.to_string()),
+    };
+    if let Some(en) = &err_namespace
+        && *en != namespace
+    {
+        return Err(AppError::Usage(format!(
+            "the pasted error is about release namespace {en}, not {namespace}; drop --release-namespace or use {en}"
+        )));
+    }
+    crate::names::validate_namespace_name(&namespace)
+        .map_err(|e| AppError::Usage(format!("release namespace {namespace:?}: {e}")))?;
+    Ok(Target { release: names.release, namespace })
+}
+
+/// Collects candidates without duplicates, in the order given.
+#[derive(Default)]
+struct Candidates {
+    items: Vec<(Candidate, Observed)>,
+    seen: std::collections::HashSet<(String, String, Option<String>, String)>,
+}
+
+impl Candidates {
+    fn push(&mut self, c: Candidate, preset: Option<Observed>) {
+        if self.seen.insert(c.key()) {
+            let observed = preset.unwrap_or(Observed::Error(String::new()));
+            self.items.push((c, observed));
+        }
+    }
+
+    fn push_resolved(&mut self, resource: &ResolvedResource, namespace: Option<String>, name: String) {
+        let namespace = if resource.namespaced { namespace } else { None };
+        self.push(Candidate { resource: resource.clone(), namespace, name }, None);
+    }
+
+    fn push_unresolved(&mut self, u: Unresolved, namespace: Option<String>) {
+        // `Kind/name` from targets::resolve_objects; keep the kind as typed.
+        let (kind, name) = u.what.split_once('/').unwrap_or(("", &u.what));
+        let resource = ResolvedResource {
+            group: String::new(),
+            version: String::new(),
+            kind: kind.to_string(),
+            plural: format!("?{kind}"),
+            singular: String::new(),
+            namespaced: true,
+            verbs: Vec::new(),
+            short_names: Vec::new(),
+            categories: Vec::new(),
+            preferred: true,
+        };
+        self.push(Candidate { resource, namespace, name: name.to_string() }, Some(Observed::UnknownType(u.reason)));
+    }
+}
+
+fn manifest_objects(source: &str, text: &str) -> Result<Vec<Result<ManifestObject, crate::manifest::ManifestError>>, AppError> {
+    let objects = if text.trim_start().starts_with('{') { parse_json_objects(text, true) } else { parse_objects(text, true) };
+    if let Some(Err(e)) = objects.iter().find(|o| o.is_err()) {
+        return Err(AppError::Failed(format!("{source}: {e}")));
+    }
+    Ok(objects)
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Reading and patching
+
+async fn observe(client: &kube::Client, c: &Candidate, release: &str, release_ns: &str) -> Observed {
+    if !c.resource.can_get_and_patch() {
+        return Observed::Error(format!("resource type {} does not support get and patch", c.resource.qualified_name()));
+    }
+    match objects::get(client, &c.resource, c.namespace.as_deref(), &c.name).await {
+        Ok(None) => Observed::Read { ownership: Ownership::Missing, resource_version: None, problems: Vec::new() },
+        Ok(Some(obj)) => Observed::Read {
+            ownership: ownership::classify(obj.labels(), obj.annotations(), release, release_ns),
+            resource_version: obj.resource_version(),
+            problems: ownership::check(obj.labels(), obj.annotations(), release, release_ns),
+        },
+        Err(e) => Observed::Error(crate::error::describe_kube_error(&e)),
+    }
+}
+
+/// Patch one object; on a conflict, read and classify again and retry while it is still ours to take. An object
+/// that another release took meanwhile is taken only when `take_foreign` (`--force --yes`: foreign objects are
+/// selected anyway); otherwise only the owner the user saw and picked may be replaced.
+async fn adopt_one(client: &kube::Client, item: &Item, release: &str, release_ns: &str, take_foreign: bool) -> (Done, Observed) {
+    let c = &item.candidate;
+    let original = item.ownership().cloned();
+    let mut observed = item.observed.clone();
+    for _ in 0..MAX_ATTEMPTS {
+        let Observed::Read { ownership: current, resource_version, .. } = &observed else {
+            return (Done::Failed(state_detail(&observed, release, release_ns)), observed);
+        };
+        match current {
+            Ownership::Missing => return (Done::Failed("deleted meanwhile".into()), observed),
+            Ownership::OwnedByThis => {
+                return (Done::Unchanged("already in the release (changed meanwhile)".into()), observed);
+            }
+            Ownership::Foreign { release: r, namespace: n } => {
+                if !take_foreign && original.as_ref() != Some(current) {
+                    return (
+                        Done::Refused(format!(
+                            "changed meanwhile: now owned by {}; re-run with --force to take it",
+                            owner_text(r.as_deref(), n.as_deref())
+                        )),
+                        observed,
+                    );
+                }
+            }
+            Ownership::Unowned | Ownership::Partial { .. } => {}
+        }
+        let patch = ownership::adoption_patch(release, release_ns, resource_version.as_deref());
+        match objects::merge_patch(client, &c.resource, c.namespace.as_deref(), &c.name, &patch).await {
+            Ok(obj) => {
+                let problems = ownership::check(obj.labels(), obj.annotations(), release, release_ns);
+                if !problems.is_empty() {
+                    let text: Vec<String> = problems.iter().map(Problem::helm_text).collect();
+                    return (Done::Failed(format!("patched, but the server kept: {}", text.join("; "))), observed);
+                }
+                return (Done::Adopted, observed);
+            }
+            Err(PatchError::Conflict(_)) => {
+                tracing::debug!("{}: changed since it was read; reading it again", c.display());
+                observed = observe(client, c, release, release_ns).await;
+            }
+            Err(PatchError::NotFound(_)) => return (Done::Failed("deleted meanwhile".into()), observed),
+            Err(e) => return (Done::Failed(e.to_string()), observed),
+        }
+    }
+    (Done::Failed(format!("still changing after {MAX_ATTEMPTS} attempts; try again")), observed)
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Detach planning
+
+/// One source release losing objects.
+struct DetachPlan {
+    release: String,
+    namespace: String,
+    history: Vec<Helm3Record>,
+    /// Indices into the items moving out of it.
+    items: Vec<usize>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DetachReport {
+    release: String,
+    namespace: String,
+    /// `detached`, `would-detach`, `unchanged` or `failed`.
+    result: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revision: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    base_revision: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    superseded: Option<i64>,
+    moved: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    backup: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
+}
+
+fn owner_of(item: &Item, fallback_ns: Option<&str>) -> Option<(String, String)> {
+    match item.ownership() {
+        Some(Ownership::Foreign { release: Some(r), namespace }) if !r.is_empty() => {
+            let ns = namespace.clone().filter(|n| !n.is_empty()).or_else(|| fallback_ns.map(String::from))?;
+            Some((r.clone(), ns))
+        }
+        _ => None,
+    }
+}
+
+async fn plan_detach(store: &Helm3Store, items: &[Item]) -> Result<(Vec<DetachPlan>, Vec<String>), AppError> {
+    let mut groups: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+    let mut notes = Vec::new();
+    for (i, item) in items.iter().enumerate().filter(|(_, it)| it.selected && it.is_foreign()) {
+        match owner_of(item, item.candidate.namespace.as_deref()) {
+            Some(key) => groups.entry(key).or_default().push(i),
+            None => notes.push(format!("{}: its owner annotation names no release; nothing to detach", item.candidate.display())),
+        }
+    }
+    let mut plans = Vec::new();
+    for ((release, namespace), idx) in groups {
+        let listing = store.history(&namespace, &release).await.map_err(|e| {
+            AppError::Kube(format!("reading the history of release {release} ({namespace}): {}", crate::error::describe_kube_error(&e)))
+        })?;
+        for e in &listing.errors {
+            notes.push(format!("release {release} ({namespace}): {e}"));
+        }
+        let Some(latest) = listing.records.last() else {
+            notes.push(format!("release {release} has no stored revision in namespace {namespace}; nothing to detach"));
+            continue;
+        };
+        if detach::in_flight(&latest.release.info.status) {
+            return Err(AppError::Failed(format!(
+                "cannot detach from release {release} ({namespace}): revision {} is {} (an operation is in progress); nothing was changed",
+                latest.release.version,
+                latest.release.info.status.as_str()
+            )));
+        }
+        if latest.release.info.status == Status::Uninstalled {
+            notes.push(format!("release {release} ({namespace}) is uninstalled; its manifest is not used by upgrades, nothing to detach"));
+            continue;
+        }
+        plans.push(DetachPlan { release, namespace, history: listing.records, items: idx });
+    }
+    Ok((plans, notes))
+}
+
+fn matches_item(obj: &ManifestObject, c: &Candidate, release_ns: &str) -> bool {
+    obj.group() == c.resource.group
+        && obj.kind == c.resource.kind
+        && obj.name == c.name
+        && (!c.resource.namespaced || obj.namespace.as_deref().unwrap_or(release_ns) == c.namespace.as_deref().unwrap_or(""))
+}
+
+async fn run_detach(
+    store: &Helm3Store,
+    plan: &DetachPlan,
+    items: &[Item],
+    target: &Target,
+    backup: &mut Option<BackupDir>,
+    args: &AdoptArgs,
+) -> DetachReport {
+    // Only objects that now belong to the adopting release leave the source's manifest.
+    let moved: Vec<&Candidate> = plan
+        .items
+        .iter()
+        .map(|&i| &items[i])
+        .filter(|it| matches!(it.done, Some(Done::Adopted) | Some(Done::WouldAdopt)))
+        .map(|it| &it.candidate)
+        .collect();
+    let mut report = DetachReport {
+        release: plan.release.clone(),
+        namespace: plan.namespace.clone(),
+        result: "unchanged".into(),
+        revision: None,
+        base_revision: None,
+        superseded: None,
+        moved: Vec::new(),
+        backup: None,
+        detail: None,
+    };
+    let (Some(base), Some(latest)) = (detach::base_revision(&plan.history), plan.history.last()) else {
+        report.detail = Some("no stored revision".into());
+        return report;
+    };
+    report.base_revision = Some(base.release.version);
+    if moved.is_empty() {
+        report.detail = Some("no object was moved".into());
+        return report;
+    }
+    let mut listed = Vec::new();
+    let (manifest, removed) = detach::remove_documents(&base.release.manifest, |obj| {
+        let hit = moved.iter().find(|c| matches_item(obj, c, &plan.namespace));
+        if let Some(c) = hit {
+            listed.push(c.display());
+        }
+        hit.is_some()
+    });
+    report.moved = listed;
+    if removed == 0 {
+        report.detail = Some(format!("revision {} does not list the moved objects", base.release.version));
+        return report;
+    }
+    let destination = if target.namespace == plan.namespace {
+        format!("release {}", target.release)
+    } else {
+        format!("release {} in namespace {}", target.release, target.namespace)
+    };
+    let description = format!("Detached {} to {destination} (kubectl-werf adopt)", report.moved.join(", "));
+    let next = detach::detached_revision(&base.release, latest.release.version, manifest, description);
+    report.revision = Some(next.version);
+    let deployed = base.release.info.status == Status::Deployed;
+    if args.dry_run {
+        report.result = "would-detach".into();
+        report.superseded = deployed.then_some(base.release.version);
+        return report;
+    }
+    // Back up what changes (the base, superseded below) and the latest, durably, before writing.
+    if backup.is_none() {
+        match BackupDir::create(args.backup_dir.as_deref(), "adopt") {
+            Ok(b) => *backup = Some(b),
+            Err(e) => return failed(report, format!("cannot create the backup directory: {e}")),
+        }
+    }
+    let dir = backup.as_ref().expect("created above");
+    let mut to_back_up = vec![&base.object];
+    if latest.object.name != base.object.name {
+        to_back_up.push(&latest.object);
+    }
+    for info in to_back_up {
+        let raw = match store.get_raw(&info.namespace, &info.name).await {
+            Ok(Some(raw)) => raw,
+            Ok(None) => return failed(report, format!("{} disappeared before the backup", info.key())),
+            Err(e) => return failed(report, format!("backing up {}: {}", info.key(), crate::error::describe_kube_error(&e))),
+        };
+        let Some(record) = record_from_raw(&raw) else {
+            return failed(report, format!("{}: no release payload to back up", info.key()));
+        };
+        match dir.write(&record) {
+            Ok(path) => report.backup = Some(path.display().to_string()),
+            Err(e) => return failed(report, format!("backing up {}: {e}", info.key())),
+        }
+    }
+    // New revision first: if anything fails after it, the release is still consistent (the newest revision
+    // describes what is deployed), and nothing is lost.
+    if let Err(e) = store.create(&next).await {
+        return failed(report, format!("writing revision {}: {e}", next.version));
+    }
+    report.result = "detached".into();
+    if deployed {
+        let mut old = base.release.clone();
+        old.info.status = Status::Superseded;
+        match store.update(&base.object, &old).await {
+            Ok(_) => report.superseded = Some(base.release.version),
+            Err(e) => {
+                report.result = "failed".into();
+                report.detail = Some(format!(
+                    "revision {} written, but marking revision {} superseded failed: {e}",
+                    next.version, base.release.version
+                ));
+            }
+        }
+    }
+    report
+}
+
+fn failed(mut report: DetachReport, why: String) -> DetachReport {
+    report.result = "failed".into();
+    report.detail = Some(why);
+    report
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Output
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Owner {
+    release: Option<String>,
+    namespace: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ObjectReport {
+    resource: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    api_version: String,
+    kind: String,
+    name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    namespace: Option<String>,
+    state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    owner: Option<Owner>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    problems: Vec<String>,
+    selected: bool,
+    result: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    patch: Option<Value>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Report {
+    release: String,
+    release_namespace: String,
+    dry_run: bool,
+    objects: Vec<ObjectReport>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    detached: Vec<DetachReport>,
+}
+
+/// kubectl-style columns: upper-case headers, left-aligned, three spaces apart.
+fn render_table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let line = |cells: Vec<&str>, out: &mut String| {
+        let last = cells.len() - 1;
+        for (i, cell) in cells.iter().enumerate() {
+            out.push_str(cell);
+            if i < last {
+                out.push_str(&" ".repeat(widths[i] - cell.chars().count() + 3));
+            }
+        }
+        out.truncate(out.trim_end_matches(' ').len());
+        out.push('\n');
+    };
+    line(headers.to_vec(), &mut out);
+    for row in rows {
+        line(row.iter().map(String::as_str).collect(), &mut out);
+    }
+    out
+}
+
+fn plan_table(items: &[Item], target: &Target) -> String {
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|it| {
+            vec![
+                it.candidate.display(),
+                it.candidate.namespace.clone().unwrap_or_else(|| "-".into()),
+                state_word(&it.observed).to_string(),
+                state_detail(&it.observed, &target.release, &target.namespace),
+            ]
+        })
+        .collect();
+    render_table(&["RESOURCE", "NAMESPACE", "STATE", "OWNER/DETAIL"], &rows)
+}
+
+fn done_detail(item: &Item) -> Option<String> {
+    match item.done.as_ref()? {
+        Done::Unchanged(d) | Done::Skipped(d) | Done::Refused(d) | Done::Failed(d) => Some(d.clone()),
+        Done::WouldAdopt | Done::Adopted => item.note.clone(),
+    }
+}
+
+fn object_report(item: &Item, target: &Target, dry_run: bool) -> ObjectReport {
+    let c = &item.candidate;
+    let owner = match item.ownership() {
+        Some(Ownership::Foreign { release, namespace }) => Some(Owner { release: release.clone(), namespace: namespace.clone() }),
+        _ => None,
+    };
+    let problems = item_problems(item);
+    let done = item.done.clone().unwrap_or(Done::Unchanged(String::new()));
+    let patch = match (&done, &item.observed) {
+        (Done::WouldAdopt, Observed::Read { resource_version, .. }) if dry_run => {
+            Some(ownership::adoption_patch(&target.release, &target.namespace, resource_version.as_deref()))
+        }
+        _ => None,
+    };
+    ObjectReport {
+        resource: c.display(),
+        api_version: c.resource.api_version().trim_matches('/').to_string(),
+        kind: c.resource.kind.clone(),
+        name: c.name.clone(),
+        namespace: c.namespace.clone(),
+        state: state_word(&item.observed),
+        owner,
+        problems,
+        selected: item.selected,
+        result: done.word(),
+        detail: done_detail(item).filter(|d| !d.is_empty()),
+        patch,
+    }
+}
+
+/// Helm's check of the object as read: every requirement it fails (empty when Helm would accept it).
+fn helm_problems(item: &Item) -> Vec<Problem> {
+    match &item.observed {
+        Observed::Read { ownership: Ownership::Missing, .. } => Vec::new(),
+        Observed::Read { problems, .. } => problems.clone(),
+        _ => Vec::new(),
+    }
+}
+
+fn item_problems(item: &Item) -> Vec<String> {
+    helm_problems(item).iter().map(Problem::helm_text).collect()
+}
+
+fn print_stdout(text: &str) -> Result<(), AppError> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Selection
+
+/// Let the person at the terminal pick; `None` when they cancelled.
+fn pick(items: &[Item], selectable: &[usize], defaults: &[bool]) -> Result<Option<Vec<usize>>, AppError> {
+    let labels: Vec<String> = selectable
+        .iter()
+        .map(|&i| {
+            let it = &items[i];
+            let ns = it.candidate.namespace.as_deref().map(|n| format!(" ({n})")).unwrap_or_default();
+            let state = match it.ownership() {
+                Some(Ownership::Foreign { release, namespace }) => {
+                    format!("foreign: take from {}", owner_text(release.as_deref(), namespace.as_deref()))
+                }
+                _ => state_word(&it.observed).to_string(),
+            };
+            format!("{}{ns} — {state}", it.candidate.display())
+        })
+        .collect();
+    let chosen = dialoguer::MultiSelect::new()
+        .with_prompt("Objects to adopt (space toggles, enter accepts, q cancels)")
+        .items(&labels)
+        .defaults(defaults)
+        .interact_opt()
+        .map_err(|e| AppError::Failed(format!("cannot read the answer: {e}")))?;
+    Ok(chosen.map(|picked| picked.into_iter().map(|p| selectable[p]).collect()))
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The verb
+
+pub async fn run(ctx: &Context<'_>, args: AdoptArgs) -> Result<Outcome, AppError> {
+    if args.resources.is_empty() && args.filename.is_empty() && args.from_error.is_none() && args.from_release.is_none() {
+        return Err(AppError::Usage(
+            "nothing to adopt: name objects (TYPE/NAME), or give -f FILE, --from-error FILE or --from-release NAME".into(),
+        ));
+    }
+    let inputs = read_inputs(&args)?;
+    let errors = match &inputs.errors {
+        Some((source, text)) => parse_errors(source, text)?,
+        None => Vec::new(),
+    };
+    let storage = StorageSettings::resolve(&args.storage, ctx.env)?;
+    let access = ctx.connect().await?;
+    let client = access.client.clone();
+    let target = resolve_target(ctx, &args, &errors, &access.namespace)?;
+    let (helm3, _) = open_stores(&client, &storage);
+
+    let catalog = discovery::load(&client).await.map_err(|e| AppError::Kube(e.to_string()))?;
+    let mut cands = Candidates::default();
+    let arg_ns = ctx.connection.namespace.clone().unwrap_or_else(|| target.namespace.clone());
+    for arg in &args.resources {
+        let (res, name) = catalog.resolve_ref(arg).map_err(|e| AppError::Failed(format!("{arg}: {e}")))?;
+        cands.push_resolved(res, Some(arg_ns.clone()), name);
+    }
+    for (source, text) in &inputs.files {
+        let (targets, unresolved) = resolve_objects(&catalog, manifest_objects(source, text)?, &target.namespace);
+        add_targets(&mut cands, targets, unresolved, &target.namespace);
+    }
+    for e in &errors {
+        let res = resolve_kind(&catalog, &e.kind).map_err(|err| AppError::Failed(format!("{} {:?}: {err}", e.kind, e.name)))?;
+        cands.push_resolved(res, e.namespace.clone().or_else(|| Some(target.namespace.clone())), e.name.clone());
+    }
+    if let Some(from) = &args.from_release {
+        let listing = helm3.history(&target.namespace, from).await.map_err(|e| {
+            AppError::Kube(format!("reading release {from} ({}): {}", target.namespace, crate::error::describe_kube_error(&e)))
+        })?;
+        let Some(latest) = listing.records.last() else {
+            return Err(AppError::Failed(format!(
+                "release {from} has no stored revision in namespace {} (storage: {})",
+                target.namespace,
+                helm3.storage_name()
+            )));
+        };
+        eprintln!("Objects of release {from} revision {} ({}):", latest.release.version, latest.release.info.status.as_str());
+        // Helm keeps a release's records in the release's namespace, where its objects default to.
+        let ns = latest.object.namespace.clone();
+        let (targets, unresolved) = crate::live::targets::resolve_manifest(&catalog, &latest.release.manifest, &ns);
+        add_targets(&mut cands, targets, unresolved, &ns);
+    }
+
+    // Read and classify everything, a bounded number at a time; discovery was done once above.
+    let concurrency = usize::from(args.concurrency);
+    let mut items: Vec<Item> = cands
+        .items
+        .into_iter()
+        .map(|(candidate, observed)| Item { candidate, observed, selected: false, done: None, note: None })
+        .collect();
+    let to_read: Vec<usize> = (0..items.len()).filter(|&i| !matches!(items[i].observed, Observed::UnknownType(_))).collect();
+    let bar = interact::progress(to_read.len() as u64, "reading");
+    let observed: Vec<(usize, Observed)> = futures::stream::iter(to_read.into_iter().map(|i| {
+        let (client, c, bar) = (&client, &items[i].candidate, &bar);
+        let (release, ns) = (&target.release, &target.namespace);
+        async move {
+            let o = observe(client, c, release, ns).await;
+            bar.inc(1);
+            (i, o)
+        }
+    }))
+    .buffer_unordered(concurrency)
+    .collect()
+    .await;
+    bar.finish_and_clear();
+    for (i, o) in observed {
+        items[i].observed = o;
+    }
+    for it in &items {
+        if let Observed::UnknownType(reason) = &it.observed {
+            eprintln!("warning: {}: {reason}; not adopted", it.candidate.display());
+        }
+    }
+
+    let table_mode = args.output == OutputFormat::Table;
+    if table_mode {
+        print_stdout(&plan_table(&items, &target))?;
+    }
+
+    // Selection.
+    let selectable: Vec<usize> = (0..items.len())
+        .filter(|&i| match items[i].ownership() {
+            Some(Ownership::Unowned | Ownership::Partial { .. }) => true,
+            Some(Ownership::Foreign { .. }) => args.force,
+            _ => false,
+        })
+        .collect();
+    let defaults: Vec<bool> = selectable.iter().map(|&i| !items[i].is_foreign() || (args.force && (args.yes || args.dry_run))).collect();
+    let foreign_without_force = items.iter().filter(|it| it.is_foreign()).count() > 0 && !args.force;
+    let mut chosen: Vec<usize> = selectable.iter().zip(&defaults).filter(|(_, d)| **d).map(|(i, _)| *i).collect();
+    let mut cancelled = false;
+    if !args.dry_run && !selectable.is_empty() {
+        if args.yes {
+            for &i in &chosen {
+                if let Some(Ownership::Foreign { release, namespace }) = items[i].ownership() {
+                    eprintln!(
+                        "--force: taking {} from {}",
+                        items[i].candidate.display(),
+                        owner_text(release.as_deref(), namespace.as_deref())
+                    );
+                }
+            }
+        } else if interact::interactive() {
+            if !table_mode {
+                eprint!("{}", plan_table(&items, &target));
+            }
+            match pick(&items, &selectable, &defaults)? {
+                None => cancelled = true,
+                Some(picked) => {
+                    chosen = picked;
+                    let foreign = chosen.iter().filter(|&&i| items[i].is_foreign()).count();
+                    let question = if foreign > 0 {
+                        format!(
+                            "Adopt {} object(s) into release {} ({}), taking {foreign} from another release?",
+                            chosen.len(),
+                            target.release,
+                            target.namespace
+                        )
+                    } else {
+                        format!("Adopt {} object(s) into release {} ({})?", chosen.len(), target.release, target.namespace)
+                    };
+                    if chosen.is_empty() || !interact::confirm(&question, false)? {
+                        cancelled = true;
+                    }
+                }
+            }
+        } else {
+            interact::confirm(
+                &format!("would adopt {} object(s) into release {} ({})", chosen.len(), target.release, target.namespace),
+                false,
+            )?;
+        }
+    }
+    if cancelled {
+        eprintln!("Cancelled; nothing was changed.");
+        chosen.clear();
+    }
+    for &i in &chosen {
+        items[i].selected = true;
+    }
+    if foreign_without_force {
+        eprintln!("note: objects owned by another release are left alone; --force allows taking them (you still pick them, or --yes selects them)");
+    }
+
+    // --detach preconditions are checked before anything is patched.
+    let (plans, notes) = if args.detach && !cancelled { plan_detach(&helm3, &items).await? } else { (Vec::new(), Vec::new()) };
+    for n in &notes {
+        eprintln!("note: {n}");
+    }
+
+    // Patch (or, with --dry-run, say what would be patched).
+    for (i, it) in items.iter_mut().enumerate() {
+        if it.selected {
+            continue;
+        }
+        it.done = Some(match it.ownership() {
+            Some(Ownership::Missing) => Done::Unchanged("Helm will create it".into()),
+            Some(Ownership::OwnedByThis) => Done::Unchanged("already in the release".into()),
+            Some(Ownership::Foreign { .. }) if !args.force => Done::Skipped("owned by another release (needs --force)".into()),
+            Some(_) if cancelled => Done::Skipped("cancelled".into()),
+            Some(_) => Done::Skipped("not selected".into()),
+            None => match &it.observed {
+                Observed::Error(e) => Done::Failed(e.clone()),
+                Observed::UnknownType(e) => Done::Unchanged(e.clone()),
+                Observed::Read { .. } => unreachable!("index {i} has an ownership"),
+            },
+        });
+    }
+    let selected: Vec<usize> = (0..items.len()).filter(|&i| items[i].selected).collect();
+    if args.dry_run {
+        for &i in &selected {
+            items[i].done = Some(Done::WouldAdopt);
+        }
+    } else if !selected.is_empty() {
+        let take_foreign = args.force && args.yes;
+        let bar = interact::progress(selected.len() as u64, "adopting");
+        let results: Vec<(usize, Done, Observed)> = futures::stream::iter(selected.iter().map(|&i| {
+            let (client, item, bar) = (&client, &items[i], &bar);
+            let (release, ns) = (&target.release, &target.namespace);
+            async move {
+                let (done, observed) = adopt_one(client, item, release, ns, take_foreign).await;
+                bar.inc(1);
+                (i, done, observed)
+            }
+        }))
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+        bar.finish_and_clear();
+        for (i, done, observed) in results {
+            if observed != items[i].observed {
+                items[i].note = Some(format!("re-read: {}", state_detail(&observed, &target.release, &target.namespace)));
+            }
+            items[i].done = Some(done);
+        }
+    }
+
+    let mut backup = None;
+    let mut detached = Vec::new();
+    for plan in &plans {
+        detached.push(run_detach(&helm3, plan, &items, &target, &mut backup, &args).await);
+    }
+
+    // Report.
+    let report = Report {
+        release: target.release.clone(),
+        release_namespace: target.namespace.clone(),
+        dry_run: args.dry_run,
+        objects: items.iter().map(|it| object_report(it, &target, args.dry_run)).collect(),
+        detached,
+    };
+    let would_fail: Vec<&Item> = items.iter().filter(|it| !it.passes_helm()).collect();
+    if args.dry_run {
+        let action = if release_exists(&helm3, &target).await { HelmAction::Upgrade } else { HelmAction::Install };
+        for it in &would_fail {
+            let c = &it.candidate;
+            let problems = helm_problems(it);
+            if problems.is_empty() {
+                eprintln!("would fail: {}: {}", c.display(), state_detail(&it.observed, &target.release, &target.namespace));
+            } else {
+                eprintln!("Error: {}", ownership::helm_error_text(action, &c.resource.kind, &c.name, c.namespace.as_deref(), &problems));
+            }
+        }
+    }
+    match args.output {
+        OutputFormat::Table => print_stdout(&result_text(&report, &items, args.dry_run))?,
+        format => crate::output::print_structured(&report, format)?,
+    }
+    let failed = items.iter().any(|it| it.done.as_ref().is_some_and(Done::is_failure))
+        || report.detached.iter().any(|d| d.result == "failed");
+    if failed || (args.dry_run && !would_fail.is_empty()) {
+        Ok(Outcome::PartialFailure)
+    } else {
+        Ok(Outcome::Success)
+    }
+}
+
+fn add_targets(cands: &mut Candidates, targets: Vec<crate::live::targets::Target>, unresolved: Vec<Unresolved>, ns: &str) {
+    for t in targets {
+        cands.push_resolved(&t.resource, t.namespace, t.name);
+    }
+    for u in unresolved {
+        cands.push_unresolved(u, Some(ns.to_string()));
+    }
+}
+
+/// Helm errors name a Kind only (`ConfigMap`, `Widget`): resolve it like kubectl resolves a type.
+fn resolve_kind<'a>(catalog: &'a ResourceCatalog, kind: &str) -> Result<&'a ResolvedResource, ResolveError> {
+    catalog.resolve_type(kind)
+}
+
+/// Whether the release has any stored revision: Helm then upgrades (`Unable to continue with update`).
+async fn release_exists(store: &Helm3Store, target: &Target) -> bool {
+    let selector = crate::storage::codec::helm3_history_selector(&target.release);
+    store.list_meta(Some(&target.namespace), Some(&selector)).await.map(|v| !v.is_empty()).unwrap_or(false)
+}
+
+fn result_text(report: &Report, items: &[Item], dry_run: bool) -> String {
+    let mut out = String::new();
+    if dry_run {
+        let patches: Vec<&ObjectReport> = report.objects.iter().filter(|o| o.patch.is_some()).collect();
+        if !patches.is_empty() {
+            out.push_str("\nPatches (JSON merge patch, not applied: --dry-run):\n");
+            for o in patches {
+                let ns = o.namespace.as_deref().map(|n| format!(" -n {n}")).unwrap_or_default();
+                out.push_str(&format!(
+                    "{}{ns}: {}\n",
+                    o.resource,
+                    serde_json::to_string(o.patch.as_ref().expect("filtered")).unwrap_or_default()
+                ));
+            }
+        }
+    }
+    let acted: Vec<Vec<String>> = report
+        .objects
+        .iter()
+        .zip(items)
+        .filter(|(_, it)| it.selected || it.done.as_ref().is_some_and(Done::is_failure))
+        .map(|(o, _)| {
+            vec![
+                o.resource.clone(),
+                o.namespace.clone().unwrap_or_else(|| "-".into()),
+                interact::paint_status(o.result, interact::colors_enabled()),
+                o.detail.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    out.push('\n');
+    if acted.is_empty() {
+        out.push_str("Nothing to adopt.\n");
+    } else {
+        out.push_str(&render_table(&["RESOURCE", "NAMESPACE", "RESULT", "DETAIL"], &acted));
+    }
+    for d in &report.detached {
+        let mut line = format!("release {} ({}): {}", d.release, d.namespace, d.result);
+        if let Some(r) = d.revision {
+            line.push_str(&format!(", revision {r} without {}", d.moved.join(", ")));
+        }
+        if let Some(s) = d.superseded {
+            line.push_str(&format!(", revision {s} superseded"));
+        }
+        if let Some(b) = &d.backup {
+            line.push_str(&format!(", backup in {}", Path::new(b).parent().map(|p| p.display().to_string()).unwrap_or_default()));
+        }
+        if let Some(detail) = &d.detail {
+            line.push_str(&format!(" ({detail})"));
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
