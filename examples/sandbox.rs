@@ -1,10 +1,13 @@
 //! Runs the Kubernetes API emulator standalone:
 //!
 //! ```text
-//! cargo run --example sandbox -- --listen 127.0.0.1:0 --write-kubeconfig PATH [--seed DIR]... [--namespace NS]
+//! cargo run --example sandbox -- --listen 127.0.0.1:0 --write-kubeconfig PATH [--seed DIR]... [--namespace NS] [--rbac]
 //! ```
 //!
-//! Prints the URL (and the kubeconfig path) and serves until killed.
+//! Prints the URL (and the kubeconfig path) and serves until killed. With `--rbac` the RBAC
+//! authorizer decides for every user but the admin; `--user TOKEN=NAME[,GROUP...]` adds users
+//! (e.g. `--user t1=alice,kubectl-werf:releases-read` after `kubectl apply -f deploy/rbac/...`;
+//! a user's kubeconfig is the admin's with the token replaced).
 
 use std::path::PathBuf;
 
@@ -12,7 +15,7 @@ use kube_emulator::{Emulator, EmulatorConfig};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: sandbox [--listen ADDR] [--write-kubeconfig PATH] [--seed DIR]... [--namespace NS] [--token TOKEN]"
+        "usage: sandbox [--listen ADDR] [--write-kubeconfig PATH] [--seed DIR]... [--namespace NS] [--token TOKEN] [--rbac] [--user TOKEN=NAME[,GROUP...]]..."
     );
     std::process::exit(2);
 }
@@ -22,6 +25,7 @@ fn main() {
     let mut kubeconfig: Option<PathBuf> = None;
     let mut seeds: Vec<PathBuf> = Vec::new();
     let mut namespace: Option<String> = None;
+    let mut users: Vec<String> = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let (flag, inline) = match a.split_once('=') {
@@ -40,6 +44,8 @@ fn main() {
             "--seed" => seeds.push(PathBuf::from(value())),
             "--namespace" => namespace = Some(value()),
             "--token" => cfg.admin_token = Some(value()),
+            "--rbac" if inline.is_none() => cfg.rbac = true,
+            "--user" => users.push(value()),
             "-h" | "--help" => usage(),
             _ => usage(),
         }
@@ -51,6 +57,15 @@ fn main() {
             std::process::exit(1);
         }
     };
+    for u in &users {
+        // TOKEN=NAME[,GROUP...] (names and groups may hold colons, never commas)
+        let Some((token, rest)) = u.split_once('=') else { usage() };
+        let mut parts = rest.split(',').filter(|p| !p.is_empty());
+        let Some(name) = parts.next() else { usage() };
+        let groups: Vec<&str> = parts.collect();
+        emu.add_user(token, name, &groups);
+        eprintln!("user {name} (token {token}, groups {groups:?})");
+    }
     for dir in &seeds {
         match emu.seed_dir(dir) {
             Ok(n) => eprintln!("seeded {n} objects from {}", dir.display()),

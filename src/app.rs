@@ -76,6 +76,7 @@ fn run(cli: Cli, mode: InvocationMode, env: &dyn EnvLookup) -> Result<Outcome, A
             Command::Version(args) => commands::version::run(&ctx, args).await,
             Command::ReleaseName(args) => commands::release_name::run(&ctx, args),
             Command::Releases(args) => commands::releases::run(&ctx, args).await,
+            Command::Annotate(args) => commands::annotate::run(&ctx, *args).await,
         }
     })
 }

@@ -59,6 +59,14 @@ pub struct ConnectionArgs {
     #[arg(long, global = true)]
     pub insecure_skip_tls_verify: bool,
 
+    /// Client-side limit on API requests per second (env: HELM_QPS; default: no limit).
+    #[arg(long, global = true, value_name = "QPS")]
+    pub qps: Option<f64>,
+
+    /// Requests allowed at once before --qps applies (env: HELM_BURST_LIMIT; default 100).
+    #[arg(long = "burst-limit", global = true, value_name = "N")]
+    pub burst_limit: Option<u32>,
+
     /// Log level as kubectl's -v: 4 logs requests, 6 adds timing, 8 adds response summaries.
     #[arg(short = 'v', long = "v", global = true, value_name = "LEVEL", default_value_t = 0)]
     pub verbosity: u8,
@@ -166,6 +174,22 @@ pub enum Command {
         after_help = "Examples:\n  kubectl werf releases list -A\n  kubectl werf releases ls -n shop --failed -o json\n  kubectl werf releases history shop -n shop\n  kubectl werf releases get values shop -n shop -a"
     )]
     Releases(ReleasesArgs),
+
+    /// Set werf's annotations and labels (auto, CI and custom) on every resource of a release.
+    #[command(
+        long_about = "Set werf's annotations and labels (auto, CI and custom) on every resource of a Helm 3 release.\n\n\
+Targets every object of the release's latest stored manifest (hook objects with --include-hooks), with one \
+JSON merge patch per object that touches only the given keys, guarded by the object's resourceVersion. \
+Every key and value is checked by Kubernetes' rules before anything is changed.\n\n\
+Inputs are taken as werf takes them: --add-annotation/--add-label KEY=VALUE (split at the first '='), \
+WERF_ADD_ANNOTATION_*/WERF_ADD_LABEL_* variables holding KEY=VALUE, werf's auto annotations \
+(--werf-auto-annotations) and the CI annotations `werf ci-env` would set (--ci-env). When a key comes from \
+several places the most explicit wins: flags, then variables, then CI, then auto annotations.\n\n\
+Helm keeps keys its chart does not set through later upgrades; keys the chart sets are put back by the next \
+upgrade, and this command warns about them.",
+        after_help = "Examples:\n  kubectl werf annotate shop -n shop --add-annotation team.io/owner=pay --add-label tier=web\n  kubectl werf annotate --project shop --env prod --werf-auto-annotations --werf-version v2.35.1\n  WERF_ADD_LABEL_TEAM=team=pay kubectl werf annotate shop -n shop --ci-env auto --dry-run\n  kubectl werf annotate shop -n shop --remove-label tier --include-hooks -o json --yes"
+    )]
+    Annotate(Box<AnnotateArgs>),
 }
 
 #[derive(Args, Debug)]
@@ -363,6 +387,81 @@ pub struct ReleasesGetMetadataArgs {
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
+}
+
+/// Which CI system's variables `--ci-env` reads.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CiEnvChoice {
+    /// GitLab CI when `GITLAB_CI` is set, GitHub Actions when `GITHUB_ACTIONS` is set, else nothing.
+    Auto,
+    Gitlab,
+    Github,
+    /// No CI annotations (the default).
+    #[default]
+    None,
+}
+
+#[derive(Args, Debug)]
+pub struct AnnotateArgs {
+    /// The Helm 3 release (or name it werf's way with --project/--env).
+    #[arg(value_name = "RELEASE")]
+    pub release: Option<String>,
+
+    /// Annotation to set, KEY=VALUE (split at the first '='); repeatable. Also read from
+    /// WERF_ADD_ANNOTATION_* variables holding KEY=VALUE.
+    #[arg(long = "add-annotation", value_name = "KEY=VALUE")]
+    pub add_annotation: Vec<String>,
+
+    /// Label to set, KEY=VALUE (split at the first '='); repeatable. Also read from WERF_ADD_LABEL_*
+    /// variables holding KEY=VALUE.
+    #[arg(long = "add-label", value_name = "KEY=VALUE")]
+    pub add_label: Vec<String>,
+
+    /// Annotation key to remove; repeatable.
+    #[arg(long = "remove-annotation", value_name = "KEY")]
+    pub remove_annotation: Vec<String>,
+
+    /// Label key to remove; repeatable.
+    #[arg(long = "remove-label", value_name = "KEY")]
+    pub remove_label: Vec<String>,
+
+    /// Add werf's auto annotations: werf.io/version, project.werf.io/name and project.werf.io/env
+    /// (project and env from --project/--env, else from the release's own werf annotations).
+    #[arg(long)]
+    pub werf_auto_annotations: bool,
+
+    /// Value of werf.io/version for --werf-auto-annotations (default: the value the release's
+    /// manifest already carries; required when it carries none).
+    #[arg(long, value_name = "VERSION", requires = "werf_auto_annotations")]
+    pub werf_version: Option<String>,
+
+    /// Add the annotations `werf ci-env` would set, from this CI system's variables.
+    #[arg(long = "ci-env", value_enum, value_name = "SYSTEM", default_value_t = CiEnvChoice::None)]
+    pub ci_env: CiEnvChoice,
+
+    /// Also annotate the release's hook objects (Helm recreates most hooks on each run, so their keys do
+    /// not last).
+    #[arg(long)]
+    pub include_hooks: bool,
+
+    /// Print the patches and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Do not ask for confirmation (required without a terminal).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+
+    /// Output format of the per-object results.
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+
+    // Flattened last: their help headings would otherwise carry over to the options above.
+    #[command(flatten)]
+    pub werf: WerfNameArgs,
+
+    #[command(flatten)]
+    pub storage: StorageArgs,
 }
 
 /// Adjust usage lines to how the user reached us: `kubectl werf ...` or `helm werf-releases ...`.

@@ -220,7 +220,11 @@ pub async fn connect(settings: &ConnectionSettings, env: &dyn EnvLookup) -> Resu
     let config = resolve_config(settings, env).await?;
     let namespace = config.default_namespace.clone();
     let cluster_url = config.cluster_url.to_string();
-    let client = kube::Client::try_from(config).map_err(|e| ClusterError::Client(e.to_string()))?;
+    let builder = kube::client::ClientBuilder::try_from(config).map_err(|e| ClusterError::Client(e.to_string()))?;
+    let client = match settings.rate_limit {
+        Some(limit) => builder.with_layer(&crate::ratelimit::RateLimitLayer::new(limit)).build(),
+        None => builder.build(),
+    };
     Ok(ClusterAccess { client, namespace, namespace_explicit: settings.namespace.is_some(), cluster_url })
 }
 

@@ -85,7 +85,7 @@ impl InvocationMode {
 }
 
 /// Everything needed to build a Kubernetes client, after flags and environment were merged.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ConnectionSettings {
     /// An explicit kubeconfig file (`--kubeconfig`): only this file is read, as kubectl does.
     pub kubeconfig: Option<PathBuf>,
@@ -101,7 +101,15 @@ pub struct ConnectionSettings {
     pub certificate_authority: Option<PathBuf>,
     pub insecure_skip_tls_verify: bool,
     pub verbosity: u8,
+    /// Client-side rate limit; `None` sends requests as fast as the verb's concurrency allows.
+    pub rate_limit: Option<crate::ratelimit::RateLimit>,
 }
+
+// RateLimit holds an f64; settings never hold NaN (parsing refuses it), so equality is total.
+impl Eq for ConnectionSettings {}
+
+/// Helm's default burst when only a QPS is given.
+pub const DEFAULT_BURST_LIMIT: u32 = 100;
 
 impl ConnectionSettings {
     /// Merge kubectl flags with Helm's plugin environment. Flags given on our own command line win;
@@ -124,7 +132,25 @@ impl ConnectionSettings {
             certificate_authority: args.certificate_authority.clone(),
             insecure_skip_tls_verify: args.insecure_skip_tls_verify,
             verbosity: args.verbosity,
+            rate_limit: None,
         };
+        let qps = match args.qps {
+            Some(q) => Some(q),
+            None => env.non_empty("HELM_QPS").map(|v| parse_number::<f64>("HELM_QPS", &v)).transpose()?,
+        };
+        let burst = match args.burst_limit {
+            Some(b) => Some(b),
+            None => env.non_empty("HELM_BURST_LIMIT").map(|v| parse_number::<u32>("HELM_BURST_LIMIT", &v)).transpose()?,
+        };
+        if let Some(qps) = qps {
+            if !qps.is_finite() || qps < 0.0 {
+                return Err(SettingsError::Invalid { what: "QPS", value: qps.to_string(), reason: "must be a positive number".into() });
+            }
+            // Helm treats 0 as "client default"; here it means no limit.
+            if qps > 0.0 {
+                s.rate_limit = Some(crate::ratelimit::RateLimit { qps, burst: burst.unwrap_or(DEFAULT_BURST_LIMIT).max(1) });
+            }
+        }
         if mode == InvocationMode::Helm {
             s.namespace = s.namespace.or_else(|| env.non_empty("HELM_NAMESPACE"));
             s.context = s.context.or_else(|| env.non_empty("HELM_KUBECONTEXT"));
@@ -151,6 +177,10 @@ impl ConnectionSettings {
         }
         Ok(s)
     }
+}
+
+fn parse_number<T: std::str::FromStr>(what: &'static str, value: &str) -> Result<T, SettingsError> {
+    value.trim().parse().map_err(|_| SettingsError::Invalid { what, value: value.into(), reason: "not a number".into() })
 }
 
 fn parse_bool(what: &'static str, value: &str) -> Result<bool, SettingsError> {
@@ -400,6 +430,22 @@ mod tests {
         assert_eq!(s.helm2_namespace, "flagged");
         assert_eq!(s.helm2_storage, Helm2Storage::ConfigMap);
         assert_eq!(s.max_decompressed_bytes, 64 * 1024 * 1024);
+    }
+
+    #[test]
+    fn rate_limits_from_flags_and_helm_variables() {
+        let none = ConnectionSettings::resolve(&ConnectionArgs::default(), InvocationMode::Kubectl, &env(&[])).unwrap();
+        assert_eq!(none.rate_limit, None);
+        let from_env = ConnectionSettings::resolve(&ConnectionArgs::default(), InvocationMode::Kubectl, &env(&[("HELM_QPS", "20"), ("HELM_BURST_LIMIT", "5")])).unwrap();
+        assert_eq!(from_env.rate_limit, Some(crate::ratelimit::RateLimit { qps: 20.0, burst: 5 }));
+        let default_burst = ConnectionSettings::resolve(&ConnectionArgs::default(), InvocationMode::Kubectl, &env(&[("HELM_QPS", "2.5")])).unwrap();
+        assert_eq!(default_burst.rate_limit, Some(crate::ratelimit::RateLimit { qps: 2.5, burst: DEFAULT_BURST_LIMIT }));
+        let flags = ConnectionArgs { qps: Some(7.0), burst_limit: Some(1), ..Default::default() };
+        let s = ConnectionSettings::resolve(&flags, InvocationMode::Kubectl, &env(&[("HELM_QPS", "20")])).unwrap();
+        assert_eq!(s.rate_limit, Some(crate::ratelimit::RateLimit { qps: 7.0, burst: 1 }));
+        assert!(ConnectionSettings::resolve(&ConnectionArgs::default(), InvocationMode::Kubectl, &env(&[("HELM_QPS", "fast")])).is_err());
+        let zero = ConnectionSettings::resolve(&ConnectionArgs::default(), InvocationMode::Kubectl, &env(&[("HELM_QPS", "0")])).unwrap();
+        assert_eq!(zero.rate_limit, None);
     }
 
     #[test]

@@ -59,7 +59,11 @@
 //!   start; [`Emulator::add_user`] registers more. No/unknown token → 401 (except
 //!   `/healthz`, `/livez`, `/readyz`). Authorization: `system:masters` always passes;
 //!   other users go to the [`Authorizer`] set with [`Emulator::set_authorizer`] (none set =
-//!   allow everything, until an RBAC authorizer exists).
+//!   allow everything). [`Emulator::enable_rbac`] (or `EmulatorConfig { rbac: true, .. }`)
+//!   installs the real RBAC authorizer ([`RbacAuthorizer`], see the [`rbac`] module notes):
+//!   Roles, ClusterRoles and bindings created through the API then decide, and Forbidden
+//!   answers read like the real server's. Users named `system:serviceaccount:NS:NAME` get
+//!   the groups `system:serviceaccounts` and `system:serviceaccounts:NS`, as from a token.
 
 #![allow(clippy::result_large_err)] // ApiError is a plain public value type; boxing it would complicate callers
 
@@ -67,6 +71,7 @@ mod discovery;
 mod embedded;
 mod faults;
 mod patch;
+pub mod rbac;
 mod schema;
 mod seed;
 mod selector;
@@ -89,6 +94,7 @@ use tokio::sync::watch;
 pub use discovery::{Resource, resources};
 pub use faults::{Authorizer, Decision, Fault, FaultAction, LoggedRequest, RequestAttributes};
 pub use patch::{json_patch, merge_patch};
+pub use rbac::{Policy, PolicyRule, RbacAuthorizer, Subject, bootstrap_documents};
 pub use seed::{SeedError, parse_documents};
 pub use selector::{FieldSelector, LabelSelector};
 pub use status::{ApiError, Cause};
@@ -109,6 +115,8 @@ pub struct EmulatorConfig {
     pub default_namespaces: bool,
     /// Authorizer for non-`system:masters` users (default: allow all).
     pub authorizer: Option<Arc<dyn Authorizer>>,
+    /// Start with RBAC on (see [`Emulator::enable_rbac`]); replaces `authorizer` (default false).
+    pub rbac: bool,
     /// How many requests the log keeps (oldest dropped first; default 1,000,000).
     pub max_logged_requests: usize,
 }
@@ -121,6 +129,7 @@ impl Default for EmulatorConfig {
             initial_resource_version: 1000,
             default_namespaces: true,
             authorizer: None,
+            rbac: false,
             max_logged_requests: 1_000_000,
         }
     }
@@ -162,7 +171,19 @@ fn build_shared(cfg: &EmulatorConfig, admin_token: &str) -> Arc<Shared> {
             let _ = h.ensure_namespace(ns);
         }
     }
+    if cfg.rbac {
+        install_rbac(&shared);
+    }
     shared
+}
+
+/// Creates the bootstrap roles (those already present are kept) and installs the RBAC authorizer.
+fn install_rbac(shared: &Shared) {
+    let h = StoreHandle { store: shared.store.clone() };
+    for doc in parse_documents(bootstrap_documents()).unwrap_or_default() {
+        let _ = h.create(doc);
+    }
+    *shared.authorizer.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(RbacAuthorizer::new(h)));
 }
 
 static CA_PEM: &[u8] = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/certs/ca.crt"));
@@ -307,11 +328,21 @@ impl Emulator {
         self.admin_token.clone()
     }
 
-    /// Registers a bearer-token user.
+    /// Registers a bearer-token user; `system:authenticated` is always added to the groups. A
+    /// ServiceAccount user (`system:serviceaccount:NS:NAME`) also gets `system:serviceaccounts`
+    /// and `system:serviceaccounts:NS`, as the real token authenticator gives them.
     pub fn add_user(&self, token: &str, user: &str, groups: &[&str]) {
         let mut g: Vec<String> = groups.iter().map(|s| s.to_string()).collect();
-        if !g.iter().any(|x| x == "system:authenticated") {
-            g.push("system:authenticated".into());
+        let mut implied = Vec::new();
+        if let Some((ns, _)) = user.strip_prefix("system:serviceaccount:").and_then(|r| r.split_once(':')) {
+            implied.push("system:serviceaccounts".to_string());
+            implied.push(format!("system:serviceaccounts:{ns}"));
+        }
+        implied.push("system:authenticated".to_string());
+        for i in implied {
+            if !g.contains(&i) {
+                g.push(i);
+            }
         }
         self.shared
             .users
@@ -323,6 +354,17 @@ impl Emulator {
     /// Installs (or with `None` removes) the authorizer for non-`system:masters` users.
     pub fn set_authorizer(&self, authorizer: Option<Arc<dyn Authorizer>>) {
         *self.shared.authorizer.write().unwrap_or_else(|e| e.into_inner()) = authorizer;
+    }
+
+    /// Turns RBAC on: creates the default ClusterRoles and ClusterRoleBindings of a real cluster
+    /// ([`bootstrap_documents`]: `cluster-admin`, `system:discovery`, `system:public-info-viewer`,
+    /// `system:basic-user`; existing objects of those names are kept) and installs
+    /// [`RbacAuthorizer`] over this emulator's store, replacing any other authorizer. From then
+    /// on users added with [`Emulator::add_user`] may do only what the stored Roles,
+    /// ClusterRoles, RoleBindings and ClusterRoleBindings grant them (`system:masters`, like the
+    /// admin token, still bypasses). `set_authorizer(None)` turns it off again.
+    pub fn enable_rbac(&self) {
+        install_rbac(&self.shared);
     }
 
     /// A kubeconfig whose cluster, user and context are all named `emulator` (admin token,

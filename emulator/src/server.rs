@@ -341,7 +341,7 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Resul
             }
         }
         if user.is_some()
-            && let Some(e) = authorize(&shared, &attrs) {
+            && let Some(e) = authorize(&shared, &authorization_attributes(attrs, &query)) {
                 return Ok(Reply::error(&e));
             }
         Ok(dispatch(&shared, &method, &path, &query, &info, &content_type, &accept, &body_bytes))
@@ -406,6 +406,23 @@ fn authenticate(shared: &Shared, auth: &str, path: &str) -> Result<Option<User>,
     }
 }
 
+/// The attributes the authorizer sees: as the real RequestInfo, a list or watch whose field
+/// selector requires `metadata.name=NAME` names that object (so `resourceNames` rules apply).
+fn authorization_attributes(mut a: RequestAttributes, query: &[(String, String)]) -> RequestAttributes {
+    if a.is_resource && a.name.is_empty() && matches!(a.verb.as_str(), "list" | "watch")
+        && let Some(sel) = qget(query, "fieldSelector")
+    {
+        let name = sel.split(',').find_map(|req| {
+            let (k, v) = req.split_once("==").or_else(|| req.split_once('=')).filter(|(k, _)| !k.ends_with('!'))?;
+            (k.trim() == "metadata.name").then(|| v.trim().to_string())
+        });
+        if let Some(n) = name.filter(|n| !n.is_empty() && n != "." && n != ".." && !n.contains('/') && !n.contains('%')) {
+            a.name = n;
+        }
+    }
+    a
+}
+
 fn authorize(shared: &Shared, a: &RequestAttributes) -> Option<ApiError> {
     if a.groups.iter().any(|g| g == "system:masters") {
         return None;
@@ -418,7 +435,8 @@ fn authorize(shared: &Shared, a: &RequestAttributes) -> Option<ApiError> {
         return Some(ApiError::new(403, "Forbidden", format!("forbidden: User \"{}\" cannot {} path \"{}\"{suffix}", a.user, a.verb, a.path)).with_details(json!({})));
     }
     let res = if a.subresource.is_empty() { a.resource.clone() } else { format!("{}/{}", a.resource, a.subresource) };
-    let scope = if a.namespace.is_empty() || (a.resource == "namespaces" && a.subresource.is_empty()) {
+    // `GET /api/v1/namespaces/NS` is "in the namespace NS" on the real server too
+    let scope = if a.namespace.is_empty() {
         "at the cluster scope".to_string()
     } else {
         format!("in the namespace \"{}\"", a.namespace)

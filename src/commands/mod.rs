@@ -1,5 +1,6 @@
 //! One module per verb, plus the glue every verb shares.
 
+pub mod annotate;
 pub mod release_name;
 pub mod releases;
 pub mod version;

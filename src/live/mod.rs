@@ -3,6 +3,7 @@
 
 pub mod discovery;
 pub mod objects;
+pub mod targets;
 
 pub use discovery::{ResolveError, ResolvedResource, ResourceCatalog};
 pub use objects::PatchError;

@@ -154,6 +154,11 @@ impl Helm2Store {
             .map(|raw| decode_record(raw, &self.limits).map(|(r, _)| r)))
     }
 
+    /// A record object exactly as stored (for backups before a change).
+    pub async fn get_raw(&self, kind: ObjectKind, object: &str) -> Result<Option<RawObject>, kube::Error> {
+        ObjectStore::new(self.stores[0].client(), kind).get(&self.namespace, object).await
+    }
+
     /// The object Tiller would write for `release`.
     pub fn object_for(&self, kind: ObjectKind, release: &Release, stamp: LabelStamp) -> NewObject {
         NewObject {

@@ -162,6 +162,11 @@ impl Helm3Store {
         Ok(self.objects.get(ns, object).await?.map(|raw| decode_release(raw, &self.limits).map(|(r, _)| r)))
     }
 
+    /// The record object exactly as stored (for backups before a change).
+    pub async fn get_raw(&self, ns: &str, object: &str) -> Result<Option<RawObject>, kube::Error> {
+        self.objects.get(ns, object).await
+    }
+
     pub async fn get_summary(&self, ns: &str, object: &str) -> Result<Option<Result<Helm3Summary, RecordError>>, kube::Error> {
         Ok(self.objects.get(ns, object).await?.map(|raw| decode_summary(raw, &self.limits).map(|(r, _)| r)))
     }

@@ -1,6 +1,7 @@
 //! Release storage: codecs and drivers. The only code that reads or writes release records.
 
 pub mod codec;
+pub mod backup;
 pub mod helm2;
 pub mod helm3;
 pub mod listing;
@@ -10,3 +11,14 @@ pub use helm2::{Helm2Record, Helm2Store};
 pub use helm3::{Helm3Record, Helm3Store, Helm3Summary, WriteError};
 pub use listing::{Listing, RecordError};
 pub use objects::{NewObject, ObjectInfo, ObjectKind};
+
+use crate::settings::StorageSettings;
+
+/// Both stores as the user's storage settings describe them.
+pub fn open_stores(client: &kube::Client, settings: &StorageSettings) -> (Helm3Store, Helm2Store) {
+    let limits = codec::DecodeLimits { max_decompressed: settings.max_decompressed_bytes };
+    (
+        Helm3Store::new(client.clone(), settings.helm3_driver, limits),
+        Helm2Store::new(client.clone(), &settings.helm2_namespace, settings.helm2_storage, limits),
+    )
+}

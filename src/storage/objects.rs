@@ -134,13 +134,16 @@ impl ObjectStore {
         continue_token: Option<&str>,
     ) -> Result<Page<RawObject>, kube::Error> {
         let lp = Self::list_params(selector, limit, continue_token);
+        let retry = crate::retry::ReadRetry::default();
         match self.kind {
             ObjectKind::Secret => {
-                let list = self.secrets(ns).list(&lp).await?;
+                let api = self.secrets(ns);
+                let list = crate::retry::read(retry, || api.list(&lp)).await?;
                 Ok(Page { continue_token: non_empty(list.metadata.continue_), items: list.items.into_iter().map(|s| secret_raw(s, ns)).collect() })
             }
             ObjectKind::ConfigMap => {
-                let list = self.configmaps(ns).list(&lp).await?;
+                let api = self.configmaps(ns);
+                let list = crate::retry::read(retry, || api.list(&lp)).await?;
                 Ok(Page { continue_token: non_empty(list.metadata.continue_), items: list.items.into_iter().map(|c| configmap_raw(c, ns)).collect() })
             }
         }
@@ -156,13 +159,16 @@ impl ObjectStore {
     ) -> Result<Page<ObjectInfo>, kube::Error> {
         let lp = Self::list_params(selector, limit, continue_token);
         let kind = self.kind;
+        let retry = crate::retry::ReadRetry::default();
         let (items, token) = match kind {
             ObjectKind::Secret => {
-                let list = self.secrets(ns).list_metadata(&lp).await?;
+                let api = self.secrets(ns);
+                let list = crate::retry::read(retry, || api.list_metadata(&lp)).await?;
                 (list.items.into_iter().map(|m| ObjectInfo::from_meta(kind, m.metadata, ns, None)).collect(), list.metadata.continue_)
             }
             ObjectKind::ConfigMap => {
-                let list = self.configmaps(ns).list_metadata(&lp).await?;
+                let api = self.configmaps(ns);
+                let list = crate::retry::read(retry, || api.list_metadata(&lp)).await?;
                 (list.items.into_iter().map(|m| ObjectInfo::from_meta(kind, m.metadata, ns, None)).collect(), list.metadata.continue_)
             }
         };
@@ -184,9 +190,16 @@ impl ObjectStore {
     }
 
     pub async fn get(&self, ns: &str, name: &str) -> Result<Option<RawObject>, kube::Error> {
+        let retry = crate::retry::ReadRetry::default();
         Ok(match self.kind {
-            ObjectKind::Secret => self.secrets(Some(ns)).get_opt(name).await?.map(|s| secret_raw(s, Some(ns))),
-            ObjectKind::ConfigMap => self.configmaps(Some(ns)).get_opt(name).await?.map(|c| configmap_raw(c, Some(ns))),
+            ObjectKind::Secret => {
+                let api = self.secrets(Some(ns));
+                crate::retry::read(retry, || api.get_opt(name)).await?.map(|s| secret_raw(s, Some(ns)))
+            }
+            ObjectKind::ConfigMap => {
+                let api = self.configmaps(Some(ns));
+                crate::retry::read(retry, || api.get_opt(name)).await?.map(|c| configmap_raw(c, Some(ns)))
+            }
         })
     }
 

@@ -1,0 +1,648 @@
+//! `kubectl werf annotate`: werf's auto, CI and custom annotations and labels on every resource of a Helm 3
+//! release.
+//!
+//! Decisions (see `--help` too):
+//! - Targets come from the latest stored revision's manifest (and its hooks with `--include-hooks`), whatever
+//!   that revision's status; objects that no longer exist, or whose type the server does not serve, are
+//!   reported as `missing` and are not an error.
+//! - Precedence when a key comes from several places: flags > `WERF_ADD_*` variables > `--ci-env` > auto.
+//! - `werf.io/version` comes from `--werf-version`, else from the value the release's manifest already
+//!   carries (werf writes it there); with neither, `--werf-auto-annotations` is a usage error rather than a
+//!   guess. Project and env likewise: `--project`/`--env`, else the release's own werf annotations.
+//! - Everything is validated before the first write, including each object's resulting 256 KiB annotation
+//!   total (which needs the live objects, so that failure exits 1, still with nothing changed).
+//! - One merge patch per object with only the keys whose value differs, guarded by the resourceVersion read
+//!   just before; on 409 the object is read again and re-planned, up to [`MAX_ATTEMPTS`] times. Objects
+//!   already carrying every value are `unchanged` and get no request.
+
+pub mod inputs;
+pub mod plan;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::time::Duration;
+
+use futures::StreamExt;
+use kube::ResourceExt;
+use kube::api::DynamicObject;
+use serde::Serialize;
+
+use crate::app::{Context, Outcome};
+use crate::cli::{AnnotateArgs, CiEnvChoice, OutputFormat};
+use crate::error::AppError;
+use crate::live::targets::{Target, resolve_objects};
+use crate::live::{PatchError, ResourceCatalog, discovery, objects};
+use crate::release::helm3::Release;
+use crate::settings::StorageSettings;
+use crate::storage::Helm3Store;
+
+use inputs::{Changes, Requests};
+use plan::{ObjectPlan, chart_conflicts, plan_object};
+
+/// Requests in flight at once.
+pub const CONCURRENCY: usize = 16;
+/// Attempts per object when the resourceVersion precondition keeps failing.
+pub const MAX_ATTEMPTS: u32 = 5;
+
+/// What happened to one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    Patched,
+    Unchanged,
+    Missing,
+    Failed,
+    /// `--dry-run`: would be patched.
+    #[serde(rename = "would-patch")]
+    WouldPatch,
+}
+
+impl State {
+    fn as_str(self) -> &'static str {
+        match self {
+            State::Patched => "patched",
+            State::Unchanged => "unchanged",
+            State::Missing => "missing",
+            State::Failed => "failed",
+            State::WouldPatch => "would-patch",
+        }
+    }
+}
+
+/// One row of the report.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectResult {
+    /// kubectl's `kind.group/name`.
+    pub resource: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub hook: bool,
+    pub result: State,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+    /// The patch sent (or, with `--dry-run`, that would be sent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patch: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Report<'a> {
+    release: &'a str,
+    namespace: &'a str,
+    revision: i64,
+    dry_run: bool,
+    changes: &'a Changes,
+    results: &'a [ObjectResult],
+    warnings: &'a [String],
+}
+
+/// A manifest object to act on.
+struct Item {
+    target: Option<Target>,
+    /// Shown when the target could not be resolved.
+    what: String,
+    namespace: Option<String>,
+    hook: bool,
+    unresolved_reason: Option<String>,
+    /// The manifest document itself could not be read.
+    broken: bool,
+}
+
+impl Item {
+    fn resource(&self) -> String {
+        match &self.target {
+            Some(t) => resource_name(t),
+            None => self.what.clone(),
+        }
+    }
+}
+
+/// kubectl's way of naming an object in output: `deployment.apps/shop`, `configmap/settings`.
+pub fn resource_name(t: &Target) -> String {
+    let kind = t.resource.kind.to_ascii_lowercase();
+    if t.resource.group.is_empty() {
+        format!("{kind}/{}", t.name)
+    } else {
+        format!("{kind}.{}/{}", t.resource.group, t.name)
+    }
+}
+
+fn usage(e: inputs::InputError) -> AppError {
+    AppError::Usage(e.0)
+}
+
+pub async fn run(ctx: &Context<'_>, args: AnnotateArgs) -> Result<Outcome, AppError> {
+    let mut warnings: Vec<String> = Vec::new();
+
+    // Inputs first: a bad key or value is reported before anything is read.
+    let mut requests = Requests::default();
+    inputs::from_flags(&args.add_annotation, &args.add_label, &args.remove_annotation, &args.remove_label, &mut requests)
+        .map_err(usage)?;
+    inputs::from_env(ctx.env, &mut requests).map_err(usage)?;
+    match inputs::ci_system(args.ci_env, ctx.env) {
+        Some(system) => {
+            requests.ci = inputs::ci_annotations(system, ctx.env);
+            if requests.ci.is_empty() {
+                warnings.push(format!("--ci-env: none of {}'s variables are set; no CI annotations added", system.name()));
+            }
+        }
+        None if args.ci_env == CiEnvChoice::Auto => {
+            warnings.push("--ci-env auto: neither GITLAB_CI nor GITHUB_ACTIONS is set; no CI annotations added".into())
+        }
+        None => {}
+    }
+    let early = inputs::finalize(&requests).map_err(usage)?;
+    if early.is_empty() && !args.werf_auto_annotations {
+        return Err(AppError::Usage(
+            "nothing to do: give --add-annotation, --add-label, --remove-annotation, --remove-label, \
+             --werf-auto-annotations or --ci-env (or WERF_ADD_ANNOTATION_*/WERF_ADD_LABEL_* variables)"
+                .into(),
+        ));
+    }
+
+    let names = super::resolve_release_names(&args.werf, args.release.clone(), ctx.connection.namespace.clone())?;
+    let storage = StorageSettings::resolve(&args.storage, ctx.env)?;
+    let access = ctx.connect().await?;
+    let client = access.client.clone();
+    let namespace = names.namespace.clone().unwrap_or_else(|| access.namespace.clone());
+    let (helm3, _) = crate::storage::open_stores(&client, &storage);
+
+    let release = latest_release(&helm3, &namespace, &names.release).await?;
+    let status = release.info.status.as_str().to_string();
+    if matches!(status.as_str(), "uninstalled" | "uninstalling" | "failed") || status.starts_with("pending") {
+        warnings.push(format!(
+            "release {} revision {} is {status}; annotating the objects of its manifest anyway",
+            release.name, release.version
+        ));
+    }
+
+    let catalog = discovery::load(&client).await.map_err(|e| AppError::Kube(e.to_string()))?;
+    let items = collect_items(&catalog, &release, &namespace, args.include_hooks);
+    if args.include_hooks && items.iter().any(|i| i.hook) {
+        warnings.push(
+            "hook objects are recreated by Helm according to their delete policy; keys set on them now do not carry over"
+                .into(),
+        );
+    }
+
+    if args.werf_auto_annotations {
+        requests.auto = werf_auto(&args, &names, &release)?;
+    }
+    let changes = inputs::finalize(&requests).map_err(usage)?;
+
+    // Keys the chart sets come back with the next upgrade: say so, per object and key.
+    for item in &items {
+        if let Some(t) = &item.target {
+            for key in chart_conflicts(&t.manifest.object, &changes) {
+                warnings.push(format!("{}: {}", t.display(), key.describe()));
+            }
+        }
+    }
+
+    // Read every object and plan its patch; nothing is written until every object passed.
+    let planned = plan_all(&client, &items, &changes).await;
+    let mut too_long = Vec::new();
+    for (item, p) in items.iter().zip(&planned) {
+        if let Planned::Invalid(reason) = p {
+            too_long.push(format!("{}: {reason}", item.target.as_ref().map(Target::display).unwrap_or(item.what.clone())));
+        }
+    }
+    print_warnings(&warnings);
+    if !too_long.is_empty() {
+        return Err(AppError::Failed(format!(
+            "nothing was changed: {} object(s) would break Kubernetes' limits:\n  {}",
+            too_long.len(),
+            too_long.join("\n  ")
+        )));
+    }
+
+    let to_patch = planned.iter().filter(|p| matches!(p, Planned::Patch { .. })).count();
+    let results: Vec<ObjectResult> = if args.dry_run {
+        items.iter().zip(planned).map(|(item, p)| dry_result(item, p)).collect()
+    } else {
+        if to_patch > 0 {
+            if !args.yes && crate::interact::interactive() {
+                show_plan(&items, &planned, &release, &namespace);
+            }
+            let question = format!(
+                "Patch {to_patch} object(s) of release {} in namespace {namespace}?",
+                release.name
+            );
+            if !crate::interact::confirm(&question, args.yes)? {
+                return Err(AppError::Failed("cancelled; nothing was changed".into()));
+            }
+        }
+        apply_all(&client, &items, planned, &changes).await
+    };
+
+    let failed = results.iter().any(|r| r.result == State::Failed);
+    match args.output {
+        OutputFormat::Table => print_table(&results, args.dry_run)?,
+        format => crate::output::print_structured(
+            &Report {
+                release: &release.name,
+                namespace: &namespace,
+                revision: release.version,
+                dry_run: args.dry_run,
+                changes: &changes,
+                results: &results,
+                warnings: &warnings,
+            },
+            format,
+        )?,
+    }
+    Ok(if failed { Outcome::PartialFailure } else { Outcome::Success })
+}
+
+/// The latest stored revision of `name` in `namespace`: found by the records' labels, decoded alone.
+async fn latest_release(store: &Helm3Store, namespace: &str, name: &str) -> Result<Release, AppError> {
+    let selector = crate::storage::codec::helm3_history_selector(name);
+    let infos = store.list_meta(Some(namespace), Some(&selector)).await.map_err(|e| AppError::kube(&e))?;
+    let (latest, unlabelled) = crate::storage::helm3::latest_by_labels(&infos);
+    let not_found = || {
+        AppError::Failed(format!(
+            "release {name:?} not found in namespace {namespace:?} ({} storage)",
+            store.storage_name()
+        ))
+    };
+    if unlabelled.is_empty() {
+        let info = latest.get(&(namespace.to_string(), name.to_string())).ok_or_else(not_found)?;
+        return match store.get_object(namespace, &info.name).await.map_err(|e| AppError::kube(&e))? {
+            Some(Ok(record)) if record.release.name == name => Ok(record.release),
+            Some(Ok(record)) => Err(AppError::Failed(format!(
+                "{}: labelled as release {name:?} but holds {:?}",
+                record.object.key(),
+                record.release.name
+            ))),
+            Some(Err(e)) => Err(AppError::Failed(format!("cannot read the latest revision: {e}"))),
+            None => Err(AppError::Failed(format!("{}/{} disappeared while reading it", namespace, info.name))),
+        };
+    }
+    // Some record lacks a usable version label: only the payloads can tell which revision is latest.
+    let history = store.history(namespace, name).await.map_err(|e| AppError::kube(&e))?;
+    history.records.into_iter().max_by_key(|r| r.release.version).map(|r| r.release).ok_or_else(not_found)
+}
+
+fn collect_items(catalog: &ResourceCatalog, release: &Release, namespace: &str, include_hooks: bool) -> Vec<Item> {
+    let mut items: Vec<Item> = Vec::new();
+    let mut manifests: Vec<(&str, bool)> = vec![(&release.manifest, false)];
+    if include_hooks {
+        manifests.extend(release.hooks.iter().map(|h| (h.manifest.as_str(), true)));
+    }
+    for (manifest, hook) in manifests {
+        for obj in crate::manifest::parse_objects(manifest, true) {
+            // One object at a time, so an unresolved one keeps its apiVersion for the report.
+            let (api_version, kind, name, obj_ns) = match &obj {
+                Ok(o) => (o.api_version.clone(), o.kind.clone(), o.name.clone(), o.namespace.clone()),
+                Err(_) => Default::default(),
+            };
+            let (targets, unresolved) = resolve_objects(catalog, vec![obj], namespace);
+            for t in targets {
+                let duplicate = items.iter().any(|i| {
+                    i.target.as_ref().is_some_and(|o| {
+                        o.resource.group == t.resource.group
+                            && o.resource.plural == t.resource.plural
+                            && o.namespace == t.namespace
+                            && o.name == t.name
+                    })
+                });
+                if !duplicate {
+                    items.push(Item { what: t.display(), namespace: t.namespace.clone(), target: Some(t), hook, unresolved_reason: None, broken: false });
+                }
+            }
+            for u in unresolved {
+                let what = if name.is_empty() {
+                    u.what
+                } else {
+                    let group = api_version.rsplit_once('/').map(|(g, _)| format!(".{g}")).unwrap_or_default();
+                    format!("{}{group}/{name}", kind.to_ascii_lowercase())
+                };
+                let ns = if name.is_empty() { None } else { Some(obj_ns.clone().unwrap_or_else(|| namespace.to_string())) };
+                items.push(Item { target: None, what, namespace: ns, hook, unresolved_reason: Some(u.reason), broken: name.is_empty() });
+            }
+        }
+    }
+    items
+}
+
+/// werf's three auto annotations, from flags, else from what the release's manifest already carries.
+fn werf_auto(
+    args: &AnnotateArgs,
+    names: &crate::werf::naming::ResolvedNames,
+    release: &Release,
+) -> Result<Vec<inputs::Entry>, AppError> {
+    let carried = |key: &str| -> Option<String> {
+        // The most common value among the manifest's objects (werf writes the same on every object).
+        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        for obj in crate::manifest::parse_objects(&release.manifest, true).into_iter().flatten() {
+            if let Some(v) = obj.object.pointer("/metadata/annotations").and_then(|a| a.get(key)).and_then(|v| v.as_str()) {
+                *counts.entry(v.to_string()).or_default() += 1;
+            }
+        }
+        counts.into_iter().max_by_key(|(_, n)| *n).map(|(v, _)| v)
+    };
+    let (version, version_origin) = match (&args.werf_version, carried(inputs::WERF_VERSION_ANNOTATION)) {
+        (Some(v), _) => (v.clone(), "--werf-version".to_string()),
+        (None, Some(v)) => (v, format!("the release's {}", inputs::WERF_VERSION_ANNOTATION)),
+        (None, None) => {
+            return Err(AppError::Usage(format!(
+                "--werf-auto-annotations needs --werf-version: release {} carries no {} to keep",
+                release.name,
+                inputs::WERF_VERSION_ANNOTATION
+            )));
+        }
+    };
+    let (project, project_origin) = match (&names.project, carried(inputs::PROJECT_NAME_ANNOTATION)) {
+        (Some(p), _) => (p.clone(), "--project".to_string()),
+        (None, Some(p)) => (p, format!("the release's {}", inputs::PROJECT_NAME_ANNOTATION)),
+        (None, None) => {
+            return Err(AppError::Usage(format!(
+                "--werf-auto-annotations needs --project: release {} carries no {}",
+                release.name,
+                inputs::PROJECT_NAME_ANNOTATION
+            )));
+        }
+    };
+    let env = match (&names.env, carried(inputs::PROJECT_ENV_ANNOTATION)) {
+        (Some(e), _) => Some((e.clone(), "--env".to_string())),
+        (None, Some(e)) => Some((e, format!("the release's {}", inputs::PROJECT_ENV_ANNOTATION))),
+        (None, None) => None,
+    };
+    Ok(inputs::auto_annotations(
+        &version,
+        &version_origin,
+        (&project, &project_origin),
+        env.as_ref().map(|(v, o)| (v.as_str(), o.as_str())),
+    ))
+}
+
+/// The state of one object after the read-and-plan pass.
+enum Planned {
+    /// The type is not served, or the object does not exist.
+    Missing(String),
+    Unchanged,
+    /// The object, as read, and what it needs.
+    Patch { object: Box<DynamicObject>, plan: ObjectPlan },
+    /// The resulting annotations would break the 256 KiB limit.
+    Invalid(String),
+    /// Could not be read, or the type cannot be patched.
+    Failed(String),
+}
+
+fn live_maps(obj: &DynamicObject) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    (obj.labels().clone(), obj.annotations().clone())
+}
+
+fn plan_from(obj: Option<DynamicObject>, changes: &Changes) -> Planned {
+    let Some(obj) = obj else { return Planned::Missing("not found".into()) };
+    let (labels, annotations) = live_maps(&obj);
+    match plan_object(&labels, &annotations, changes) {
+        Ok(plan) if plan.is_empty() => Planned::Unchanged,
+        Ok(plan) => Planned::Patch { object: Box::new(obj), plan },
+        Err(e) => Planned::Invalid(e.to_string()),
+    }
+}
+
+async fn plan_all(client: &kube::Client, items: &[Item], changes: &Changes) -> Vec<Planned> {
+    let bar = crate::interact::progress(items.len() as u64, "reading");
+    let mut out: Vec<(usize, Planned)> = futures::stream::iter(items.iter().enumerate())
+        .map(|(i, item)| {
+            let bar = bar.clone();
+            async move {
+                let planned = match &item.target {
+                    None if item.broken => Planned::Failed(item.unresolved_reason.clone().unwrap_or_default()),
+                    None => Planned::Missing(item.unresolved_reason.clone().unwrap_or_default()),
+                    Some(t) if !t.resource.can_get_and_patch() => {
+                        Planned::Failed(format!("{} does not support get and patch", t.resource.qualified_name()))
+                    }
+                    Some(t) => match objects::get(client, &t.resource, t.namespace.as_deref(), &t.name).await {
+                        Ok(obj) => plan_from(obj, changes),
+                        Err(e) => Planned::Failed(format!("cannot read: {}", crate::error::describe_kube_error(&e))),
+                    },
+                };
+                bar.inc(1);
+                (i, planned)
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    bar.finish_and_clear();
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, p)| p).collect()
+}
+
+fn result_of(item: &Item, state: State, detail: String, patch: Option<serde_json::Value>) -> ObjectResult {
+    ObjectResult { resource: item.resource(), namespace: item.namespace.clone(), hook: item.hook, result: state, detail, patch }
+}
+
+fn with_hook(item: &Item, detail: String) -> String {
+    match (item.hook, detail.is_empty()) {
+        (false, _) => detail,
+        (true, true) => "hook".into(),
+        (true, false) => format!("hook; {detail}"),
+    }
+}
+
+fn dry_result(item: &Item, planned: Planned) -> ObjectResult {
+    let (state, detail, patch) = match planned {
+        Planned::Missing(why) => (State::Missing, why, None),
+        Planned::Unchanged => (State::Unchanged, "already set".into(), None),
+        Planned::Patch { object, plan } => (State::WouldPatch, plan.summary(), Some(plan.patch(object.resource_version().as_deref()))),
+        Planned::Invalid(why) | Planned::Failed(why) => (State::Failed, why, None),
+    };
+    result_of(item, state, with_hook(item, detail), patch)
+}
+
+async fn apply_all(client: &kube::Client, items: &[Item], planned: Vec<Planned>, changes: &Changes) -> Vec<ObjectResult> {
+    let count = planned.iter().filter(|p| matches!(p, Planned::Patch { .. })).count();
+    let bar = crate::interact::progress(count as u64, "patching");
+    let mut out: Vec<(usize, ObjectResult)> = futures::stream::iter(items.iter().zip(planned).enumerate())
+        .map(|(i, (item, planned))| {
+            let bar = bar.clone();
+            async move {
+                let result = match planned {
+                    Planned::Patch { object, plan } => {
+                        let r = apply_one(client, item, *object, plan, changes).await;
+                        bar.inc(1);
+                        r
+                    }
+                    other => dry_result(item, other),
+                };
+                (i, result)
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    bar.finish_and_clear();
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Patch one object; on a stale resourceVersion read it again, re-plan and retry.
+async fn apply_one(client: &kube::Client, item: &Item, object: DynamicObject, plan: ObjectPlan, changes: &Changes) -> ObjectResult {
+    let Some(t) = &item.target else { unreachable!("only resolved targets are planned") };
+    let mut current = (object, plan);
+    let mut conflicts = 0u32;
+    loop {
+        let (object, plan) = &current;
+        let patch = plan.patch(object.resource_version().as_deref());
+        let retried = if conflicts > 0 { format!(" (after {conflicts} conflict(s))") } else { String::new() };
+        match objects::merge_patch(client, &t.resource, t.namespace.as_deref(), &t.name, &patch).await {
+            Ok(_) => return result_of(item, State::Patched, with_hook(item, format!("{}{retried}", plan.summary())), Some(patch)),
+            Err(PatchError::NotFound(_)) => return result_of(item, State::Missing, with_hook(item, "deleted meanwhile".into()), None),
+            Err(PatchError::Other(e)) => {
+                return result_of(item, State::Failed, with_hook(item, crate::error::describe_kube_error(&e)), None);
+            }
+            Err(PatchError::Conflict(status)) => {
+                conflicts += 1;
+                if conflicts >= MAX_ATTEMPTS {
+                    return result_of(
+                        item,
+                        State::Failed,
+                        with_hook(item, format!("still changing after {conflicts} attempts: {}", status.message)),
+                        None,
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(20 * u64::from(conflicts))).await;
+                let fresh = match objects::get(client, &t.resource, t.namespace.as_deref(), &t.name).await {
+                    Ok(obj) => obj,
+                    Err(e) => {
+                        return result_of(
+                            item,
+                            State::Failed,
+                            with_hook(item, format!("cannot read again after a conflict: {}", crate::error::describe_kube_error(&e))),
+                            None,
+                        );
+                    }
+                };
+                match plan_from(fresh, changes) {
+                    Planned::Patch { object, plan } => current = (*object, plan),
+                    Planned::Unchanged => {
+                        return result_of(item, State::Unchanged, with_hook(item, format!("already set{retried}")), None);
+                    }
+                    Planned::Missing(_) => {
+                        return result_of(item, State::Missing, with_hook(item, "deleted meanwhile".into()), None);
+                    }
+                    Planned::Invalid(why) | Planned::Failed(why) => {
+                        return result_of(item, State::Failed, with_hook(item, why), None);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn print_warnings(warnings: &[String]) {
+    let mut err = std::io::stderr().lock();
+    for w in warnings {
+        let _ = writeln!(err, "warning: {w}");
+    }
+}
+
+fn show_plan(items: &[Item], planned: &[Planned], release: &Release, namespace: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "Release {} (revision {}) in namespace {namespace}:", release.name, release.version);
+    for (item, p) in items.iter().zip(planned) {
+        let line = match p {
+            Planned::Patch { plan, .. } => format!("  patch      {}  {}", item.resource(), describe_plan(plan)),
+            Planned::Unchanged => format!("  unchanged  {}", item.resource()),
+            Planned::Missing(why) => format!("  missing    {}  ({why})", item.resource()),
+            Planned::Invalid(why) | Planned::Failed(why) => format!("  failed     {}  ({why})", item.resource()),
+        };
+        let _ = writeln!(err, "{line}");
+    }
+}
+
+fn describe_plan(plan: &ObjectPlan) -> String {
+    let mut parts = Vec::new();
+    for (k, v) in &plan.set_annotations {
+        parts.push(format!("annotation {k}={}", shorten(v)));
+    }
+    for (k, v) in &plan.set_labels {
+        parts.push(format!("label {k}={v}"));
+    }
+    for k in &plan.remove_annotations {
+        parts.push(format!("annotation {k}-"));
+    }
+    for k in &plan.remove_labels {
+        parts.push(format!("label {k}-"));
+    }
+    parts.join(", ")
+}
+
+fn shorten(v: &str) -> String {
+    if v.chars().count() <= 60 { v.to_string() } else { format!("{}… ({} bytes)", v.chars().take(57).collect::<String>(), v.len()) }
+}
+
+fn print_table(results: &[ObjectResult], dry_run: bool) -> std::io::Result<()> {
+    let colors = crate::interact::colors_enabled();
+    let mut out = std::io::stdout().lock();
+    if dry_run {
+        for r in results.iter().filter(|r| r.patch.is_some()) {
+            let patch = serde_json::to_string(r.patch.as_ref().unwrap_or(&serde_json::Value::Null)).map_err(std::io::Error::other)?;
+            let ns = r.namespace.as_deref().map(|n| format!(" -n {n}")).unwrap_or_default();
+            writeln!(out, "{}{ns}: {patch}", r.resource)?;
+        }
+        if results.iter().any(|r| r.patch.is_some()) {
+            writeln!(out)?;
+        }
+    }
+    let rows: Vec<[String; 4]> = results
+        .iter()
+        .map(|r| {
+            [r.resource.clone(), r.namespace.clone().unwrap_or_else(|| "-".into()), r.result.as_str().to_string(), r.detail.clone()]
+        })
+        .collect();
+    let headers = ["RESOURCE", "NAMESPACE", "RESULT", "DETAIL"];
+    let mut widths = headers.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: [&str; 4], painted: Option<String>| {
+        let status = painted.unwrap_or_else(|| cells[2].to_string());
+        let pad = widths[2].saturating_sub(cells[2].chars().count());
+        format!(
+            "{:<w0$}   {:<w1$}   {status}{}   {}",
+            cells[0],
+            cells[1],
+            " ".repeat(pad),
+            cells[3],
+            w0 = widths[0],
+            w1 = widths[1]
+        )
+        .trim_end()
+        .to_string()
+    };
+    writeln!(out, "{}", line(headers, None))?;
+    for row in &rows {
+        let painted = crate::interact::paint_status(&row[2], colors);
+        writeln!(out, "{}", line([&row[0], &row[1], &row[2], &row[3]], Some(painted)))?;
+    }
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in results {
+        *counts.entry(r.result.as_str()).or_default() += 1;
+    }
+    let summary: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    writeln!(out, "\n{} object(s): {}", results.len(), summary.join(", "))?;
+    out.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::inputs::Field;
+    use super::*;
+
+    #[test]
+    fn states_serialize_as_shown() {
+        assert_eq!(serde_json::to_value(State::WouldPatch).unwrap(), "would-patch");
+        assert_eq!(serde_json::to_value(State::Patched).unwrap(), State::Patched.as_str());
+        assert_eq!(serde_json::to_value(Field::Annotation).unwrap(), "annotation");
+    }
+}

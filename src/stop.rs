@@ -1,0 +1,61 @@
+//! Graceful interruption. The first SIGINT/SIGTERM asks the running verb to stop starting new writes;
+//! writes already sent are allowed to settle so nothing is left half-done, and the verb then prints how
+//! to resume. A second signal exits at once (exit code 130), as shells expect.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+#[derive(Clone, Default)]
+pub struct StopSignal {
+    requested: Arc<AtomicBool>,
+}
+
+impl StopSignal {
+    /// A flag nobody sets (tests, read-only verbs).
+    pub fn never() -> Self {
+        StopSignal::default()
+    }
+
+    /// Listen for SIGINT and SIGTERM. Must be called inside the tokio runtime.
+    pub fn install() -> Self {
+        let stop = StopSignal::default();
+        let flag = stop.requested.clone();
+        tokio::spawn(async move {
+            #[cfg(unix)]
+            {
+                use tokio::signal::unix::{SignalKind, signal};
+                let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+                    return;
+                };
+                loop {
+                    tokio::select! {
+                        _ = int.recv() => {},
+                        _ = term.recv() => {},
+                    }
+                    if flag.swap(true, Ordering::SeqCst) {
+                        eprintln!("\ninterrupted again: exiting now");
+                        std::process::exit(130);
+                    }
+                    eprintln!("\ninterrupt received: finishing writes already sent, starting no new ones (interrupt again to exit now)");
+                }
+            }
+            #[cfg(not(unix))]
+            {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    flag.store(true, Ordering::SeqCst);
+                    eprintln!("\ninterrupt received: finishing writes already sent, starting no new ones");
+                }
+            }
+        });
+        stop
+    }
+
+    pub fn requested(&self) -> bool {
+        self.requested.load(Ordering::SeqCst)
+    }
+
+    /// For tests: behave as if a signal arrived.
+    pub fn request(&self) {
+        self.requested.store(true, Ordering::SeqCst);
+    }
+}

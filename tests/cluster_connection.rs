@@ -1,0 +1,130 @@
+//! Reaching the API server as kubectl does: kubeconfig files, flags, Helm's plugin environment,
+//! verbosity that never shows credentials.
+
+mod common;
+
+use common::{TestCluster, run, run_ok};
+
+fn server_version(c: &TestCluster) -> String {
+    let out = run_ok(c.kubectl().args(["version", "-o", "json"]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    v["serverVersion"]["gitVersion"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn version_reports_the_server() {
+    let c = TestCluster::start();
+    let expected = server_version(&c);
+    let out = run_ok(c.werf().args(["version", "-o", "json"]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["serverVersion"]["gitVersion"], expected.as_str());
+    let table = run_ok(c.werf().arg("version"));
+    assert!(table.contains(&format!("Server Version: {expected}")), "{table}");
+}
+
+#[test]
+fn verbose_logging_shows_requests_but_never_the_token() {
+    let c = TestCluster::start();
+    let kubeconfig = std::fs::read_to_string(&c.kubeconfig).unwrap();
+    let out = run(c.werf().args(["version", "-v", "6"]));
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("/version"), "-v 6 should log the request:\n{stderr}");
+    // Whatever credential the kubeconfig holds must not appear.
+    for line in kubeconfig.lines() {
+        if let Some(token) = line.trim().strip_prefix("token:") {
+            let token = token.trim();
+            assert!(!token.is_empty() && !stderr.contains(token), "token leaked into the log");
+        }
+    }
+    let quiet = run(c.werf().arg("version"));
+    assert!(String::from_utf8_lossy(&quiet.stderr).is_empty(), "no logs without -v");
+}
+
+#[test]
+fn several_kubeconfig_files_and_context_selection() {
+    let c = TestCluster::start();
+    let expected = server_version(&c);
+    // A first file whose current context points nowhere useful; the real one second.
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("first");
+    std::fs::write(
+        &broken,
+        "apiVersion: v1\nkind: Config\ncurrent-context: nowhere\nclusters:\n- name: nowhere\n  cluster:\n    server: https://127.0.0.1:1\ncontexts:\n- name: nowhere\n  context:\n    cluster: nowhere\n    user: nobody\nusers:\n- name: nobody\n  user: {}\n",
+    )
+    .unwrap();
+    let kc: serde_json::Value = serde_saphyr::from_str(&std::fs::read_to_string(&c.kubeconfig).unwrap()).unwrap();
+    let real_context = kc["current-context"].as_str().unwrap().to_string();
+    let list = std::env::join_paths([broken.clone(), c.kubeconfig.clone()]).unwrap();
+    // The first file's current-context wins, so the request goes nowhere: a one-line error.
+    let out = run(c.werf().env("KUBECONFIG", &list).args(["version", "-o", "json"]));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v.get("serverVersion").is_none());
+    // --context picks the real cluster out of the merged files.
+    let out = run_ok(c.werf().env("KUBECONFIG", &list).args(["version", "-o", "json", "--context", &real_context]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["serverVersion"]["gitVersion"], expected.as_str());
+    // --kubeconfig overrides $KUBECONFIG entirely.
+    let out = run_ok(c.werf().env("KUBECONFIG", &broken).args(["version", "-o", "json", "--kubeconfig"]).arg(&c.kubeconfig));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["serverVersion"]["gitVersion"], expected.as_str());
+}
+
+#[test]
+fn flags_and_helm_environment_reach_the_emulator() {
+    let c = TestCluster::start();
+    let Some(emu) = c.emulator_for("needs a known token and the server's CA") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, kube_emulator::ca_certificate_pem()).unwrap();
+    let empty_home = dir.path().join("home");
+    std::fs::create_dir_all(&empty_home).unwrap();
+    // kubectl-style flags only, no kubeconfig at all.
+    let out = run_ok(
+        c.werf()
+            .env_remove("KUBECONFIG")
+            .env("HOME", &empty_home)
+            .args(["version", "-o", "json", "--server", &emu.url(), "--token", &emu.admin_token(), "--certificate-authority"])
+            .arg(&ca),
+    );
+    assert!(out.contains("serverVersion"), "{out}");
+    // The same through Helm's plugin environment.
+    let out = run_ok(
+        c.werf()
+            .env_remove("KUBECONFIG")
+            .env("HOME", &empty_home)
+            .env("HELM_PLUGIN_NAME", "werf-releases")
+            .env("HELM_KUBEAPISERVER", emu.url())
+            .env("HELM_KUBETOKEN", emu.admin_token())
+            .env("HELM_KUBECAFILE", &ca)
+            .args(["version", "-o", "json"]),
+    );
+    assert!(out.contains("serverVersion"), "{out}");
+    // Without the CA, verification fails clearly; --insecure-skip-tls-verify is honoured when asked.
+    let out = run(
+        c.werf()
+            .env_remove("KUBECONFIG")
+            .env("HOME", &empty_home)
+            .args(["version", "-o", "json", "--server", &emu.url(), "--token", &emu.admin_token()]),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("warning: cannot reach the API server"), "{stderr}");
+    let out = run_ok(
+        c.werf()
+            .env_remove("KUBECONFIG")
+            .env("HOME", &empty_home)
+            .args(["version", "-o", "json", "--server", &emu.url(), "--token", &emu.admin_token(), "--insecure-skip-tls-verify"]),
+    );
+    assert!(out.contains("serverVersion"), "{out}");
+    // A wrong token is the server's 401, said in one line.
+    let out = run(
+        c.werf()
+            .env_remove("KUBECONFIG")
+            .env("HOME", &empty_home)
+            .args(["version", "--server", &emu.url(), "--token", "wrong", "--certificate-authority"])
+            .arg(&ca),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Unauthorized"), "{stderr}");
+    assert!(!stderr.contains("wrong"), "the token must not be echoed: {stderr}");
+}
