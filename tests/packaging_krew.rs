@@ -1,0 +1,653 @@
+//! Packaging for krew: the distribution archive made by `scripts/dist`, and `krew-manifest.yaml`
+//! checked against krew's rules (those of krew's manifest validation and krew-index's review).
+//!
+//! # Where the archive comes from
+//! By default the test runs `scripts/dist --out $CARGO_TARGET_TMPDIR/packaging-dist`, i.e. a
+//! `cargo build --release --locked` into the usual target directory (incremental: nearly free when the
+//! release binary is up to date). With `KUBECTL_WERF_DIST_DIR=DIR` it takes the host platform's
+//! archive from DIR instead (the release workflow points it at what `scripts/dist` just made) and
+//! skips the checks that need a release binary of this checkout in `target/`.
+//!
+//! # The rule for the committed sha256
+//! The binary embeds the commit it was built from (`kubectl werf version`), so the archive of a
+//! commit can never be described by a manifest committed in that same commit: committing the
+//! manifest makes a new commit, hence a new binary and a new hash. A check "the committed hash
+//! equals the archive of the current checkout" (or of the tag, at a tag) cannot hold, so it is
+//! not made. Instead:
+//! - the committed manifest must be valid by krew's rules, and its hashes well-formed: each one is
+//!   real, the sha256 of an archive `scripts/dist` built (packaging/README.md says from which
+//!   commit); placeholder platforms are not allowed, only platforms with a real archive appear;
+//! - `scripts/dist --update-manifest` applied to a copy of the manifest must give a valid manifest
+//!   carrying the fresh archive's hash for this platform, and change nothing else;
+//! - `scripts/krew-manifest` fed with archives of all five platforms (what the release workflow
+//!   does) must give a valid manifest with their hashes and the given repository's URLs;
+//! - when HEAD is exactly a `v*` tag, that tag must be `v` + the crate version (what the release
+//!   workflow publishes). The manifest to submit to krew-index is the release asset that the
+//!   workflow writes from the tag's archives, not the committed file.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+const API_VERSION: &str = "krew.googlecontainertools.github.com/v1alpha2";
+const KNOWN_OS: &[&str] = &["linux", "darwin", "windows"];
+const KNOWN_ARCH: &[&str] = &["amd64", "arm64", "arm", "386", "ppc64le", "s390x"];
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The `version` of Cargo.toml's `[package]` table, read from the file itself.
+fn crate_version() -> String {
+    let text = fs::read_to_string(repo().join("Cargo.toml")).unwrap();
+    let mut in_package = false;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_package = line == "[package]";
+        } else if in_package && let Some(rest) = line.strip_prefix("version") {
+            let value = rest.trim_start().strip_prefix('=').expect("version = \"...\"").trim();
+            let version = value.trim_matches('"').to_string();
+            assert_eq!(version, env!("CARGO_PKG_VERSION"));
+            return version;
+        }
+    }
+    panic!("no version in the [package] table of Cargo.toml");
+}
+
+fn yaml_file(path: &Path) -> Value {
+    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_saphyr::from_str::<Value>(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn sha256_hex(path: &Path) -> String {
+    let out = run(Command::new("sha256sum").arg(path));
+    out.split_whitespace().next().unwrap().to_string()
+}
+
+/// The os/arch words krew uses for the machine running the tests.
+fn host_platform() -> (&'static str, &'static str) {
+    let os = match std::env::consts::OS {
+        "macos" => "darwin",
+        other => other,
+    };
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    (os, arch)
+}
+
+fn archive_name(version: &str, os: &str, arch: &str) -> String {
+    let ext = if os == "windows" { "zip" } else { "tar.gz" };
+    format!("kubectl-werf_v{version}_{os}_{arch}.{ext}")
+}
+
+// ---------------------------------------------------------------------------------------------
+// krew's rules
+
+fn str_at<'a>(v: &'a Value, key: &str, errors: &mut Vec<String>, what: &str) -> Option<&'a str> {
+    match v.get(key) {
+        Some(Value::String(s)) if !s.trim().is_empty() => Some(s),
+        Some(Value::String(_)) => {
+            errors.push(format!("{what}.{key} is empty"));
+            None
+        }
+        Some(other) => {
+            errors.push(format!("{what}.{key} must be a string, not {other}"));
+            None
+        }
+        None => {
+            errors.push(format!("{what}.{key} is missing"));
+            None
+        }
+    }
+}
+
+fn only_keys(v: &Value, allowed: &[&str], what: &str, errors: &mut Vec<String>) {
+    match v.as_object() {
+        Some(map) => {
+            for key in map.keys() {
+                if !allowed.contains(&key.as_str()) {
+                    errors.push(format!("{what}: unknown field {key:?}"));
+                }
+            }
+        }
+        None => errors.push(format!("{what} must be a mapping")),
+    }
+}
+
+fn is_semver_with_v(v: &str) -> bool {
+    let Some(rest) = v.strip_prefix('v') else { return false };
+    let core = rest.split(['-', '+']).next().unwrap();
+    let parts: Vec<&str> = core.split('.').collect();
+    parts.len() == 3
+        && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && (p == &"0" || !p.starts_with('0')))
+        && rest[core.len()..].bytes().all(|b| b.is_ascii_alphanumeric() || b"-+.".contains(&b))
+}
+
+/// Where krew puts a file entry: `to` is a directory relative to the plugin's install directory
+/// (`.` is the directory itself) into which `from` is moved.
+fn installed_path(from: &str, to: &str) -> String {
+    let base = from.rsplit('/').next().unwrap();
+    let dir = to.trim_start_matches("./").trim_end_matches('/');
+    if dir.is_empty() || dir == "." { base.to_string() } else { format!("{dir}/{base}") }
+}
+
+/// Every way `manifest` breaks krew's rules (and this project's packaging conventions).
+fn krew_violations(manifest: &Value, crate_version: &str) -> Vec<String> {
+    let mut errors = Vec::new();
+    let e = &mut errors;
+    only_keys(manifest, &["apiVersion", "kind", "metadata", "spec"], "manifest", e);
+    if manifest.get("apiVersion").and_then(Value::as_str) != Some(API_VERSION) {
+        e.push(format!("apiVersion must be {API_VERSION}"));
+    }
+    if manifest.get("kind").and_then(Value::as_str) != Some("Plugin") {
+        e.push("kind must be Plugin".into());
+    }
+    let metadata = manifest.get("metadata").cloned().unwrap_or(Value::Null);
+    only_keys(&metadata, &["name"], "metadata", e);
+    match str_at(&metadata, "name", e, "metadata") {
+        Some("werf") => {}
+        Some(other) => e.push(format!("metadata.name must be werf (the plugin is `kubectl werf`), not {other:?}")),
+        None => {}
+    }
+    let Some(spec) = manifest.get("spec") else {
+        e.push("spec is missing".into());
+        return errors;
+    };
+    only_keys(spec, &["version", "homepage", "shortDescription", "description", "caveats", "platforms"], "spec", e);
+
+    let version = str_at(spec, "version", e, "spec").unwrap_or_default().to_string();
+    if !is_semver_with_v(&version) {
+        e.push(format!("spec.version {version:?} is not v + a semantic version"));
+    }
+    if version != format!("v{crate_version}") {
+        e.push(format!("spec.version {version:?} is not v + the crate version {crate_version}"));
+    }
+    if let Some(homepage) = str_at(spec, "homepage", e, "spec")
+        && !homepage.starts_with("https://")
+    {
+        e.push(format!("spec.homepage {homepage:?} is not an https URL"));
+    }
+    if let Some(short) = str_at(spec, "shortDescription", e, "spec") {
+        if short.chars().count() > 50 {
+            e.push(format!("spec.shortDescription is {} characters, at most 50", short.chars().count()));
+        }
+        if short.contains('\n') {
+            e.push("spec.shortDescription must be a single line".into());
+        }
+    }
+    if let Some(description) = str_at(spec, "description", e, "spec") {
+        for (n, line) in description.lines().enumerate() {
+            if line.chars().count() > 80 {
+                e.push(format!("spec.description line {} is wider than 80 columns", n + 1));
+            }
+            let t = line.trim_start();
+            let lower = t.to_ascii_lowercase();
+            if ["kubectl werf", "helm werf-releases", "$", "#", "```", "usage:", "example"]
+                .iter()
+                .any(|p| lower.starts_with(p))
+            {
+                e.push(format!("spec.description line {} looks like a usage example: {t:?}", n + 1));
+            }
+        }
+    }
+    if let Some(caveats) = str_at(spec, "caveats", e, "spec") {
+        for (n, line) in caveats.lines().enumerate() {
+            if line.chars().count() > 80 {
+                e.push(format!("spec.caveats line {} is wider than 80 columns", n + 1));
+            }
+        }
+    }
+
+    let platforms = match spec.get("platforms").and_then(Value::as_array) {
+        Some(p) if !p.is_empty() => p.clone(),
+        _ => {
+            e.push("spec.platforms must list at least one platform".into());
+            Vec::new()
+        }
+    };
+    let mut selectors: Vec<(usize, serde_json::Map<String, Value>)> = Vec::new();
+    for (i, p) in platforms.iter().enumerate() {
+        let what = format!("spec.platforms[{i}]");
+        only_keys(p, &["selector", "uri", "sha256", "files", "bin"], &what, e);
+        let selector = p.get("selector").cloned().unwrap_or(Value::Null);
+        only_keys(&selector, &["matchLabels"], &format!("{what}.selector"), e);
+        let labels = selector.get("matchLabels").and_then(Value::as_object).cloned().unwrap_or_default();
+        let os = labels.get("os").and_then(Value::as_str).unwrap_or_default().to_string();
+        let arch = labels.get("arch").and_then(Value::as_str).unwrap_or_default().to_string();
+        for key in labels.keys() {
+            if key != "os" && key != "arch" {
+                e.push(format!("{what}.selector.matchLabels: unknown label {key:?}"));
+            }
+        }
+        if !KNOWN_OS.contains(&os.as_str()) {
+            e.push(format!("{what}: os {os:?} is not one krew knows ({KNOWN_OS:?})"));
+        }
+        if !KNOWN_ARCH.contains(&arch.as_str()) {
+            e.push(format!("{what}: arch {arch:?} is not one krew knows ({KNOWN_ARCH:?})"));
+        }
+        selectors.push((i, labels));
+
+        if let Some(uri) = str_at(p, "uri", e, &what) {
+            if !uri.starts_with("https://") {
+                e.push(format!("{what}.uri {uri:?} is not an https URL"));
+            }
+            if !(uri.ends_with(".tar.gz") || uri.ends_with(".zip")) {
+                e.push(format!("{what}.uri {uri:?} is neither .tar.gz nor .zip"));
+            }
+            let expected = archive_name(crate_version, &os, &arch);
+            if uri.rsplit('/').next() != Some(expected.as_str()) {
+                e.push(format!("{what}.uri {uri:?} does not name the archive {expected}"));
+            }
+        }
+        if let Some(sha) = str_at(p, "sha256", e, &what)
+            && !(sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+        {
+            e.push(format!("{what}.sha256 {sha:?} is not 64 lowercase hex digits"));
+        }
+        let bin = str_at(p, "bin", e, &what).unwrap_or_default().to_string();
+        let expected_bin = if os == "windows" { "kubectl-werf.exe" } else { "kubectl-werf" };
+        if bin != expected_bin {
+            e.push(format!("{what}.bin must be {expected_bin}, not {bin:?}"));
+        }
+        let files = p.get("files").and_then(Value::as_array).cloned().unwrap_or_default();
+        if files.is_empty() {
+            e.push(format!("{what}.files must list the files to extract"));
+        }
+        let mut sources = BTreeSet::new();
+        let mut installed = BTreeSet::new();
+        for (j, f) in files.iter().enumerate() {
+            let fwhat = format!("{what}.files[{j}]");
+            only_keys(f, &["from", "to"], &fwhat, e);
+            let (Some(from), Some(to)) = (str_at(f, "from", e, &fwhat), str_at(f, "to", e, &fwhat)) else { continue };
+            if from.split('/').any(|c| c == "..") || to.split('/').any(|c| c == "..") || to.starts_with('/') {
+                e.push(format!("{fwhat}: paths must stay inside the archive and the install directory"));
+            }
+            sources.insert(from.to_string());
+            installed.insert(installed_path(from, to));
+        }
+        if !sources.contains(expected_bin) {
+            e.push(format!("{what}.files do not extract {expected_bin}"));
+        }
+        if !sources.contains("LICENSE") {
+            e.push(format!("{what}.files do not extract LICENSE"));
+        }
+        if !bin.is_empty() && !installed.contains(&bin) {
+            e.push(format!("{what}.bin {bin:?} is not where any file is installed ({installed:?})"));
+        }
+    }
+    // Two matchLabels selectors overlap unless some label they both set differs.
+    for (a, la) in &selectors {
+        for (b, lb) in &selectors {
+            if a < b && la.iter().all(|(k, v)| lb.get(k).is_none_or(|w| w == v)) {
+                e.push(format!("spec.platforms[{a}] and spec.platforms[{b}] have overlapping selectors"));
+            }
+        }
+    }
+    errors
+}
+
+fn assert_valid(manifest: &Value, what: &str) {
+    let errors = krew_violations(manifest, &crate_version());
+    assert!(errors.is_empty(), "{what} breaks krew's rules:\n  {}", errors.join("\n  "));
+}
+
+fn platform<'a>(manifest: &'a Value, os: &str, arch: &str) -> Option<&'a Value> {
+    manifest["spec"]["platforms"].as_array()?.iter().find(|p| {
+        p["selector"]["matchLabels"]["os"] == os && p["selector"]["matchLabels"]["arch"] == arch
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The committed manifest
+
+#[test]
+fn committed_manifest_follows_krews_rules() {
+    let manifest = yaml_file(&repo().join("krew-manifest.yaml"));
+    assert_valid(&manifest, "krew-manifest.yaml");
+    // The platform built here is always there (with a real hash, see the module doc).
+    assert!(platform(&manifest, "linux", "amd64").is_some(), "krew-manifest.yaml lacks linux/amd64");
+    // The caveats tell how to get completion and what permissions are needed.
+    let caveats = manifest["spec"]["caveats"].as_str().unwrap();
+    for needle in ["kubectl_complete-werf", "__complete", "-A", "Secrets", "ConfigMaps", "README"] {
+        assert!(caveats.contains(needle), "caveats do not mention {needle:?}");
+    }
+}
+
+#[test]
+fn committed_manifest_is_in_the_generators_layout() {
+    // scripts/krew-manifest reads back only the layout it writes, so the committed file must be
+    // exactly its output: regenerate the host entry from a stand-in archive into a copy, put the
+    // committed hash back, and the text must not change.
+    let committed = fs::read_to_string(repo().join("krew-manifest.yaml")).unwrap();
+    let manifest = serde_saphyr::from_str::<Value>(&committed).unwrap();
+    let entry = platform(&manifest, "linux", "amd64").expect("linux/amd64 in krew-manifest.yaml");
+    let uri = entry["uri"].as_str().unwrap();
+    let (base_url, name) = uri.rsplit_once('/').unwrap();
+
+    let work = fresh_dir("layout");
+    let content = work.join("content");
+    fs::create_dir_all(&content).unwrap();
+    let files: Vec<&str> = entry["files"].as_array().unwrap().iter().map(|f| f["from"].as_str().unwrap()).collect();
+    for file in &files {
+        fs::write(content.join(file), "stand-in\n").unwrap();
+    }
+    let archive = work.join(name);
+    run(Command::new("tar").arg("-czf").arg(&archive).arg("-C").arg(&content).args(&files));
+    let copy = work.join("krew-manifest.yaml");
+    fs::write(&copy, &committed).unwrap();
+    run(Command::new(repo().join("scripts/krew-manifest"))
+        .arg("--manifest")
+        .arg(&copy)
+        .arg("--in-place")
+        .args(["--base-url", base_url])
+        .arg(&archive));
+    let regenerated = fs::read_to_string(&copy).unwrap().replace(&sha256_hex(&archive), entry["sha256"].as_str().unwrap());
+    assert_eq!(regenerated, committed, "krew-manifest.yaml is not in the layout scripts/krew-manifest writes");
+}
+
+#[test]
+fn a_tag_at_head_names_the_crate_version() {
+    let out = Command::new("git")
+        .args(["describe", "--exact-match", "--tags", "HEAD"])
+        .current_dir(repo())
+        .output();
+    let Ok(out) = out else { return };
+    if !out.status.success() {
+        return; // not at a tag: nothing to compare
+    }
+    let tag = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if tag.starts_with('v') {
+        assert_eq!(tag, format!("v{}", crate_version()), "HEAD is tagged {tag}, Cargo.toml says {}", crate_version());
+        let manifest = yaml_file(&repo().join("krew-manifest.yaml"));
+        assert_eq!(manifest["spec"]["version"], tag.as_str());
+    }
+}
+
+#[test]
+fn the_rules_catch_broken_manifests() {
+    let good = yaml_file(&repo().join("krew-manifest.yaml"));
+    let version = crate_version();
+    assert!(krew_violations(&good, &version).is_empty());
+    type Breakage = fn(&mut Value);
+    let cases: &[(&str, Breakage)] = &[
+        ("apiVersion", |m| m["apiVersion"] = "krew.googlecontainertools.github.com/v1alpha1".into()),
+        ("kind", |m| m["kind"] = "Plugins".into()),
+        ("metadata.name", |m| m["metadata"]["name"] = "kubectl-werf".into()),
+        ("spec.version", |m| m["spec"]["version"] = "0.1.0".into()),
+        ("the crate version", |m| m["spec"]["version"] = "v9.9.9".into()),
+        ("shortDescription", |m| m["spec"]["shortDescription"] = "x".repeat(51).into()),
+        ("single line", |m| m["spec"]["shortDescription"] = "two\nlines".into()),
+        ("wider than 80 columns", |m| m["spec"]["description"] = format!("{}\n", "w".repeat(81)).into()),
+        ("usage example", |m| m["spec"]["description"] = "Lists releases.\n\n  kubectl werf releases list -A\n".into()),
+        ("usage example", |m| m["spec"]["description"] = "Lists releases.\n$ helm werf-releases list\n".into()),
+        ("caveats", |m| {
+            m["spec"].as_object_mut().unwrap().remove("caveats");
+        }),
+        ("platforms", |m| m["spec"]["platforms"] = Value::Array(vec![])),
+        ("overlapping selectors", |m| {
+            let first = m["spec"]["platforms"][0].clone();
+            m["spec"]["platforms"].as_array_mut().unwrap().push(first);
+        }),
+        ("overlapping selectors", |m| {
+            let mut any_arch = m["spec"]["platforms"][0].clone();
+            any_arch["selector"]["matchLabels"].as_object_mut().unwrap().remove("arch");
+            any_arch["selector"]["matchLabels"]["os"] = "linux".into();
+            m["spec"]["platforms"].as_array_mut().unwrap().push(any_arch);
+        }),
+        ("os", |m| m["spec"]["platforms"][0]["selector"]["matchLabels"]["os"] = "Linux".into()),
+        ("arch", |m| m["spec"]["platforms"][0]["selector"]["matchLabels"]["arch"] = "x86_64".into()),
+        ("uri", |m| m["spec"]["platforms"][0]["uri"] = "https://example.com/kubectl-werf_v0.1.0_linux_amd64.tar.xz".into()),
+        ("sha256", |m| {
+            let upper = m["spec"]["platforms"][0]["sha256"].as_str().unwrap().to_uppercase();
+            m["spec"]["platforms"][0]["sha256"] = upper.into();
+        }),
+        ("sha256", |m| m["spec"]["platforms"][0]["sha256"] = "0".repeat(63).into()),
+        ("LICENSE", |m| {
+            m["spec"]["platforms"][0]["files"].as_array_mut().unwrap().retain(|f| f["from"] != "LICENSE");
+        }),
+        ("bin", |m| m["spec"]["platforms"][0]["bin"] = "kubectl-werf.exe".into()),
+        ("where any file is installed", |m| {
+            for f in m["spec"]["platforms"][0]["files"].as_array_mut().unwrap() {
+                f["to"] = "bin".into();
+            }
+        }),
+        ("unknown field", |m| m["spec"]["platforms"][0]["sha"] = "x".into()),
+    ];
+    for (what, breakage) in cases {
+        let mut broken = good.clone();
+        breakage(&mut broken);
+        let errors = krew_violations(&broken, &version);
+        assert!(errors.iter().any(|e| e.contains(what)), "a broken {what} was not caught as such: {errors:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The archive
+
+struct Dist {
+    archive: PathBuf,
+    /// The archive was packed by this test from the release binary in target/.
+    built_here: bool,
+}
+
+fn tmp_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("packaging-krew")
+}
+
+fn fresh_dir(name: &str) -> PathBuf {
+    let dir = tmp_root().join(name);
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn dist() -> &'static Dist {
+    static DIST: OnceLock<Dist> = OnceLock::new();
+    DIST.get_or_init(|| {
+        let (os, arch) = host_platform();
+        let name = archive_name(&crate_version(), os, arch);
+        if let Some(dir) = std::env::var_os("KUBECTL_WERF_DIST_DIR").filter(|d| !d.is_empty()) {
+            let archive = PathBuf::from(dir).join(&name);
+            assert!(archive.is_file(), "KUBECTL_WERF_DIST_DIR has no {name}");
+            return Dist { archive, built_here: false };
+        }
+        let out = fresh_dir("dist");
+        let started = std::time::Instant::now();
+        let stdout = run(Command::new(repo().join("scripts/dist")).arg("--out").arg(&out).current_dir(repo()));
+        eprintln!("scripts/dist took {:.1}s", started.elapsed().as_secs_f64());
+        let archive = PathBuf::from(stdout.lines().last().expect("scripts/dist prints the archive path"));
+        assert_eq!(archive, out.join(&name));
+        Dist { archive, built_here: true }
+    })
+}
+
+#[test]
+fn archive_holds_the_binary_and_license_at_its_root() {
+    let Dist { archive, .. } = dist();
+    let version = crate_version();
+    // The listing: exactly the expected files, at the root, owned by 0:0.
+    let listing = run(Command::new("tar").args(["--numeric-owner", "-tvzf"]).arg(archive));
+    let mut names = Vec::new();
+    for line in listing.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(fields[1], "0/0", "entry not owned by 0:0: {line}");
+        assert!(fields[0].starts_with('-'), "only regular files: {line}");
+        names.push(fields.last().unwrap().to_string());
+    }
+    let mut expected = vec!["LICENSE".to_string(), "kubectl-werf".to_string()];
+    if names.iter().any(|n| n == "kubectl_complete-werf") {
+        expected.push("kubectl_complete-werf".into());
+    }
+    assert_eq!(names, expected, "archive entries (sorted by name, at the root)");
+
+    let unpacked = fresh_dir("unpacked");
+    run(Command::new("tar").arg("-xzf").arg(archive).arg("-C").arg(&unpacked));
+    assert_eq!(
+        fs::read(unpacked.join("LICENSE")).unwrap(),
+        fs::read(repo().join("LICENSE")).unwrap(),
+        "LICENSE in the archive differs from the repository's"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    for program in expected.iter().filter(|n| *n != "LICENSE") {
+        let mode = fs::metadata(unpacked.join(program)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o755, "{program} mode {mode:o}");
+    }
+
+    // The packed binary is this version of kubectl-werf.
+    let binary = unpacked.join("kubectl-werf");
+    let json = run(Command::new(&binary).args(["version", "--client", "-o", "json"]).env_remove("KUBECONFIG"));
+    let report: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(report["clientVersion"]["version"], format!("v{version}").as_str(), "{json}");
+    assert!(report.get("serverVersion").is_none(), "--client does not contact a server");
+    let table = run(Command::new(&binary).args(["version", "--client"]));
+    assert!(table.contains(&format!("v{version}")), "{table}");
+
+    // The .sha256 beside it, in sha256sum's format.
+    let sum_file = fs::read_to_string(format!("{}.sha256", archive.display())).unwrap();
+    let file_name = archive.file_name().unwrap().to_str().unwrap();
+    assert_eq!(sum_file, format!("{}  {file_name}\n", sha256_hex(archive)));
+}
+
+#[test]
+fn archive_is_reproducible_and_updates_a_manifest_copy() {
+    let dist = dist();
+    let (os, arch) = host_platform();
+    let fresh_sha = sha256_hex(&dist.archive);
+    let copy = fresh_dir("manifest").join("krew-manifest.yaml");
+    fs::copy(repo().join("krew-manifest.yaml"), &copy).unwrap();
+
+    if dist.built_here {
+        // Packing the same binary again (other staging files, other mtimes) gives the same bytes,
+        // and --update-manifest writes that archive into the copy.
+        let again = fresh_dir("dist-again");
+        let stdout = run(Command::new(repo().join("scripts/dist"))
+            .arg("--no-build")
+            .arg("--out")
+            .arg(&again)
+            .arg("--update-manifest")
+            .arg(&copy)
+            .current_dir(repo()));
+        let repacked = PathBuf::from(stdout.lines().last().unwrap());
+        assert_eq!(fs::read(&repacked).unwrap(), fs::read(&dist.archive).unwrap(), "repacking changed the archive");
+    } else {
+        eprintln!("KUBECTL_WERF_DIST_DIR given: no release binary of this checkout to repack");
+        run(Command::new(repo().join("scripts/krew-manifest"))
+            .arg("--manifest")
+            .arg(&copy)
+            .arg("--in-place")
+            .arg(&dist.archive));
+    }
+
+    let committed_text = fs::read_to_string(repo().join("krew-manifest.yaml")).unwrap();
+    let updated_text = fs::read_to_string(&copy).unwrap();
+    let updated = serde_saphyr::from_str::<Value>(&updated_text).unwrap();
+    assert_valid(&updated, "the manifest after --update-manifest");
+    let entry = platform(&updated, os, arch).expect("the host platform is in the updated manifest");
+    assert_eq!(entry["sha256"], fresh_sha.as_str());
+    assert!(entry["uri"].as_str().unwrap().ends_with(&format!("/{}", dist.archive.file_name().unwrap().to_str().unwrap())));
+    // The hand-written part is untouched, and so are the other platforms.
+    let head = |t: &str| t.split_once("\n  platforms:\n").unwrap().0.to_string();
+    assert_eq!(head(&updated_text), head(&committed_text));
+    let committed = serde_saphyr::from_str::<Value>(&committed_text).unwrap();
+    let others = |m: &Value| -> Vec<Value> {
+        m["spec"]["platforms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| !(p["selector"]["matchLabels"]["os"] == os && p["selector"]["matchLabels"]["arch"] == arch))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(others(&updated), others(&committed));
+    // The committed entry has the same shape; only its hash may differ (see the module doc).
+    let mut committed_entry = platform(&committed, os, arch).expect("committed host platform").clone();
+    committed_entry["sha256"] = fresh_sha.as_str().into();
+    assert_eq!(&committed_entry, entry, "the committed {os}/{arch} entry differs beyond its sha256");
+
+    // Updating again is a no-op.
+    run(Command::new(repo().join("scripts/krew-manifest")).arg("--manifest").arg(&copy).arg("--in-place").arg(&dist.archive));
+    assert_eq!(fs::read_to_string(&copy).unwrap(), updated_text);
+}
+
+#[test]
+fn generator_writes_all_five_platforms_like_the_release_workflow() {
+    let version = crate_version();
+    let work = fresh_dir("five");
+    let content = work.join("content");
+    let archives = work.join("archives");
+    fs::create_dir_all(&content).unwrap();
+    fs::create_dir_all(&archives).unwrap();
+    fs::copy(repo().join("LICENSE"), content.join("LICENSE")).unwrap();
+    fs::write(content.join("kubectl-werf"), "not a real binary\n").unwrap();
+    fs::write(content.join("kubectl-werf.exe"), "not a real binary either\n").unwrap();
+    let mut paths = Vec::new();
+    for (os, arch) in [("windows", "amd64"), ("darwin", "arm64"), ("linux", "arm64"), ("darwin", "amd64"), ("linux", "amd64")] {
+        let path = archives.join(archive_name(&version, os, arch));
+        if os == "windows" {
+            let script = "import sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], 'w') as z:\n    for f in sys.argv[3:]:\n        z.write(sys.argv[2] + '/' + f, f)\n";
+            run(Command::new("python3").args(["-c", script]).arg(&path).arg(&content).args(["kubectl-werf.exe", "LICENSE"]));
+        } else {
+            let extra = if arch == "arm64" { vec!["kubectl-werf.exe"] } else { vec![] }; // vary the bytes
+            run(Command::new("tar").arg("-czf").arg(&path).arg("-C").arg(&content).args(["kubectl-werf", "LICENSE"]).args(extra));
+        }
+        paths.push(path);
+    }
+    let out = work.join("krew-manifest.yaml");
+    run(Command::new(repo().join("scripts/krew-manifest"))
+        .arg("--manifest")
+        .arg(repo().join("krew-manifest.yaml"))
+        .arg("--replace-platforms")
+        .args(["--homepage", "https://github.com/example/kubectl-werf"])
+        .arg("--out")
+        .arg(&out)
+        .args(&paths));
+    let manifest = yaml_file(&out);
+    assert_valid(&manifest, "the five-platform manifest");
+    assert_eq!(manifest["spec"]["homepage"], "https://github.com/example/kubectl-werf");
+    let listed: Vec<(String, String)> = manifest["spec"]["platforms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let labels = &p["selector"]["matchLabels"];
+            (labels["os"].as_str().unwrap().to_string(), labels["arch"].as_str().unwrap().to_string())
+        })
+        .collect();
+    let expected: Vec<(String, String)> =
+        [("linux", "amd64"), ("linux", "arm64"), ("darwin", "amd64"), ("darwin", "arm64"), ("windows", "amd64")]
+            .iter()
+            .map(|(o, a)| (o.to_string(), a.to_string()))
+            .collect();
+    assert_eq!(listed, expected, "platforms in a stable order");
+    for path in &paths {
+        let name = path.file_name().unwrap().to_str().unwrap();
+        let p = manifest["spec"]["platforms"].as_array().unwrap().iter().find(|p| p["uri"].as_str().unwrap().ends_with(name)).unwrap();
+        assert_eq!(p["uri"], format!("https://github.com/example/kubectl-werf/releases/download/v{version}/{name}").as_str());
+        assert_eq!(p["sha256"], sha256_hex(path).as_str(), "{name}");
+    }
+    let windows = platform(&manifest, "windows", "amd64").unwrap();
+    assert_eq!(windows["bin"], "kubectl-werf.exe");
+    // Extra root files are extracted too (that is how kubectl_complete-werf gets installed).
+    let arm = platform(&manifest, "linux", "arm64").unwrap();
+    assert_eq!(arm["files"].as_array().unwrap().len(), 3);
+}
