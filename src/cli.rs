@@ -277,7 +277,9 @@ anything failed.",
     #[command(
         long_about = "Write release records, every revision, Helm 3/4 (Secrets and ConfigMaps) and Helm 2 (Tiller), \
 as one plain Kubernetes YAML file per record: `kubectl create -f DIR` and `kubectl werf releases restore \
---dir DIR` accept them. A file of the same record already in DIR is replaced.",
+--dir DIR` accept them. A file of the same record already in DIR is replaced.\n\n\
+Without NAME or -A: every Helm 3/4 release of the namespace (and, with --helm-version 2, every release in \
+Tiller's namespace). Payloads are written exactly as stored.",
         after_help = "Examples:\n  kubectl werf releases export shop -n shop --dir ./shop-records\n  kubectl werf releases export -A --dir ./all-releases\n  kubectl create -f ./shop-records     # or: kubectl werf releases restore --dir ./shop-records"
     )]
     Export(ReleasesExportArgs),
