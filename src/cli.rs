@@ -408,6 +408,149 @@ pub enum ReleasesCommand {
     Status(ReleasesStatusArgs),
     /// Details of one release (helm get).
     Get(ReleasesGetArgs),
+    /// Release a release stuck in pending-install/-upgrade/-rollback (mark it failed, or delete it).
+    #[command(
+        long_about = "Release a release stuck in pending-install, pending-upgrade or pending-rollback: Helm refuses \
+every operation on it (\"another operation (install/upgrade/rollback) is in progress\").\n\n\
+The stuck revision (the latest, or --revision N) is shown with its age, backed up (one YAML file that \
+`kubectl create -f` and `releases restore` accept), then marked failed (the default), marked superseded, \
+or deleted; every write is guarded by the record's resourceVersion. info.description records what was \
+done and what the status was before.\n\n\
+When the record was written in the last 5 minutes an operation may really be running: the command warns \
+and asks again; with --yes it refuses unless --force is given too.\n\n\
+--to superseded is accepted only when another revision of the release is deployed (the release keeps \
+that deployed revision). A release that is not stuck is reported and nothing is done (exit 0).",
+        after_help = "Examples:\n  kubectl werf releases unlock shop -n shop --dry-run\n  kubectl werf releases unlock shop -n shop --yes\n  kubectl werf releases unlock shop -n shop --to delete --backup-dir ./backup --yes\n  kubectl werf releases unlock legacy --helm-version 2 --tiller-namespace kube-system"
+    )]
+    Unlock(ReleasesUnlockArgs),
+    /// Delete old revisions beyond --keep N per release, as Helm's --history-max would have.
+    #[command(
+        long_about = "Delete the oldest revisions of releases beyond --keep N, as Helm's --history-max would have, \
+except that the latest revision and the last deployed one are never deleted (so a release may keep N+1).\n\n\
+Shows the plan, asks (or --yes), backs every record up before deleting it (--backup-dir, default a new \
+directory under ~/.cache/kubectl-werf/backups), and deletes only the version that was planned \
+(resourceVersion precondition). Re-running after an interruption finishes the job. Exit 1 when \
+anything failed.",
+        after_help = "Examples:\n  kubectl werf releases prune shop -n shop --keep 10 --dry-run\n  kubectl werf releases prune -A --keep 5 --yes --backup-dir ./pruned\n  kubectl werf releases prune legacy --helm-version 2 --keep 3"
+    )]
+    Prune(ReleasesPruneArgs),
+    /// Write release records (every revision) as plain YAML files `kubectl create -f DIR` accepts.
+    #[command(
+        long_about = "Write release records, every revision, Helm 3/4 (Secrets and ConfigMaps) and Helm 2 (Tiller), \
+as one plain Kubernetes YAML file per record: `kubectl create -f DIR` and `kubectl werf releases restore \
+--dir DIR` accept them. A file of the same record already in DIR is replaced.\n\n\
+Without NAME or -A: every Helm 3/4 release of the namespace (and, with --helm-version 2, every release in \
+Tiller's namespace). Payloads are written exactly as stored.",
+        after_help = "Examples:\n  kubectl werf releases export shop -n shop --dir ./shop-records\n  kubectl werf releases export -A --dir ./all-releases\n  kubectl create -f ./shop-records     # or: kubectl werf releases restore --dir ./shop-records"
+    )]
+    Export(ReleasesExportArgs),
+    /// Put records from an export or backup directory back: create what is missing, skip what is equal.
+    #[command(
+        long_about = "Read an export or backup directory (releases export, or the backups of unlock/prune/restore) \
+and put the records back: a missing record is created, an equal one (same decoded release, same labels \
+apart from createdAt/modifiedAt) is skipped, a different one is refused and named, unless --force, which \
+backs the current record up and then replaces it (resourceVersion precondition). Exit 1 when anything \
+was refused or failed.",
+        after_help = "Examples:\n  kubectl werf releases restore --dir ./shop-records --dry-run\n  kubectl werf releases restore --dir ~/.cache/kubectl-werf/backups/2025-01-01T000000Z-prune-42 --yes\n  kubectl werf releases restore --dir ./shop-records --force --yes --backup-dir ./replaced"
+    )]
+    Restore(ReleasesRestoreArgs),
+}
+
+/// Where `unlock --to` leaves the stuck revision.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnlockTarget {
+    /// Mark it failed (Helm then upgrades or rolls back from it as from any failed revision).
+    #[default]
+    Failed,
+    /// Mark it superseded (only when another revision is deployed).
+    Superseded,
+    /// Delete the record (the previous revision becomes the latest).
+    Delete,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ReleasesUnlockArgs {
+    /// Release name.
+    pub name: String,
+    /// What to make of the stuck revision.
+    #[arg(long = "to", value_enum, default_value_t = UnlockTarget::Failed)]
+    pub to: UnlockTarget,
+    /// This revision instead of the latest.
+    #[arg(long, value_name = "N")]
+    pub revision: Option<i64>,
+    /// Show what would be done and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation (required without a terminal).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Proceed with --yes even though the record was written in the last 5 minutes.
+    #[arg(long)]
+    pub force: bool,
+    /// Directory for the backup (default: a new directory under ~/.cache/kubectl-werf/backups).
+    #[arg(long, value_name = "DIR")]
+    pub backup_dir: Option<PathBuf>,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ReleasesPruneArgs {
+    /// Releases to prune (in the namespace); or -A for every release.
+    pub names: Vec<String>,
+    /// Every release in every namespace (and every Helm 2 release).
+    #[arg(short = 'A', long, conflicts_with = "names")]
+    pub all_namespaces: bool,
+    /// Revisions to keep per release (at least 1).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep: u32,
+    /// Show the plan and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation (required without a terminal).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Directory for the backups (default: a new directory under ~/.cache/kubectl-werf/backups).
+    #[arg(long, value_name = "DIR")]
+    pub backup_dir: Option<PathBuf>,
+    /// Output format of the results.
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ReleasesExportArgs {
+    /// Releases to export (in the namespace); or -A for every release.
+    pub names: Vec<String>,
+    /// Every release in every namespace (and every Helm 2 release).
+    #[arg(short = 'A', long, conflicts_with = "names")]
+    pub all_namespaces: bool,
+    /// Directory to write the files to (created when missing).
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ReleasesRestoreArgs {
+    /// Directory of record files (releases export, or a backup directory).
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Replace records that differ (after backing the current ones up).
+    #[arg(long)]
+    pub force: bool,
+    /// Show the plan and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation (required without a terminal).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Directory for backups of replaced records (default: a new directory under ~/.cache/kubectl-werf/backups).
+    #[arg(long, value_name = "DIR")]
+    pub backup_dir: Option<PathBuf>,
+    /// Output format of the results.
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
 }
 
 #[derive(Args, Debug, Clone, Default)]

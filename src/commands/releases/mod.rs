@@ -24,9 +24,13 @@
 //!   broken by namespace here. `status` does not list live resources (helm 4's table form does).
 
 mod collect;
+mod export;
 mod inspect;
 mod list;
+mod prune;
+mod restore;
 mod selector;
+mod unlock;
 mod view;
 
 pub use collect::{FETCH_CONCURRENCY, Generation, Row};
@@ -71,6 +75,10 @@ pub async fn run(ctx: &Context<'_>, args: ReleasesArgs) -> Result<Outcome, AppEr
         ReleasesCommand::History(a) => inspect::history(&scope, a).await,
         ReleasesCommand::Status(a) => inspect::status(&scope, a).await,
         ReleasesCommand::Get(a) => inspect::get(&scope, a.what).await,
+        ReleasesCommand::Unlock(a) => unlock::run(&scope, a).await,
+        ReleasesCommand::Prune(a) => prune::run(&scope, a).await,
+        ReleasesCommand::Export(a) => export::run(&scope, a).await,
+        ReleasesCommand::Restore(a) => restore::run(&scope, a).await,
     }
 }
 

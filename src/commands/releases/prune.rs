@@ -1,0 +1,336 @@
+//! `releases prune`: delete old revisions beyond `--keep N` per release.
+//!
+//! Decisions:
+//! - Helm's `--history-max` rule (`Storage.removeLeastRecent`): oldest revisions first, skipping the last
+//!   `deployed` one; on top of it the latest revision is never deleted (Helm deletes before writing a new
+//!   one; we write nothing). So a release whose last deployed revision is not its latest keeps N+1 when
+//!   N = 1.
+//! - Scope: the named releases in the namespace (and Helm 2 releases of those names in Tiller's
+//!   storage), or `-A` for every release; neither is a usage error (deleting needs an explicit scope).
+//!   Helm 3/4 records of the configured driver (`--release-storage`), like helm.
+//! - A release with a record that cannot be decoded is skipped (its statuses are not all known).
+//! - Each record is read again right before its delete: it must be at the resourceVersion that was
+//!   planned, is backed up, then deleted with that resourceVersion as precondition. A record already
+//!   gone counts as done, so a re-run after an interruption converges.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use futures::StreamExt;
+
+use crate::app::Outcome;
+use crate::cli::{OutputFormat, ReleasesPruneArgs};
+use crate::error::AppError;
+use crate::helmfmt::Table;
+use crate::release::helm3::Status;
+use crate::stop::StopSignal;
+use crate::storage::backup::{self, BackupDir};
+use crate::storage::codec::{self, helm3_history_selector};
+use crate::storage::objects::{ObjectInfo, ObjectStore};
+use crate::storage::open_stores;
+
+use super::restore::{ResultRow, WRITE_CONCURRENCY, print_rows};
+use super::{Scope, print_problems, view};
+
+#[derive(Debug, Clone)]
+pub(super) struct Rev {
+    pub version: i64,
+    pub status: Status,
+    pub object: ObjectInfo,
+}
+
+/// One release's revisions, oldest first.
+#[derive(Debug, Clone)]
+pub(super) struct Rel {
+    pub name: String,
+    /// Where its records are (Tiller's namespace for Helm 2).
+    pub object_namespace: String,
+    pub storage: &'static str,
+    pub revs: Vec<Rev>,
+}
+
+/// Revisions to delete so that at most `keep` remain, never the latest nor the last deployed.
+pub(super) fn plan_release(rel: &Rel, keep: usize) -> Vec<Rev> {
+    let Some(latest) = rel.revs.iter().map(|r| r.version).max() else { return Vec::new() };
+    let last_deployed = rel.revs.iter().filter(|r| r.status == Status::Deployed).map(|r| r.version).max();
+    let mut revs = rel.revs.clone();
+    revs.sort_by_key(|r| r.version);
+    let mut remaining = revs.len();
+    let mut out = Vec::new();
+    for r in revs {
+        if remaining <= keep {
+            break;
+        }
+        if r.version == latest || Some(r.version) == last_deployed {
+            continue;
+        }
+        remaining -= 1;
+        out.push(r);
+    }
+    out
+}
+
+async fn collect(scope: &Scope, args: &ReleasesPruneArgs) -> Result<Vec<Rel>, AppError> {
+    let (helm3, helm2) = open_stores(&scope.client, &scope.storage);
+    let mut rels: BTreeMap<(u8, String, String), Rel> = BTreeMap::new();
+    let mut damaged: BTreeSet<(u8, String, String)> = BTreeSet::new();
+    if scope.helm_version != Some(2) {
+        let mut listings = Vec::new();
+        if args.all_namespaces {
+            listings.push(helm3.list_summaries(None, None).await.map_err(|e| AppError::kube(&e))?);
+        } else {
+            for name in &args.names {
+                let mut l =
+                    helm3.list_summaries(Some(&scope.namespace), Some(&helm3_history_selector(name))).await.map_err(|e| AppError::kube(&e))?;
+                l.records.retain(|r| &r.summary.name == name);
+                listings.push(l);
+            }
+        }
+        for l in listings {
+            print_problems(&l.errors, &l.warnings);
+            for e in &l.errors {
+                if let Some((n, _)) = codec::parse_helm3_object_name(&e.object) {
+                    damaged.insert((3, e.namespace.clone(), n.to_string()));
+                }
+            }
+            for r in l.records {
+                let key = (3, r.object.namespace.clone(), r.summary.name.clone());
+                rels.entry(key)
+                    .or_insert_with(|| Rel {
+                        name: r.summary.name.clone(),
+                        object_namespace: r.object.namespace.clone(),
+                        storage: helm3.storage_name(),
+                        revs: Vec::new(),
+                    })
+                    .revs
+                    .push(Rev { version: r.summary.version, status: r.summary.status.clone(), object: r.object });
+            }
+        }
+    }
+    if scope.helm_version != Some(3) {
+        let mut listings = Vec::new();
+        let tiller = helm2.namespace().to_string();
+        let result = if args.all_namespaces {
+            helm2.list(None).await.map(|l| vec![l])
+        } else {
+            let mut v = Vec::new();
+            let mut err = None;
+            for name in &args.names {
+                match helm2.history(name).await {
+                    Ok(l) => v.push(l),
+                    Err(e) => {
+                        err = Some(e);
+                        break;
+                    }
+                }
+            }
+            match err {
+                Some(e) => Err(e),
+                None => Ok(v),
+            }
+        };
+        match result {
+            Ok(l) => listings.extend(l),
+            Err(e) if super::is_forbidden(&e) && scope.helm_version.is_none() => {
+                eprintln!("warning: cannot read Helm 2 records in namespace {tiller}: {}", crate::error::describe_kube_error(&e))
+            }
+            Err(e) => return Err(AppError::kube(&e)),
+        }
+        for l in listings {
+            print_problems(&l.errors, &l.warnings);
+            for e in &l.errors {
+                if let Some((n, _)) = codec::parse_helm2_object_name(&e.object) {
+                    damaged.insert((2, e.namespace.clone(), n.to_string()));
+                }
+            }
+            for r in l.records {
+                let key = (2, r.object.namespace.clone(), r.release.name.clone());
+                let rel = rels.entry(key).or_insert_with(|| Rel {
+                    name: r.release.name.clone(),
+                    object_namespace: r.object.namespace.clone(),
+                    storage: r.storage_name(),
+                    revs: Vec::new(),
+                });
+                if rel.revs.iter().any(|x| x.object == r.object) {
+                    continue;
+                }
+                rel.revs.push(Rev {
+                    version: i64::from(r.release.version),
+                    status: view::helm2_status(r.release.status_code()),
+                    object: r.object,
+                });
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (key, rel) in rels {
+        if damaged.contains(&key) {
+            eprintln!("warning: release {} in {}: a record cannot be decoded; skipped (not pruned)", rel.name, rel.object_namespace);
+            continue;
+        }
+        out.push(rel);
+    }
+    Ok(out)
+}
+
+pub async fn run(scope: &Scope, args: ReleasesPruneArgs) -> Result<Outcome, AppError> {
+    if args.names.is_empty() && !args.all_namespaces {
+        return Err(AppError::Usage("name the releases to prune, or give -A for every release in every namespace".into()));
+    }
+    let rels = collect(scope, &args).await?;
+    if rels.is_empty() {
+        return Err(AppError::Failed("no release found; nothing to prune".into()));
+    }
+    let keep = args.keep as usize;
+    let mut plan: Vec<(String, Rev)> = Vec::new();
+    let mut table = Table::new();
+    table.add_row(["RELEASE", "NAMESPACE", "STORAGE", "REVISIONS", "KEEP", "DELETE"]);
+    for rel in &rels {
+        let del = plan_release(rel, keep);
+        let kept = rel.revs.len() - del.len();
+        let list: Vec<String> = del.iter().map(|r| format!("{} ({})", r.version, r.status.as_str())).collect();
+        table.add_row([
+            rel.name.clone(),
+            rel.object_namespace.clone(),
+            rel.storage.to_string(),
+            rel.revs.len().to_string(),
+            kept.to_string(),
+            if list.is_empty() { "-".to_string() } else { list.join(", ") },
+        ]);
+        plan.extend(del.into_iter().map(|r| (rel.name.clone(), r)));
+    }
+    if args.output == OutputFormat::Table || args.dry_run {
+        use std::io::Write;
+        if args.output == OutputFormat::Table {
+            std::io::stdout().write_all(&table.render())?;
+        } else {
+            std::io::stderr().write_all(&table.render())?;
+        }
+    }
+    if plan.is_empty() {
+        eprintln!("nothing to prune: every release has at most {keep} revision(s) besides its latest and last deployed");
+        return Ok(Outcome::Success);
+    }
+    if args.dry_run {
+        if args.output != OutputFormat::Table {
+            let rows: Vec<ResultRow> = plan.iter().map(|(_, r)| row(&r.object, "would delete", format!("revision {} ({})", r.version, r.status.as_str()), false)).collect();
+            print_rows(&rows, ["RECORD", "ACTION", "DETAIL"], args.output)?;
+        }
+        eprintln!("dry run: {} record(s) would be deleted; nothing was changed", plan.len());
+        return Ok(Outcome::Success);
+    }
+    let releases = plan.iter().map(|(n, _)| n).collect::<BTreeSet<_>>().len();
+    if !crate::interact::confirm(&format!("Delete {} revision record(s) of {releases} release(s)?", plan.len()), args.yes)? {
+        return Err(AppError::Failed("cancelled; nothing was changed".into()));
+    }
+    let dir = BackupDir::create(args.backup_dir.as_deref(), "prune")?;
+    eprintln!("backing records up to {}", dir.path().display());
+    let stop = StopSignal::install();
+    let bar = crate::interact::progress(plan.len() as u64, "prune");
+    let client = scope.client.clone();
+    let rows: Vec<ResultRow> = futures::stream::iter(plan)
+        .map(|(_, rev)| {
+            let (client, dir, stop, bar) = (client.clone(), dir.clone(), stop.clone(), bar.clone());
+            async move {
+                let r = delete_one(client, &rev, &dir, &stop).await;
+                bar.inc(1);
+                r
+            }
+        })
+        .buffer_unordered(WRITE_CONCURRENCY)
+        .collect()
+        .await;
+    bar.finish_and_clear();
+    let mut rows = rows;
+    rows.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    print_rows(&rows, ["RECORD", "RESULT", "DETAIL"], args.output)?;
+    eprintln!("deleted records are backed up in {} (kubectl werf releases restore --dir {0} puts them back)", dir.path().display());
+    let failed = rows.iter().filter(|r| r.failed).count();
+    if stop.requested() || failed > 0 {
+        eprintln!("{failed} record(s) not deleted; re-run the same command to finish");
+        return Ok(Outcome::PartialFailure);
+    }
+    Ok(Outcome::Success)
+}
+
+fn row(info: &ObjectInfo, action: &str, detail: impl Into<String>, failed: bool) -> ResultRow {
+    ResultRow { namespace: info.namespace.clone(), kind: info.kind.kind(), name: info.name.clone(), action: action.into(), detail: detail.into(), failed }
+}
+
+async fn delete_one(client: kube::Client, rev: &Rev, dir: &BackupDir, stop: &StopSignal) -> ResultRow {
+    let info = &rev.object;
+    if stop.requested() {
+        return row(info, "skipped", "interrupted before this delete", true);
+    }
+    let store = ObjectStore::new(client, info.kind);
+    let raw = match store.get(&info.namespace, &info.name).await {
+        Ok(Some(raw)) => raw,
+        Ok(None) => return row(info, "gone", "already deleted", false),
+        Err(e) => return row(info, "failed", crate::error::describe_kube_error(&e), true),
+    };
+    if raw.info.resource_version != info.resource_version {
+        return row(info, "failed", "changed since the plan was made; not deleted (re-run to plan again)", true);
+    }
+    let Some(obj) = backup::record_from_raw(&raw) else {
+        return row(info, "failed", "no readable payload to back up; not deleted", true);
+    };
+    let file = match dir.write(&obj) {
+        Ok(f) => f,
+        Err(e) => return row(info, "failed", format!("backup failed, not deleted: {e}"), true),
+    };
+    match store.delete(&info.namespace, &info.name, info.resource_version.as_deref()).await {
+        Ok(()) => row(info, "deleted", format!("revision {} ({}), backup {}", rev.version, rev.status.as_str(), file.display()), false),
+        Err(kube::Error::Api(s)) if s.code == 404 => row(info, "gone", "deleted meanwhile", false),
+        Err(kube::Error::Api(s)) if s.code == 409 => row(info, "failed", "changed since it was backed up; not deleted (re-run)", true),
+        Err(e) => row(info, "failed", format!("{} (backed up to {})", crate::error::describe_kube_error(&e), file.display()), true),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::ObjectKind;
+
+    fn rel(statuses: &[&str]) -> Rel {
+        Rel {
+            name: "r".into(),
+            object_namespace: "ns".into(),
+            storage: "secret",
+            revs: statuses
+                .iter()
+                .enumerate()
+                .map(|(i, s)| Rev {
+                    version: i as i64 + 1,
+                    status: Status::from(*s),
+                    object: ObjectInfo {
+                        kind: ObjectKind::Secret,
+                        namespace: "ns".into(),
+                        name: format!("sh.helm.release.v1.r.v{}", i + 1),
+                        labels: Default::default(),
+                        resource_version: None,
+                        uid: None,
+                        creation_timestamp: None,
+                        secret_type: None,
+                    },
+                })
+                .collect(),
+        }
+    }
+
+    fn versions(v: Vec<Rev>) -> Vec<i64> {
+        v.into_iter().map(|r| r.version).collect()
+    }
+
+    #[test]
+    fn keeps_latest_and_last_deployed() {
+        let shop = rel(&["superseded", "superseded", "failed", "uninstalled"]);
+        assert_eq!(versions(plan_release(&shop, 1)), vec![1, 2, 3]);
+        assert_eq!(versions(plan_release(&shop, 2)), vec![1, 2]);
+        assert_eq!(versions(plan_release(&shop, 4)), Vec::<i64>::new());
+        let stuck = rel(&["deployed", "pending-upgrade"]);
+        assert_eq!(versions(plan_release(&stuck, 1)), Vec::<i64>::new());
+        let mid = rel(&["superseded", "deployed", "failed", "failed"]);
+        assert_eq!(versions(plan_release(&mid, 1)), vec![1, 3]);
+        assert_eq!(versions(plan_release(&mid, 2)), vec![1, 3]);
+        assert_eq!(versions(plan_release(&mid, 3)), vec![1]);
+    }
+}

@@ -1,0 +1,262 @@
+//! `releases restore`: put records from an export or backup directory back.
+//!
+//! Decisions:
+//! - A record missing from the cluster is created exactly as in the file (payload text byte-equal).
+//! - A record present and equal is skipped. Equal = the same decoded release (Helm 3: the JSON value;
+//!   Helm 2: the protobuf message) and the same labels apart from the write stamps `createdAt`,
+//!   `modifiedAt`, `CREATED_AT`, `MODIFIED_AT` (Helm rewrites those on every write).
+//! - A present record that differs is refused and named (exit 1), unless `--force`: the current record
+//!   is backed up first, then replaced, guarded by the resourceVersion that was compared.
+//! - Several different files for one record (e.g. a backup directory holding two versions) make that
+//!   record ambiguous: it is refused and its files must be sorted out by hand.
+//! - Re-running converges: what was created is then equal and skipped.
+
+use std::collections::BTreeMap;
+
+use futures::StreamExt;
+use serde::Serialize;
+
+use crate::app::Outcome;
+use crate::cli::{OutputFormat, ReleasesRestoreArgs};
+use crate::error::AppError;
+use crate::helmfmt::Table;
+use crate::stop::StopSignal;
+use crate::storage::backup::{self, BackupDir};
+use crate::storage::codec::{self, DecodeLimits};
+use crate::storage::objects::{NewObject, ObjectKind, ObjectStore, RawObject};
+
+use super::Scope;
+
+/// Writes in flight at once.
+pub(super) const WRITE_CONCURRENCY: usize = 8;
+
+const STAMP_LABELS: [&str; 4] = ["createdAt", "modifiedAt", "CREATED_AT", "MODIFIED_AT"];
+
+/// One line of a report.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct ResultRow {
+    pub namespace: String,
+    pub kind: &'static str,
+    pub name: String,
+    pub action: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+    #[serde(skip)]
+    pub failed: bool,
+}
+
+pub(super) fn print_rows(rows: &[ResultRow], header: [&str; 3], format: OutputFormat) -> Result<(), AppError> {
+    match format {
+        OutputFormat::Table => {
+            let mut t = Table::new();
+            t.add_row(header);
+            for r in rows {
+                t.add_row([format!("{}/{}/{}", r.namespace, r.kind.to_ascii_lowercase(), r.name), r.action.clone(), r.detail.clone()]);
+            }
+            use std::io::Write;
+            std::io::stdout().write_all(&t.render())?;
+            Ok(())
+        }
+        f => Ok(crate::output::print_structured(&rows, f)?),
+    }
+}
+
+fn without_stamps(labels: &BTreeMap<String, String>) -> BTreeMap<&str, &str> {
+    labels.iter().filter(|(k, _)| !STAMP_LABELS.contains(&k.as_str())).map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+fn is_helm2(labels: &BTreeMap<String, String>) -> bool {
+    labels.get("OWNER").is_some_and(|o| o == "TILLER")
+}
+
+/// Same release and labels (write stamps aside); see the module comment.
+pub(super) fn same_record(wanted: &NewObject, current: &RawObject, limits: &DecodeLimits) -> bool {
+    if without_stamps(&wanted.labels) != without_stamps(&current.info.labels) {
+        return false;
+    }
+    let Some(cur) = current.payload.as_deref() else { return false };
+    if wanted.payload.as_bytes() == cur {
+        return true;
+    }
+    if is_helm2(&wanted.labels) {
+        match (codec::decode_helm2(wanted.payload.as_bytes(), limits), codec::decode_helm2(cur, limits)) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        }
+    } else {
+        match (codec::decode_helm3_value(wanted.payload.as_bytes(), limits), codec::decode_helm3_value(cur, limits)) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    Create,
+    Equal,
+    Differs,
+    Replace,
+    Ambiguous,
+}
+
+struct Item {
+    obj: NewObject,
+    action: Action,
+    current: Option<RawObject>,
+    detail: String,
+}
+
+fn row(obj: &NewObject, action: &str, detail: impl Into<String>, failed: bool) -> ResultRow {
+    ResultRow { namespace: obj.namespace.clone(), kind: obj.kind.kind(), name: obj.name.clone(), action: action.into(), detail: detail.into(), failed }
+}
+
+fn plan_word(a: Action, dry: bool) -> &'static str {
+    match (a, dry) {
+        (Action::Create, true) => "would create",
+        (Action::Create, false) => "create",
+        (Action::Replace, true) => "would replace",
+        (Action::Replace, false) => "replace",
+        (Action::Equal, _) => "equal",
+        (Action::Differs, _) => "refused",
+        (Action::Ambiguous, _) => "ambiguous",
+    }
+}
+
+pub async fn run(scope: &Scope, args: ReleasesRestoreArgs) -> Result<Outcome, AppError> {
+    let entries = backup::read_dir(&args.dir).map_err(|e| AppError::Io(format!("{}: {e}", args.dir.display())))?;
+    let mut unreadable = 0;
+    let mut groups: BTreeMap<(String, ObjectKind, String), Vec<NewObject>> = BTreeMap::new();
+    for e in entries {
+        match e {
+            Ok(o) => {
+                let list = groups.entry((o.namespace.clone(), o.kind, o.name.clone())).or_default();
+                if !list.contains(&o) {
+                    list.push(o);
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                unreadable += 1;
+            }
+        }
+    }
+    if groups.is_empty() {
+        return Err(AppError::Failed(format!("{}: no release records found", args.dir.display())));
+    }
+    let limits = scope.limits();
+    let client = scope.client.clone();
+    // Read what is there now, a few at a time.
+    let planned: Vec<Result<Item, AppError>> = futures::stream::iter(groups.into_values())
+        .map(|mut versions| {
+            let client = client.clone();
+            async move {
+                let obj = versions.remove(0);
+                if !versions.is_empty() {
+                    let detail = format!("{} different versions in the directory; remove all but one", versions.len() + 1);
+                    return Ok(Item { obj, action: Action::Ambiguous, current: None, detail });
+                }
+                let store = ObjectStore::new(client, obj.kind);
+                let current = store.get(&obj.namespace, &obj.name).await.map_err(|e| AppError::kube(&e))?;
+                let (action, detail) = match &current {
+                    None => (Action::Create, String::new()),
+                    Some(cur) if same_record(&obj, cur, &limits) => (Action::Equal, String::new()),
+                    Some(_) if args.force => (Action::Replace, "differs; backed up, then replaced".to_string()),
+                    Some(_) => (Action::Differs, "exists and differs (--force replaces it after a backup)".to_string()),
+                };
+                Ok(Item { obj, action, current, detail })
+            }
+        })
+        .buffered(WRITE_CONCURRENCY)
+        .collect()
+        .await;
+    let mut items = Vec::new();
+    for p in planned {
+        items.push(p?);
+    }
+    let writes = items.iter().filter(|i| matches!(i.action, Action::Create | Action::Replace)).count();
+    if args.dry_run || writes == 0 {
+        let rows: Vec<ResultRow> = items
+            .iter()
+            .map(|i| row(&i.obj, plan_word(i.action, args.dry_run), i.detail.clone(), matches!(i.action, Action::Differs | Action::Ambiguous)))
+            .collect();
+        print_rows(&rows, ["RECORD", "ACTION", "DETAIL"], args.output)?;
+        if writes == 0 && !args.dry_run {
+            eprintln!("nothing to restore");
+        }
+        return Ok(if unreadable > 0 || rows.iter().any(|r| r.failed) { Outcome::PartialFailure } else { Outcome::Success });
+    }
+    let creates = items.iter().filter(|i| i.action == Action::Create).count();
+    let replaces = writes - creates;
+    if !args.yes && crate::interact::interactive() {
+        for i in items.iter().filter(|i| i.action != Action::Equal) {
+            eprintln!("  {:<14} {}/{}/{} {}", plan_word(i.action, true), i.obj.namespace, i.obj.kind.kind().to_ascii_lowercase(), i.obj.name, i.detail);
+        }
+    }
+    if !crate::interact::confirm(&format!("Create {creates} and replace {replaces} release record(s)?"), args.yes)? {
+        return Err(AppError::Failed("cancelled; nothing was changed".into()));
+    }
+    let backup_dir = if replaces > 0 { Some(BackupDir::create(args.backup_dir.as_deref(), "restore")?) } else { None };
+    let stop = StopSignal::install();
+    let bar = crate::interact::progress(writes as u64, "restore");
+    let rows: Vec<ResultRow> = futures::stream::iter(items)
+        .map(|item| {
+            let client = client.clone();
+            let stop = stop.clone();
+            let backup_dir = backup_dir.clone();
+            let bar = bar.clone();
+            async move {
+                let r = apply(client, item, backup_dir.as_ref(), &stop, &limits).await;
+                bar.inc(1);
+                r
+            }
+        })
+        .buffered(WRITE_CONCURRENCY)
+        .collect()
+        .await;
+    bar.finish_and_clear();
+    print_rows(&rows, ["RECORD", "RESULT", "DETAIL"], args.output)?;
+    if let Some(b) = &backup_dir {
+        eprintln!("replaced records were backed up to {}", b.path().display());
+    }
+    if stop.requested() {
+        eprintln!("interrupted: re-run the same command to finish (restored records are then skipped as equal)");
+    }
+    Ok(if unreadable > 0 || rows.iter().any(|r| r.failed) { Outcome::PartialFailure } else { Outcome::Success })
+}
+
+async fn apply(client: kube::Client, item: Item, backup_dir: Option<&BackupDir>, stop: &StopSignal, limits: &DecodeLimits) -> ResultRow {
+    let obj = &item.obj;
+    let store = ObjectStore::new(client, obj.kind);
+    match item.action {
+        Action::Equal => row(obj, "equal", "", false),
+        Action::Differs | Action::Ambiguous => row(obj, plan_word(item.action, false), item.detail, true),
+        _ if stop.requested() => row(obj, "skipped", "interrupted before this write", true),
+        Action::Create => match store.create(obj).await {
+            Ok(_) => row(obj, "created", "", false),
+            Err(kube::Error::Api(s)) if s.code == 409 => match store.get(&obj.namespace, &obj.name).await {
+                Ok(Some(cur)) if same_record(obj, &cur, limits) => row(obj, "equal", "created meanwhile by someone else", false),
+                _ => row(obj, "refused", "created meanwhile by someone else, and different", true),
+            },
+            Err(e) => row(obj, "failed", crate::error::describe_kube_error(&e), true),
+        },
+        Action::Replace => {
+            let Some(cur) = item.current.as_ref() else { return row(obj, "failed", "internal: no current record", true) };
+            let Some(old) = backup::record_from_raw(cur) else {
+                return row(obj, "failed", "the current record has no readable payload to back up; not replaced", true);
+            };
+            let written = match backup_dir.map(|b| b.write(&old)) {
+                Some(Ok(p)) => p,
+                Some(Err(e)) => return row(obj, "failed", format!("backup failed, not replaced: {e}"), true),
+                None => return row(obj, "failed", "internal: no backup directory", true),
+            };
+            let rv = cur.info.resource_version.clone().unwrap_or_default();
+            match store.replace(obj, &rv).await {
+                Ok(_) => row(obj, "replaced", format!("previous record in {}", written.display()), false),
+                Err(kube::Error::Api(s)) if s.code == 409 => row(obj, "failed", "changed since it was compared; re-run", true),
+                Err(e) => row(obj, "failed", crate::error::describe_kube_error(&e), true),
+            }
+        }
+    }
+}

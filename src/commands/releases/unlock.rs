@@ -1,0 +1,358 @@
+//! `releases unlock`: free a release stuck in `pending-install`/`pending-upgrade`/`pending-rollback`.
+//!
+//! Decisions (the `--help` says the same):
+//! - The latest revision is the target (Helm only looks at the latest); `--revision N` picks another.
+//!   Helm 3/4 records in the namespace come first; without any (or with `--helm-version 2`), the Helm 2
+//!   release of that name in Tiller's storage.
+//! - Not pending: a message, nothing done, exit 0 (a re-run after success converges quietly).
+//! - Age = now minus the newest of `info.last_deployed` and the record's `modifiedAt`/`createdAt`
+//!   (`MODIFIED_AT`/`CREATED_AT`) labels. Younger than 5 minutes: a warning, and an explicit answer on
+//!   the terminal; with `--yes` the command refuses unless `--force` is given too (exit 2).
+//! - The record is read again right before writing, backed up (it must be unchanged since it was
+//!   shown), then rewritten or deleted with its resourceVersion as precondition.
+//! - `--to failed` (default) / `--to superseded` rewrite `info.status` and prefix `info.description`
+//!   with who changed it and from what; labels are rebuilt as Helm does (`status`, `modifiedAt`).
+//!   `--to superseded` needs another revision that is `deployed`.
+//! - `--to delete` removes the record; the previous revision becomes the latest.
+
+use serde::Serialize;
+
+use crate::app::Outcome;
+use crate::cli::{OutputFormat, ReleasesUnlockArgs, UnlockTarget};
+use crate::error::AppError;
+use crate::helmfmt::Table;
+use crate::release::helm2;
+use crate::release::helm3::Status;
+use crate::storage::backup::{self, BackupDir};
+use crate::storage::codec::{LabelStamp, parse_helm2_labels, parse_helm3_labels};
+use crate::storage::helm3::now_unix;
+use crate::storage::objects::{ObjectInfo, ObjectStore};
+use crate::storage::{Helm2Record, Helm3Record, open_stores};
+
+use super::{Scope, print_problems, view};
+
+/// A record written this recently may belong to an operation that is still running.
+pub const RECENT_SECONDS: i64 = 300;
+
+enum Record {
+    Helm3(Helm3Record),
+    Helm2(Helm2Record),
+}
+
+impl Record {
+    fn object(&self) -> &ObjectInfo {
+        match self {
+            Record::Helm3(r) => &r.object,
+            Record::Helm2(r) => &r.object,
+        }
+    }
+    fn version(&self) -> i64 {
+        match self {
+            Record::Helm3(r) => r.release.version,
+            Record::Helm2(r) => i64::from(r.release.version),
+        }
+    }
+    fn status(&self) -> Status {
+        match self {
+            Record::Helm3(r) => r.release.info.status.clone(),
+            Record::Helm2(r) => view::helm2_status(r.release.status_code()),
+        }
+    }
+    fn namespace(&self) -> String {
+        match self {
+            Record::Helm3(r) => r.release.namespace.clone(),
+            Record::Helm2(r) => r.release.namespace.clone(),
+        }
+    }
+    fn description(&self) -> String {
+        match self {
+            Record::Helm3(r) => r.release.info.description.clone(),
+            Record::Helm2(r) => r.release.info.as_ref().map(|i| i.description.clone()).unwrap_or_default(),
+        }
+    }
+    fn storage(&self) -> &'static str {
+        match self {
+            Record::Helm3(r) => match r.object.kind {
+                crate::storage::ObjectKind::Secret => "secret",
+                crate::storage::ObjectKind::ConfigMap => "configmap",
+            },
+            Record::Helm2(r) => r.storage_name(),
+        }
+    }
+    /// Unix seconds of the newest write we know of, and of `last_deployed`.
+    fn times(&self) -> (Option<i64>, Option<i64>) {
+        let labels = &self.object().labels;
+        let (stamp, deployed) = match self {
+            Record::Helm3(r) => {
+                let l = parse_helm3_labels(labels);
+                (l.modified_at.max(l.created_at), r.release.info.last_deployed.unix_seconds())
+            }
+            Record::Helm2(r) => {
+                let l = parse_helm2_labels(labels);
+                let d = r.release.info.as_ref().and_then(|i| i.last_deployed.as_ref()).map(|t| t.seconds).filter(|s| *s > 0);
+                (l.modified_at.max(l.created_at), d)
+            }
+        };
+        (stamp.max(deployed), deployed)
+    }
+}
+
+async fn find(scope: &Scope, name: &str) -> Result<Vec<Record>, AppError> {
+    let (helm3, helm2) = open_stores(&scope.client, &scope.storage);
+    if scope.helm_version != Some(2) {
+        let listing = helm3.history(&scope.namespace, name).await.map_err(|e| AppError::kube(&e))?;
+        print_problems(&listing.errors, &listing.warnings);
+        if !listing.records.is_empty() {
+            return Ok(listing.records.into_iter().map(Record::Helm3).collect());
+        }
+    }
+    if scope.helm_version != Some(3) {
+        match helm2.history(name).await {
+            Ok(listing) => {
+                print_problems(&listing.errors, &listing.warnings);
+                if !listing.records.is_empty() {
+                    return Ok(listing.records.into_iter().map(Record::Helm2).collect());
+                }
+            }
+            Err(e) if super::is_forbidden(&e) && scope.helm_version.is_none() => eprintln!(
+                "warning: cannot look for a Helm 2 release in namespace {}: {}",
+                scope.storage.helm2_namespace,
+                crate::error::describe_kube_error(&e)
+            ),
+            Err(e) => return Err(AppError::kube(&e)),
+        }
+    }
+    Err(AppError::Failed(format!("release: not found ({name})")))
+}
+
+pub(super) fn human_age(secs: i64) -> String {
+    let s = secs.max(0);
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{}s", s / 60, s % 60),
+        3600..86400 => format!("{}h{}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d{}h", s / 86400, (s % 86400) / 3600),
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Report {
+    release: String,
+    namespace: String,
+    revision: i64,
+    storage: &'static str,
+    object: String,
+    from: String,
+    to: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    age_seconds: Option<i64>,
+    dry_run: bool,
+    result: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    backup: Option<String>,
+}
+
+fn target_name(to: UnlockTarget) -> &'static str {
+    match to {
+        UnlockTarget::Failed => "failed",
+        UnlockTarget::Superseded => "superseded",
+        UnlockTarget::Delete => "deleted",
+    }
+}
+
+pub async fn run(scope: &Scope, args: ReleasesUnlockArgs) -> Result<Outcome, AppError> {
+    let mut records = find(scope, &args.name).await?;
+    records.sort_by_key(|r| r.version());
+    let latest = records.last().map(Record::version).unwrap_or_default();
+    let wanted = args.revision.unwrap_or(latest);
+    let Some(pos) = records.iter().position(|r| r.version() == wanted) else {
+        return Err(AppError::Failed(format!("release {}: revision {wanted} not found", args.name)));
+    };
+    let record = &records[pos];
+    let status = record.status();
+    let now = now_unix();
+    let (newest, _) = record.times();
+    let age = newest.map(|t| now - t);
+    let mut report = Report {
+        release: args.name.clone(),
+        namespace: record.namespace(),
+        revision: wanted,
+        storage: record.storage(),
+        object: record.object().key(),
+        from: status.as_str().to_string(),
+        to: target_name(args.to).to_string(),
+        age_seconds: age,
+        dry_run: args.dry_run,
+        result: String::new(),
+        backup: None,
+    };
+    if !status.is_pending() {
+        report.result = "not-stuck".into();
+        report.to = report.from.clone();
+        let msg = format!(
+            "release {} revision {wanted} is {}, not pending: nothing to unlock",
+            args.name,
+            status.as_str()
+        );
+        return finish(&report, &msg, args.output);
+    }
+    if wanted != latest {
+        eprintln!("warning: revision {wanted} is not the latest ({latest}); Helm only looks at the latest revision");
+    }
+    if args.to == UnlockTarget::Superseded
+        && !records.iter().any(|r| r.version() != wanted && r.status() == Status::Deployed)
+    {
+        return Err(AppError::Usage(format!(
+            "--to superseded: release {} has no other deployed revision; use --to failed (or --to delete)",
+            args.name
+        )));
+    }
+    if args.to == UnlockTarget::Delete && records.len() == 1 {
+        eprintln!("warning: revision {wanted} is the only revision: deleting it removes release {} from Helm's storage", args.name);
+    }
+
+    // The plan.
+    let updated = match (&record, newest) {
+        (_, Some(t)) => crate::release::Time::from_unix(t, 0).and_then(|t| t.to_rfc3339()).unwrap_or_default(),
+        _ => "unknown".into(),
+    };
+    if args.output == OutputFormat::Table {
+        let mut t = Table::new();
+        t.add_row(["RELEASE", "NAMESPACE", "REVISION", "STATUS", "UPDATED", "AGE", "STORAGE", "ACTION"]);
+        t.add_row([
+            args.name.clone(),
+            report.namespace.clone(),
+            wanted.to_string(),
+            status.as_str().to_string(),
+            updated,
+            age.map(human_age).unwrap_or_else(|| "unknown".into()),
+            record.storage().to_string(),
+            match args.to {
+                UnlockTarget::Delete => "delete".to_string(),
+                to => format!("mark {}", target_name(to)),
+            },
+        ]);
+        use std::io::Write;
+        std::io::stdout().write_all(&t.render())?;
+    }
+    let recent = age.is_some_and(|a| a < RECENT_SECONDS);
+    if recent {
+        eprintln!(
+            "WARNING: revision {wanted} was written {} ago: an {} may really be running right now; unlocking it \
+             lets another operation run concurrently",
+            human_age(age.unwrap_or_default()),
+            status.as_str().trim_start_matches("pending-")
+        );
+    }
+    if args.dry_run {
+        report.result = "dry-run".into();
+        return finish(&report, "dry run: nothing was changed", args.output);
+    }
+    if recent && args.yes && !args.force {
+        return Err(AppError::Usage(format!(
+            "revision {wanted} was written less than {} minutes ago; add --force to unlock it anyway with --yes",
+            RECENT_SECONDS / 60
+        )));
+    }
+    let question = match args.to {
+        UnlockTarget::Delete => format!("Delete revision {wanted} ({}) of release {}?", status.as_str(), args.name),
+        to => format!("Mark revision {wanted} of release {} {} (was {})?", args.name, target_name(to), status.as_str()),
+    };
+    let question = if recent { format!("{question} It was written less than 5 minutes ago — really?") } else { question };
+    if !crate::interact::confirm(&question, args.yes)? {
+        return Err(AppError::Failed("cancelled; nothing was changed".into()));
+    }
+
+    // Read again, back up, write.
+    let info = record.object().clone();
+    let raw = ObjectStore::new(scope.client.clone(), info.kind).get(&info.namespace, &info.name).await.map_err(|e| AppError::kube(&e))?;
+    let Some(raw) = raw else {
+        return Err(AppError::Failed(format!("{}: deleted meanwhile; nothing was changed", info.key())));
+    };
+    if raw.info.resource_version != info.resource_version {
+        return Err(AppError::Failed(format!("{}: changed since it was read; nothing was changed, re-run to see the new state", info.key())));
+    }
+    let obj = backup::record_from_raw(&raw).ok_or_else(|| AppError::Failed(format!("{}: no readable payload to back up", info.key())))?;
+    let dir = BackupDir::create(args.backup_dir.as_deref(), "unlock")?;
+    let file = dir.write(&obj).map_err(|e| AppError::Io(format!("backup of {} failed, nothing was changed: {e}", info.key())))?;
+    report.backup = Some(file.display().to_string());
+    eprintln!("backed up {} to {}", info.key(), file.display());
+    let note = |to: &str| {
+        let old = record.description();
+        let was = status.as_str();
+        if old.is_empty() {
+            format!("Marked {to} by kubectl-werf releases unlock (was {was})")
+        } else {
+            format!("Marked {to} by kubectl-werf releases unlock (was {was}: {old})")
+        }
+    };
+    let written = match (args.to, record) {
+        (UnlockTarget::Delete, Record::Helm3(_)) | (UnlockTarget::Delete, Record::Helm2(_)) => {
+            ObjectStore::new(scope.client.clone(), info.kind)
+                .delete(&info.namespace, &info.name, info.resource_version.as_deref())
+                .await
+                .map_err(|e| e.to_string())
+        }
+        (to, Record::Helm3(r)) => {
+            let (helm3, _) = open_stores(&scope.client, &scope.storage);
+            let mut release = r.release.clone();
+            release.info.status = if to == UnlockTarget::Superseded { Status::Superseded } else { Status::Failed };
+            release.info.description = note(target_name(to));
+            // Written where the record is (a record's namespace is the release's, except for copies).
+            match helm3.object_for(&release, LabelStamp::Modified(now)) {
+                Ok(mut o) => {
+                    o.kind = info.kind;
+                    o.namespace = info.namespace.clone();
+                    o.name = info.name.clone();
+                    o.secret_type = info.secret_type.clone().or(o.secret_type);
+                    let rv = info.resource_version.clone().unwrap_or_default();
+                    ObjectStore::new(scope.client.clone(), info.kind).replace(&o, &rv).await.map(|_| ()).map_err(|e| e.to_string())
+                }
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        (to, Record::Helm2(r)) => {
+            let (_, helm2s) = open_stores(&scope.client, &scope.storage);
+            let mut release = r.release.clone();
+            let code = if to == UnlockTarget::Superseded { helm2::StatusCode::Superseded } else { helm2::StatusCode::Failed };
+            let mut i = release.info.clone().unwrap_or_default();
+            let mut s = i.status.clone().unwrap_or_default();
+            s.code = code as i32;
+            i.status = Some(s);
+            i.description = note(target_name(to));
+            release.info = Some(i);
+            helm2s.update(&info, &release).await.map(|_| ()).map_err(|e| e.to_string())
+        }
+    };
+    match written {
+        Ok(()) => {
+            report.result = target_name(args.to).into();
+            let msg = format!(
+                "release {} revision {wanted}: {} → {} (backup: {})",
+                args.name,
+                status.as_str(),
+                target_name(args.to),
+                file.display()
+            );
+            finish(&report, &msg, args.output)
+        }
+        Err(e) => {
+            report.result = "failed".into();
+            let _ = finish(&report, &format!("error: {e}"), args.output);
+            eprintln!("the record was backed up to {}; re-run the same command to try again", file.display());
+            Ok(Outcome::PartialFailure)
+        }
+    }
+}
+
+fn finish(report: &Report, message: &str, format: OutputFormat) -> Result<Outcome, AppError> {
+    match format {
+        OutputFormat::Table => println!("{message}"),
+        f => {
+            eprintln!("{message}");
+            crate::output::print_structured(report, f)?;
+        }
+    }
+    Ok(Outcome::Success)
+}
