@@ -511,7 +511,6 @@ fn cheap_fuzz_gotime() {
 /// (`""`), so `list` and `get`/`status` disagree on such a record, and rewriting `{}` adds an `info`
 /// object that was not there. (`{"info":{}}` is consistent: status unset in both.)
 #[test]
-#[ignore = "summary and full decoder disagree: see fuzz report F1"]
 fn f1_release_without_info_has_the_same_status_in_summary_and_full_decode() {
     let text = codec::encode_base64(b"{}");
     let full = codec::decode_helm3(text.as_bytes(), &checks::LIMITS).unwrap();
@@ -524,7 +523,6 @@ fn f1_release_without_info_has_the_same_status_in_summary_and_full_decode() {
 /// digits (`10000000000000000000`), and reading the stored record back gives an integer: the
 /// converted release does not read back equal from its own Helm 3 record.
 #[test]
-#[ignore = "converted release does not read back equal: see fuzz report F2"]
 fn f2_converted_large_integral_float_reads_back_equal() {
     use kubectl_werf::release::helm2;
     use prost::Message;

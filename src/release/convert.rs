@@ -706,8 +706,17 @@ struct NodeVisitor;
 /// A float as the JSON number Go writes for it. Integral values below 2^63 are held as integers: Go
 /// writes them as plain digits either way, and reading the stored JSON back then gives the same value.
 fn float<E: de::Error>(f: f64) -> Result<Value, E> {
-    if f.fract() == 0.0 && f.abs() < 9.2e18 && !(f == 0.0 && f.is_sign_negative()) {
-        return Ok(Value::Number((f as i64).into()));
+    // A whole number is written by Go as plain digits and read back as an integer, so store it as
+    // one whenever an integer type holds it exactly: i64 below 2^63, u64 up to 2^64.
+    if f.fract() == 0.0 && !(f == 0.0 && f.is_sign_negative()) {
+        const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+        const TWO_64: f64 = 18_446_744_073_709_551_616.0;
+        if (-TWO_63..TWO_63).contains(&f) {
+            return Ok(Value::Number((f as i64).into()));
+        }
+        if (TWO_63..TWO_64).contains(&f) {
+            return Ok(Value::Number((f as u64).into()));
+        }
     }
     Number::from_f64(f).map(Value::Number).ok_or_else(|| E::custom("non-finite number cannot be stored as JSON"))
 }

@@ -543,7 +543,8 @@ impl<'de> Deserialize<'de> for ReleaseSummary {
             s.description = info.description;
             s.annotations = info.annotations;
         } else {
-            s.status = Status::unset();
+            // Same as the full decode, which fills a missing `info` with its defaults.
+            s.status = Info::default().status;
         }
         if let Some(m) = raw.chart.and_then(|c| c.metadata) {
             s.chart_name = m.name;

@@ -196,7 +196,10 @@ impl Helm3Store {
 
     /// Rewrite an existing record, only if it is still at `existing.resource_version`.
     pub async fn update(&self, existing: &ObjectInfo, release: &Release) -> Result<ObjectInfo, WriteError> {
-        let object = self.object_for(release, LabelStamp::Modified(now_unix()))?;
+        let mut object = self.object_for(release, LabelStamp::Modified(now_unix()))?;
+        // Rewrite the record where it is, under its own name, even if it was copied or moved there.
+        object.namespace = existing.namespace.clone();
+        object.name = existing.name.clone();
         let rv = existing.resource_version.clone().unwrap_or_default();
         self.objects.replace(&object, &rv).await.map_err(|source| WriteError::Api { object: existing.key(), source })
     }
