@@ -75,6 +75,7 @@ fn run(cli: Cli, mode: InvocationMode, env: &dyn EnvLookup) -> Result<Outcome, A
         match cli.command {
             Command::Version(args) => commands::version::run(&ctx, args).await,
             Command::ReleaseName(args) => commands::release_name::run(&ctx, args),
+            Command::Migrate2to3(args) => commands::migrate2to3::run(&ctx, args).await,
         }
     })
 }

@@ -1,5 +1,6 @@
 //! One module per verb, plus the glue every verb shares.
 
+pub mod migrate2to3;
 pub mod release_name;
 pub mod version;
 
