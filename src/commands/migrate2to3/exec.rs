@@ -332,7 +332,7 @@ pub async fn execute(x: &Exec, plan: &ReleasePlan, ownership: bool) -> ReleaseRe
 
     if ownership && let Some(op) = &plan.ownership {
         let mut out = OwnershipResult { skipped: op.skipped.clone(), ..Default::default() };
-        out.unresolved = op.unresolved.iter().map(|u| format!("{}: {}", u.what, u.reason)).collect();
+        out.unresolved = op.unresolved.iter().map(|u| if u.reason.starts_with(&u.what) { u.reason.clone() } else { format!("{}: {}", u.what, u.reason) }).collect();
         for (t, state) in &op.objects {
             match state {
                 LiveState::Missing => out.missing.push(t.display()),

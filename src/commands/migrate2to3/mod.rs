@@ -193,8 +193,9 @@ pub async fn run(ctx: &Context<'_>, args: Migrate2to3Args) -> Result<Outcome, Ap
         if let Some(dir) = &x.backup {
             println!("Backups: {} (restore with: kubectl create -f {})", dir.path().display(), dir.path().display());
         }
-        if failed > 0 || interrupted {
-            println!("Run the same command again to finish: {}", resume_command(ctx));
+        let exec_failed = plans.iter().any(|p| !p.blocked() && results.get(&p.name).is_some_and(|r| r.outcome == ReleaseOutcome::Failed));
+        if exec_failed && !interrupted {
+            println!("Once the errors above are fixed, run the same command again to finish: {}", resume_command(ctx));
         }
     } else {
         let view = RunView {
@@ -368,7 +369,7 @@ fn render_plan(plans: &[ReleasePlan], args: &Migrate2to3Args) -> String {
                         }
                     }
                     for u in &o.unresolved {
-                        let _ = writeln!(s, "    unresolved: {}: {}", u.what, u.reason);
+                        let _ = writeln!(s, "    unresolved: {}", unresolved_text(u));
                     }
                 }
             }
@@ -387,6 +388,10 @@ fn render_plan(plans: &[ReleasePlan], args: &Migrate2to3Args) -> String {
         }
     }
     s
+}
+
+fn unresolved_text(u: &crate::live::targets::Unresolved) -> String {
+    if u.reason.starts_with(&u.what) { u.reason.clone() } else { format!("{}: {}", u.what, u.reason) }
 }
 
 fn storage_word(p: &ReleasePlan) -> String {
@@ -559,7 +564,7 @@ fn plan_view(p: &ReleasePlan, result: Option<ReleaseResult>) -> PlanView {
                     },
                 })
                 .collect(),
-            unresolved: o.unresolved.iter().map(|u| format!("{}: {}", u.what, u.reason)).collect(),
+            unresolved: o.unresolved.iter().map(unresolved_text).collect(),
         }),
         blockers: p.blockers.clone(),
         warnings: p.warnings.clone(),
