@@ -311,6 +311,9 @@ pub async fn plan_release(
             plan.warnings.push(format!("undecodable Helm 2 record {e} (older than the revisions migrated)"));
         }
     }
+    if v2.records.is_empty() {
+        return plan; // nothing decodable: the undecodable records are the blockers
+    }
     let Some(target_ns) = target_ns else {
         plan.blockers.push("the Helm 2 record names no namespace: choose one with --target-namespace".into());
         return plan;
