@@ -5,6 +5,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
+use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
 use crate::error::describe_kube_error;
@@ -42,8 +43,19 @@ pub struct CleanupItem {
 
 /// Judge every Helm 2 record of the releases.
 pub async fn plan(h3: &Helm3Store, releases: Vec<V2Release>, states: &HashMap<String, Arc<NsState>>, opts: &PlanOptions) -> Vec<CleanupItem> {
+    let mut items: Vec<CleanupItem> = stream::iter(releases)
+        .map(|rel| plan_release(h3, rel, states, opts))
+        .buffer_unordered(opts.concurrency)
+        .flat_map(stream::iter)
+        .collect()
+        .await;
+    items.sort_by(|a, b| (&a.release, a.revision, &a.record).cmp(&(&b.release, b.revision, &b.record)));
+    items
+}
+
+async fn plan_release(h3: &Helm3Store, rel: V2Release, states: &HashMap<String, Arc<NsState>>, opts: &PlanOptions) -> Vec<CleanupItem> {
     let mut items = Vec::new();
-    for rel in releases {
+    {
         if rel.records.is_empty() && rel.errors.is_empty() {
             items.push(CleanupItem {
                 release: rel.name.clone(),
@@ -56,7 +68,7 @@ pub async fn plan(h3: &Helm3Store, releases: Vec<V2Release>, states: &HashMap<St
                 info: None,
                 result: None,
             });
-            continue;
+            return items;
         }
         for e in &rel.errors {
             items.push(CleanupItem {
@@ -160,19 +172,21 @@ pub fn namespaces(releases: &[V2Release], opts: &PlanOptions) -> BTreeSet<String
 }
 
 /// Delete the records judged deletable, each after its backup, at the version that was read.
-pub async fn execute(x: &Exec, items: &mut [CleanupItem]) {
-    for item in items.iter_mut().filter(|i| i.delete) {
-        if x.stop.requested() {
-            item.result = Some("not deleted (interrupted)".into());
-            continue;
-        }
-        let Some(info) = &item.info else { continue };
-        item.result = Some(match delete_v2(x, info).await {
-            Ok(_) => "deleted".into(),
-            Err(e) => {
-                item.failed = true;
-                e
+pub async fn execute(x: &Exec, items: &mut [CleanupItem], concurrency: usize) {
+    stream::iter(items.iter_mut().filter(|i| i.delete))
+        .for_each_concurrent(concurrency, |item| async move {
+            if x.stop.requested() {
+                item.result = Some("not deleted (interrupted)".into());
+                return;
             }
-        });
-    }
+            let Some(info) = &item.info else { return };
+            item.result = Some(match delete_v2(x, info).await {
+                Ok(_) => "deleted".into(),
+                Err(e) => {
+                    item.failed = true;
+                    e
+                }
+            });
+        })
+        .await;
 }

@@ -610,7 +610,7 @@ async fn run_cleanup(
         println!("Backups go to {}", dir.path().display());
     }
     x.backup = Some(dir);
-    cleanup::execute(&x, &mut items).await;
+    cleanup::execute(&x, &mut items, opts.concurrency).await;
     let failed = items.iter().any(|i| i.failed);
     let interrupted = x.stop.requested();
     if table {
