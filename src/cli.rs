@@ -178,28 +178,13 @@ pub enum Command {
     Migrate2to3(Migrate2to3Args),
 }
 
-const MIGRATE_LONG_ABOUT: &str = "\
-Migrate Helm 2 (Tiller) releases to Helm 3 storage, losslessly and resumably.
-
-Every revision is converted (revision numbers and gaps kept), planned, written oldest to newest with create
-(never a blind overwrite), read back and compared. The plan lists every release and revision with its
-target, size after conversion, every conversion note and any blocker; nothing is written before you confirm
-(--yes on non-terminals). Re-running the same command finishes an interrupted migration and skips records
-already migrated. Helm 2 records are deleted only with --delete-v2-releases, only after every revision of
-the release was written and verified, and only after they were saved to the backup directory as plain
-Kubernetes YAML (`kubectl create -f DIR` restores them).
-
-Live objects of the latest revision get Helm's ownership metadata (label app.kubernetes.io/managed-by=Helm,
-annotations meta.helm.sh/release-name and meta.helm.sh/release-namespace) so Helm 3 and 4 upgrades can take
-them over; objects owned by another release are left alone and reported (--skip-ownership opts out).
-
-Helm 2 records are read where werf v1.1 and Tiller kept them: --helm-release-storage-namespace (alias
---tiller-namespace; env WERF_HELM2_RELEASE_STORAGE_NAMESPACE, WERF_HELM_RELEASE_STORAGE_NAMESPACE,
-TILLER_NAMESPACE; default kube-system) and --helm-release-storage-type (configmap, secret, or auto = both;
-default auto). Helm 3 records go to the release's own namespace with --release-storage (env
-WERF_RELEASE_STORAGE, HELM_DRIVER; default secret).
-
-Exit codes: 0 everything done, 1 some release failed or is blocked (the others were done), 2 usage error.";
+const MIGRATE_LONG_ABOUT: &str = concat!(
+    "Migrate Helm 2 (Tiller) releases to Helm 3 storage, losslessly and resumably.\n\n",
+    "Every revision is converted (revision numbers and gaps kept), planned, written oldest to newest with create (never a blind overwrite), read back and compared. The plan lists every release and revision with its target, size after conversion, every conversion note and any blocker; nothing is written before you confirm (--yes on non-terminals). Re-running the same command finishes an interrupted migration and skips records already migrated. Helm 2 records are deleted only with --delete-v2-releases, only after every revision of the release was written and verified, and only after they were saved to the backup directory as plain Kubernetes YAML (`kubectl create -f DIR` restores them).\n\n",
+    "Live objects of the latest revision get Helm's ownership metadata (label app.kubernetes.io/managed-by=Helm, annotations meta.helm.sh/release-name and meta.helm.sh/release-namespace) so Helm 3 and 4 upgrades can take them over; objects owned by another release are left alone and reported (--skip-ownership opts out).\n\n",
+    "Helm 2 records are read where werf v1.1 and Tiller kept them: --helm-release-storage-namespace (alias --tiller-namespace; env WERF_HELM2_RELEASE_STORAGE_NAMESPACE, WERF_HELM_RELEASE_STORAGE_NAMESPACE, TILLER_NAMESPACE; default kube-system) and --helm-release-storage-type (configmap, secret, or auto = both; default auto). Helm 3 records go to the release's own namespace with --release-storage (env WERF_RELEASE_STORAGE, HELM_DRIVER; default secret).\n\n",
+    "Exit codes: 0 everything done, 1 some release failed or is blocked (the others were done), 2 usage error."
+);
 
 const MIGRATE_EXAMPLES: &str = "\
 Examples:
