@@ -243,8 +243,11 @@ pub fn target_of(v2: &V2Release, opts: &PlanOptions) -> (String, Option<String>)
     (name, ns)
 }
 
+/// A converted revision: the object to write, the conversion notes, the Helm 3 status.
+pub type Converted = (NewObject, Vec<ConversionNote>, String);
+
 /// Convert one revision into the object to write, with its notes.
-pub fn convert_one(h3: &Helm3Store, rec: &Helm2Record, opts: &ConvertOptions, stamp: LabelStamp) -> Result<(NewObject, Vec<ConversionNote>, String), String> {
+pub fn convert_one(h3: &Helm3Store, rec: &Helm2Record, opts: &ConvertOptions, stamp: LabelStamp) -> Result<Converted, String> {
     let conv = convert(&rec.release, opts).map_err(|e| format!("{}: cannot convert: {e}", rec.object.key()))?;
     let status = conv.release.info.status.as_str().to_string();
     let object = h3.object_for(&conv.release, stamp).map_err(|e| format!("{}: cannot encode: {e}", rec.object.key()))?;
@@ -330,11 +333,10 @@ pub async fn plan_release(
         }
     }
     let state = ns_state.unwrap_or_else(|| Arc::new(NsState { exists: None, records: BTreeMap::new(), error: None }));
-    match state.exists {
-        Some(false) => plan.blockers.push(format!(
+    if state.exists == Some(false) {
+        plan.blockers.push(format!(
             "target namespace {target_ns:?} does not exist: create it (kubectl create namespace {target_ns}) or choose --target-namespace"
-        )),
-        _ => {}
+        ));
     }
     if let Some(e) = &state.error {
         plan.blockers.push(e.clone());
@@ -354,7 +356,7 @@ pub async fn plan_release(
     .await
     .unwrap_or_default();
 
-    let mut by_rev: BTreeMap<i32, Vec<(Helm2Record, (NewObject, Vec<ConversionNote>, String))>> = BTreeMap::new();
+    let mut by_rev: BTreeMap<i32, Vec<(Helm2Record, Converted)>> = BTreeMap::new();
     for (rec, conv) in converted {
         match conv {
             Ok(c) => by_rev.entry(rec.release.version).or_default().push((rec, c)),
@@ -419,8 +421,11 @@ pub async fn plan_release(
         plan.revisions.push(RevisionPlan { revision: rev, status, v2_objects, object, notes, action, existing, differs_at });
     }
 
-    if opts.ownership && !plan.revisions.is_empty() {
-        if let Some((rev, manifest, default_ns, status)) = latest_manifest {
+    if opts.ownership
+        && !plan.revisions.is_empty()
+        && let Some((rev, manifest, default_ns, status)) = latest_manifest
+    {
+        {
             plan.ownership = Some(match catalog {
                 Some(Ok(catalog)) => plan_ownership(client, catalog, rev, &manifest, &default_ns, &status, &target_name, &target_ns).await,
                 Some(Err(e)) => {
