@@ -78,6 +78,7 @@ fn run(cli: Cli, mode: InvocationMode, env: &dyn EnvLookup) -> Result<Outcome, A
             Command::Annotate(args) => commands::annotate::run(&ctx, *args).await,
             Command::Releases(args) => commands::releases::run(&ctx, args).await,
             Command::Adopt(args) => commands::adopt::run(&ctx, *args).await,
+            Command::Migrate2to3(args) => commands::migrate2to3::run(&ctx, args).await,
         }
     })
 }

@@ -215,6 +215,114 @@ the latest and keeps its status. A release with an operation in flight (pending-
         after_help = "Examples:\n  kubectl werf adopt deploy/web configmap/settings --release app -n prod\n  helm template app ./chart -n prod | kubectl werf adopt -f - --release app -n prod --dry-run\n  helm upgrade --install app ./chart 2>&1 | kubectl werf adopt --from-error - --yes\n  kubectl werf adopt --from-release old --release app --force --detach --yes"
     )]
     Adopt(Box<AdoptArgs>),
+
+    /// Migrate Helm 2 (Tiller) releases to Helm 3 storage, losslessly and resumably; or, with --cleanup,
+    /// delete Helm 2 records that have an equal Helm 3 copy.
+    #[command(
+        name = "migrate2to3",
+        long_about = MIGRATE_LONG_ABOUT,
+        after_help = MIGRATE_EXAMPLES
+    )]
+    Migrate2to3(Migrate2to3Args),
+}
+
+const MIGRATE_LONG_ABOUT: &str = concat!(
+    "Migrate Helm 2 (Tiller) releases to Helm 3 storage, losslessly and resumably.\n\n",
+    "Every revision is converted (revision numbers and gaps kept), planned, written oldest to newest with create (never a blind overwrite), read back and compared. The plan lists every release and revision with its target, size after conversion, every conversion note and any blocker; nothing is written before you confirm (--yes on non-terminals). Re-running the same command finishes an interrupted migration and skips records already migrated. Helm 2 records are deleted only with --delete-v2-releases, only after every revision of the release was written and verified, and only after they were saved to the backup directory as plain Kubernetes YAML (`kubectl create -f DIR` restores them).\n\n",
+    "Live objects of the latest revision get Helm's ownership metadata (label app.kubernetes.io/managed-by=Helm, annotations meta.helm.sh/release-name and meta.helm.sh/release-namespace) so Helm 3 and 4 upgrades can take them over; objects owned by another release are left alone and reported (--skip-ownership opts out).\n\n",
+    "Helm 2 records are read where werf v1.1 and Tiller kept them: --helm-release-storage-namespace (alias --tiller-namespace; env WERF_HELM2_RELEASE_STORAGE_NAMESPACE, WERF_HELM_RELEASE_STORAGE_NAMESPACE, TILLER_NAMESPACE; default kube-system) and --helm-release-storage-type (configmap, secret, or auto = both; default auto). Helm 3 records go to the release's own namespace with --release-storage (env WERF_RELEASE_STORAGE, HELM_DRIVER; default secret).\n\n",
+    "Exit codes: 0 everything done, 1 some release failed or is blocked (the others were done), 2 usage error."
+);
+
+const MIGRATE_EXAMPLES: &str = "\
+Examples:
+  # See what would happen to every Helm 2 release in kube-system
+  kubectl werf migrate2to3 --all --dry-run
+
+  # Migrate two releases, keep the Helm 2 records
+  kubectl werf migrate2to3 shop cart
+
+  # werf v1.1 project release (myproject-production), deleting the Helm 2 records once verified
+  kubectl werf migrate2to3 --project myproject --env production --delete-v2-releases --yes
+
+  # Tiller kept Secrets in another namespace; migrate into another namespace under another name
+  kubectl werf migrate2to3 legacy --tiller-namespace tiller-apps --helm-release-storage-type secret \\
+      --target-release shop --target-namespace shop
+
+  # Only the newest 5 revisions, ConfigMap storage for Helm 3
+  kubectl werf migrate2to3 --all --release-versions-max 5 --release-storage configmap
+
+  # Later: delete the Helm 2 records that have an equal Helm 3 copy
+  kubectl werf migrate2to3 --cleanup --all --dry-run
+  kubectl werf migrate2to3 --cleanup --all --yes";
+
+#[derive(Args, Debug)]
+pub struct Migrate2to3Args {
+    /// Helm 2 releases to migrate (or clean up with --cleanup).
+    #[arg(value_name = "RELEASE")]
+    pub releases: Vec<String>,
+
+    /// Every Helm 2 release in the Tiller namespace.
+    #[arg(long, conflicts_with = "releases")]
+    pub all: bool,
+
+    #[command(flatten)]
+    pub werf: WerfNameArgs,
+
+    #[command(flatten)]
+    pub storage: StorageArgs,
+
+    /// Store the (single) release under this name in Helm 3.
+    #[arg(long, value_name = "NAME")]
+    pub target_release: Option<String>,
+
+    /// Store the (single) release in this namespace in Helm 3 (default: the namespace in the Helm 2 record).
+    /// Live objects stay where they are; only the release record moves.
+    #[arg(long, value_name = "NAMESPACE")]
+    pub target_namespace: Option<String>,
+
+    /// Migrate only the newest N revisions of each release (default: all). Older revisions stay in Helm 2
+    /// storage, even with --delete-v2-releases.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub release_versions_max: Option<u32>,
+
+    /// Delete the migrated Helm 2 records once every revision of their release was written and verified
+    /// (after saving them to the backup directory).
+    #[arg(long, conflicts_with = "cleanup")]
+    pub delete_v2_releases: bool,
+
+    /// Delete Helm 2 records that have an equal Helm 3 copy (nothing is migrated); report the others.
+    #[arg(long)]
+    pub cleanup: bool,
+
+    /// Where records are saved before being deleted or replaced (default: a new timestamped directory
+    /// under ~/.cache/kubectl-werf/backups).
+    #[arg(long, value_name = "DIR")]
+    pub backup_dir: Option<PathBuf>,
+
+    /// Replace Helm 3 records that exist and differ from the conversion (they are backed up first).
+    #[arg(long)]
+    pub force: bool,
+
+    /// Do not stamp Helm ownership metadata on the release's live objects.
+    #[arg(long)]
+    pub skip_ownership: bool,
+
+    /// Only print the plan; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Do not ask for confirmation (required when stdin is not a terminal).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+
+    /// How many releases are migrated at once (each has at most one request in flight).
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+
+    /// Output format of the plan and the result.
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
 }
 
 #[derive(Args, Debug)]

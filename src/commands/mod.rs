@@ -2,6 +2,7 @@
 
 pub mod annotate;
 pub mod adopt;
+pub mod migrate2to3;
 pub mod release_name;
 pub mod releases;
 pub mod version;
