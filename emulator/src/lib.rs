@@ -50,7 +50,9 @@
 //!   detection and fields are never removed by omission.
 //! - `watch=true` answers 405 MethodNotAllowed. Subresources: only `GET .../status`.
 //!   `/openapi/v2` answers 404 (clients then use v3). Protobuf is never produced: every
-//!   answer is JSON (clients that list JSON in `Accept` accept this).
+//!   answer is JSON (clients that list JSON in `Accept` accept this). Protobuf request bodies
+//!   are read for the kinds client-go's typed clients write here (Secret, ConfigMap, Namespace,
+//!   DeleteOptions), so real helm can install and upgrade; other kinds' protobuf answers 415.
 //! - CRDs created through the API are stored but do not add resources to discovery.
 //! - Transport: one port speaks both HTTPS (test CA, see [`ca_certificate_pem`]; the
 //!   kubeconfig carries it) and plain HTTP (detected from the first byte). client-go based
@@ -71,6 +73,7 @@ mod discovery;
 mod embedded;
 mod faults;
 mod patch;
+mod protobuf;
 pub mod rbac;
 mod schema;
 mod seed;

@@ -561,7 +561,10 @@ fn parse_body(content_type: &str, body: &[u8]) -> Result<Value, ApiError> {
         "application/json" | "" | "*/*" => serde_json::from_slice(body).map_err(|e| {
             ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
         }),
-        "application/vnd.kubernetes.protobuf" | "application/cbor" => Err(ApiError::new(
+        "application/vnd.kubernetes.protobuf" => crate::protobuf::decode(body).map_err(|reason| {
+            ApiError::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format: {reason}"))
+        }),
+        "application/cbor" => Err(ApiError::new(
             415,
             "UnsupportedMediaType",
             format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml; got {base}"),
