@@ -88,7 +88,7 @@ fn decode_summary(raw: RawObject, limits: &DecodeLimits) -> Decoded<Helm3Summary
 pub enum WriteError {
     #[error("{0}")]
     Encode(#[from] codec::CodecError),
-    #[error("{object}: {source}")]
+    #[error("{object}: {}", crate::error::describe_kube_error(source))]
     Api { object: String, source: kube::Error },
 }
 
@@ -187,6 +187,14 @@ impl Helm3Store {
     /// of that name is a 409 for the caller to handle.
     pub async fn create(&self, release: &Release) -> Result<ObjectInfo, WriteError> {
         let object = self.object_for(release, LabelStamp::Created(now_unix()))?;
+        self.create_object(&object).await
+    }
+
+    /// Create a new revision where the release's records actually live (which may differ from the
+    /// payload's namespace for records that were copied or moved).
+    pub async fn create_in(&self, namespace: &str, release: &Release) -> Result<ObjectInfo, WriteError> {
+        let mut object = self.object_for(release, LabelStamp::Created(now_unix()))?;
+        object.namespace = namespace.to_string();
         self.create_object(&object).await
     }
 

@@ -581,7 +581,7 @@ async fn run_detach(
     }
     // New revision first: if anything fails after it, the release is still consistent (the newest revision
     // describes what is deployed), and nothing is lost.
-    if let Err(e) = store.create(&next).await {
+    if let Err(e) = store.create_in(&latest.object.namespace, &next).await {
         return failed(report, format!("writing revision {}: {e}", next.version));
     }
     report.result = "detached".into();
