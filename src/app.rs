@@ -35,6 +35,11 @@ pub enum Outcome {
 pub fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
     let env = ProcessEnv;
+    // Completion requests bypass clap's parsing (their words are partial, flags included).
+    if args.get(1).is_some_and(|a| a == "__complete") {
+        let words: Vec<String> = args[2..].iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        return commands::completion::complete_main(&words);
+    }
     let argv0 = args.first().map(|a| a.to_string_lossy().into_owned()).unwrap_or_default();
     let mode = InvocationMode::detect(&argv0, &env);
     let command = crate::cli::command_for_mode(Cli::command(), mode);
@@ -79,6 +84,11 @@ fn run(cli: Cli, mode: InvocationMode, env: &dyn EnvLookup) -> Result<Outcome, A
             Command::Releases(args) => commands::releases::run(&ctx, args).await,
             Command::Adopt(args) => commands::adopt::run(&ctx, *args).await,
             Command::Migrate2to3(args) => commands::migrate2to3::run(&ctx, args).await,
+            Command::Completion(args) => commands::completion::run(args),
+            Command::Complete(args) => {
+                commands::completion::complete_main(&args.words);
+                Ok(Outcome::Success)
+            }
         }
     })
 }

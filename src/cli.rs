@@ -224,6 +224,44 @@ the latest and keeps its status. A release with an operation in flight (pending-
         after_help = MIGRATE_EXAMPLES
     )]
     Migrate2to3(Migrate2to3Args),
+
+    /// Print a shell completion script (bash, zsh, fish, powershell) for kubectl-werf.
+    #[command(long_about = COMPLETION_LONG_ABOUT, after_help = COMPLETION_EXAMPLES)]
+    Completion(CompletionArgs),
+
+    /// Answer a shell completion request (cobra's protocol; what kubectl_complete-werf runs).
+    #[command(name = "__complete", hide = true)]
+    Complete(CompleteArgs),
+}
+
+const COMPLETION_LONG_ABOUT: &str = concat!(
+    "Print a shell completion script for the kubectl-werf binary (verbs, flags and flag values).\n\n",
+    "`kubectl werf <TAB>` (kubectl 1.26+): kubectl completes a plugin by running an executable named ",
+    "kubectl_complete-werf from PATH. Put the kubectl_complete-werf binary shipped next to kubectl-werf on ",
+    "PATH (or a script running `kubectl werf __complete \"$@\"`) and kubectl's own completion completes ",
+    "verbs, flags, flag values, namespaces and release names (read from the cluster). No script from this ",
+    "command is needed for that.\n\n",
+    "Scripts from this command complete the kubectl-werf binary when it is run directly:\n",
+    "  bash:        source <(kubectl werf completion bash)     (add to ~/.bashrc)\n",
+    "  zsh:         kubectl werf completion zsh > \"${fpath[1]}/_kubectl-werf\"   (then restart zsh)\n",
+    "  fish:        kubectl werf completion fish > ~/.config/fish/completions/kubectl-werf.fish\n",
+    "  powershell:  kubectl werf completion powershell | Out-String | Invoke-Expression   (add to $PROFILE)"
+);
+
+const COMPLETION_EXAMPLES: &str = "Examples:\n  kubectl werf completion bash > ~/.local/share/bash-completion/completions/kubectl-werf\n  kubectl __complete werf releases history -n shop \"\"   # what kubectl asks kubectl_complete-werf";
+
+#[derive(Args, Debug)]
+pub struct CompletionArgs {
+    /// The shell to print the script for.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Args, Debug)]
+pub struct CompleteArgs {
+    /// The words after `kubectl werf`, the last one being the word being completed (possibly empty).
+    #[arg(num_args = 0.., allow_hyphen_values = true, trailing_var_arg = true)]
+    pub words: Vec<String>,
 }
 
 const MIGRATE_LONG_ABOUT: &str = concat!(

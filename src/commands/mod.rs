@@ -1,6 +1,7 @@
 //! One module per verb, plus the glue every verb shares.
 
 pub mod annotate;
+pub mod completion;
 pub mod adopt;
 pub mod migrate2to3;
 pub mod release_name;
