@@ -35,6 +35,14 @@ fn helm_mode_usage_says_helm() {
     let (code, _, stderr) = output(werf().env("HELM_PLUGIN_NAME", "werf-releases").arg("--bogus"));
     assert_eq!(code, 2);
     assert!(stderr.contains("helm werf-releases"), "{stderr}");
+    // Helm runs `kubectl-werf releases list`; its usage must read as the user typed it.
+    let (code, stdout, _) = output(werf().env("HELM_PLUGIN_NAME", "werf-releases").args(["releases", "list", "--help"]));
+    assert_eq!(code, 0);
+    assert!(stdout.contains("Usage: helm werf-releases list [OPTIONS]"), "{stdout}");
+    let (_, stdout, _) = output(werf().env("HELM_PLUGIN_NAME", "werf-releases").args(["releases", "get", "manifest", "--help"]));
+    assert!(stdout.contains("Usage: helm werf-releases get manifest [OPTIONS] <NAME>"), "{stdout}");
+    let (_, stdout, _) = output(werf().args(["releases", "list", "--help"]));
+    assert!(stdout.contains("Usage: kubectl werf releases list [OPTIONS]"), "{stdout}");
 }
 
 #[test]
