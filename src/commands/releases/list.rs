@@ -273,7 +273,42 @@ pub fn render(rows: &[Row], args: &ReleasesListArgs) -> Vec<u8> {
                     r.storage.to_string(),
                 ]);
             }
-            t.render()
+            let text = t.render();
+            if crate::interact::colors_enabled() { paint_status_column(&text, 4) } else { text }
         }
+    }
+}
+
+/// Colour the STATUS cells of a rendered table (for a terminal): padding is kept outside the colour
+/// codes so the columns stay aligned.
+fn paint_status_column(table: &[u8], column: usize) -> Vec<u8> {
+    let text = String::from_utf8_lossy(table);
+    let mut out = String::with_capacity(text.len() + 64);
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        let (body, newline) = line.strip_suffix('\n').map_or((line, ""), |b| (b, "\n"));
+        let mut cells: Vec<String> = body.split('\t').map(String::from).collect();
+        if i > 0 || !body.starts_with("NAME") {
+            if let Some(cell) = cells.get_mut(column) {
+                let word = cell.trim_end().to_string();
+                let pad = cell.len() - word.len();
+                *cell = format!("{}{}", crate::interact::paint_status(&word, true), " ".repeat(pad));
+            }
+        }
+        out.push_str(&cells.join("\t"));
+        out.push_str(newline);
+    }
+    out.into_bytes()
+}
+
+#[cfg(test)]
+mod paint_tests {
+    #[test]
+    fn status_cells_are_coloured_and_columns_stay_aligned() {
+        let table = b"NAME\tSTATUS  \tX\nshop\tdeployed\tY\ncart\tfailed  \tZ\n";
+        let painted = String::from_utf8(super::paint_status_column(table, 1)).unwrap();
+        let lines: Vec<&str> = painted.lines().collect();
+        assert_eq!(lines[0], "NAME\tSTATUS  \tX");
+        assert_eq!(lines[1], "shop\t\u{1b}[32mdeployed\u{1b}[0m\tY");
+        assert_eq!(lines[2], "cart\t\u{1b}[31mfailed\u{1b}[0m  \tZ");
     }
 }
