@@ -328,7 +328,7 @@ fn committed_manifest_follows_krews_rules() {
     assert!(platform(&manifest, "linux", "amd64").is_some(), "krew-manifest.yaml lacks linux/amd64");
     // The caveats tell how to get completion and what permissions are needed.
     let caveats = manifest["spec"]["caveats"].as_str().unwrap();
-    for needle in ["kubectl_complete-werf", "__complete", "-A", "Secrets", "ConfigMaps", "README"] {
+    for needle in ["kubectl_complete-werf", "~/.krew/store/werf", "-A", "Secrets", "ConfigMaps", "README"] {
         assert!(caveats.contains(needle), "caveats do not mention {needle:?}");
     }
 }
