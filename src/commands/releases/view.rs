@@ -1,160 +1,50 @@
 //! What the verbs print, built from either generation: a Helm 2 (Tiller) release is shown through the
-//! Helm 3 model the way helm-2to3 would convert it (status names lower-cased, `DELETED` →
-//! `uninstalled`, `DELETING` → `uninstalling`, YAML values parsed, hook events renamed, test hooks'
-//! last run from the test suite), so every output path has one source.
+//! Helm 3 model exactly as `migrate2to3` converts it (`release::convert`), so every output path has
+//! one source.
 
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
 use crate::release::helm2;
-use crate::release::helm3::{
-    Chart, Hook, HookDeletePolicy, HookEvent, HookExecution, HookPhase, Info, Maintainer, Metadata, Release, Status,
-};
+use crate::release::helm3::{Info, Release, Status};
 use crate::release::{Time, ZeroForm};
 
-/// Helm 3's status name for a Tiller status code.
+/// Helm 3's status name for a Tiller status code (the migration's mapping).
 pub fn helm2_status(code: i32) -> Status {
-    match helm2::StatusCode::try_from(code) {
-        Ok(helm2::StatusCode::Deployed) => Status::Deployed,
-        Ok(helm2::StatusCode::Deleted) => Status::Uninstalled,
-        Ok(helm2::StatusCode::Superseded) => Status::Superseded,
-        Ok(helm2::StatusCode::Failed) => Status::Failed,
-        Ok(helm2::StatusCode::Deleting) => Status::Uninstalling,
-        Ok(helm2::StatusCode::PendingInstall) => Status::PendingInstall,
-        Ok(helm2::StatusCode::PendingUpgrade) => Status::PendingUpgrade,
-        Ok(helm2::StatusCode::PendingRollback) => Status::PendingRollback,
-        Ok(helm2::StatusCode::Unknown) | Err(_) => Status::Unknown,
+    crate::release::convert::status_from_helm2(code).unwrap_or(Status::Unknown)
+}
+
+/// A Helm 2 release seen as a Helm 3 release: exactly what `migrate2to3` would write, so every
+/// output path has one source. A record the migration would refuse (values that are not YAML, an
+/// invalid name) is still shown, with only what its metadata says.
+pub fn helm2_as_helm3(r: &helm2::Release) -> Release {
+    match crate::release::convert::convert(r, &crate::release::convert::ConvertOptions::default()) {
+        Ok(conversion) => conversion.release,
+        Err(_) => {
+            let info = r.info.clone().unwrap_or_default();
+            let code = info.status.as_ref().map_or(0, |s| s.code);
+            Release {
+                name: r.name.clone(),
+                info: Info {
+                    first_deployed: ts(&info.first_deployed),
+                    last_deployed: ts(&info.last_deployed),
+                    deleted: ts(&info.deleted),
+                    description: info.description.clone(),
+                    status: helm2_status(code),
+                    ..Info::default()
+                },
+                manifest: r.manifest.clone(),
+                version: i64::from(r.version),
+                namespace: r.namespace.clone(),
+                ..Release::default()
+            }
+        }
     }
 }
 
 fn ts(t: &Option<helm2::Timestamp>) -> Time {
     t.as_ref().and_then(|t| t.to_time()).unwrap_or(Time::ZERO)
-}
-
-/// YAML text (Tiller's `raw` values) as a JSON map; empty or `{}` gives an empty map.
-pub fn yaml_values(raw: &str) -> Map<String, Value> {
-    if raw.trim().is_empty() {
-        return Map::new();
-    }
-    match serde_saphyr::from_str::<Value>(raw) {
-        Ok(Value::Object(m)) => m,
-        _ => Map::new(),
-    }
-}
-
-/// A Helm 2 release seen as a Helm 3 release.
-pub fn helm2_as_helm3(r: &helm2::Release) -> Release {
-    let info = r.info.clone().unwrap_or_default();
-    let status = info.status.clone().unwrap_or_default();
-    let chart = r.chart.clone().unwrap_or_default();
-    let metadata = chart.metadata.as_ref().map(|m| Metadata {
-        name: m.name.clone(),
-        home: m.home.clone(),
-        sources: m.sources.clone(),
-        version: m.version.clone(),
-        description: m.description.clone(),
-        keywords: m.keywords.clone(),
-        maintainers: m
-            .maintainers
-            .iter()
-            .map(|x| Maintainer { name: x.name.clone(), email: x.email.clone(), url: x.url.clone(), extra: Map::new() })
-            .collect(),
-        icon: m.icon.clone(),
-        api_version: m.api_version.clone(),
-        condition: m.condition.clone(),
-        tags: m.tags.clone(),
-        app_version: m.app_version.clone(),
-        deprecated: m.deprecated,
-        annotations: m.annotations.clone(),
-        kube_version: m.kube_version.clone(),
-        dependencies: Vec::new(),
-        chart_type: "application".into(),
-        extra: Map::new(),
-    });
-    let suite: BTreeMap<&str, &helm2::TestRun> = status
-        .last_test_suite_run
-        .as_ref()
-        .map(|s| s.results.iter().map(|t| (t.name.as_str(), t)).collect())
-        .unwrap_or_default();
-    let hooks = r
-        .hooks
-        .iter()
-        .map(|h| {
-            let mut events: Vec<HookEvent> = Vec::new();
-            for e in &h.events {
-                let ev = match helm2::hook_event_name(*e) {
-                    Some("RELEASE_TEST_SUCCESS") | Some("RELEASE_TEST_FAILURE") => HookEvent::Test,
-                    Some(name) => HookEvent::from(name.to_ascii_lowercase().replace('_', "-").as_str()),
-                    None => continue,
-                };
-                if !events.contains(&ev) {
-                    events.push(ev);
-                }
-            }
-            let delete_policies = h
-                .delete_policies
-                .iter()
-                .filter_map(|p| match helm2::HookDeletePolicy::try_from(*p).ok()? {
-                    helm2::HookDeletePolicy::Succeeded => Some(HookDeletePolicy::HookSucceeded),
-                    helm2::HookDeletePolicy::Failed => Some(HookDeletePolicy::HookFailed),
-                    helm2::HookDeletePolicy::BeforeHookCreation => Some(HookDeletePolicy::BeforeHookCreation),
-                })
-                .collect();
-            let last_run = match suite.get(h.name.as_str()) {
-                Some(run) => HookExecution {
-                    started_at: ts(&run.started_at),
-                    completed_at: ts(&run.completed_at),
-                    phase: match helm2::test_run_status_name(run.status) {
-                        Some("SUCCESS") => HookPhase::Succeeded,
-                        Some("FAILURE") => HookPhase::Failed,
-                        Some("RUNNING") => HookPhase::Running,
-                        _ => HookPhase::Unknown,
-                    },
-                    extra: Map::new(),
-                },
-                None => HookExecution::default(),
-            };
-            Hook {
-                name: h.name.clone(),
-                kind: h.kind.clone(),
-                path: h.path.clone(),
-                manifest: h.manifest.clone(),
-                events,
-                last_run,
-                weight: i64::from(h.weight),
-                delete_policies,
-                output_log_policies: Vec::new(),
-                extra: Map::new(),
-            }
-        })
-        .collect();
-    Release {
-        name: r.name.clone(),
-        info: Info {
-            first_deployed: ts(&info.first_deployed),
-            last_deployed: ts(&info.last_deployed),
-            deleted: ts(&info.deleted),
-            description: info.description.clone(),
-            status: helm2_status(status.code),
-            notes: status.notes.clone(),
-            resources: None,
-            extra: Map::new(),
-        },
-        chart: Chart {
-            metadata,
-            values: Some(yaml_values(chart.values.as_ref().map(|v| v.raw.as_str()).unwrap_or(""))),
-            ..Chart::default()
-        },
-        config: yaml_values(r.config.as_ref().map(|c| c.raw.as_str()).unwrap_or("")),
-        manifest: r.manifest.clone(),
-        hooks,
-        version: i64::from(r.version),
-        namespace: r.namespace.clone(),
-        apply_method: String::new(),
-        extra: Map::new(),
-        labels: BTreeMap::new(),
-    }
 }
 
 /// Which helm's output to reproduce where helm 3 and helm 4 differ.
