@@ -149,21 +149,24 @@ pub fn decode_base64(text: &[u8]) -> Result<Vec<u8>, CodecError> {
     if trimmed.is_empty() {
         return Err(CodecError::MissingData);
     }
-    let owned;
-    let input = if trimmed.iter().any(|b| matches!(b, b'\r' | b'\n')) {
-        owned = trimmed.iter().copied().filter(|b| !matches!(b, b'\r' | b'\n')).collect::<Vec<u8>>();
-        &owned[..]
-    } else {
-        trimmed
+    // Stored payloads have no line breaks: decode in one pass and strip them only when met.
+    match LENIENT_STD.decode(trimmed) {
+        Ok(bytes) => Ok(bytes),
+        Err(_) if trimmed.contains(&b'\n') || trimmed.contains(&b'\r') => {
+            let joined: Vec<u8> = trimmed.iter().copied().filter(|b| !matches!(b, b'\r' | b'\n')).collect();
+            LENIENT_STD.decode(&joined).map_err(|e| base64_error(e, joined.len()))
+        }
+        Err(e) => Err(base64_error(e, trimmed.len())),
+    }
+}
+
+fn base64_error(e: base64::DecodeError, input_len: usize) -> CodecError {
+    let offset = match e {
+        base64::DecodeError::InvalidByte(o, _) | base64::DecodeError::InvalidLastSymbol(o, _) => o,
+        base64::DecodeError::InvalidLength(o) => o,
+        base64::DecodeError::InvalidPadding => input_len,
     };
-    LENIENT_STD.decode(input).map_err(|e| {
-        let offset = match e {
-            base64::DecodeError::InvalidByte(o, _) | base64::DecodeError::InvalidLastSymbol(o, _) => o,
-            base64::DecodeError::InvalidLength(o) => o,
-            base64::DecodeError::InvalidPadding => input.len(),
-        };
-        CodecError::Base64 { offset }
-    })
+    CodecError::Base64 { offset }
 }
 
 /// Standard padded base64.
@@ -193,29 +196,19 @@ fn gzip_fault(e: &io::Error) -> GzipFault {
 }
 
 /// Inflates every gzip member of `bytes`, refusing to produce more than `limit` bytes. Memory use is
-/// bounded by the output (at most `limit`) plus a fixed 32 KiB buffer.
+/// bounded by the output (at most `limit`).
 pub fn gunzip_limited(bytes: &[u8], limit: u64) -> Result<Vec<u8>, CodecError> {
     let limit_usize = usize::try_from(limit).unwrap_or(usize::MAX);
-    let mut dec = MultiGzDecoder::new(bytes);
-    // Helm payloads usually inflate 4–10×; start there, grow by doubling, never past the limit.
-    let mut out: Vec<u8> = Vec::with_capacity(bytes.len().saturating_mul(8).max(4096).min(limit_usize));
-    let mut chunk = vec![0u8; 32 * 1024];
-    loop {
-        let n = match dec.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(CodecError::Gzip(gzip_fault(&e))),
-        };
-        let needed = out.len() + n;
-        if needed > limit_usize {
-            return Err(CodecError::TooLarge { limit });
-        }
-        if needed > out.capacity() {
-            let target = out.capacity().saturating_mul(2).max(needed).min(limit_usize);
-            out.reserve_exact(target - out.len());
-        }
-        out.extend_from_slice(&chunk[..n]);
+    // The trailer's ISIZE is the (last member's) size mod 2^32: right for every real payload, so the
+    // output is allocated once. It is untrusted, so it is capped by what deflate can expand to.
+    let trailer_size = bytes.len().checked_sub(4).map(|at| u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]));
+    let hint = trailer_size.map_or(0, |n| n as usize).min(bytes.len().saturating_mul(1032)).min(limit_usize);
+    let mut out: Vec<u8> = Vec::with_capacity(hint.max(bytes.len().saturating_mul(4)).min(limit_usize).saturating_add(1));
+    // Reading one byte past the limit tells "exactly at the limit" from "over it".
+    let mut dec = MultiGzDecoder::new(bytes).take(limit.saturating_add(1));
+    dec.read_to_end(&mut out).map_err(|e| CodecError::Gzip(gzip_fault(&e)))?;
+    if out.len() > limit_usize {
+        return Err(CodecError::TooLarge { limit });
     }
     Ok(out)
 }

@@ -8,13 +8,14 @@
 //! out damaged or mislabelled has all its records fetched and decoded, so the answer stays Helm's.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use futures::StreamExt;
 
 use crate::release::Time;
 use crate::release::helm3::Status;
 use crate::storage::codec::{self, DecodeLimits};
-use crate::storage::objects::{ObjectInfo, ObjectKind, ObjectStore, RawObject};
+use crate::storage::objects::{META_PAGE, ObjectInfo, ObjectKind, ObjectStore, RawObject};
 use crate::storage::RecordError;
 
 use super::view;
@@ -191,21 +192,36 @@ impl Source {
         }
     }
 
-    /// Fetch and decode records by object, `FETCH_CONCURRENCY` at a time.
-    async fn fetch(&self, infos: Vec<ObjectInfo>) -> Result<Vec<(ObjectInfo, Result<Row, RecordError>)>, kube::Error> {
-        let results: Vec<Result<Option<(ObjectInfo, Result<Row, RecordError>)>, kube::Error>> = futures::stream::iter(infos)
-            .map(|info| async move {
-                let raw = self.store.get(&info.namespace, &info.name).await?;
-                Ok(raw.map(|raw| {
-                    let decoded = self.decode(&raw);
-                    (info, decoded)
-                }))
+    /// GET and decode one record; `None` when it was deleted since it was listed.
+    async fn fetch_one(&self, info: ObjectInfo) -> Result<Option<(ObjectInfo, Result<Row, RecordError>)>, kube::Error> {
+        let raw = self.store.get(&info.namespace, &info.name).await?;
+        Ok(raw.map(|raw| {
+            let decoded = self.decode(&raw);
+            (info, decoded)
+        }))
+    }
+
+    /// Fetch and decode the records `infos` yields, `FETCH_CONCURRENCY` at a time. Each record is its
+    /// own task, so decoding runs on every core while other GETs are on the wire.
+    async fn fetch(
+        self: &Arc<Self>,
+        infos: impl futures::Stream<Item = ObjectInfo>,
+    ) -> Result<Vec<(ObjectInfo, Result<Row, RecordError>)>, kube::Error> {
+        let mut results: Vec<(usize, _)> = infos
+            .enumerate()
+            .map(|(at, info)| {
+                let source = Arc::clone(self);
+                let task = tokio::spawn(async move { source.fetch_one(info).await });
+                async move { (at, task.await) }
             })
             .buffer_unordered(FETCH_CONCURRENCY)
             .collect()
             .await;
+        // In the order asked for (the listing's), as helm shows revisions of one name.
+        results.sort_unstable_by_key(|(at, _)| *at);
         let mut out = Vec::with_capacity(results.len());
-        for r in results {
+        for (_, r) in results {
+            let r = r.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
             // a record deleted between the LIST and the GET is simply gone
             if let Some(x) = r? {
                 out.push(x);
@@ -216,40 +232,22 @@ impl Source {
 
     /// The rows `want` needs from this source. `name_filter` (helm's `--filter`) prunes releases by
     /// their label name before anything is fetched.
+    ///
+    /// Records are fetched while the metadata LIST is still paging: API servers return LIST items
+    /// ordered by namespace and name, so once a page ends past every name a release's records can
+    /// have, that release's latest revision is known and its GET starts. The order is only an
+    /// optimisation: after the last page each release is checked again, and one whose latest turned
+    /// out higher than the record already fetched gets that record fetched too.
     pub async fn collect(&self, want: Want, name_filter: Option<&regex::Regex>) -> Result<Collected, kube::Error> {
-        let metas = self.store.list_meta_all(self.scope.as_deref(), self.selector()).await?;
-        let mut groups: BTreeMap<(String, String), Vec<(i64, ObjectInfo)>> = BTreeMap::new();
-        let mut suspects: Vec<ObjectInfo> = Vec::new();
-        for info in metas {
-            match self.label_key(&info) {
-                Some(key) if self.name_key(&info.name).as_ref() == Some(&key) => {
-                    groups.entry((info.namespace.clone(), key.0)).or_default().push((key.1, info));
-                }
-                _ => suspects.push(info),
-            }
-        }
-        let keep = |name: &str| name_filter.is_none_or(|re| re.is_match(name));
-        let mut wanted: Vec<ObjectInfo> = Vec::new();
-        for ((_, name), records) in &groups {
-            if !keep(name) {
-                continue;
-            }
-            match want {
-                Want::Latest => {
-                    if let Some((_, info)) = records.iter().max_by_key(|(v, _)| *v) {
-                        wanted.push(info.clone());
-                    }
-                }
-                Want::Superseded => {
-                    wanted.extend(records.iter().filter(|(_, i)| self.labelled_superseded(i) != Some(false)).map(|(_, i)| i.clone()));
-                }
-            }
-        }
-        let mut fetched: BTreeSet<(String, String)> = wanted.iter().chain(&suspects).map(|i| (i.namespace.clone(), i.name.clone())).collect();
-        wanted.extend(suspects);
+        let source = Arc::new(self.clone());
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<ObjectInfo>();
+        let incoming = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
+        let (listed, first) = tokio::join!(self.list_and_dispatch(want, name_filter, tx), source.fetch(incoming));
+        let groups = listed?;
+        let first = first?;
+        let mut fetched: BTreeSet<(String, String)> = first.iter().map(|(i, _)| (i.namespace.clone(), i.name.clone())).collect();
         let mut out = Collected::default();
         let mut bad_groups: BTreeSet<(String, String)> = BTreeSet::new();
-        let first = self.fetch(wanted).await?;
         self.absorb(first, &mut out, &mut bad_groups);
         if !bad_groups.is_empty() && want == Want::Latest {
             // The latest record of these releases was damaged or mislabelled: read all their records.
@@ -261,10 +259,59 @@ impl Source {
                 .filter(|i| fetched.insert((i.namespace.clone(), i.name.clone())))
                 .collect();
             let mut ignored = BTreeSet::new();
-            let more = self.fetch(rest).await?;
+            let more = source.fetch(futures::stream::iter(rest)).await?;
             self.absorb(more, &mut out, &mut ignored);
         }
         Ok(out)
+    }
+
+    /// Page through the metadata, sending each record `want` needs to `fetch` as soon as it is known
+    /// to be needed. Returns every release's records (by label) for the second pass over damaged ones.
+    async fn list_and_dispatch(
+        &self,
+        want: Want,
+        name_filter: Option<&regex::Regex>,
+        fetch: tokio::sync::mpsc::UnboundedSender<ObjectInfo>,
+    ) -> Result<BTreeMap<(String, String), Vec<(i64, ObjectInfo)>>, kube::Error> {
+        let keep = |name: &str| name_filter.is_none_or(|re| re.is_match(name));
+        // The receiver only goes away when the fetch side failed; that error is reported there.
+        let send = |infos: Vec<ObjectInfo>| infos.into_iter().for_each(|i| drop(fetch.send(i)));
+        let mut latest = LatestTracker::default();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self.store.list_meta_page(self.scope.as_deref(), self.selector(), META_PAGE, token.as_deref()).await?;
+            let last = page.items.last().map(storage_key);
+            for info in page.items {
+                let key = match self.label_key(&info) {
+                    Some(key) if self.name_key(&info.name).as_ref() == Some(&key) => key,
+                    // Labels and name disagree or are missing: only the payload can tell.
+                    _ => {
+                        send(vec![info]);
+                        continue;
+                    }
+                };
+                if !keep(&key.0) {
+                    continue;
+                }
+                if want == Want::Superseded && self.labelled_superseded(&info) != Some(false) {
+                    send(vec![info.clone()]);
+                }
+                latest.observe(key.0, key.1, info);
+            }
+            match page.continue_token {
+                Some(t) => {
+                    if want == Want::Latest {
+                        send(latest.listed_up_to(last.as_deref()));
+                    }
+                    token = Some(t);
+                }
+                None => break,
+            }
+        }
+        if want == Want::Latest {
+            send(latest.finish());
+        }
+        Ok(latest.groups)
     }
 
     fn absorb(
@@ -308,6 +355,74 @@ impl Source {
     }
 }
 
+/// `namespace/name`: the order etcd (and so a LIST) returns objects in.
+fn storage_key(info: &ObjectInfo) -> String {
+    format!("{}/{}", info.namespace, info.name)
+}
+
+/// The smallest storage key after every record of `info`'s release: record names are a prefix
+/// ending in `v` followed by decimal digits, and `:` sorts right after `9`.
+fn records_end(info: &ObjectInfo) -> String {
+    format!("{}/{}:", info.namespace, info.name.trim_end_matches(|c: char| c.is_ascii_digit()))
+}
+
+/// Which record is each release's latest, decided while a LIST is still paging.
+#[derive(Default)]
+struct LatestTracker {
+    /// Every release's records: (namespace, release) → (revision, object).
+    groups: BTreeMap<(String, String), Vec<(i64, ObjectInfo)>>,
+    /// Releases not decided yet, with the key past which none of their records can be listed.
+    open: BTreeMap<(String, String), String>,
+    /// The revision chosen for each decided release.
+    chosen: BTreeMap<(String, String), i64>,
+}
+
+impl LatestTracker {
+    fn observe(&mut self, release: String, revision: i64, info: ObjectInfo) {
+        let group = (info.namespace.clone(), release);
+        if !self.chosen.contains_key(&group) {
+            self.open.entry(group.clone()).or_insert_with(|| records_end(&info));
+        }
+        self.groups.entry(group).or_default().push((revision, info));
+    }
+
+    fn latest(&self, group: &(String, String)) -> Option<(i64, &ObjectInfo)> {
+        self.groups.get(group)?.iter().max_by_key(|(v, _)| *v).map(|(v, i)| (*v, i))
+    }
+
+    /// The listing has reached storage key `last`: releases whose records all sort before it are
+    /// complete (if the server lists in key order); returns their latest records.
+    fn listed_up_to(&mut self, last: Option<&str>) -> Vec<ObjectInfo> {
+        let Some(last) = last else { return Vec::new() };
+        let done: Vec<(String, String)> = self.open.iter().filter(|(_, end)| end.as_str() < last).map(|(g, _)| g.clone()).collect();
+        done.into_iter().filter_map(|g| self.decide(g)).collect()
+    }
+
+    fn decide(&mut self, group: (String, String)) -> Option<ObjectInfo> {
+        self.open.remove(&group);
+        let (revision, info) = self.latest(&group)?;
+        let info = info.clone();
+        self.chosen.insert(group, revision);
+        Some(info)
+    }
+
+    /// The listing ended: the latest of every release not decided yet, and, for a release decided
+    /// early whose records a server out of key order showed later, its real latest.
+    fn finish(&mut self) -> Vec<ObjectInfo> {
+        let mut out: Vec<ObjectInfo> = Vec::new();
+        for (group, revision) in &self.chosen {
+            if let Some((latest, info)) = self.latest(group)
+                && latest > *revision
+            {
+                out.push(info.clone());
+            }
+        }
+        let open: Vec<(String, String)> = self.open.keys().cloned().collect();
+        out.extend(open.into_iter().filter_map(|g| self.decide(g)));
+        out
+    }
+}
+
 /// Keep only the highest revision of each release (helm's `filterLatestReleases`).
 pub fn latest_per_release(rows: Vec<Row>) -> Vec<Row> {
     let mut latest: BTreeMap<(Generation, String, String), Row> = BTreeMap::new();
@@ -321,4 +436,87 @@ pub fn latest_per_release(rows: Vec<Row>) -> Vec<Row> {
         }
     }
     latest.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(ns: &str, release: &str, revision: i64) -> ObjectInfo {
+        ObjectInfo {
+            kind: ObjectKind::Secret,
+            namespace: ns.into(),
+            name: codec::helm3_object_name(release, revision),
+            labels: BTreeMap::new(),
+            resource_version: None,
+            uid: None,
+            creation_timestamp: None,
+            secret_type: None,
+        }
+    }
+
+    fn names(infos: &[ObjectInfo]) -> Vec<String> {
+        infos.iter().map(storage_key).collect()
+    }
+
+    /// Feeds pages like a LIST and returns what was decided after each page and at the end.
+    fn run(pages: &[Vec<(&str, &str, i64)>]) -> Vec<Vec<String>> {
+        let mut t = LatestTracker::default();
+        let mut decided = Vec::new();
+        for (n, page) in pages.iter().enumerate() {
+            let mut last = None;
+            for (ns, rel, rev) in page {
+                let i = info(ns, rel, *rev);
+                last = Some(storage_key(&i));
+                t.observe(rel.to_string(), *rev, i);
+            }
+            if n + 1 < pages.len() {
+                decided.push(names(&t.listed_up_to(last.as_deref())));
+            }
+        }
+        decided.push(names(&t.finish()));
+        decided
+    }
+
+    #[test]
+    fn releases_are_decided_once_the_listing_is_past_them() {
+        // etcd order: v1 < v10 < v2; "app" records end before "app-b" ones ('.' > '-' but "app." ends
+        // at "app.v:" which sorts after "app-b...").
+        let got = run(&[
+            vec![("a", "app", 1), ("a", "app", 10), ("a", "app", 2), ("a", "db", 1)],
+            vec![("a", "db", 2), ("b", "app", 1)],
+            vec![("b", "app", 2)],
+        ]);
+        assert_eq!(
+            got,
+            vec![
+                vec!["a/sh.helm.release.v1.app.v10".to_string()],
+                vec!["a/sh.helm.release.v1.db.v2".to_string()],
+                vec!["b/sh.helm.release.v1.app.v2".to_string()],
+            ]
+        );
+    }
+
+    #[test]
+    fn a_release_continuing_on_the_next_page_waits() {
+        let got = run(&[vec![("a", "app", 1), ("a", "app", 10)], vec![("a", "app", 11), ("a", "app", 2)]]);
+        assert_eq!(got, vec![Vec::<String>::new(), vec!["a/sh.helm.release.v1.app.v11".to_string()]]);
+    }
+
+    #[test]
+    fn names_that_extend_another_release_name_do_not_close_it_early() {
+        // "app" and "app.v2x"-like neighbours: "app-x" sorts before "app.v", "app.x" after "app.v:".
+        let got = run(&[vec![("a", "app", 3), ("a", "app-x", 1)], vec![("a", "app", 4)]]);
+        assert_eq!(got[0], Vec::<String>::new(), "app-x sorts before app's records end");
+        assert_eq!(got[1], vec!["a/sh.helm.release.v1.app.v4".to_string(), "a/sh.helm.release.v1.app-x.v1".to_string()]);
+    }
+
+    #[test]
+    fn a_server_listing_out_of_key_order_still_gets_the_real_latest() {
+        // Page 2 ends past app's records, so app is decided at v3; a later page shows v9.
+        let got = run(&[vec![("a", "app", 3)], vec![("z", "web", 1)], vec![("a", "app", 9)]]);
+        assert_eq!(got[0], Vec::<String>::new());
+        assert_eq!(got[1], vec!["a/sh.helm.release.v1.app.v3".to_string()]);
+        assert_eq!(got[2], vec!["a/sh.helm.release.v1.app.v9".to_string(), "z/sh.helm.release.v1.web.v1".to_string()]);
+    }
 }

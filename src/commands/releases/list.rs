@@ -90,25 +90,15 @@ pub async fn run(scope: &Scope, args: ReleasesListArgs) -> Result<Outcome, AppEr
     let want = if mask.superseded_only() { Want::Superseded } else { Want::Latest };
     let all_ns = args.all_namespaces;
 
-    let mut collected = Collected::default();
+    // Every storage is read at once: the Helm 2 LISTs need not wait for the Helm 3 ones.
+    let mut sources: Vec<Source> = Vec::new();
     if scope.helm_version != Some(2) {
-        let source = Source {
+        sources.push(Source {
             store: ObjectStore::new(scope.client.clone(), scope.storage.helm3_driver.object_kind()),
             scope: if all_ns { None } else { Some(scope.namespace.clone()) },
             generation: Generation::Helm3,
             limits: scope.limits(),
-        };
-        match source.collect(want, filter.as_ref()).await {
-            Ok(c) => collected.extend(c),
-            Err(e) if is_forbidden(&e) && all_ns => {
-                return Err(AppError::Failed(format!(
-                    "you lack the right to list {} in all namespaces (cluster-wide), which -A needs: {}; list one namespace with -n NAMESPACE instead",
-                    kind_plural(source.store.kind()),
-                    crate::error::describe_kube_error(&e)
-                )));
-            }
-            Err(e) => return Err(AppError::kube(&e)),
-        }
+        });
     }
     if scope.helm_version != Some(3) {
         let kinds: &[ObjectKind] = match scope.storage.helm2_storage {
@@ -117,30 +107,43 @@ pub async fn run(scope: &Scope, args: ReleasesListArgs) -> Result<Outcome, AppEr
             Helm2Storage::Auto => &[ObjectKind::ConfigMap, ObjectKind::Secret],
         };
         for kind in kinds {
-            let source = Source {
+            sources.push(Source {
                 store: ObjectStore::new(scope.client.clone(), *kind),
                 scope: if all_ns { None } else { Some(scope.storage.helm2_namespace.clone()) },
                 generation: Generation::Helm2,
                 limits: scope.limits(),
-            };
-            match source.collect(want, filter.as_ref()).await {
-                Ok(mut c) => {
-                    if !all_ns {
-                        // Tiller keeps every release in its own namespace: show this namespace's.
-                        c.rows.retain(|r| r.namespace == scope.namespace);
-                    }
-                    collected.extend(c);
-                }
-                Err(e) if is_forbidden(&e) => {
-                    let place = if all_ns { "in all namespaces".to_string() } else { format!("in namespace {}", scope.storage.helm2_namespace) };
-                    collected.warnings.push(format!(
-                        "skipping Helm 2 releases: no right to list {} {place}: {}",
-                        kind_plural(*kind),
-                        crate::error::describe_kube_error(&e)
-                    ));
-                }
-                Err(e) => return Err(AppError::kube(&e)),
+            });
+        }
+    }
+    let results = futures::future::join_all(sources.iter().map(|source| source.collect(want, filter.as_ref()))).await;
+    let mut collected = Collected::default();
+    for (source, result) in sources.iter().zip(results) {
+        let kind = source.store.kind();
+        match (source.generation, result) {
+            (Generation::Helm3, Ok(c)) => collected.extend(c),
+            (Generation::Helm3, Err(e)) if is_forbidden(&e) && all_ns => {
+                return Err(AppError::Failed(format!(
+                    "you lack the right to list {} in all namespaces (cluster-wide), which -A needs: {}; list one namespace with -n NAMESPACE instead",
+                    kind_plural(kind),
+                    crate::error::describe_kube_error(&e)
+                )));
             }
+            (Generation::Helm2, Ok(mut c)) => {
+                if !all_ns {
+                    // Tiller keeps every release in its own namespace: show this namespace's.
+                    c.rows.retain(|r| r.namespace == scope.namespace);
+                }
+                collected.extend(c);
+            }
+            (Generation::Helm2, Err(e)) if is_forbidden(&e) => {
+                let place = if all_ns { "in all namespaces".to_string() } else { format!("in namespace {}", scope.storage.helm2_namespace) };
+                collected.warnings.push(format!(
+                    "skipping Helm 2 releases: no right to list {} {place}: {}",
+                    kind_plural(kind),
+                    crate::error::describe_kube_error(&e)
+                ));
+            }
+            (_, Err(e)) => return Err(AppError::kube(&e)),
         }
     }
 
