@@ -20,6 +20,7 @@ use kube::discovery::ApiResource;
 use serde::Deserialize;
 
 use crate::ownership::go_quote;
+use crate::retry::ReadRetry;
 
 /// The `Accept` header for aggregated discovery v2, with plain JSON as the fallback the server may choose.
 pub const ACCEPT_AGGREGATED: &str =
@@ -389,7 +390,8 @@ pub fn is_aggregated_content_type(content_type: &str) -> bool {
 
 /// Loads the catalog from the cluster: aggregated discovery (two requests) when the server offers it, otherwise
 /// plain discovery (`/api`, `/apis` and one request per group version; group versions that fail, like an
-/// unavailable aggregated API server, are skipped with a warning, as kubectl does).
+/// unavailable aggregated API server, are skipped with a warning, as kubectl does). Every request is a read and
+/// is retried on transient failures (429, 5xx, a broken connection) by [`crate::retry::read`].
 pub async fn load(client: &Client) -> Result<ResourceCatalog, DiscoveryError> {
     if let (Some(core), Some(groups)) =
         (fetch_aggregated(client, "/api").await?, fetch_aggregated(client, "/apis").await?)
@@ -401,19 +403,24 @@ pub async fn load(client: &Client) -> Result<ResourceCatalog, DiscoveryError> {
 
 /// The body of an aggregated document, or `None` when the server answered with something else.
 async fn fetch_aggregated(client: &Client, path: &str) -> Result<Option<String>, DiscoveryError> {
-    let wrap = |source: kube::Error| DiscoveryError::Kube { path: path.to_string(), source };
+    crate::retry::read(ReadRetry::default(), || fetch_aggregated_once(client, path))
+        .await
+        .map_err(|source| DiscoveryError::Kube { path: path.to_string(), source })
+}
+
+async fn fetch_aggregated_once(client: &Client, path: &str) -> Result<Option<String>, kube::Error> {
     let request = http::Request::get(path)
         .header(http::header::ACCEPT, ACCEPT_AGGREGATED)
         .body(kube::client::Body::from(Vec::new()))
-        .map_err(|e| wrap(kube::Error::HttpError(e)))?;
-    let response = client.send(request).await.map_err(wrap)?;
+        .map_err(kube::Error::HttpError)?;
+    let response = client.send(request).await?;
     let status = response.status();
     let aggregated = response
         .headers()
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(is_aggregated_content_type);
-    let body = response.into_body().collect_bytes().await.map_err(wrap)?;
+    let body = response.into_body().collect_bytes().await?;
     if !status.is_success() {
         if status == http::StatusCode::NOT_FOUND || status == http::StatusCode::NOT_ACCEPTABLE {
             return Ok(None);
@@ -421,21 +428,30 @@ async fn fetch_aggregated(client: &Client, path: &str) -> Result<Option<String>,
         let text = String::from_utf8_lossy(&body);
         let api_status = serde_json::from_str::<Status>(&text)
             .unwrap_or_else(|_| Status::failure(text.trim(), "").with_code(status.as_u16()));
-        return Err(wrap(kube::Error::Api(api_status.boxed())));
+        return Err(kube::Error::Api(api_status.boxed()));
     }
     if !aggregated {
         return Ok(None);
     }
-    String::from_utf8(body.to_vec()).map(Some).map_err(|e| wrap(kube::Error::FromUtf8(e)))
+    String::from_utf8(body.to_vec()).map(Some).map_err(kube::Error::FromUtf8)
 }
 
-async fn load_plain(client: &Client) -> Result<ResourceCatalog, DiscoveryError> {
-    let core_versions =
-        client.list_core_api_versions().await.map_err(|source| DiscoveryError::Kube { path: "/api".into(), source })?;
-    let groups: APIGroupList =
-        client.list_api_groups().await.map_err(|source| DiscoveryError::Kube { path: "/apis".into(), source })?;
+/// How long plain discovery keeps retrying one `/apis/GROUP/VERSION` before skipping it with a warning.
+const GROUP_VERSION_RETRY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(3);
 
-    let core_lists = join_all(core_versions.versions.iter().map(|v| client.list_core_api_resources(v))).await;
+async fn load_plain(client: &Client) -> Result<ResourceCatalog, DiscoveryError> {
+    let policy = ReadRetry::default();
+    let core_versions = crate::retry::read(policy, || client.list_core_api_versions())
+        .await
+        .map_err(|source| DiscoveryError::Kube { path: "/api".into(), source })?;
+    let groups: APIGroupList = crate::retry::read(policy, || client.list_api_groups())
+        .await
+        .map_err(|source| DiscoveryError::Kube { path: "/apis".into(), source })?;
+
+    let core_lists = join_all(
+        core_versions.versions.iter().map(|v| crate::retry::read(policy, move || client.list_core_api_resources(v))),
+    )
+    .await;
     let mut core = Vec::new();
     for (v, result) in core_versions.versions.iter().zip(core_lists) {
         match result {
@@ -453,7 +469,13 @@ async fn load_plain(client: &Client) -> Result<ResourceCatalog, DiscoveryError> 
             wanted.push((g.name.clone(), preferred.clone(), v.group_version.clone()));
         }
     }
-    let fetched = join_all(wanted.iter().map(|(_, _, gv)| client.list_api_group_resources(gv))).await;
+    // A group version served by an aggregated API server that is down answers 503 for as long as it is down:
+    // a short retry rides out a blip without stalling every run on a broken APIService.
+    let group_policy = ReadRetry { deadline: GROUP_VERSION_RETRY_DEADLINE, ..policy };
+    let fetched = join_all(
+        wanted.iter().map(|(_, _, gv)| crate::retry::read(group_policy, move || client.list_api_group_resources(gv))),
+    )
+    .await;
     let mut per_group: Vec<(String, String, Vec<APIResourceList>)> = Vec::new();
     for ((group, preferred, gv), result) in wanted.into_iter().zip(fetched) {
         let list = match result {

@@ -1,6 +1,12 @@
 //! Thin access to single live objects of any resource type: get and JSON merge patch. The only code that reads
 //! or writes non-release resources.
 //!
+//! Reads retry transient failures ([`crate::retry::read`]); a patch is sent once. A patch that met a transient
+//! failure ([`PatchError::is_transient`]) may or may not have landed: the caller reads the object again and
+//! decides, pausing [`PatchError::retry_pause`] before it writes again. The patches `adopt`, `annotate` and
+//! `migrate2to3` send carry a `resourceVersion` precondition, so a second one can never apply on top of a first
+//! that landed unseen.
+//!
 //! ```no_run
 //! # async fn example(client: kube::Client) -> Result<(), Box<dyn std::error::Error>> {
 //! use kubectl_werf::live::{discovery, objects, PatchError};
@@ -22,6 +28,8 @@
 //! # Ok(())
 //! # }
 //! ```
+
+use std::time::Duration;
 
 use kube::Client;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
@@ -51,7 +59,30 @@ impl PatchError {
     pub fn is_conflict(&self) -> bool {
         matches!(self, PatchError::Conflict(_))
     }
+
+    /// 429, 5xx or a broken connection: the write may have landed or not; read again before deciding.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, PatchError::Other(e) if crate::retry::is_transient(e))
+    }
+
+    /// How long to wait before the next write after this failure (`attempt` counts from 1): the server's
+    /// `Retry-After` hint when it gave one (at most [`MAX_WRITE_PAUSE`]), else a doubling backoff from 100 ms.
+    pub fn retry_pause(&self, attempt: u32) -> Duration {
+        let hint = match self {
+            PatchError::Other(kube::Error::Api(status)) => {
+                status.details.as_ref().map(|d| d.retry_after_seconds).filter(|s| *s > 0)
+            }
+            _ => None,
+        };
+        match hint {
+            Some(seconds) => Duration::from_secs(u64::from(seconds)).min(MAX_WRITE_PAUSE),
+            None => Duration::from_millis(100 << attempt.clamp(1, 5).saturating_sub(1)),
+        }
+    }
 }
+
+/// The longest pause [`PatchError::retry_pause`] honours from a server's `Retry-After`.
+pub const MAX_WRITE_PAUSE: Duration = Duration::from_secs(30);
 
 impl From<kube::Error> for PatchError {
     fn from(err: kube::Error) -> Self {
@@ -81,14 +112,16 @@ pub fn api_for(client: &Client, res: &ResolvedResource, namespace: Option<&str>)
     }
 }
 
-/// Reads one object; `Ok(None)` when it does not exist (404).
+/// Reads one object; `Ok(None)` when it does not exist (404). Transient failures (429, 5xx, a broken
+/// connection) are retried with backoff until [`crate::retry::ReadRetry`]'s deadline.
 pub async fn get(
     client: &Client,
     res: &ResolvedResource,
     namespace: Option<&str>,
     name: &str,
 ) -> Result<Option<DynamicObject>, kube::Error> {
-    api_for(client, res, namespace).get_opt(name).await
+    let api = api_for(client, res, namespace);
+    crate::retry::read(crate::retry::ReadRetry::default(), || api.get_opt(name)).await
 }
 
 /// Applies a JSON merge patch (`application/merge-patch+json`), e.g. from
@@ -136,5 +169,25 @@ mod tests {
             PatchError::from(kube::Error::Api(status_of("list_forbidden.json").boxed())),
             PatchError::Other(_)
         ));
+    }
+
+    #[test]
+    fn transient_failures_and_their_pauses() {
+        let status = |code: u16| kube::Error::Api(Status::failure("boom", "").with_code(code).boxed());
+        for code in [429, 500, 503] {
+            assert!(PatchError::from(status(code)).is_transient(), "{code}");
+        }
+        for code in [400, 403, 404, 409, 422] {
+            assert!(!PatchError::from(status(code)).is_transient(), "{code}");
+        }
+        let plain = PatchError::from(status(503));
+        assert_eq!(plain.retry_pause(1), Duration::from_millis(100));
+        assert_eq!(plain.retry_pause(3), Duration::from_millis(400));
+        assert_eq!(plain.retry_pause(40), Duration::from_millis(1600));
+        let mut hinted = Status::failure("slow down", "TooManyRequests").with_code(429);
+        hinted.details = Some(serde_json::from_value(serde_json::json!({"retryAfterSeconds": 2})).unwrap());
+        assert_eq!(PatchError::from(kube::Error::Api(hinted.clone().boxed())).retry_pause(1), Duration::from_secs(2));
+        hinted.details.as_mut().unwrap().retry_after_seconds = 3600;
+        assert_eq!(PatchError::from(kube::Error::Api(hinted.boxed())).retry_pause(1), MAX_WRITE_PAUSE);
     }
 }

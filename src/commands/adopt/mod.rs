@@ -5,9 +5,12 @@
 //! 2. Read and classify each (bounded concurrency): missing, unowned, owned by this release, partial, foreign.
 //! 3. Select (terminal pick + confirm, or `--yes`); foreign objects only with `--force`.
 //! 4. Patch the three ownership keys with the classified `resourceVersion` as precondition; on 409 read,
-//!    classify and retry (bounded), refusing a steal that happened meanwhile.
-//! 5. `--detach`: write a new revision of each source release without the moved objects.
-//! 6. Report per object; exit 1 when any chosen object failed.
+//!    classify and retry (bounded), refusing a steal that happened meanwhile. A patch that met a transient
+//!    failure (429, 5xx, a lost connection) is never simply sent again: the object is read again (it may have
+//!    landed) and classified like after a 409. SIGINT/SIGTERM stops new patches; those sent settle.
+//! 5. `--detach`: write a new revision of each source release without the moved objects (also after an
+//!    interruption, for the objects that did move: the source must stop listing them).
+//! 6. Report per object; exit 1 when any chosen object failed or the run was interrupted, saying how to resume.
 
 pub mod detach;
 
@@ -32,10 +35,11 @@ use crate::ownership::{self, HelmAction, Ownership, Problem};
 use crate::release::helm3::Status;
 use crate::settings::StorageSettings;
 use crate::storage::backup::{BackupDir, record_from_raw};
+use crate::stop::StopSignal;
 use crate::storage::{Helm3Record, Helm3Store, open_stores};
 
-/// How often a patch that met a changed object is read, classified and tried again.
-const MAX_ATTEMPTS: usize = 5;
+/// How often a patch that met a changed object (or a transient failure) is read, classified and tried again.
+const MAX_ATTEMPTS: u32 = 5;
 
 /// One object to look at, resolved to its API resource.
 #[derive(Debug, Clone)]
@@ -79,6 +83,8 @@ enum Done {
     Adopted,
     Refused(String),
     Failed(String),
+    /// Selected, but the run was interrupted before its patch was sent.
+    Interrupted,
 }
 
 impl Done {
@@ -90,11 +96,12 @@ impl Done {
             Done::Adopted => "adopted",
             Done::Refused(_) => "refused",
             Done::Failed(_) => "failed",
+            Done::Interrupted => "interrupted",
         }
     }
 
     fn is_failure(&self) -> bool {
-        matches!(self, Done::Refused(_) | Done::Failed(_))
+        matches!(self, Done::Refused(_) | Done::Failed(_) | Done::Interrupted)
     }
 }
 
@@ -357,18 +364,43 @@ async fn observe(client: &kube::Client, c: &Candidate, release: &str, release_ns
 /// Patch one object; on a conflict, read and classify again and retry while it is still ours to take. An object
 /// that another release took meanwhile is taken only when `take_foreign` (`--force --yes`: foreign objects are
 /// selected anyway); otherwise only the owner the user saw and picked may be replaced.
-async fn adopt_one(client: &kube::Client, item: &Item, release: &str, release_ns: &str, take_foreign: bool) -> (Done, Observed) {
+///
+/// A patch that met a transient failure may have landed with its answer lost: after a pause (the server's
+/// `Retry-After`, else backoff) the object is read and classified again, exactly as after a conflict. Found in
+/// the release, it was ours: adopted. Otherwise the next patch carries the fresh `resourceVersion`, so it can
+/// never apply on top of a first one that landed unseen. No patch starts once `stop` is requested.
+///
+/// Returns what happened, the object as last read, and a note for the report.
+async fn adopt_one(
+    client: &kube::Client,
+    item: &Item,
+    release: &str,
+    release_ns: &str,
+    take_foreign: bool,
+    stop: &StopSignal,
+) -> (Done, Observed, Option<String>) {
     let c = &item.candidate;
     let original = item.ownership().cloned();
     let mut observed = item.observed.clone();
-    for _ in 0..MAX_ATTEMPTS {
+    // The failure of a patch whose outcome is unknown (it may have landed).
+    let mut unanswered: Option<String> = None;
+    let mut last_error = String::new();
+    for attempt in 1..=MAX_ATTEMPTS {
         let Observed::Read { ownership: current, resource_version, .. } = &observed else {
-            return (Done::Failed(state_detail(&observed, release, release_ns)), observed);
+            let why = match &unanswered {
+                Some(e) => format!("{e}; then cannot read it again: {}", state_detail(&observed, release, release_ns)),
+                None => state_detail(&observed, release, release_ns),
+            };
+            return (Done::Failed(why), observed, None);
         };
         match current {
-            Ownership::Missing => return (Done::Failed("deleted meanwhile".into()), observed),
+            Ownership::Missing => return (Done::Failed("deleted meanwhile".into()), observed, None),
             Ownership::OwnedByThis => {
-                return (Done::Unchanged("already in the release (changed meanwhile)".into()), observed);
+                if let Some(e) = &unanswered {
+                    let note = format!("the patch's answer was lost ({e}); read back: in release {release}");
+                    return (Done::Adopted, observed, Some(note));
+                }
+                return (Done::Unchanged("already in the release (changed meanwhile)".into()), observed, None);
             }
             Ownership::Foreign { release: r, namespace: n } => {
                 if !take_foreign && original.as_ref() != Some(current) {
@@ -378,10 +410,14 @@ async fn adopt_one(client: &kube::Client, item: &Item, release: &str, release_ns
                             owner_text(r.as_deref(), n.as_deref())
                         )),
                         observed,
+                        None,
                     );
                 }
             }
             Ownership::Unowned | Ownership::Partial { .. } => {}
+        }
+        if stop.requested() {
+            return (Done::Interrupted, observed, None);
         }
         let patch = ownership::adoption_patch(release, release_ns, resource_version.as_deref());
         match objects::merge_patch(client, &c.resource, c.namespace.as_deref(), &c.name, &patch).await {
@@ -389,19 +425,32 @@ async fn adopt_one(client: &kube::Client, item: &Item, release: &str, release_ns
                 let problems = ownership::check(obj.labels(), obj.annotations(), release, release_ns);
                 if !problems.is_empty() {
                     let text: Vec<String> = problems.iter().map(Problem::helm_text).collect();
-                    return (Done::Failed(format!("patched, but the server kept: {}", text.join("; "))), observed);
+                    return (Done::Failed(format!("patched, but the server kept: {}", text.join("; "))), observed, None);
                 }
-                return (Done::Adopted, observed);
+                return (Done::Adopted, observed, None);
             }
-            Err(PatchError::Conflict(_)) => {
+            Err(PatchError::Conflict(status)) => {
                 tracing::debug!("{}: changed since it was read; reading it again", c.display());
-                observed = observe(client, c, release, release_ns).await;
+                last_error = format!("conflict: {}", status.message);
             }
-            Err(PatchError::NotFound(_)) => return (Done::Failed("deleted meanwhile".into()), observed),
-            Err(e) => return (Done::Failed(e.to_string()), observed),
+            Err(PatchError::NotFound(_)) => return (Done::Failed("deleted meanwhile".into()), observed, None),
+            Err(e) if e.is_transient() => {
+                tracing::debug!("{}: patch failed ({e}); it may have landed, reading it again", c.display());
+                last_error = e.to_string();
+                unanswered = Some(e.to_string());
+                if attempt < MAX_ATTEMPTS {
+                    tokio::time::sleep(e.retry_pause(attempt)).await;
+                }
+            }
+            Err(e) => return (Done::Failed(e.to_string()), observed, None),
         }
+        observed = observe(client, c, release, release_ns).await;
     }
-    (Done::Failed(format!("still changing after {MAX_ATTEMPTS} attempts; try again")), observed)
+    // The last read may show that the last patch did land.
+    if unanswered.is_some() && matches!(&observed, Observed::Read { ownership: Ownership::OwnedByThis, .. }) {
+        return (Done::Adopted, observed, Some(format!("the patch's answer was lost ({last_error}); read back: in release {release}")));
+    }
+    (Done::Failed(format!("not adopted after {MAX_ATTEMPTS} attempts, last: {last_error}; try again")), observed, None)
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -647,6 +696,8 @@ struct Report {
     release: String,
     release_namespace: String,
     dry_run: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    interrupted: bool,
     objects: Vec<ObjectReport>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     detached: Vec<DetachReport>,
@@ -697,6 +748,7 @@ fn plan_table(items: &[Item], target: &Target) -> String {
 fn done_detail(item: &Item) -> Option<String> {
     match item.done.as_ref()? {
         Done::Unchanged(d) | Done::Skipped(d) | Done::Refused(d) | Done::Failed(d) => Some(d.clone()),
+        Done::Interrupted => Some("interrupted before its patch was sent; not changed".into()),
         Done::WouldAdopt | Done::Adopted => item.note.clone(),
     }
 }
@@ -959,6 +1011,9 @@ pub async fn run(ctx: &Context<'_>, args: AdoptArgs) -> Result<Outcome, AppError
         });
     }
     let selected: Vec<usize> = (0..items.len()).filter(|&i| items[i].selected).collect();
+    // From here on the first SIGINT/SIGTERM stops new patches and lets those sent settle (installed only now, so
+    // an interrupt while reading or at the prompt still ends the run at once, with nothing changed).
+    let stop = if args.dry_run || selected.is_empty() { StopSignal::never() } else { StopSignal::install() };
     if args.dry_run {
         for &i in &selected {
             items[i].done = Some(Done::WouldAdopt);
@@ -966,21 +1021,24 @@ pub async fn run(ctx: &Context<'_>, args: AdoptArgs) -> Result<Outcome, AppError
     } else if !selected.is_empty() {
         let take_foreign = args.force && args.yes;
         let bar = interact::progress(selected.len() as u64, "adopting");
-        let results: Vec<(usize, Done, Observed)> = futures::stream::iter(selected.iter().map(|&i| {
+        let stop = &stop;
+        let results: Vec<(usize, Done, Observed, Option<String>)> = futures::stream::iter(selected.iter().map(|&i| {
             let (client, item, bar) = (&client, &items[i], &bar);
             let (release, ns) = (&target.release, &target.namespace);
             async move {
-                let (done, observed) = adopt_one(client, item, release, ns, take_foreign).await;
+                let (done, observed, note) = adopt_one(client, item, release, ns, take_foreign, stop).await;
                 bar.inc(1);
-                (i, done, observed)
+                (i, done, observed, note)
             }
         }))
         .buffer_unordered(concurrency)
         .collect()
         .await;
         bar.finish_and_clear();
-        for (i, done, observed) in results {
-            if observed != items[i].observed {
+        for (i, done, observed, note) in results {
+            if note.is_some() {
+                items[i].note = note;
+            } else if observed != items[i].observed {
                 items[i].note = Some(format!("re-read: {}", state_detail(&observed, &target.release, &target.namespace)));
             }
             items[i].done = Some(done);
@@ -994,10 +1052,12 @@ pub async fn run(ctx: &Context<'_>, args: AdoptArgs) -> Result<Outcome, AppError
     }
 
     // Report.
+    let interrupted = stop.requested();
     let report = Report {
         release: target.release.clone(),
         release_namespace: target.namespace.clone(),
         dry_run: args.dry_run,
+        interrupted,
         objects: items.iter().map(|it| object_report(it, &target, args.dry_run)).collect(),
         detached,
     };
@@ -1020,10 +1080,31 @@ pub async fn run(ctx: &Context<'_>, args: AdoptArgs) -> Result<Outcome, AppError
     }
     let failed = items.iter().any(|it| it.done.as_ref().is_some_and(Done::is_failure))
         || report.detached.iter().any(|d| d.result == "failed");
-    if failed || (args.dry_run && !would_fail.is_empty()) {
+    if interrupted {
+        let left = items.iter().filter(|it| it.done == Some(Done::Interrupted)).count();
+        eprintln!(
+            "interrupted: {left} object(s) not adopted; the patches already sent finished. Run the same command again to finish: {}",
+            resume_command(ctx)
+        );
+    }
+    if failed || interrupted || (args.dry_run && !would_fail.is_empty()) {
         Ok(Outcome::PartialFailure)
     } else {
         Ok(Outcome::Success)
+    }
+}
+
+/// The command line that resumes an interrupted run: the same verb and arguments, shell-quoted.
+pub(crate) fn resume_command(ctx: &Context<'_>) -> String {
+    let args: Vec<String> = std::env::args().skip(1).map(|a| shell_quote(&a)).collect();
+    format!("{} {}", ctx.mode.command_prefix(), args.join(" "))
+}
+
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
     }
 }
 

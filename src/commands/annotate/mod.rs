@@ -14,6 +14,11 @@
 //! - One merge patch per object with only the keys whose value differs, guarded by the resourceVersion read
 //!   just before; on 409 the object is read again and re-planned, up to [`MAX_ATTEMPTS`] times. Objects
 //!   already carrying every value are `unchanged` and get no request.
+//! - Reads retry transient failures. A patch that met one (429, 5xx, a lost connection) may have landed: it is
+//!   never simply sent again; the object is read again and re-planned like after a 409 (nothing left to do
+//!   means it landed: `patched`).
+//! - The first SIGINT/SIGTERM stops new patches; those sent settle; the objects not reached are reported
+//!   `interrupted`, the exit code is 1 and the message says which command finishes the job.
 
 pub mod inputs;
 pub mod plan;
@@ -34,6 +39,7 @@ use crate::live::targets::{Target, resolve_objects};
 use crate::live::{PatchError, ResourceCatalog, discovery, objects};
 use crate::release::helm3::Release;
 use crate::settings::StorageSettings;
+use crate::stop::StopSignal;
 use crate::storage::Helm3Store;
 
 use inputs::{Changes, Requests};
@@ -55,6 +61,8 @@ pub enum State {
     /// `--dry-run`: would be patched.
     #[serde(rename = "would-patch")]
     WouldPatch,
+    /// The run was interrupted before this object's patch was sent; not changed.
+    Interrupted,
 }
 
 impl State {
@@ -65,6 +73,7 @@ impl State {
             State::Missing => "missing",
             State::Failed => "failed",
             State::WouldPatch => "would-patch",
+            State::Interrupted => "interrupted",
         }
     }
 }
@@ -94,6 +103,8 @@ struct Report<'a> {
     namespace: &'a str,
     revision: i64,
     dry_run: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    interrupted: bool,
     changes: &'a Changes,
     results: &'a [ObjectResult],
     warnings: &'a [String],
@@ -220,6 +231,7 @@ pub async fn run(ctx: &Context<'_>, args: AnnotateArgs) -> Result<Outcome, AppEr
     }
 
     let to_patch = planned.iter().filter(|p| matches!(p, Planned::Patch { .. })).count();
+    let mut stop = StopSignal::never();
     let results: Vec<ObjectResult> = if args.dry_run {
         items.iter().zip(planned).map(|(item, p)| dry_result(item, p)).collect()
     } else {
@@ -235,10 +247,15 @@ pub async fn run(ctx: &Context<'_>, args: AnnotateArgs) -> Result<Outcome, AppEr
                 return Err(AppError::Failed("cancelled; nothing was changed".into()));
             }
         }
-        apply_all(&client, &items, planned, &changes).await
+        // Installed only now: an interrupt while reading or at the prompt ends the run at once, nothing changed.
+        if to_patch > 0 {
+            stop = StopSignal::install();
+        }
+        apply_all(&client, &items, planned, &changes, &stop).await
     };
 
-    let failed = results.iter().any(|r| r.result == State::Failed);
+    let interrupted = stop.requested();
+    let failed = results.iter().any(|r| matches!(r.result, State::Failed | State::Interrupted));
     match args.output {
         OutputFormat::Table => print_table(&results, args.dry_run)?,
         format => crate::output::print_structured(
@@ -247,6 +264,7 @@ pub async fn run(ctx: &Context<'_>, args: AnnotateArgs) -> Result<Outcome, AppEr
                 namespace: &namespace,
                 revision: release.version,
                 dry_run: args.dry_run,
+                interrupted,
                 changes: &changes,
                 results: &results,
                 warnings: &warnings,
@@ -254,7 +272,14 @@ pub async fn run(ctx: &Context<'_>, args: AnnotateArgs) -> Result<Outcome, AppEr
             format,
         )?,
     }
-    Ok(if failed { Outcome::PartialFailure } else { Outcome::Success })
+    if interrupted {
+        let left = results.iter().filter(|r| r.result == State::Interrupted).count();
+        eprintln!(
+            "interrupted: {left} object(s) not patched; the patches already sent finished. Run the same command again to finish: {}",
+            super::adopt::resume_command(ctx)
+        );
+    }
+    Ok(if failed || interrupted { Outcome::PartialFailure } else { Outcome::Success })
 }
 
 /// The latest stored revision of `name` in `namespace`: found by the records' labels, decoded alone.
@@ -457,7 +482,13 @@ fn dry_result(item: &Item, planned: Planned) -> ObjectResult {
     result_of(item, state, with_hook(item, detail), patch)
 }
 
-async fn apply_all(client: &kube::Client, items: &[Item], planned: Vec<Planned>, changes: &Changes) -> Vec<ObjectResult> {
+async fn apply_all(
+    client: &kube::Client,
+    items: &[Item],
+    planned: Vec<Planned>,
+    changes: &Changes,
+    stop: &StopSignal,
+) -> Vec<ObjectResult> {
     let count = planned.iter().filter(|p| matches!(p, Planned::Patch { .. })).count();
     let bar = crate::interact::progress(count as u64, "patching");
     let mut out: Vec<(usize, ObjectResult)> = futures::stream::iter(items.iter().zip(planned).enumerate())
@@ -466,7 +497,7 @@ async fn apply_all(client: &kube::Client, items: &[Item], planned: Vec<Planned>,
             async move {
                 let result = match planned {
                     Planned::Patch { object, plan } => {
-                        let r = apply_one(client, item, *object, plan, changes).await;
+                        let r = apply_one(client, item, *object, plan, changes, stop).await;
                         bar.inc(1);
                         r
                     }
@@ -483,55 +514,86 @@ async fn apply_all(client: &kube::Client, items: &[Item], planned: Vec<Planned>,
     out.into_iter().map(|(_, r)| r).collect()
 }
 
-/// Patch one object; on a stale resourceVersion read it again, re-plan and retry.
-async fn apply_one(client: &kube::Client, item: &Item, object: DynamicObject, plan: ObjectPlan, changes: &Changes) -> ObjectResult {
+/// Patch one object; on a stale resourceVersion read it again, re-plan and retry. After a transient failure the
+/// patch may have landed with its answer lost: pause (the server's `Retry-After`, else backoff), read again and
+/// re-plan the same way; an object that needs nothing any more got the patch. No patch starts once `stop` is
+/// requested.
+async fn apply_one(
+    client: &kube::Client,
+    item: &Item,
+    object: DynamicObject,
+    plan: ObjectPlan,
+    changes: &Changes,
+    stop: &StopSignal,
+) -> ObjectResult {
     let Some(t) = &item.target else { unreachable!("only resolved targets are planned") };
     let mut current = (object, plan);
     let mut conflicts = 0u32;
+    // The last patch whose outcome is unknown, and why.
+    let mut unanswered: Option<(serde_json::Value, String)> = None;
+    let mut attempt = 0u32;
     loop {
+        attempt += 1;
         let (object, plan) = &current;
+        if stop.requested() {
+            let detail = "interrupted before its patch was sent; not changed".to_string();
+            return result_of(item, State::Interrupted, with_hook(item, detail), None);
+        }
         let patch = plan.patch(object.resource_version().as_deref());
         let retried = if conflicts > 0 { format!(" (after {conflicts} conflict(s))") } else { String::new() };
-        match objects::merge_patch(client, &t.resource, t.namespace.as_deref(), &t.name, &patch).await {
+        let why = match objects::merge_patch(client, &t.resource, t.namespace.as_deref(), &t.name, &patch).await {
             Ok(_) => return result_of(item, State::Patched, with_hook(item, format!("{}{retried}", plan.summary())), Some(patch)),
             Err(PatchError::NotFound(_)) => return result_of(item, State::Missing, with_hook(item, "deleted meanwhile".into()), None),
-            Err(PatchError::Other(e)) => {
-                return result_of(item, State::Failed, with_hook(item, crate::error::describe_kube_error(&e)), None);
-            }
             Err(PatchError::Conflict(status)) => {
                 conflicts += 1;
-                if conflicts >= MAX_ATTEMPTS {
-                    return result_of(
-                        item,
-                        State::Failed,
-                        with_hook(item, format!("still changing after {conflicts} attempts: {}", status.message)),
-                        None,
-                    );
+                if attempt < MAX_ATTEMPTS {
+                    tokio::time::sleep(Duration::from_millis(20 * u64::from(conflicts))).await;
                 }
-                tokio::time::sleep(Duration::from_millis(20 * u64::from(conflicts))).await;
-                let fresh = match objects::get(client, &t.resource, t.namespace.as_deref(), &t.name).await {
-                    Ok(obj) => obj,
-                    Err(e) => {
-                        return result_of(
-                            item,
-                            State::Failed,
-                            with_hook(item, format!("cannot read again after a conflict: {}", crate::error::describe_kube_error(&e))),
-                            None,
-                        );
-                    }
-                };
-                match plan_from(fresh, changes) {
-                    Planned::Patch { object, plan } => current = (*object, plan),
-                    Planned::Unchanged => {
-                        return result_of(item, State::Unchanged, with_hook(item, format!("already set{retried}")), None);
-                    }
-                    Planned::Missing(_) => {
-                        return result_of(item, State::Missing, with_hook(item, "deleted meanwhile".into()), None);
-                    }
-                    Planned::Invalid(why) | Planned::Failed(why) => {
-                        return result_of(item, State::Failed, with_hook(item, why), None);
-                    }
+                format!("conflict: {}", status.message)
+            }
+            Err(e) if e.is_transient() => {
+                let why = e.to_string();
+                unanswered = Some((patch, why.clone()));
+                if attempt < MAX_ATTEMPTS {
+                    tokio::time::sleep(e.retry_pause(attempt)).await;
                 }
+                why
+            }
+            Err(e) => return result_of(item, State::Failed, with_hook(item, e.to_string()), None),
+        };
+        let fresh = match objects::get(client, &t.resource, t.namespace.as_deref(), &t.name).await {
+            Ok(obj) => obj,
+            Err(e) => {
+                let detail = format!("{why}; then cannot read it again: {}", crate::error::describe_kube_error(&e));
+                return result_of(item, State::Failed, with_hook(item, detail), None);
+            }
+        };
+        let summary = plan.summary();
+        match plan_from(fresh, changes) {
+            Planned::Patch { object, plan } => {
+                if attempt >= MAX_ATTEMPTS {
+                    let detail = if conflicts == MAX_ATTEMPTS {
+                        format!("still changing after {conflicts} attempts: {why}")
+                    } else {
+                        format!("not patched after {attempt} attempts, last: {why}")
+                    };
+                    return result_of(item, State::Failed, with_hook(item, detail), None);
+                }
+                current = (*object, plan);
+            }
+            Planned::Unchanged => {
+                if let Some((patch, lost)) = unanswered {
+                    let detail = format!("{summary} (the answer was lost: {lost}; read back: applied)");
+                    return result_of(item, State::Patched, with_hook(item, detail), Some(patch));
+                }
+                let retried = if conflicts > 0 { format!(" (after {conflicts} conflict(s))") } else { String::new() };
+                return result_of(item, State::Unchanged, with_hook(item, format!("already set{retried}")), None);
+            }
+            Planned::Missing(_) => {
+                return result_of(item, State::Missing, with_hook(item, "deleted meanwhile".into()), None);
+            }
+            Planned::Invalid(why) | Planned::Failed(why) => {
+                return result_of(item, State::Failed, with_hook(item, why), None);
             }
         }
     }
