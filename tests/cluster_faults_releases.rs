@@ -729,3 +729,100 @@ fn read_verbs_print_the_same_whatever_request_fails() {
 fn write_verbs_lose_nothing_and_converge_whatever_request_fails() {
     sweep(Kind::Write);
 }
+
+// ---------------------------------------------------------------------------------------------------
+// SIGTERM / SIGINT
+
+/// Start the script, wait until a request matching `hook` reached the server (it is then held for
+/// SLOW), send the signal, and return the child's output.
+fn interrupted_run(s: &Scenario, script: &Script, hook: Fault, signal: &str) -> Output {
+    let arrived = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = arrived.clone();
+    s.emu().inject(hook.clone().mutate(move |_| flag.store(true, Ordering::SeqCst)));
+    s.emu().inject(hook.delay(SLOW));
+    let child = s.command(script).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let started = Instant::now();
+    while !arrived.load(Ordering::SeqCst) {
+        assert!(started.elapsed() < Duration::from_secs(60), "{}: the hooked request never came", script.name);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let sent = std::process::Command::new("kill").args([format!("-{signal}"), child.id().to_string()]).status().unwrap();
+    assert!(sent.success());
+    child.wait_with_output().unwrap()
+}
+
+/// The interrupted run said how to go on and exited as migrate2to3 does; nothing is half-done or lost;
+/// the same command finishes the job, and the backup directory undoes it.
+fn check_interrupted(s: &Scenario, b: &Baseline, start: &State, out: &Output, what: &str) -> State {
+    let text = both(out);
+    assert_eq!(out.status.code(), Some(1), "{what}: {text}");
+    let resume = format!("interrupted: run the same command again to finish: kubectl werf {}", b.script.args[..4].join(" "));
+    assert!(text.contains(&resume), "{what}: no `{resume}` in {text}");
+    let now = s.state();
+    for k in now.keys().chain(start.keys()).chain(b.end.keys()).collect::<BTreeSet<_>>() {
+        let m = |st: &State| st.get(k).map(|r| r.meaning.clone());
+        assert!(m(&now) == m(start) || m(&now) == m(&b.end), "{what}: {k} is half-done");
+    }
+    let lost = unbacked(start, &now, &s.backup_dir());
+    assert!(lost.is_empty(), "{what}: changed or deleted without a backup: {lost:?}");
+    s.emu().clear_faults();
+    let again = s.run(&b.script);
+    assert!(again.status.success(), "{what}: re-run: {}", both(&again));
+    assert_eq!(meanings(&s.state()), meanings(&b.end), "{what}: end state after the re-run");
+    let undo = run(s
+        .c
+        .werf()
+        .args(["releases", "restore", "--force", "--yes", "--dir"])
+        .arg(s.backup_dir())
+        .arg("--backup-dir")
+        .arg(s.work.path().join("undo")));
+    assert!(undo.status.success(), "{what}: restore: {}", both(&undo));
+    assert_eq!(meanings(&s.state()), meanings(start), "{what}: the backup directory gives back the start");
+    now
+}
+
+fn baseline_of(name: &str) -> Option<Baseline> {
+    Scenario::new()?;
+    Some(Baseline::take(scripts().iter().find(|s| s.name == name).unwrap()).unwrap())
+}
+
+#[test]
+fn unlock_interrupted_settles_its_write_and_says_how_to_resume() {
+    let Some(b) = baseline_of("unlock") else {
+        eprintln!("skipped in real-cluster mode: fault injection");
+        return;
+    };
+    // Interrupted while reading the record again before the write (nothing may be written), and while
+    // the write is in flight (it must finish, whole).
+    for (signal, during) in [("TERM", "get"), ("INT", "get"), ("TERM", "update"), ("INT", "update")] {
+        let what = format!("SIG{signal} during the {during}");
+        let s = Scenario::new().unwrap();
+        let start = s.state();
+        let hook = Fault::on(during, "secrets").namespace(APPS).name("sh.helm.release.v1.stuck.v2");
+        let out = interrupted_run(&s, &b.script, hook, signal);
+        let now = check_interrupted(&s, &b, &start, &out, &what);
+        let expected = if during == "get" { &start } else { &b.end };
+        assert_eq!(meanings(&now), meanings(expected), "{what}: {}", both(&out));
+    }
+}
+
+#[test]
+fn prune_interrupted_settles_deletes_in_flight_and_starts_no_more() {
+    let Some(b) = baseline_of("prune-A") else {
+        eprintln!("skipped in real-cluster mode: fault injection");
+        return;
+    };
+    let planned = b.start.keys().filter(|k| !b.end.contains_key(*k)).count();
+    for signal in ["TERM", "INT"] {
+        let what = format!("SIG{signal} during the deletes");
+        let s = Scenario::new().unwrap();
+        let start = s.state();
+        // Every delete is held: the signal comes while the first is in flight, before most have started.
+        let out = interrupted_run(&s, &b.script, Fault::on("delete", "*").always(), signal);
+        let now = check_interrupted(&s, &b, &start, &out, &what);
+        let deleted = start.keys().filter(|k| !now.contains_key(*k)).count();
+        assert!(deleted >= 1 && deleted < planned, "{what}: {deleted} of {planned} deleted: {}", both(&out));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("interrupted before this delete"), "{what}: {stdout}");
+    }
+}

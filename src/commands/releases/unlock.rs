@@ -372,7 +372,7 @@ pub async fn run(scope: &Scope, args: ReleasesUnlockArgs) -> Result<Outcome, App
         }
     };
     if stop.requested() {
-        return interrupted("interrupt received: the write in flight was let finish");
+        return interrupted("the write in flight when the interrupt came has finished (see above)");
     }
     Ok(outcome)
 }
