@@ -826,3 +826,57 @@ fn prune_interrupted_settles_deletes_in_flight_and_starts_no_more() {
         assert!(stdout.contains("interrupted before this delete"), "{what}: {stdout}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------------
+// A concurrent writer
+
+#[test]
+fn a_record_changed_by_someone_else_meanwhile_is_named_and_never_overwritten() {
+    if Scenario::new().is_none() {
+        eprintln!("skipped in real-cluster mode: fault injection");
+        return;
+    }
+    let cases = [
+        ("unlock", "update", "secrets", APPS, "sh.helm.release.v1.stuck.v2"),
+        ("unlock-helm2", "update", "configmaps", TILLER, "stuck.v2"),
+        ("unlock-delete", "delete", "secrets", APPS, "sh.helm.release.v1.stuck.v2"),
+        ("prune-A", "delete", "secrets", OTHER, "sh.helm.release.v1.long.v3"),
+        ("restore", "update", "secrets", APPS, "sh.helm.release.v1.stuck.v2"),
+        ("restore", "create", "secrets", OTHER, "sh.helm.release.v1.long.v1"),
+    ];
+    for (script_name, verb, resource, ns, name) in cases {
+        let what = format!("{script_name}: {verb} {ns}/{resource}/{name}");
+        let script = scripts().into_iter().find(|s| s.name == script_name).unwrap();
+        let s = Scenario::new().unwrap();
+        (script.prepare)(&s);
+        let start = s.state();
+        // Theirs: the record as it is (or, for a create, as the directory holds it) with one more label.
+        let mut theirs = match verb {
+            "create" => {
+                backup::read_dir(&s.data_dir()).unwrap().into_iter().map(Result::unwrap).find(|o| o.name == name).unwrap().to_json()
+            }
+            _ => start[&format!("{ns}/{resource}/{name}")].raw.clone(),
+        };
+        kubectl_werf::manifest::strip_server_metadata(&mut theirs);
+        theirs["metadata"]["labels"]["changed-by"] = "someone-else".into();
+        // Just before our write reaches the server, the other writer's lands.
+        let mut hook = Fault::on(verb, resource).namespace(ns);
+        if verb != "create" {
+            hook = hook.name(name);
+        }
+        let write = theirs.clone();
+        s.emu().inject(hook.mutate(move |h| {
+            let done = if verb == "create" { h.create(write.clone()) } else { h.update(write.clone()) };
+            done.unwrap();
+        }));
+        let out = s.run(&script);
+        let text = both(&out);
+        assert_eq!(out.status.code(), Some(1), "{what}: {text}");
+        assert!(text.contains(name) && (text.contains("someone else") || text.contains("changed")), "{what}: not named: {text}");
+        let now = s.emu().store().get(resource, ns, name).unwrap_or_else(|e| panic!("{what}: their record is gone: {e:?}"));
+        assert_eq!(now["metadata"]["labels"]["changed-by"], "someone-else", "{what}: their write was overwritten");
+        // The record as it was before (before them, too) is in the backup directory.
+        let lost = unbacked(&start, &s.state(), &s.backup_dir());
+        assert!(lost.is_empty(), "{what}: changed or deleted without a backup: {lost:?}");
+    }
+}

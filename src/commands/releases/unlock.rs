@@ -29,9 +29,9 @@ use crate::error::AppError;
 use crate::helmfmt::Table;
 use crate::release::helm2;
 use crate::release::helm3::Status;
+use crate::stop::StopSignal;
 use crate::storage::backup::{self, BackupDir};
 use crate::storage::codec::{LabelStamp, parse_helm2_labels, parse_helm3_labels};
-use crate::stop::StopSignal;
 use crate::storage::helm3::now_unix;
 use crate::storage::objects::{ObjectInfo, ObjectStore, Settled};
 use crate::storage::{Helm2Record, Helm3Record, open_stores};
@@ -372,7 +372,8 @@ pub async fn run(scope: &Scope, args: ReleasesUnlockArgs) -> Result<Outcome, App
         }
     };
     if stop.requested() {
-        return interrupted("the write in flight when the interrupt came has finished (see above)");
+        let done = if outcome == Outcome::Success { "has finished" } else { "did not succeed (see above)" };
+        return interrupted(&format!("the write in flight when the interrupt came {done}"));
     }
     Ok(outcome)
 }
