@@ -1,7 +1,9 @@
-//! Retrying reads, never writes. A read that met 429, 500, 502, 503, 504 or a broken connection is
-//! tried again with exponential backoff (honouring the server's `Retry-After` hint when it gave one)
-//! until a deadline. Writes are not retried here: a write whose answer was lost may have happened, so
-//! the caller re-reads and decides.
+//! Retrying reads, never writes blindly. A read that met 429, 500, 502, 503, 504 or a broken connection
+//! is tried again with exponential backoff (honouring the server's `Retry-After` hint when it gave one)
+//! until a deadline. A write is not simply sent again: one whose answer was lost may have happened, so
+//! the caller reads the object again and decides (`storage::objects` does it for record writes); only
+//! then, and only because every record write is conditional, may the same write go out again — at most
+//! [`WRITE_ATTEMPTS`] times in all, after [`write_pause`].
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -39,6 +41,23 @@ fn server_hint(err: &kube::Error) -> Option<Duration> {
         }
         _ => None,
     }
+}
+
+/// How many times in all one conditional write is sent when each failure said nothing sure and the
+/// object, read again, showed that the write had neither happened nor been overtaken by another writer.
+pub const WRITE_ATTEMPTS: u32 = 4;
+
+/// Whether a failed write is worth reading the object again for: the answer said nothing sure (a
+/// transient failure: it may or may not have happened) or 409 (the read then tells a real conflict from
+/// a spurious one).
+pub fn write_is_unsure(err: &kube::Error) -> bool {
+    is_transient(err) || matches!(err, kube::Error::Api(status) if status.code == 409)
+}
+
+/// The pause before write attempt `attempt + 1`: what the server asked for, else 200 ms doubling, at
+/// most 5 s.
+pub fn write_pause(err: &kube::Error, attempt: u32) -> Duration {
+    server_hint(err).unwrap_or_else(|| Duration::from_millis(200 << attempt.saturating_sub(1).min(5))).min(Duration::from_secs(5))
 }
 
 /// Run a read, retrying transient failures until the deadline.
@@ -91,6 +110,29 @@ mod tests {
         .unwrap();
         assert_eq!(got, 7);
         assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn unsure_writes_are_transient_failures_and_conflicts() {
+        for code in [409, 429, 500, 503] {
+            assert!(write_is_unsure(&api_error(code)), "{code}");
+        }
+        for code in [400, 403, 404, 422] {
+            assert!(!write_is_unsure(&api_error(code)), "{code}");
+        }
+        assert_eq!(write_pause(&api_error(500), 1), Duration::from_millis(200));
+        assert_eq!(write_pause(&api_error(500), 3), Duration::from_millis(800));
+        assert_eq!(write_pause(&api_error(500), 30), Duration::from_secs(5));
+        let mut status = Status::failure("slow down", "TooManyRequests").with_code(429);
+        status.details = Some(kube::core::response::StatusDetails {
+            name: String::new(),
+            group: String::new(),
+            kind: String::new(),
+            uid: String::new(),
+            causes: Vec::new(),
+            retry_after_seconds: 2,
+        });
+        assert_eq!(write_pause(&kube::Error::Api(Box::new(status)), 1), Duration::from_secs(2));
     }
 
     #[tokio::test]

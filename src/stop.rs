@@ -16,17 +16,18 @@ impl StopSignal {
         StopSignal::default()
     }
 
-    /// Listen for SIGINT and SIGTERM. Must be called inside the tokio runtime.
+    /// Listen for SIGINT and SIGTERM. Must be called inside the tokio runtime. The handlers are in
+    /// place when this returns: a signal from then on is caught, never the default exit.
     pub fn install() -> Self {
         let stop = StopSignal::default();
         let flag = stop.requested.clone();
-        tokio::spawn(async move {
-            #[cfg(unix)]
-            {
-                use tokio::signal::unix::{SignalKind, signal};
-                let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
-                    return;
-                };
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+                return stop;
+            };
+            tokio::spawn(async move {
                 loop {
                     tokio::select! {
                         _ = int.recv() => {},
@@ -38,13 +39,13 @@ impl StopSignal {
                     }
                     eprintln!("\ninterrupt received: finishing writes already sent, starting no new ones (interrupt again to exit now)");
                 }
-            }
-            #[cfg(not(unix))]
-            {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    flag.store(true, Ordering::SeqCst);
-                    eprintln!("\ninterrupt received: finishing writes already sent, starting no new ones");
-                }
+            });
+        }
+        #[cfg(not(unix))]
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                flag.store(true, Ordering::SeqCst);
+                eprintln!("\ninterrupt received: finishing writes already sent, starting no new ones");
             }
         });
         stop

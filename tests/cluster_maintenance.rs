@@ -275,22 +275,31 @@ fn interrupted_prune_and_unlock_converge_on_rerun() {
     let Some(emu) = c.emulator_for("fault injection between backup and write") else { return };
     let ns = seed(&c, "interrupt", &["shop-secrets", "stuck-secrets"], "fx-helm3");
     let backup = c.dir.path().join("b");
-    emu.inject(kube_emulator::Fault::on("delete", "secrets").namespace(&ns).nth(2).respond(500));
+    // One failed delete is read again and sent again (tests/cluster_faults_releases.rs sweeps that);
+    // a delete that keeps failing is given up, named, and left for a re-run.
+    emu.inject(kube_emulator::Fault::on("delete", "secrets").namespace(&ns).name("sh.helm.release.v1.shop.v2").always().respond(500));
     let out = run(c.werf().args(["releases", "prune", "shop", "-n", &ns, "--keep", "1", "--yes", "--backup-dir"]).arg(&backup));
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.lines().any(|l| l.contains("sh.helm.release.v1.shop.v2") && l.contains("failed")), "{stdout}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("run the same command again: kubectl werf releases prune shop"));
     // all three were backed up before their delete; one delete failed
     assert_eq!(files_in(&backup).len(), 3);
     assert_eq!(statuses(&helm_json(&c, 3, &["history", "shop", "-n", &ns])).len(), 2);
+    emu.clear_faults();
     run_ok(c.werf().args(["releases", "prune", "shop", "-n", &ns, "--keep", "1", "--yes", "--backup-dir"]).arg(&backup));
     assert_eq!(statuses(&helm_json(&c, 3, &["history", "shop", "-n", &ns])), vec![(4, "uninstalled".into())]);
     assert_eq!(files_in(&backup).len(), 3, "the re-run's backup of the same record is the same file");
 
-    emu.inject(kube_emulator::Fault::on("update", "secrets").namespace(&ns).respond(500));
+    emu.inject(kube_emulator::Fault::on("update", "secrets").namespace(&ns).always().respond(500));
     let ub = c.dir.path().join("ub");
     let out = run(c.werf().args(["releases", "unlock", "stuck", "-n", &ns, "--yes", "--backup-dir"]).arg(&ub));
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("release stuck revision 2") && text.contains("sh.helm.release.v1.stuck.v2") && text.contains("unchanged"), "{text}");
     assert_eq!(files_in(&ub).len(), 1);
     assert_eq!(statuses(&helm_json(&c, 3, &["history", "stuck", "-n", &ns]))[1].1, "pending-upgrade");
+    emu.clear_faults();
     run_ok(c.werf().args(["releases", "unlock", "stuck", "-n", &ns, "--yes", "--backup-dir"]).arg(&ub));
     assert_eq!(statuses(&helm_json(&c, 3, &["history", "stuck", "-n", &ns]))[1].1, "failed");
     assert_eq!(files_in(&ub).len(), 1);

@@ -2,6 +2,13 @@
 //! code path lists, gets, creates, replaces and deletes either kind, so drivers differ only in names
 //! and labels. Payloads are handed out as the base64 text every driver stores under `data.release`
 //! (a Secret's Kubernetes base64 layer is removed by the client).
+//!
+//! Reads are retried (`crate::retry`). Writes are conditional (create never overwrites; replace and
+//! delete carry the resourceVersion that was read), and the `*_settled` writes make sure of their
+//! outcome: after a failure whose answer says nothing sure (a transient error, a lost answer, a 409)
+//! the object is read again — found as meant: done; unchanged: the same conditional write may go
+//! again (a bounded number of times, not after an interrupt); changed by someone else: reported, never
+//! overwritten.
 
 use std::collections::BTreeMap;
 
@@ -11,7 +18,10 @@ use k8s_openapi::ByteString;
 use kube::api::{Api, DeleteParams, ListParams, PostParams, Preconditions};
 use kube::Client;
 
-use super::codec::DATA_KEY;
+use super::codec::{self, DATA_KEY, DecodeLimits};
+use crate::error::describe_kube_error;
+use crate::retry::{WRITE_ATTEMPTS, write_is_unsure, write_pause};
+use crate::stop::StopSignal;
 
 /// Which Kubernetes kind holds a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -245,6 +255,163 @@ impl ObjectStore {
         match self.kind {
             ObjectKind::Secret => self.secrets(Some(ns)).delete(name, &dp).await.map(|_| ()),
             ObjectKind::ConfigMap => self.configmaps(Some(ns)).delete(name, &dp).await.map(|_| ()),
+        }
+    }
+}
+
+/// How a write that was made sure of ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    /// Written by this call (its answer said so, or a read after a lost answer found it done).
+    Done,
+    /// Nothing was written: before any attempt of ours could have, the object already was as meant
+    /// (a delete found it gone; a create found an equal record).
+    Found,
+}
+
+/// Why a write that was made sure of did not happen. Callers name the object.
+#[derive(Debug, thiserror::Error)]
+pub enum SettleError {
+    /// The server refused for sure (forbidden, invalid, ...): nothing was written.
+    #[error("{}", describe_kube_error(.0))]
+    Refused(Box<kube::Error>),
+    /// Someone else changed, deleted or created the object meanwhile: not overwritten.
+    #[error("{0}")]
+    Changed(&'static str),
+    /// No attempt got a sure answer and the object, read after each, was unchanged: nothing was written.
+    #[error("not written after {attempts} attempts (the record is unchanged): {}", describe_kube_error(.last))]
+    GaveUp { attempts: u32, last: Box<kube::Error> },
+    /// A write failed and was not sent again because of an interrupt; the record is unchanged.
+    #[error("interrupted before the write could be sent again (the record is unchanged): {}", describe_kube_error(.0))]
+    Interrupted(Box<kube::Error>),
+    /// The answer was lost and the object could not be read to see whether the write happened.
+    #[error("unknown whether the write happened ({}); reading the record again failed: {}", describe_kube_error(.write), describe_kube_error(.read))]
+    Unsure { write: Box<kube::Error>, read: Box<kube::Error> },
+}
+
+/// Labels Helm and Tiller rewrite on every write: records differing only there hold the same.
+pub const STAMP_LABELS: [&str; 4] = ["createdAt", "modifiedAt", "CREATED_AT", "MODIFIED_AT"];
+
+fn without_stamps(labels: &BTreeMap<String, String>) -> BTreeMap<&str, &str> {
+    labels.iter().filter(|(k, _)| !STAMP_LABELS.contains(&k.as_str())).map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+/// Whether `current` holds what `wanted` would write: the same labels apart from the write stamps, and
+/// the same payload text or the same decoded release (Helm 3: the JSON value; Helm 2: the message).
+pub fn same_record(wanted: &NewObject, current: &RawObject, limits: &DecodeLimits) -> bool {
+    if without_stamps(&wanted.labels) != without_stamps(&current.info.labels) {
+        return false;
+    }
+    let Some(cur) = current.payload.as_deref() else { return false };
+    if wanted.payload.as_bytes() == cur {
+        return true;
+    }
+    if wanted.labels.get("OWNER").is_some_and(|o| o == codec::HELM2_OWNER) {
+        match (codec::decode_helm2(wanted.payload.as_bytes(), limits), codec::decode_helm2(cur, limits)) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        }
+    } else {
+        match (codec::decode_helm3_value(wanted.payload.as_bytes(), limits), codec::decode_helm3_value(cur, limits)) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+fn is_status(err: &kube::Error, code: u16) -> bool {
+    matches!(err, kube::Error::Api(s) if s.code == code)
+}
+
+impl ObjectStore {
+    /// After attempt `attempt` failed unsurely and the record was found unchanged: may it go again?
+    fn may_try_again(attempt: u32, err: kube::Error, stop: &StopSignal) -> Result<(), SettleError> {
+        if stop.requested() {
+            return Err(SettleError::Interrupted(Box::new(err)));
+        }
+        if attempt >= WRITE_ATTEMPTS {
+            return Err(SettleError::GaveUp { attempts: attempt, last: Box::new(err) });
+        }
+        Ok(())
+    }
+
+    /// Create a record and make sure of it. A create never overwrites, so after a failure it is sent
+    /// again only when the record is still missing; an equal record found then is this call's (or, when
+    /// the first answer was 409, someone else's: [`Settled::Found`]); a different one is left alone.
+    pub async fn create_settled(&self, object: &NewObject, limits: &DecodeLimits, stop: &StopSignal) -> Result<Settled, SettleError> {
+        let mut maybe_ours = false;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let err = match self.create(object).await {
+                Ok(_) => return Ok(Settled::Done),
+                Err(e) if write_is_unsure(&e) => e,
+                Err(e) => return Err(SettleError::Refused(Box::new(e))),
+            };
+            maybe_ours |= !is_status(&err, 409);
+            tokio::time::sleep(write_pause(&err, attempt)).await;
+            match self.get(&object.namespace, &object.name).await {
+                Ok(Some(cur)) if same_record(object, &cur, limits) => return Ok(if maybe_ours { Settled::Done } else { Settled::Found }),
+                Ok(Some(_)) => return Err(SettleError::Changed("created meanwhile by someone else, and different; not overwritten")),
+                Ok(None) => {}
+                Err(read) => return Err(SettleError::Unsure { write: Box::new(err), read: Box::new(read) }),
+            }
+            Self::may_try_again(attempt, err, stop)?;
+        }
+    }
+
+    /// Replace a record at `resource_version` and make sure of it: after an unsure failure it is read
+    /// again — as meant: done; still at that version: the same conditional replace may go again;
+    /// otherwise someone else changed it and it is not overwritten.
+    pub async fn replace_settled(
+        &self,
+        object: &NewObject,
+        resource_version: &str,
+        limits: &DecodeLimits,
+        stop: &StopSignal,
+    ) -> Result<Settled, SettleError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let err = match self.replace(object, resource_version).await {
+                Ok(_) => return Ok(Settled::Done),
+                Err(e) if write_is_unsure(&e) => e,
+                Err(e) if is_status(&e, 404) => return Err(SettleError::Changed("deleted meanwhile; not written")),
+                Err(e) => return Err(SettleError::Refused(Box::new(e))),
+            };
+            tokio::time::sleep(write_pause(&err, attempt)).await;
+            match self.get(&object.namespace, &object.name).await {
+                Ok(Some(cur)) if cur.info.resource_version.as_deref() == Some(resource_version) => {}
+                Ok(Some(cur)) if same_record(object, &cur, limits) => return Ok(Settled::Done),
+                Ok(Some(_)) => return Err(SettleError::Changed("changed by someone else since it was read; not overwritten")),
+                Ok(None) => return Err(SettleError::Changed("deleted meanwhile; not written")),
+                Err(read) => return Err(SettleError::Unsure { write: Box::new(err), read: Box::new(read) }),
+            }
+            Self::may_try_again(attempt, err, stop)?;
+        }
+    }
+
+    /// Delete a record (only at `resource_version` when given) and make sure of it: after an unsure
+    /// failure it is read again — gone: done; still at that version: the same conditional delete may go
+    /// again; another version: someone else changed it and it is not deleted.
+    pub async fn delete_settled(&self, ns: &str, name: &str, resource_version: Option<&str>, stop: &StopSignal) -> Result<Settled, SettleError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let err = match self.delete(ns, name, resource_version).await {
+                Ok(()) => return Ok(Settled::Done),
+                Err(e) if is_status(&e, 404) => return Ok(if attempt == 1 { Settled::Found } else { Settled::Done }),
+                Err(e) if write_is_unsure(&e) => e,
+                Err(e) => return Err(SettleError::Refused(Box::new(e))),
+            };
+            tokio::time::sleep(write_pause(&err, attempt)).await;
+            match self.get(ns, name).await {
+                Ok(None) => return Ok(Settled::Done),
+                Ok(Some(cur)) if resource_version.is_none() || cur.info.resource_version.as_deref() == resource_version => {}
+                Ok(Some(_)) => return Err(SettleError::Changed("changed by someone else since it was read; not deleted")),
+                Err(read) => return Err(SettleError::Unsure { write: Box::new(err), read: Box::new(read) }),
+            }
+            Self::may_try_again(attempt, err, stop)?;
         }
     }
 }

@@ -158,6 +158,7 @@ impl Scope {
             storage: self.storage.clone(),
             helm_version: self.helm_version,
             flavor: self.flavor,
+            resume: self.resume.clone(),
         }
     }
 }

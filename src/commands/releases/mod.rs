@@ -54,6 +54,8 @@ pub struct Scope {
     pub storage: StorageSettings,
     pub helm_version: Option<u8>,
     pub flavor: Flavor,
+    /// This command line, to print when it should be run again (`kubectl werf releases ...`).
+    pub resume: String,
 }
 
 impl Scope {
@@ -69,7 +71,8 @@ pub async fn run(ctx: &Context<'_>, args: ReleasesArgs) -> Result<Outcome, AppEr
         ReleasesCommand::List(_) => Flavor::Helm3,
         _ => detect_flavor(ctx),
     };
-    let scope = Scope { client: access.client, namespace: access.namespace, storage, helm_version: args.helm_version, flavor };
+    let resume = resume_command(ctx.mode.command_prefix());
+    let scope = Scope { client: access.client, namespace: access.namespace, storage, helm_version: args.helm_version, flavor, resume };
     match args.command {
         ReleasesCommand::List(a) => list::run(&scope, a).await,
         ReleasesCommand::History(a) => inspect::history(&scope, a).await,
@@ -97,6 +100,26 @@ fn detect_flavor(ctx: &Context<'_>) -> Flavor {
         Ok(o) if String::from_utf8_lossy(&o.stdout).trim().starts_with("v4") => Flavor::Helm4,
         _ => Flavor::Helm3,
     }
+}
+
+/// The command line as it was given, shell-quoted, after `prefix` (how the user calls us).
+fn resume_command(prefix: &str) -> String {
+    let args: Vec<String> = std::env::args().skip(1).map(|a| shell_quote(&a)).collect();
+    format!("{prefix} {}", args.join(" "))
+}
+
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// After SIGINT/SIGTERM: writes in flight have settled and none was started since; say how to finish.
+/// The verb then exits 1, as `migrate2to3` does when interrupted.
+pub(crate) fn print_interrupted(scope: &Scope) {
+    eprintln!("interrupted: run the same command again to finish: {}", scope.resume);
 }
 
 pub(crate) fn is_forbidden(e: &kube::Error) -> bool {
@@ -128,5 +151,18 @@ pub fn time_of(t: &Time) -> Option<GoTime> {
             })
         }
         Time::Zero(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_quote;
+
+    #[test]
+    fn resume_commands_are_quoted_for_a_shell() {
+        assert_eq!(shell_quote("--keep=2"), "--keep=2");
+        assert_eq!(shell_quote("/tmp/a b"), "'/tmp/a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
     }
 }

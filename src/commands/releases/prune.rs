@@ -12,6 +12,11 @@
 //! - Each record is read again right before its delete: it must be at the resourceVersion that was
 //!   planned, is backed up, then deleted with that resourceVersion as precondition. A record already
 //!   gone counts as done, so a re-run after an interruption converges.
+//! - A delete whose answer says nothing sure (lost connection, 5xx, 429, 409) is made sure of by
+//!   reading the record again (`ObjectStore::delete_settled`): gone is done, unchanged may be deleted
+//!   again, changed by someone else is named and kept.
+//! - SIGINT/SIGTERM: deletes in flight finish, no new one starts, the command to run again is printed
+//!   and the exit code is 1 (as `migrate2to3`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -25,7 +30,7 @@ use crate::release::helm3::Status;
 use crate::stop::StopSignal;
 use crate::storage::backup::{self, BackupDir};
 use crate::storage::codec::{self, helm3_history_selector};
-use crate::storage::objects::{ObjectInfo, ObjectStore};
+use crate::storage::objects::{ObjectInfo, ObjectStore, SettleError, Settled};
 use crate::storage::open_stores;
 
 use super::restore::{ResultRow, WRITE_CONCURRENCY, print_rows};
@@ -245,8 +250,12 @@ pub async fn run(scope: &Scope, args: ReleasesPruneArgs) -> Result<Outcome, AppE
     print_rows(&rows, ["RECORD", "RESULT", "DETAIL"], args.output)?;
     eprintln!("deleted records are backed up in {} (kubectl werf releases restore --dir {0} puts them back)", dir.path().display());
     let failed = rows.iter().filter(|r| r.failed).count();
-    if stop.requested() || failed > 0 {
-        eprintln!("{failed} record(s) not deleted; re-run the same command to finish");
+    if stop.requested() {
+        super::print_interrupted(scope);
+        return Ok(Outcome::PartialFailure);
+    }
+    if failed > 0 {
+        eprintln!("{failed} record(s) not deleted; once the errors above are fixed, run the same command again: {}", scope.resume);
         return Ok(Outcome::PartialFailure);
     }
     Ok(Outcome::Success)
@@ -277,11 +286,14 @@ async fn delete_one(client: kube::Client, rev: &Rev, dir: &BackupDir, stop: &Sto
         Ok(f) => f,
         Err(e) => return row(info, "failed", format!("backup failed, not deleted: {e}"), true),
     };
-    match store.delete(&info.namespace, &info.name, info.resource_version.as_deref()).await {
-        Ok(()) => row(info, "deleted", format!("revision {} ({}), backup {}", rev.version, rev.status.as_str(), file.display()), false),
-        Err(kube::Error::Api(s)) if s.code == 404 => row(info, "gone", "deleted meanwhile", false),
-        Err(kube::Error::Api(s)) if s.code == 409 => row(info, "failed", "changed since it was backed up; not deleted (re-run)", true),
-        Err(e) => row(info, "failed", format!("{} (backed up to {})", crate::error::describe_kube_error(&e), file.display()), true),
+    if stop.requested() {
+        return row(info, "skipped", format!("interrupted before this delete (backed up to {}, not deleted)", file.display()), true);
+    }
+    match store.delete_settled(&info.namespace, &info.name, info.resource_version.as_deref(), stop).await {
+        Ok(Settled::Done) => row(info, "deleted", format!("revision {} ({}), backup {}", rev.version, rev.status.as_str(), file.display()), false),
+        Ok(Settled::Found) => row(info, "gone", "deleted meanwhile", false),
+        Err(SettleError::Changed(why)) => row(info, "failed", format!("{why} (re-run to plan again)"), true),
+        Err(e) => row(info, "failed", format!("{e} (backed up to {})", file.display()), true),
     }
 }
 

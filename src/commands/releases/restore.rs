@@ -9,7 +9,11 @@
 //!   is backed up first, then replaced, guarded by the resourceVersion that was compared.
 //! - Several different files for one record (e.g. a backup directory holding two versions) make that
 //!   record ambiguous: it is refused and its files must be sorted out by hand.
-//! - Re-running converges: what was created is then equal and skipped.
+//! - Every write is made sure of (`ObjectStore::create_settled`/`replace_settled`): after a failure
+//!   that says nothing sure the record is read again, and the write goes again only if it neither
+//!   happened nor was overtaken; a record someone else wrote meanwhile is named, never overwritten.
+//! - Re-running converges: what was created is then equal and skipped. An interrupt (SIGINT/SIGTERM)
+//!   lets writes in flight finish, starts no new ones, and prints the command to run again (exit 1).
 
 use std::collections::BTreeMap;
 
@@ -22,15 +26,13 @@ use crate::error::AppError;
 use crate::helmfmt::Table;
 use crate::stop::StopSignal;
 use crate::storage::backup::{self, BackupDir};
-use crate::storage::codec::{self, DecodeLimits};
-use crate::storage::objects::{NewObject, ObjectKind, ObjectStore, RawObject};
+use crate::storage::codec::DecodeLimits;
+use crate::storage::objects::{NewObject, ObjectKind, ObjectStore, RawObject, SettleError, Settled, same_record};
 
 use super::Scope;
 
 /// Writes in flight at once.
 pub(super) const WRITE_CONCURRENCY: usize = 8;
-
-const STAMP_LABELS: [&str; 4] = ["createdAt", "modifiedAt", "CREATED_AT", "MODIFIED_AT"];
 
 /// One line of a report.
 #[derive(Debug, Clone, Serialize)]
@@ -59,36 +61,6 @@ pub(super) fn print_rows(rows: &[ResultRow], header: [&str; 3], format: OutputFo
             Ok(())
         }
         f => Ok(crate::output::print_structured(&rows, f)?),
-    }
-}
-
-fn without_stamps(labels: &BTreeMap<String, String>) -> BTreeMap<&str, &str> {
-    labels.iter().filter(|(k, _)| !STAMP_LABELS.contains(&k.as_str())).map(|(k, v)| (k.as_str(), v.as_str())).collect()
-}
-
-fn is_helm2(labels: &BTreeMap<String, String>) -> bool {
-    labels.get("OWNER").is_some_and(|o| o == "TILLER")
-}
-
-/// Same release and labels (write stamps aside); see the module comment.
-pub(super) fn same_record(wanted: &NewObject, current: &RawObject, limits: &DecodeLimits) -> bool {
-    if without_stamps(&wanted.labels) != without_stamps(&current.info.labels) {
-        return false;
-    }
-    let Some(cur) = current.payload.as_deref() else { return false };
-    if wanted.payload.as_bytes() == cur {
-        return true;
-    }
-    if is_helm2(&wanted.labels) {
-        match (codec::decode_helm2(wanted.payload.as_bytes(), limits), codec::decode_helm2(cur, limits)) {
-            (Ok(a), Ok(b)) => a == b,
-            _ => false,
-        }
-    } else {
-        match (codec::decode_helm3_value(wanted.payload.as_bytes(), limits), codec::decode_helm3_value(cur, limits)) {
-            (Ok(a), Ok(b)) => a == b,
-            _ => false,
-        }
     }
 }
 
@@ -220,10 +192,13 @@ pub async fn run(scope: &Scope, args: ReleasesRestoreArgs) -> Result<Outcome, Ap
     if let Some(b) = &backup_dir {
         eprintln!("replaced records were backed up to {}", b.path().display());
     }
+    let failed = rows.iter().filter(|r| r.failed).count();
     if stop.requested() {
-        eprintln!("interrupted: re-run the same command to finish (restored records are then skipped as equal)");
+        super::print_interrupted(scope);
+    } else if failed > 0 {
+        eprintln!("{failed} record(s) not restored; once the errors above are fixed, run the same command again: {}", scope.resume);
     }
-    Ok(if unreadable > 0 || rows.iter().any(|r| r.failed) { Outcome::PartialFailure } else { Outcome::Success })
+    Ok(if unreadable > 0 || failed > 0 || stop.requested() { Outcome::PartialFailure } else { Outcome::Success })
 }
 
 async fn apply(client: kube::Client, item: Item, backup_dir: Option<&BackupDir>, stop: &StopSignal, limits: &DecodeLimits) -> ResultRow {
@@ -233,13 +208,11 @@ async fn apply(client: kube::Client, item: Item, backup_dir: Option<&BackupDir>,
         Action::Equal => row(obj, "equal", "", false),
         Action::Differs | Action::Ambiguous => row(obj, plan_word(item.action, false), item.detail, true),
         _ if stop.requested() => row(obj, "skipped", "interrupted before this write", true),
-        Action::Create => match store.create(obj).await {
-            Ok(_) => row(obj, "created", "", false),
-            Err(kube::Error::Api(s)) if s.code == 409 => match store.get(&obj.namespace, &obj.name).await {
-                Ok(Some(cur)) if same_record(obj, &cur, limits) => row(obj, "equal", "created meanwhile by someone else", false),
-                _ => row(obj, "refused", "created meanwhile by someone else, and different", true),
-            },
-            Err(e) => row(obj, "failed", crate::error::describe_kube_error(&e), true),
+        Action::Create => match store.create_settled(obj, limits, stop).await {
+            Ok(Settled::Done) => row(obj, "created", "", false),
+            Ok(Settled::Found) => row(obj, "equal", "created meanwhile by someone else", false),
+            Err(SettleError::Changed(why)) => row(obj, "refused", why, true),
+            Err(e) => row(obj, "failed", e.to_string(), true),
         },
         Action::Replace => {
             let Some(cur) = item.current.as_ref() else { return row(obj, "failed", "internal: no current record", true) };
@@ -251,11 +224,14 @@ async fn apply(client: kube::Client, item: Item, backup_dir: Option<&BackupDir>,
                 Some(Err(e)) => return row(obj, "failed", format!("backup failed, not replaced: {e}"), true),
                 None => return row(obj, "failed", "internal: no backup directory", true),
             };
+            if stop.requested() {
+                return row(obj, "skipped", "interrupted before this write (backed up, not replaced)", true);
+            }
             let rv = cur.info.resource_version.clone().unwrap_or_default();
-            match store.replace(obj, &rv).await {
+            match store.replace_settled(obj, &rv, limits, stop).await {
                 Ok(_) => row(obj, "replaced", format!("previous record in {}", written.display()), false),
-                Err(kube::Error::Api(s)) if s.code == 409 => row(obj, "failed", "changed since it was compared; re-run", true),
-                Err(e) => row(obj, "failed", crate::error::describe_kube_error(&e), true),
+                Err(SettleError::Changed(why)) => row(obj, "failed", format!("{why}; re-run to compare again"), true),
+                Err(e) => row(obj, "failed", format!("{e} (previous record in {})", written.display()), true),
             }
         }
     }

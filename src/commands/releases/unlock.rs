@@ -14,6 +14,12 @@
 //!   with who changed it and from what; labels are rebuilt as Helm does (`status`, `modifiedAt`).
 //!   `--to superseded` needs another revision that is `deployed`.
 //! - `--to delete` removes the record; the previous revision becomes the latest.
+//! - A write whose answer says nothing sure (lost connection, 5xx, 429, 409) is made sure of by reading
+//!   the record again (`ObjectStore::replace_settled`/`delete_settled`): found as meant is done;
+//!   unchanged may be written again; changed by someone else is reported, never overwritten. Whatever
+//!   happens, the backup holds the record as it was.
+//! - SIGINT/SIGTERM after the answer to the question: a write in flight finishes, none is started
+//!   after it, the command to run again is printed and the exit code is 1 (as `migrate2to3`).
 
 use serde::Serialize;
 
@@ -23,10 +29,11 @@ use crate::error::AppError;
 use crate::helmfmt::Table;
 use crate::release::helm2;
 use crate::release::helm3::Status;
+use crate::stop::StopSignal;
 use crate::storage::backup::{self, BackupDir};
 use crate::storage::codec::{LabelStamp, parse_helm2_labels, parse_helm3_labels};
 use crate::storage::helm3::now_unix;
-use crate::storage::objects::{ObjectInfo, ObjectStore};
+use crate::storage::objects::{ObjectInfo, ObjectStore, Settled};
 use crate::storage::{Helm2Record, Helm3Record, open_stores};
 
 use super::{Scope, print_problems, view};
@@ -35,8 +42,8 @@ use super::{Scope, print_problems, view};
 pub const RECENT_SECONDS: i64 = 300;
 
 enum Record {
-    Helm3(Helm3Record),
-    Helm2(Helm2Record),
+    Helm3(Box<Helm3Record>),
+    Helm2(Box<Helm2Record>),
 }
 
 impl Record {
@@ -103,7 +110,7 @@ async fn find(scope: &Scope, name: &str) -> Result<Vec<Record>, AppError> {
         let listing = helm3.history(&scope.namespace, name).await.map_err(|e| AppError::kube(&e))?;
         print_problems(&listing.errors, &listing.warnings);
         if !listing.records.is_empty() {
-            return Ok(listing.records.into_iter().map(Record::Helm3).collect());
+            return Ok(listing.records.into_iter().map(|r| Record::Helm3(Box::new(r))).collect());
         }
     }
     if scope.helm_version != Some(3) {
@@ -111,7 +118,7 @@ async fn find(scope: &Scope, name: &str) -> Result<Vec<Record>, AppError> {
             Ok(listing) => {
                 print_problems(&listing.errors, &listing.warnings);
                 if !listing.records.is_empty() {
-                    return Ok(listing.records.into_iter().map(Record::Helm2).collect());
+                    return Ok(listing.records.into_iter().map(|r| Record::Helm2(Box::new(r))).collect());
                 }
             }
             Err(e) if super::is_forbidden(&e) && scope.helm_version.is_none() => eprintln!(
@@ -264,20 +271,35 @@ pub async fn run(scope: &Scope, args: ReleasesUnlockArgs) -> Result<Outcome, App
         return Err(AppError::Failed("cancelled; nothing was changed".into()));
     }
 
+    // From here on an interrupt lets a write in flight finish and starts none.
+    let stop = StopSignal::install();
+    let interrupted = |what: &str| {
+        eprintln!("{what}");
+        super::print_interrupted(scope);
+        Ok(Outcome::PartialFailure)
+    };
+
     // Read again, back up, write.
     let info = record.object().clone();
-    let raw = ObjectStore::new(scope.client.clone(), info.kind).get(&info.namespace, &info.name).await.map_err(|e| AppError::kube(&e))?;
+    let store = ObjectStore::new(scope.client.clone(), info.kind);
+    let raw = store.get(&info.namespace, &info.name).await.map_err(|e| AppError::kube(&e))?;
     let Some(raw) = raw else {
         return Err(AppError::Failed(format!("{}: deleted meanwhile; nothing was changed", info.key())));
     };
     if raw.info.resource_version != info.resource_version {
         return Err(AppError::Failed(format!("{}: changed since it was read; nothing was changed, re-run to see the new state", info.key())));
     }
+    if stop.requested() {
+        return interrupted(&format!("{}: interrupted before anything was written; nothing was changed", info.key()));
+    }
     let obj = backup::record_from_raw(&raw).ok_or_else(|| AppError::Failed(format!("{}: no readable payload to back up", info.key())))?;
     let dir = BackupDir::create(args.backup_dir.as_deref(), "unlock")?;
     let file = dir.write(&obj).map_err(|e| AppError::Io(format!("backup of {} failed, nothing was changed: {e}", info.key())))?;
     report.backup = Some(file.display().to_string());
     eprintln!("backed up {} to {}", info.key(), file.display());
+    if stop.requested() {
+        return interrupted(&format!("{}: interrupted before it was written (backed up); nothing was changed", info.key()));
+    }
     let note = |to: &str| {
         let old = record.description();
         let was = status.as_str();
@@ -287,12 +309,11 @@ pub async fn run(scope: &Scope, args: ReleasesUnlockArgs) -> Result<Outcome, App
             format!("Marked {to} by kubectl-werf releases unlock (was {was}: {old})")
         }
     };
-    let written = match (args.to, record) {
-        (UnlockTarget::Delete, Record::Helm3(_)) | (UnlockTarget::Delete, Record::Helm2(_)) => {
-            ObjectStore::new(scope.client.clone(), info.kind)
-                .delete(&info.namespace, &info.name, info.resource_version.as_deref())
-                .await
-                .map_err(|e| e.to_string())
+    let limits = scope.limits();
+    let rv = info.resource_version.clone().unwrap_or_default();
+    let written: Result<Settled, String> = match (args.to, record) {
+        (UnlockTarget::Delete, _) => {
+            store.delete_settled(&info.namespace, &info.name, info.resource_version.as_deref(), &stop).await.map_err(|e| e.to_string())
         }
         (to, Record::Helm3(r)) => {
             let (helm3, _) = open_stores(&scope.client, &scope.storage);
@@ -306,8 +327,7 @@ pub async fn run(scope: &Scope, args: ReleasesUnlockArgs) -> Result<Outcome, App
                     o.namespace = info.namespace.clone();
                     o.name = info.name.clone();
                     o.secret_type = info.secret_type.clone().or(o.secret_type);
-                    let rv = info.resource_version.clone().unwrap_or_default();
-                    ObjectStore::new(scope.client.clone(), info.kind).replace(&o, &rv).await.map(|_| ()).map_err(|e| e.to_string())
+                    store.replace_settled(&o, &rv, &limits, &stop).await.map_err(|e| e.to_string())
                 }
                 Err(e) => Err(e.to_string()),
             }
@@ -322,28 +342,40 @@ pub async fn run(scope: &Scope, args: ReleasesUnlockArgs) -> Result<Outcome, App
             i.status = Some(s);
             i.description = note(target_name(to));
             release.info = Some(i);
-            helm2s.update(&info, &release).await.map(|_| ()).map_err(|e| e.to_string())
+            let mut o = helm2s.object_for(info.kind, &release, LabelStamp::Modified(now));
+            o.namespace = info.namespace.clone();
+            o.name = info.name.clone();
+            store.replace_settled(&o, &rv, &limits, &stop).await.map_err(|e| e.to_string())
         }
     };
-    match written {
-        Ok(()) => {
+    let outcome = match written {
+        Ok(settled) => {
             report.result = target_name(args.to).into();
+            let meanwhile = if settled == Settled::Found { " (someone else had already deleted it)" } else { "" };
             let msg = format!(
-                "release {} revision {wanted}: {} → {} (backup: {})",
+                "release {} revision {wanted}: {} → {}{meanwhile} (backup: {})",
                 args.name,
                 status.as_str(),
                 target_name(args.to),
                 file.display()
             );
-            finish(&report, &msg, args.output)
+            finish(&report, &msg, args.output)?
         }
         Err(e) => {
             report.result = "failed".into();
-            let _ = finish(&report, &format!("error: {e}"), args.output);
-            eprintln!("the record was backed up to {}; re-run the same command to try again", file.display());
-            Ok(Outcome::PartialFailure)
+            finish(&report, &format!("error: release {} revision {wanted}: {}: {e}", args.name, info.key()), args.output)?;
+            eprintln!("the record was backed up to {}", file.display());
+            if !stop.requested() {
+                eprintln!("once the error above is fixed, run the same command again: {}", scope.resume);
+            }
+            Outcome::PartialFailure
         }
+    };
+    if stop.requested() {
+        let done = if outcome == Outcome::Success { "has finished" } else { "did not succeed (see above)" };
+        return interrupted(&format!("the write in flight when the interrupt came {done}"));
     }
+    Ok(outcome)
 }
 
 fn finish(report: &Report, message: &str, format: OutputFormat) -> Result<Outcome, AppError> {
