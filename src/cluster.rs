@@ -166,8 +166,8 @@ fn apply_overrides(mut kc: Kubeconfig, settings: &ConnectionSettings) -> Result<
 
     let needs_cluster_change =
         settings.server.is_some() || settings.certificate_authority.is_some() || settings.insecure_skip_tls_verify;
-    if needs_cluster_change {
-        if let Some(entry) = kc.clusters.iter_mut().find(|c| c.name == cluster_name) {
+    if needs_cluster_change
+        && let Some(entry) = kc.clusters.iter_mut().find(|c| c.name == cluster_name) {
             let cluster = entry.cluster.get_or_insert_with(KubeconfigCluster::default);
             if let Some(server) = &settings.server {
                 cluster.server = Some(normalize_server(server));
@@ -184,7 +184,6 @@ fn apply_overrides(mut kc: Kubeconfig, settings: &ConnectionSettings) -> Result<
                 cluster.certificate_authority_data = None;
             }
         }
-    }
     if let Some(token) = &settings.token {
         let auth = AuthInfo { token: Some(token.clone().into()), ..Default::default() };
         match user_name.as_ref().and_then(|u| kc.auth_infos.iter_mut().find(|a| &a.name == u)) {

@@ -506,11 +506,10 @@ fn choose_style(s: &str, simple_key: bool) -> Style {
     };
     let a = analyze(s);
     let mut style = requested;
-    if style == Style::Plain {
-        if !a.block_plain_allowed || (s.is_empty() && simple_key) {
+    if style == Style::Plain
+        && (!a.block_plain_allowed || (s.is_empty() && simple_key)) {
             style = Style::Single;
         }
-    }
     if style == Style::Single && !a.single_quoted_allowed {
         style = Style::Double;
     }
@@ -549,30 +548,26 @@ fn analyze(s: &str) -> Analysis {
                 '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"' | '%' | '@' | '`' => {
                     block_indicators = true
                 }
-                '?' | ':' => {
-                    if followed_by_ws {
+                '?' | ':'
+                    if followed_by_ws => {
                         block_indicators = true
                     }
-                }
-                '-' => {
-                    if followed_by_ws {
+                '-'
+                    if followed_by_ws => {
                         block_indicators = true
                     }
-                }
                 _ => {}
             }
         } else {
             match c {
-                ':' => {
-                    if followed_by_ws {
+                ':'
+                    if followed_by_ws => {
                         block_indicators = true
                     }
-                }
-                '#' => {
-                    if preceded_by_ws {
+                '#'
+                    if preceded_by_ws => {
                         block_indicators = true
                     }
-                }
                 _ => {}
             }
         }
@@ -903,7 +898,7 @@ pub fn go_format_g(f: f64) -> String {
     let digits: String = mant.chars().filter(|c| c.is_ascii_digit()).collect();
     let sign = if neg { "-" } else { "" };
     // shortest 'g': exponent form when the decimal exponent is below -4 or at least 6 (eprec = 6)
-    if exp < -4 || exp >= 6 {
+    if !(-4..6).contains(&exp) {
         let mut m = String::new();
         m.push_str(&digits[..1]);
         if digits.len() > 1 {

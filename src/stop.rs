@@ -60,3 +60,42 @@ impl StopSignal {
         self.requested.store(true, Ordering::SeqCst);
     }
 }
+
+/// The command line as the user gave it, shell-quoted, to print after an interruption or partial
+/// failure. Under Helm, helm consumes its global flags and hands them over as environment; they are
+/// put back so the printed command runs against the same namespace and context.
+pub fn resume_command(ctx: &crate::app::Context<'_>) -> String {
+    let mut args: Vec<String> = std::env::args().skip(1).map(|a| shell_quote(&a)).collect();
+    if ctx.mode == crate::settings::InvocationMode::Helm {
+        for (var, flag) in [("HELM_KUBECONTEXT", "--kube-context"), ("HELM_NAMESPACE", "--namespace")] {
+            if let Some(v) = ctx.env.non_empty(var) {
+                args.push(flag.to_string());
+                args.push(shell_quote(&v));
+            }
+        }
+    }
+    format!("{} {}", ctx.mode.command_prefix(), args.join(" "))
+}
+
+/// Quote for a POSIX shell when needed.
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resume_commands_are_quoted_for_a_shell() {
+        assert_eq!(shell_quote("--keep=2"), "--keep=2");
+        assert_eq!(shell_quote("--all"), "--all");
+        assert_eq!(shell_quote("/tmp/a b"), "'/tmp/a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+}

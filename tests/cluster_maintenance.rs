@@ -106,6 +106,44 @@ fn unlock_helm3_and_helm4_stuck_releases_as_real_helm_sees_them() {
     }
 }
 
+/// The point of unlocking: real helm refuses to upgrade a release stuck in pending-upgrade; after
+/// `releases unlock` the same `helm upgrade` succeeds, `helm rollback` works on the history, and our
+/// reading of what helm then wrote equals helm's.
+#[test]
+fn real_helm_upgrade_and_rollback_work_after_unlock() {
+    let c = TestCluster::start();
+    let chart = c.dir.path().join("tiny");
+    std::fs::create_dir_all(chart.join("templates")).unwrap();
+    std::fs::write(chart.join("Chart.yaml"), "apiVersion: v2\nname: tiny\nversion: 0.2.0\n").unwrap();
+    std::fs::write(chart.join("templates/cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: tiny\ndata:\n  a: b\n").unwrap();
+    for (major, fx) in [(3u8, "fx-helm3"), (4u8, "fx-helm4")] {
+        let ns = seed(&c, &format!("rollback-h{major}"), &["stuck-secrets"], fx);
+        let upgrade = || {
+            let mut cmd = c.helm(major);
+            cmd.args(["upgrade", "stuck"]).arg(&chart).args(["-n", &ns]);
+            cmd
+        };
+        let refused = run(&mut upgrade());
+        assert!(!refused.status.success(), "helm{major} upgrade of a pending release should be refused");
+        let why = String::from_utf8_lossy(&refused.stderr);
+        assert!(why.contains("another operation") && why.contains("in progress"), "helm{major}: {why}");
+
+        run_ok(c.werf().args(["releases", "unlock", "stuck", "-n", &ns, "--yes"]));
+        run_ok(&mut upgrade());
+        run_ok(c.helm(major).args(["rollback", "stuck", "1", "-n", &ns]));
+        let hist = helm_json(&c, major, &["history", "stuck", "-n", &ns]);
+        let got: Vec<(i64, String)> = statuses(&hist);
+        assert_eq!(
+            got,
+            vec![(1, "superseded".into()), (2, "failed".into()), (3, "superseded".into()), (4, "deployed".into())],
+            "helm{major}: {hist}"
+        );
+        assert_eq!(hist[3]["description"], "Rollback to 1", "helm{major}");
+        let ours: Value = serde_json::from_str(&run_ok(c.werf().args(["releases", "history", "stuck", "-n", &ns, "-o", "json"]))).unwrap();
+        assert_eq!(ours, hist, "helm{major}");
+    }
+}
+
 #[test]
 fn unlock_to_delete_and_superseded_and_recent_records() {
     let c = TestCluster::start();

@@ -59,7 +59,7 @@ fn record(base: &Release, i: usize, rev: usize, revisions: usize) -> Value {
     r.name = format!("app-{i:05}");
     r.namespace = format!("bench-{:02}", i % 40);
     r.version = rev as i64;
-    r.info.status = if rev == revisions { if i % 17 == 0 { Status::Failed } else { Status::Deployed } } else { Status::Superseded };
+    r.info.status = if rev == revisions { if i.is_multiple_of(17) { Status::Failed } else { Status::Deployed } } else { Status::Superseded };
     r.info.description = if rev == 1 { "Install complete".into() } else { "Upgrade complete".into() };
     let t = 1_790_000_000 + (i * 100 + rev) as i64;
     r.info.last_deployed = Time::from_unix(t, (i * 7919 % 1_000_000_000) as i32).unwrap();

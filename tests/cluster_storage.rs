@@ -88,7 +88,7 @@ fn helm2_damaged_records_are_named_and_the_rest_decode() {
     assert_eq!(shop, ["SUPERSEDED", "SUPERSEDED", "FAILED", "DEPLOYED"]);
     let history = c.rt.block_on(store.history("nolabel")).unwrap();
     assert_eq!(history.records.len(), 1);
-    assert_eq!(history.records[0].release.namespace.is_empty(), false);
+    assert!(!history.records[0].release.namespace.is_empty());
 }
 
 #[test]

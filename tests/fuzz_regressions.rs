@@ -184,7 +184,7 @@ fn manifest_yaml_alias_bomb_is_bounded() {
     let mut y = String::from("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\na0: &a0 [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
     for i in 1..10 {
         let p = format!("*a{}", i - 1);
-        y.push_str(&format!("a{i}: &a{i} [{}]\n", vec![p.as_str(); 10].join(",")));
+        y.push_str(&format!("a{i}: &a{i} [{}]\n", [p.as_str(); 10].join(",")));
     }
     // serde-saphyr stops at its node budget (250 000 nodes) instead of expanding 10^9.
     let start = std::time::Instant::now();

@@ -50,7 +50,7 @@ pub fn helm3_text(data: &[u8]) {
 /// Structure-aware: input = the decompressed release JSON. It is stored as Helm does (gzip +
 /// base64) for one input in sixteen, else base64 only (also legal, and much cheaper per run).
 pub fn helm3_json(data: &[u8]) {
-    let text = if data.len() % 16 == 0 { codec::encode_payload(data) } else { codec::encode_base64(data) };
+    let text = if data.len().is_multiple_of(16) { codec::encode_payload(data) } else { codec::encode_base64(data) };
     let full = helm3_all_decoders(text.as_bytes());
     if data.len() % 16 == 1 && !codec::is_gzip(data) {
         // Same body with and without the gzip layer must decode the same way.
@@ -108,12 +108,12 @@ pub fn helm2_text(data: &[u8]) {
 /// Structure-aware: input = the `hapi.release.Release` protobuf, stored as Tiller does (gzip +
 /// base64) for one input in sixteen, else base64 only (Tiller reads both).
 pub fn helm2_proto(data: &[u8]) {
-    let text = if data.len() % 16 == 0 { codec::encode_payload(data) } else { codec::encode_base64(data) };
+    let text = if data.len().is_multiple_of(16) { codec::encode_payload(data) } else { codec::encode_base64(data) };
     if let Some(release) = helm2_decode_and_convert(text.as_bytes()) {
         // Tiller's encoding of what we decoded must decode to the same message.
         // (An empty message is only storable gzipped: empty base64 is "missing release data".)
         let body = release.encode_to_vec();
-        let text = if data.len() % 16 == 0 || body.is_empty() { codec::encode_helm2(&release) } else { codec::encode_base64(&body) };
+        let text = if data.len().is_multiple_of(16) || body.is_empty() { codec::encode_helm2(&release) } else { codec::encode_base64(&body) };
         let again = codec::decode_helm2(text.as_bytes(), &LIMITS)
             .unwrap_or_else(|e| panic!("re-encoded Helm 2 release does not decode: {e}"));
         assert_eq!(again, release, "Helm 2 decode -> encode -> decode changed the release");

@@ -59,6 +59,7 @@ fn with_bin_names(cmd: clap::Command, bin: &str) -> clap::Command {
 
 /// What the current word needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Default)]
 pub enum Want {
     /// Fixed candidates (verbs, flags, enum values).
     Words(Vec<String>),
@@ -70,6 +71,7 @@ pub enum Want {
     Contexts,
     /// A path: let the shell complete files.
     Files,
+    #[default]
     Nothing,
 }
 
@@ -89,11 +91,6 @@ pub struct Analysis {
     pub current: String,
 }
 
-impl Default for Want {
-    fn default() -> Self {
-        Want::Nothing
-    }
-}
 
 impl Analysis {
     pub fn flag(&self, id: &str) -> Option<&str> {
@@ -485,7 +482,7 @@ mod tests {
         assert_eq!(cands(&["migrate2to3", "--helm-release-storage-type", ""]).0, vec!["configmap", "secret", "auto"]);
         assert_eq!(cands(&["migrate2to3", "--tiller-storage", "a"]).0, vec!["auto"]);
         assert_eq!(cands(&["releases", "unlock", "shop", "--to", ""]).0, vec!["failed", "superseded", "delete"]);
-        assert_eq!(cands(&["annotate", "--ci-env", "g"]).0.iter().all(|v| v.starts_with('g')), true);
+        assert!(cands(&["annotate", "--ci-env", "g"]).0.iter().all(|v| v.starts_with('g')));
         assert_eq!(cands(&["completion", ""]).0.iter().filter(|s| ["bash", "zsh", "fish", "powershell"].contains(&s.as_str())).count(), 4);
     }
 

@@ -65,24 +65,15 @@ impl PatchError {
         matches!(self, PatchError::Other(e) if crate::retry::is_transient(e))
     }
 
-    /// How long to wait before the next write after this failure (`attempt` counts from 1): the server's
-    /// `Retry-After` hint when it gave one (at most [`MAX_WRITE_PAUSE`]), else a doubling backoff from 100 ms.
+    /// How long to wait before the next write after this failure (`attempt` counts from 1): as for
+    /// release records, [`crate::retry::write_pause`].
     pub fn retry_pause(&self, attempt: u32) -> Duration {
-        let hint = match self {
-            PatchError::Other(kube::Error::Api(status)) => {
-                status.details.as_ref().map(|d| d.retry_after_seconds).filter(|s| *s > 0)
-            }
-            _ => None,
-        };
-        match hint {
-            Some(seconds) => Duration::from_secs(u64::from(seconds)).min(MAX_WRITE_PAUSE),
-            None => Duration::from_millis(100 << attempt.clamp(1, 5).saturating_sub(1)),
+        match self {
+            PatchError::Other(e) => crate::retry::write_pause(e, attempt),
+            PatchError::Conflict(_) | PatchError::NotFound(_) => Duration::from_millis(200 << attempt.clamp(1, 5).saturating_sub(1)),
         }
     }
 }
-
-/// The longest pause [`PatchError::retry_pause`] honours from a server's `Retry-After`.
-pub const MAX_WRITE_PAUSE: Duration = Duration::from_secs(30);
 
 impl From<kube::Error> for PatchError {
     fn from(err: kube::Error) -> Self {
@@ -181,13 +172,13 @@ mod tests {
             assert!(!PatchError::from(status(code)).is_transient(), "{code}");
         }
         let plain = PatchError::from(status(503));
-        assert_eq!(plain.retry_pause(1), Duration::from_millis(100));
-        assert_eq!(plain.retry_pause(3), Duration::from_millis(400));
-        assert_eq!(plain.retry_pause(40), Duration::from_millis(1600));
+        assert_eq!(plain.retry_pause(1), Duration::from_millis(200));
+        assert_eq!(plain.retry_pause(3), Duration::from_millis(800));
+        assert_eq!(plain.retry_pause(40), Duration::from_secs(5));
         let mut hinted = Status::failure("slow down", "TooManyRequests").with_code(429);
         hinted.details = Some(serde_json::from_value(serde_json::json!({"retryAfterSeconds": 2})).unwrap());
         assert_eq!(PatchError::from(kube::Error::Api(hinted.clone().boxed())).retry_pause(1), Duration::from_secs(2));
         hinted.details.as_mut().unwrap().retry_after_seconds = 3600;
-        assert_eq!(PatchError::from(kube::Error::Api(hinted.boxed())).retry_pause(1), MAX_WRITE_PAUSE);
+        assert_eq!(PatchError::from(kube::Error::Api(hinted.boxed())).retry_pause(1), Duration::from_secs(5), "a server's hint is capped");
     }
 }

@@ -1084,27 +1084,13 @@ pub async fn run(ctx: &Context<'_>, args: AdoptArgs) -> Result<Outcome, AppError
         let left = items.iter().filter(|it| it.done == Some(Done::Interrupted)).count();
         eprintln!(
             "interrupted: {left} object(s) not adopted; the patches already sent finished. Run the same command again to finish: {}",
-            resume_command(ctx)
+            crate::stop::resume_command(ctx)
         );
     }
     if failed || interrupted || (args.dry_run && !would_fail.is_empty()) {
         Ok(Outcome::PartialFailure)
     } else {
         Ok(Outcome::Success)
-    }
-}
-
-/// The command line that resumes an interrupted run: the same verb and arguments, shell-quoted.
-pub(crate) fn resume_command(ctx: &Context<'_>) -> String {
-    let args: Vec<String> = std::env::args().skip(1).map(|a| shell_quote(&a)).collect();
-    format!("{} {}", ctx.mode.command_prefix(), args.join(" "))
-}
-
-fn shell_quote(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@".contains(c)) {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
     }
 }
 

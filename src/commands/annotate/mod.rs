@@ -276,7 +276,7 @@ pub async fn run(ctx: &Context<'_>, args: AnnotateArgs) -> Result<Outcome, AppEr
         let left = results.iter().filter(|r| r.result == State::Interrupted).count();
         eprintln!(
             "interrupted: {left} object(s) not patched; the patches already sent finished. Run the same command again to finish: {}",
-            super::adopt::resume_command(ctx)
+            crate::stop::resume_command(ctx)
         );
     }
     Ok(if failed || interrupted { Outcome::PartialFailure } else { Outcome::Success })

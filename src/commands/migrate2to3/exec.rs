@@ -250,7 +250,7 @@ pub async fn delete_v2(x: &Exec, info: &ObjectInfo) -> Result<bool, String> {
 async fn stamp_one(x: &Exec, t: &Target, release: &str, release_ns: &str, out: &mut OwnershipResult) {
     let shown = t.display();
     for attempt in 1..=6u32 {
-        let obj = match crate::retry::read(Default::default(), || objects::get(&x.client, &t.resource, t.namespace.as_deref(), &t.name)).await {
+        let obj = match objects::get(&x.client, &t.resource, t.namespace.as_deref(), &t.name).await {
             Ok(Some(o)) => o,
             Ok(None) => return out.missing.push(shown),
             Err(e) => return out.errors.push(format!("{shown}: cannot read: {}", describe_kube_error(&e))),

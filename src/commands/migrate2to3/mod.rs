@@ -195,7 +195,7 @@ pub async fn run(ctx: &Context<'_>, args: Migrate2to3Args) -> Result<Outcome, Ap
         }
         let exec_failed = plans.iter().any(|p| !p.blocked() && results.get(&p.name).is_some_and(|r| r.outcome == ReleaseOutcome::Failed));
         if exec_failed && !interrupted {
-            println!("Once the errors above are fixed, run the same command again to finish: {}", resume_command(ctx));
+            println!("Once the errors above are fixed, run the same command again to finish: {}", crate::stop::resume_command(ctx));
         }
     } else {
         let view = RunView {
@@ -208,7 +208,7 @@ pub async fn run(ctx: &Context<'_>, args: Migrate2to3Args) -> Result<Outcome, Ap
         crate::output::print_structured(&view, args.output)?;
     }
     if interrupted {
-        eprintln!("interrupted: run the same command again to finish: {}", resume_command(ctx));
+        eprintln!("interrupted: run the same command again to finish: {}", crate::stop::resume_command(ctx));
     }
     Ok(if failed > 0 || interrupted { Outcome::PartialFailure } else { Outcome::Success })
 }
@@ -251,20 +251,6 @@ fn pending_writes(p: &ReleasePlan, args: &Migrate2to3Args) -> usize {
         0
     };
     records + stamps + deletes
-}
-
-/// The command line as given, to run again.
-fn resume_command(ctx: &Context<'_>) -> String {
-    let args: Vec<String> = std::env::args().skip(1).map(|a| shell_quote(&a)).collect();
-    format!("{} {}", ctx.mode.command_prefix(), args.join(" "))
-}
-
-fn shell_quote(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@".contains(c)) {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
 }
 
 fn kib(bytes: usize) -> String {
@@ -639,7 +625,5 @@ mod tests {
     fn revision_ranges() {
         assert_eq!(ranges(&[1, 2, 3, 5, 7, 8]), "1-3, 5, 7, 8");
         assert_eq!(ranges(&[4]), "4");
-        assert_eq!(shell_quote("a b"), "'a b'");
-        assert_eq!(shell_quote("--all"), "--all");
     }
 }

@@ -486,7 +486,7 @@ async fn plan_ownership(
 }
 
 pub async fn live_state(client: &kube::Client, t: &Target, release: &str, release_ns: &str) -> LiveState {
-    match crate::retry::read(Default::default(), || objects::get(client, &t.resource, t.namespace.as_deref(), &t.name)).await {
+    match objects::get(client, &t.resource, t.namespace.as_deref(), &t.name).await {
         Ok(None) => LiveState::Missing,
         Ok(Some(obj)) => classify(&obj, release, release_ns),
         Err(e) => LiveState::Error(describe_kube_error(&e)),

@@ -71,7 +71,7 @@ pub async fn run(ctx: &Context<'_>, args: ReleasesArgs) -> Result<Outcome, AppEr
         ReleasesCommand::List(_) => Flavor::Helm3,
         _ => detect_flavor(ctx),
     };
-    let resume = resume_command(ctx.mode.command_prefix());
+    let resume = crate::stop::resume_command(ctx);
     let scope = Scope { client: access.client, namespace: access.namespace, storage, helm_version: args.helm_version, flavor, resume };
     match args.command {
         ReleasesCommand::List(a) => list::run(&scope, a).await,
@@ -99,20 +99,6 @@ fn detect_flavor(ctx: &Context<'_>) -> Flavor {
     match out {
         Ok(o) if String::from_utf8_lossy(&o.stdout).trim().starts_with("v4") => Flavor::Helm4,
         _ => Flavor::Helm3,
-    }
-}
-
-/// The command line as it was given, shell-quoted, after `prefix` (how the user calls us).
-fn resume_command(prefix: &str) -> String {
-    let args: Vec<String> = std::env::args().skip(1).map(|a| shell_quote(&a)).collect();
-    format!("{prefix} {}", args.join(" "))
-}
-
-fn shell_quote(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@".contains(c)) {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
     }
 }
 
@@ -151,18 +137,5 @@ pub fn time_of(t: &Time) -> Option<GoTime> {
             })
         }
         Time::Zero(_) => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::shell_quote;
-
-    #[test]
-    fn resume_commands_are_quoted_for_a_shell() {
-        assert_eq!(shell_quote("--keep=2"), "--keep=2");
-        assert_eq!(shell_quote("/tmp/a b"), "'/tmp/a b'");
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
-        assert_eq!(shell_quote(""), "''");
     }
 }
