@@ -1,10 +1,13 @@
 //! Runs the Kubernetes API emulator standalone:
 //!
 //! ```text
-//! cargo run --example sandbox -- --listen 127.0.0.1:0 --write-kubeconfig PATH [--seed DIR]... [--namespace NS] [--rbac]
+//! cargo run --example sandbox -- --listen 127.0.0.1:0 --write-kubeconfig PATH [--write-ca FILE] [--seed DIR]... [--namespace NS] [--rbac]
 //! ```
 //!
-//! Prints the URL (and the kubeconfig path) and serves until killed. With `--rbac` the RBAC
+//! Prints the URL (and the kubeconfig path) and serves until killed. The emulator generates a CA of
+//! its own at start: the kubeconfig carries it as `certificate-authority-data`, and `--write-ca FILE`
+//! also writes its PEM (for `--certificate-authority`, `HELM_KUBECAFILE` or `curl --cacert`). The
+//! CA file is written before the kubeconfig, so a script that waits for the kubeconfig finds both. With `--rbac` the RBAC
 //! authorizer decides for every user but the admin; `--user TOKEN=NAME[,GROUP...]` adds users
 //! (e.g. `--user t1=alice,kubectl-werf:releases-read` after `kubectl apply -f deploy/rbac/...`;
 //! a user's kubeconfig is the admin's with the token replaced).
@@ -15,7 +18,7 @@ use kube_emulator::{Emulator, EmulatorConfig};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: sandbox [--listen ADDR] [--write-kubeconfig PATH] [--seed DIR]... [--namespace NS] [--token TOKEN] [--rbac] [--user TOKEN=NAME[,GROUP...]]..."
+        "usage: sandbox [--listen ADDR] [--write-kubeconfig PATH] [--write-ca FILE] [--seed DIR]... [--namespace NS] [--token TOKEN] [--rbac] [--user TOKEN=NAME[,GROUP...]]..."
     );
     std::process::exit(2);
 }
@@ -23,6 +26,7 @@ fn usage() -> ! {
 fn main() {
     let mut cfg = EmulatorConfig::default();
     let mut kubeconfig: Option<PathBuf> = None;
+    let mut ca_file: Option<PathBuf> = None;
     let mut seeds: Vec<PathBuf> = Vec::new();
     let mut namespace: Option<String> = None;
     let mut users: Vec<String> = Vec::new();
@@ -41,6 +45,7 @@ fn main() {
                 })
             }
             "--write-kubeconfig" => kubeconfig = Some(PathBuf::from(value())),
+            "--write-ca" => ca_file = Some(PathBuf::from(value())),
             "--seed" => seeds.push(PathBuf::from(value())),
             "--namespace" => namespace = Some(value()),
             "--token" => cfg.admin_token = Some(value()),
@@ -74,6 +79,13 @@ fn main() {
                 std::process::exit(1);
             }
         }
+    }
+    if let Some(p) = &ca_file {
+        if let Err(e) = emu.write_ca_certificate(p) {
+            eprintln!("cannot write {}: {e}", p.display());
+            std::process::exit(1);
+        }
+        eprintln!("CA certificate written to {}", p.display());
     }
     if let Some(p) = &kubeconfig {
         if let Err(e) = std::fs::write(p, emu.kubeconfig_yaml(namespace.as_deref())) {

@@ -76,7 +76,7 @@ fn flags_and_helm_environment_reach_the_emulator() {
     let Some(emu) = c.emulator_for("needs a known token and the server's CA") else { return };
     let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("ca.pem");
-    std::fs::write(&ca, kube_emulator::ca_certificate_pem()).unwrap();
+    emu.write_ca_certificate(&ca).unwrap();
     let empty_home = dir.path().join("home");
     std::fs::create_dir_all(&empty_home).unwrap();
     // kubectl-style flags only, no kubeconfig at all.
@@ -109,6 +109,7 @@ fn flags_and_helm_environment_reach_the_emulator() {
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("warning: cannot reach the API server"), "{stderr}");
+    assert!(stderr.contains("certificate"), "the reason is the certificate: {stderr}");
     let out = run_ok(
         c.werf()
             .env_remove("KUBECONFIG")
@@ -127,4 +128,66 @@ fn flags_and_helm_environment_reach_the_emulator() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("Unauthorized"), "{stderr}");
     assert!(!stderr.contains("wrong"), "the token must not be echoed: {stderr}");
+}
+
+/// Every emulator instance makes its own CA: trusting another instance's CA (from a file, from
+/// `HELM_KUBECAFILE`, or from that instance's kubeconfig) is refused like any unknown authority,
+/// and accepted only with --insecure-skip-tls-verify.
+#[test]
+fn another_emulators_ca_is_refused() {
+    let c = TestCluster::start();
+    let Some(emu) = c.emulator_for("needs two emulators with CAs of their own") else { return };
+    let other = kube_emulator::Emulator::start_blocking().expect("second emulator");
+    assert_ne!(emu.ca_certificate_pem(), other.ca_certificate_pem(), "two instances, two CAs");
+    let dir = tempfile::tempdir().unwrap();
+    let (right, wrong) = (dir.path().join("right.pem"), dir.path().join("wrong.pem"));
+    emu.write_ca_certificate(&right).unwrap();
+    other.write_ca_certificate(&wrong).unwrap();
+    let empty_home = dir.path().join("home");
+    std::fs::create_dir_all(&empty_home).unwrap();
+    let list = |ca: &std::path::Path, extra: &[&str]| {
+        run(c
+            .werf()
+            .env_remove("KUBECONFIG")
+            .env("HOME", &empty_home)
+            .args(["releases", "list", "-A", "-o", "json", "--server", &emu.url(), "--token", &emu.admin_token()])
+            .arg("--certificate-authority")
+            .arg(ca)
+            .args(extra))
+    };
+    let ok = list(&right, &[]);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    // A command that needs the server fails (exit 1) and says why in one line. (Reads retry
+    // connection failures until their deadline, so this one run takes that long; the other
+    // refusals below are checked with `version`, which only warns, and at once.)
+    let refused = list(&wrong, &[]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(stderr.starts_with("error: ") && stderr.contains("certificate") && stderr.lines().count() == 1, "one clear line: {stderr}");
+    let unreachable = |out: std::process::Output| {
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("serverVersion"), "{stderr}");
+        assert!(stderr.contains("cannot reach the API server") && stderr.contains("certificate"), "{stderr}");
+    };
+    // The same through HELM_KUBECAFILE.
+    unreachable(run(c
+        .werf()
+        .env_remove("KUBECONFIG")
+        .env("HOME", &empty_home)
+        .env("HELM_PLUGIN_NAME", "werf-releases")
+        .env("HELM_KUBEAPISERVER", emu.url())
+        .env("HELM_KUBETOKEN", emu.admin_token())
+        .env("HELM_KUBECAFILE", &wrong)
+        .args(["version", "-o", "json"])));
+    // The other instance's own kubeconfig, pointed at this server: still its CA, still refused ...
+    let foreign = dir.path().join("foreign-kubeconfig");
+    std::fs::write(&foreign, other.kubeconfig_yaml_for(&emu.admin_token(), None).replace(&other.url(), &emu.url())).unwrap();
+    unreachable(run(c.werf().env("KUBECONFIG", &foreign).args(["version", "-o", "json"])));
+    // ... while this instance's own kubeconfig works.
+    let own = dir.path().join("own-kubeconfig");
+    emu.write_kubeconfig(&own).unwrap();
+    assert!(run_ok(c.werf().env("KUBECONFIG", &own).args(["version", "-o", "json"])).contains("serverVersion"));
+    // Skipping verification is honoured only when asked for.
+    let skipped = list(&wrong, &["--insecure-skip-tls-verify"]);
+    assert!(skipped.status.success(), "{}", String::from_utf8_lossy(&skipped.stderr));
 }

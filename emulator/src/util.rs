@@ -217,6 +217,45 @@ pub fn b64_decode(s: &str) -> Result<Vec<u8>, String> {
         })
 }
 
+/// Whether `s` is standard base64 exactly as [`b64_decode`] accepts it (length a multiple of 4,
+/// canonical `=` padding, zero trailing bits), without decoding it; the error is
+/// [`b64_decode`]'s. Secrets' data is checked on every write, so this is the hot path.
+pub fn b64_check(s: &str) -> Result<(), String> {
+    static VALID: [bool; 256] = {
+        let mut t = [false; 256];
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut i = 0;
+        while i < alphabet.len() {
+            t[alphabet[i] as usize] = true;
+            i += 1;
+        }
+        t
+    };
+    let b = s.as_bytes();
+    let pad = b.iter().rev().take(3).take_while(|&&c| c == b'=').count();
+    let body = &b[..b.len() - pad];
+    let canonical = b.len().is_multiple_of(4) && pad <= 2 && body.iter().all(|&c| VALID[c as usize]) && {
+        // the bits of the last symbol that fall past the data must be zero
+        let last = body.last().map(|&c| sextet(c)).unwrap_or(0);
+        match pad {
+            1 => last & 0b11 == 0,
+            2 => last & 0b1111 == 0,
+            _ => true,
+        }
+    };
+    if canonical { Ok(()) } else { b64_decode(s).map(|_| ()) }
+}
+
+fn sextet(c: u8) -> u8 {
+    match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        _ => 63,
+    }
+}
+
 /// Length of the decoded form of standard base64 text, without allocating (input must be valid).
 pub fn b64_decoded_len(s: &str) -> usize {
     let pad = s.bytes().rev().take_while(|&c| c == b'=').count();
@@ -276,6 +315,24 @@ mod tests {
         assert_eq!(parse_rfc3339(&s), Some(t));
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn b64_check_accepts_exactly_what_decoding_accepts() {
+        // every string of length 0..=8 over symbols covering each class (zero and non-zero
+        // trailing bits, padding, a byte outside the alphabet)
+        let symbols = ["A", "B", "Q", "g", "/", "+", "=", "-", "\n"];
+        let mut inputs = vec![String::new()];
+        let mut level = vec![String::new()];
+        for _ in 0..6 {
+            level = level.iter().flat_map(|p| symbols.iter().map(move |c| format!("{p}{c}"))).collect();
+            inputs.extend(level.iter().cloned());
+        }
+        inputs.extend(["QUJD", "QUI=", "QUJ=", "QQ==", "QR==", "QUJDRA==", "====", "A===", "AAAA===="].map(String::from));
+        inputs.push(b64_encode(&(0..=255u8).collect::<Vec<_>>()));
+        for s in &inputs {
+            assert_eq!(b64_check(s), b64_decode(s).map(|_| ()), "{s:?}");
+        }
     }
 
     #[test]

@@ -97,7 +97,7 @@ pub fn secret(obj: &mut serde_json::Map<String, Value>, name: &str) -> Result<()
                 for v in m.values() {
                     match v {
                         Value::String(s) => {
-                            util::b64_decode(s).map_err(|e| decode_error("Secret", "v1", &e))?;
+                            util::b64_check(s).map_err(|e| decode_error("Secret", "v1", &e))?;
                         }
                         Value::Null => {}
                         _ => return Err(decode_error("Secret", "v1", "json: cannot unmarshal data into Go struct field Secret.data of type []uint8")),
