@@ -61,6 +61,11 @@ pub fn describe_kube_error(err: &kube::Error) -> String {
                 }
                 source = s.source();
             }
+            if text.to_ascii_lowercase().contains("certificate") {
+                text.push_str(
+                    " (the API server's certificate was refused: check the kubeconfig's certificate-authority(-data), --certificate-authority or HELM_KUBECAFILE; --insecure-skip-tls-verify skips the check)",
+                );
+            }
             text
         }
     }

@@ -26,10 +26,24 @@ impl Default for ReadRetry {
 pub fn is_transient(err: &kube::Error) -> bool {
     match err {
         kube::Error::Api(status) => matches!(status.code, 429 | 500 | 502 | 503 | 504),
-        kube::Error::HyperError(_) | kube::Error::Service(_) => true,
+        // A certificate the client refuses stays refused: fail at once with the TLS message.
+        kube::Error::HyperError(_) | kube::Error::Service(_) => !is_tls_refusal(err),
         kube::Error::ReadEvents(_) => true,
         _ => false,
     }
+}
+
+/// Whether a transport error is a TLS verification or handshake failure (anywhere in its causes).
+fn is_tls_refusal(err: &kube::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cause {
+        let text = e.to_string().to_ascii_lowercase();
+        if text.contains("certificate") || text.contains("handshake") {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 /// The pause the server asked for, when its Status carried `details.retryAfterSeconds`.
@@ -93,6 +107,14 @@ mod tests {
 
     fn api_error(code: u16) -> kube::Error {
         kube::Error::Api(Box::new(Status::failure("boom", "InternalError").with_code(code)))
+    }
+
+    #[test]
+    fn tls_refusals_are_not_transient_but_broken_connections_are() {
+        let tls = kube::Error::Service(Box::new(std::io::Error::other("invalid peer certificate: UnknownIssuer")));
+        assert!(!is_transient(&tls));
+        let reset = kube::Error::Service(Box::new(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection reset by peer")));
+        assert!(is_transient(&reset));
     }
 
     #[tokio::test]
