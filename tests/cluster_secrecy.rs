@@ -115,3 +115,37 @@ fn values_and_credentials_stay_out_of_output_and_logs() {
         }
     }
 }
+
+/// A kubeconfig holding a client certificate and key (besides the token): at `-v 9` neither the key
+/// nor the certificate, in PEM or in the kubeconfig's base64, shows up in any output.
+#[test]
+fn client_keys_never_reach_output_or_logs() {
+    let c = TestCluster::start();
+    let Some(emu) = c.emulator_for("needs a kubeconfig we write ourselves, with a generated client key") else { return };
+    let (cert, key) = kube_emulator::client_identity_pem().unwrap();
+    let b64 = |s: &str| codec::encode_base64(s.as_bytes());
+    let yaml = emu.kubeconfig_yaml_for(&emu.admin_token(), None).replace(
+        "    token: ",
+        &format!("    client-certificate-data: {}\n    client-key-data: {}\n    token: ", b64(&cert), b64(&key)),
+    );
+    let path = c.dir.path().join("with-client-key");
+    std::fs::write(&path, &yaml).unwrap();
+    let ns = c.namespace("keys");
+    c.seed_file(&fixture("helm3/fx-helm3-shop-secrets.yaml"), &BTreeMap::from([("fx-helm3", ns.as_str())]));
+    let key_body: String = key.lines().filter(|l| !l.starts_with("-----")).collect();
+    let cert_body: String = cert.lines().filter(|l| !l.starts_with("-----")).collect();
+    let mut secrets = vec![b64(&cert), b64(&key), emu.admin_token()];
+    // Any 40-character piece of the PEM bodies would betray them.
+    for body in [&key_body, &cert_body] {
+        secrets.extend(body.as_bytes().chunks(40).filter(|c| c.len() == 40).map(|c| String::from_utf8(c.to_vec()).unwrap()));
+    }
+    for args in [vec!["releases", "list", "-n", &ns], vec!["releases", "history", "shop", "-n", &ns], vec!["version"]] {
+        let out = run(c.werf().env("KUBECONFIG", &path).args(&args).args(["-v", "9"]));
+        assert!(out.status.success(), "{args:?}: {}", both(&out));
+        let text = both(&out);
+        assert!(text.contains("shop") || args == ["version"], "{args:?} did its work: {text}");
+        for s in &secrets {
+            assert!(!text.contains(s.as_str()), "{args:?} printed key material");
+        }
+    }
+}

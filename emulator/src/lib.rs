@@ -103,6 +103,7 @@ pub use seed::{SeedError, parse_documents};
 pub use selector::{FieldSelector, LabelSelector};
 pub use status::{ApiError, Cause};
 pub use store::{PatchType, StoreHandle};
+pub use tls::client_identity_pem;
 
 use server::{Shared, User};
 

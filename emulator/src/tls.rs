@@ -71,3 +71,16 @@ pub(crate) fn generate() -> Result<Material, String> {
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Material { ca_pem: ca_cert.pem(), acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(cfg)) })
 }
+
+/// A throwaway client certificate and its private key (PEM), self-signed: tests put them in a
+/// kubeconfig to prove that key material never reaches output or logs. The emulator does not ask
+/// clients for certificates, so they are loaded by the client but never used.
+pub fn client_identity_pem() -> Result<(String, String), String> {
+    let key = KeyPair::generate().map_err(|e| format!("client key: {e}"))?;
+    let mut params = CertificateParams::default();
+    params.distinguished_name = name(&format!("kube-emulator client {:016x}", crate::util::random_u64()));
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    params.serial_number = Some(serial());
+    let cert = params.self_signed(&key).map_err(|e| format!("client certificate: {e}"))?;
+    Ok((cert.pem(), key.serialize_pem()))
+}
