@@ -17,10 +17,9 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::panic::AssertUnwindSafe;
 use std::process::{Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{Emulator, TestCluster, fixture, run};
@@ -661,48 +660,28 @@ fn sweep(setup: Setup) {
         };
         work.extend(kinds.iter().map(|k| (req.clone(), *k)));
     }
-    let next = AtomicUsize::new(0);
-    let tally = Mutex::new(Tally::default());
-    let failures: Mutex<Vec<String>> = Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for _ in 0..WORKERS {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some((req, kind)) = work.get(i) else { break };
-                    match std::panic::catch_unwind(AssertUnwindSafe(|| faulted(setup, &base, req, *kind))) {
-                        Ok(outcome) => {
-                            let mut t = tally.lock().unwrap();
-                            t.scenarios += 1;
-                            t.faults += 1;
-                            *t.by_kind.entry(format!("{kind:?}")).or_default() += 1;
-                            match outcome {
-                                None => t.read_scenarios += 1,
-                                Some(settled) => {
-                                    t.write_scenarios += 1;
-                                    if *kind != Kind::Slow {
-                                        if settled { t.writes_settled_in_run += 1 } else { t.writes_reported += 1 }
-                                    }
-                                }
-                            }
-                        }
-                        Err(e) => {
-                            let msg = e
-                                .downcast_ref::<String>()
-                                .cloned()
-                                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()));
-                            failures.lock().unwrap().push(format!(
-                                "{kind:?} on {}: {}",
-                                req.describe(),
-                                msg.unwrap_or_default()
-                            ));
+    let mut t = Tally::default();
+    let mut failures: Vec<String> = Vec::new();
+    let outcomes = common::run_parallel(&work, WORKERS, |(req, kind)| faulted(setup, &base, req, *kind));
+    for ((req, kind), outcome) in work.iter().zip(outcomes) {
+        match outcome {
+            Ok(outcome) => {
+                t.scenarios += 1;
+                t.faults += 1;
+                *t.by_kind.entry(format!("{kind:?}")).or_default() += 1;
+                match outcome {
+                    None => t.read_scenarios += 1,
+                    Some(settled) => {
+                        t.write_scenarios += 1;
+                        if *kind != Kind::Slow {
+                            if settled { t.writes_settled_in_run += 1 } else { t.writes_reported += 1 }
                         }
                     }
                 }
-            });
+            }
+            Err(msg) => failures.push(format!("{kind:?} on {}: {msg}", req.describe())),
         }
-    });
-    let t = tally.into_inner().unwrap();
+    }
     eprintln!(
         "{} fault sweep: {} requests in the undisturbed run, {} scenarios, faults injected: {} ({} on reads, {} on writes; \
          write faults settled within the run: {}, reported and finished by the re-run: {}); by kind: {:?}; wall time {:.1?}",
@@ -717,7 +696,6 @@ fn sweep(setup: Setup) {
         t.by_kind,
         started.elapsed()
     );
-    let failures = failures.into_inner().unwrap();
     assert!(failures.is_empty(), "{} of {} scenarios failed:\n{}", failures.len(), work.len(), failures.join("\n\n"));
     assert_eq!(t.scenarios, work.len());
 }

@@ -14,7 +14,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -665,43 +665,27 @@ fn sweep(kind: Kind) {
             jobs.extend(kinds.iter().map(|fk| (bi, pi, *fk)));
         }
     }
-    let next = AtomicUsize::new(0);
-    let failures = Mutex::new(Vec::<String>::new());
-    let total = Mutex::new(Tally::default());
-    let per_script = Mutex::new(BTreeMap::<&str, Tally>::new());
-    std::thread::scope(|scope| {
-        for _ in 0..PARALLEL {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(&(bi, pi, fk)) = jobs.get(i) else { break };
-                    let (b, p) = (&baselines[bi], &baselines[bi].positions[pi]);
-                    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match kind {
-                        Kind::Read => read_scenario(b, p, fk),
-                        Kind::Write => write_scenario(b, p, fk),
-                    }))
-                    .unwrap_or_else(|e| {
-                        Err(format!(
-                            "panicked: {}",
-                            e.downcast_ref::<String>()
-                                .cloned()
-                                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                                .unwrap_or_default()
-                        ))
-                    });
-                    match result {
-                        Ok(t) => {
-                            total.lock().unwrap().add(&t);
-                            per_script.lock().unwrap().entry(b.script.name).or_default().add(&t);
-                        }
-                        Err(e) => failures.lock().unwrap().push(format!("{} / {} / {fk:?}: {e}", b.script.name, p.describe())),
-                    }
-                }
-            });
+    let mut failures: Vec<String> = Vec::new();
+    let mut total = Tally::default();
+    let mut per_script = BTreeMap::<&str, Tally>::new();
+    let outcomes = common::run_parallel(&jobs, PARALLEL, |&(bi, pi, fk)| {
+        let (b, p) = (&baselines[bi], &baselines[bi].positions[pi]);
+        match kind {
+            Kind::Read => read_scenario(b, p, fk),
+            Kind::Write => write_scenario(b, p, fk),
         }
     });
-    let total = total.into_inner().unwrap();
-    for (name, t) in per_script.into_inner().unwrap() {
+    for (&(bi, pi, fk), outcome) in jobs.iter().zip(outcomes) {
+        let (b, p) = (&baselines[bi], &baselines[bi].positions[pi]);
+        match outcome.unwrap_or_else(|msg| Err(format!("panicked: {msg}"))) {
+            Ok(t) => {
+                total.add(&t);
+                per_script.entry(b.script.name).or_default().add(&t);
+            }
+            Err(e) => failures.push(format!("{} / {} / {fk:?}: {e}", b.script.name, p.describe())),
+        }
+    }
+    for (name, t) in per_script {
         eprintln!(
             "  {name}: {} scenarios, {} faults injected, {} always-failing writes named, {} records lost",
             t.scenarios, t.injected, t.first_run_failed, t.lost
@@ -716,7 +700,6 @@ fn sweep(kind: Kind) {
         total.lost,
         started.elapsed()
     );
-    let failures = failures.into_inner().unwrap();
     assert!(failures.is_empty(), "{} of {} scenarios failed:\n\n{}", failures.len(), jobs.len(), failures.join("\n\n"));
 }
 
