@@ -292,7 +292,7 @@ fn cheap_fuzz(name: &str, seed: u64, rounds: usize, seeds: &[Vec<u8>], tokens: &
             1 => {
                 let mut v = Vec::new();
                 for _ in 0..rng.below(16) {
-                    let token: &[u8] = rng.pick(tokens);
+                    let token: &[u8] = rng.pick::<&[u8]>(tokens);
                     v.extend_from_slice(token);
                 }
                 v
