@@ -28,6 +28,7 @@
 //! request statistics are emulator-only.
 
 mod common;
+mod synthetic_releases;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -41,9 +42,7 @@ use common::TestCluster;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, Patch, PatchParams};
 use kubectl_werf::ownership::{self, MANAGED_BY_LABEL, RELEASE_NAME_ANNOTATION, RELEASE_NAMESPACE_ANNOTATION};
-use kubectl_werf::release::Time;
-use kubectl_werf::release::helm3::{Release, Status};
-use kubectl_werf::storage::codec::{self, DecodeLimits, LabelStamp};
+use kubectl_werf::release::helm3::Release;
 use serde_json::{Value, json};
 
 const MIB: u64 = 1024;
@@ -103,32 +102,6 @@ impl Plan {
 
 // ---- seeding ---------------------------------------------------------------------------------------------------
 
-fn base_release() -> Release {
-    let text = std::fs::read_to_string(common::fixture("helm3/fx-helm3-shop-secrets.yaml")).unwrap();
-    for o in kubectl_werf::manifest::parse_objects(&text, true) {
-        let o = o.unwrap();
-        if o.object["metadata"]["name"] == "sh.helm.release.v1.shop.v2" {
-            let payload = codec::decode_base64(o.object["data"]["release"].as_str().unwrap().as_bytes()).unwrap();
-            return codec::decode_helm3(&payload, &DecodeLimits::default()).unwrap();
-        }
-    }
-    panic!("shop v2 not in the fixture");
-}
-
-/// xorshift: deterministic, incompressible enough.
-fn blob(seed: u64, len: usize) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            ALPHABET[(x % 64) as usize] as char
-        })
-        .collect()
-}
-
 fn release_name(i: usize) -> String {
     format!("app-{i:05}")
 }
@@ -153,29 +126,12 @@ fn owner_manifest(owner: usize, objects: usize) -> String {
 /// The Secret of revision `rev` of release `i` (the fixture release `shop` with name, namespace, revision,
 /// status, values and an incompressible 16 KB value varied; owning releases list their ConfigMaps).
 fn record(base: &Release, plan: &Plan, namespaces: &[String], i: usize, rev: usize) -> Value {
-    let mut r = base.clone();
-    r.name = release_name(i);
-    r.namespace = namespaces[i % namespaces.len()].clone();
-    r.version = rev as i64;
-    let last = rev == plan.revisions;
-    r.info.status = if last { if i.is_multiple_of(17) { Status::Failed } else { Status::Deployed } } else { Status::Superseded };
-    r.info.description = if rev == 1 { "Install complete".into() } else { "Upgrade complete".into() };
-    let t = 1_790_000_000 + (i * 100 + rev) as i64;
-    r.info.last_deployed = Time::from_unix(t, (i * 7919 % 1_000_000_000) as i32).unwrap();
-    r.info.first_deployed = Time::from_unix(1_790_000_000 + (i * 100) as i64, 0).unwrap();
-    r.config.insert("replicaCount".into(), json!(rev));
-    r.config.insert("blob".into(), json!(blob((i * 1000 + rev) as u64, 16_000)));
+    let mut r = synthetic_releases::revision(base, &release_name(i), &namespaces[i % namespaces.len()], i, rev, plan.revisions);
     if i < plan.owners {
         r.manifest = owner_manifest(i, plan.objects_per_owner);
         r.hooks.clear();
     }
-    let payload = codec::encode_helm3(&r).unwrap();
-    let labels = codec::helm3_labels(&r, LabelStamp::Created(t));
-    json!({
-        "apiVersion": "v1", "kind": "Secret", "type": "helm.sh/release.v1",
-        "metadata": {"name": codec::helm3_object_name(&r.name, r.version), "namespace": r.namespace, "labels": labels},
-        "data": {"release": codec::encode_base64(payload.as_bytes())},
-    })
+    synthetic_releases::secret(&r, synthetic_releases::created_at(i, rev))
 }
 
 /// Live ConfigMap `j` of owning release `owner`: even ones already carry Helm's ownership keys, odd ones only
@@ -221,7 +177,7 @@ fn children_cpu_secs() -> f64 {
 
 /// Creates every record and live object: straight into the emulator's store (in parallel), or through the API.
 fn seed(c: &TestCluster, plan: &Plan, namespaces: &[String]) {
-    let base = base_release();
+    let base = synthetic_releases::shop();
     let started = Instant::now();
     let cpu = process_cpu_secs();
     let work: Vec<(usize, usize)> = (0..plan.releases).flat_map(|i| (1..=plan.revisions).map(move |rev| (i, rev))).collect();

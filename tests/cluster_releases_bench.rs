@@ -11,72 +11,23 @@
 //! peak RSS from `/usr/bin/time`) and reports medians and ratios.
 
 mod common;
+mod synthetic_releases;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use kubectl_werf::release::helm3::{Release, Status};
-use kubectl_werf::release::Time;
-use kubectl_werf::storage::codec::{self, DecodeLimits, LabelStamp};
-use serde_json::{Value, json};
+use kubectl_werf::release::helm3::Release;
+use serde_json::Value;
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-fn base_release() -> Release {
-    let text = std::fs::read_to_string(common::fixture("helm3/fx-helm3-shop-secrets.yaml")).unwrap();
-    let objects = kubectl_werf::manifest::parse_objects(&text, true);
-    for o in objects {
-        let o = o.unwrap();
-        if o.object["metadata"]["name"] == "sh.helm.release.v1.shop.v2" {
-            let b64 = o.object["data"]["release"].as_str().unwrap();
-            let payload = codec::decode_base64(b64.as_bytes()).unwrap();
-            return codec::decode_helm3(&payload, &DecodeLimits::default()).unwrap();
-        }
-    }
-    panic!("shop v2 not in the fixture");
-}
-
-/// xorshift: deterministic, incompressible enough.
-fn blob(seed: u64, len: usize) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            ALPHABET[(x % 64) as usize] as char
-        })
-        .collect()
-}
-
 fn record(base: &Release, i: usize, rev: usize, revisions: usize) -> Value {
-    let mut r = base.clone();
-    r.name = format!("app-{i:05}");
-    r.namespace = format!("bench-{:02}", i % 40);
-    r.version = rev as i64;
-    r.info.status = if rev == revisions { if i.is_multiple_of(17) { Status::Failed } else { Status::Deployed } } else { Status::Superseded };
-    r.info.description = if rev == 1 { "Install complete".into() } else { "Upgrade complete".into() };
-    let t = 1_790_000_000 + (i * 100 + rev) as i64;
-    r.info.last_deployed = Time::from_unix(t, (i * 7919 % 1_000_000_000) as i32).unwrap();
-    r.info.first_deployed = Time::from_unix(1_790_000_000 + (i * 100) as i64, 0).unwrap();
-    r.config.insert("replicaCount".into(), json!(rev));
-    r.config.insert("blob".into(), json!(blob((i * 1000 + rev) as u64, 16_000)));
-    let payload = codec::encode_helm3(&r).unwrap();
-    let labels = codec::helm3_labels(&r, LabelStamp::Created(t));
-    json!({
-        "apiVersion": "v1", "kind": "Secret", "type": "helm.sh/release.v1",
-        "metadata": {"name": codec::helm3_object_name(&r.name, r.version), "namespace": r.namespace, "labels": labels},
-        "data": {"release": base64_std(payload.as_bytes())},
-    })
-}
-
-fn base64_std(b: &[u8]) -> String {
-    codec::encode_base64(b)
+    let r = synthetic_releases::revision(base, &format!("app-{i:05}"), &format!("bench-{:02}", i % 40), i, rev, revisions);
+    synthetic_releases::secret(&r, synthetic_releases::created_at(i, rev))
 }
 
 struct Measure {
@@ -139,7 +90,7 @@ fn bench_list_all_namespaces() {
     for n in 0..40 {
         store.ensure_namespace(&format!("bench-{n:02}")).unwrap();
     }
-    let base = base_release();
+    let base = synthetic_releases::shop();
     let started = Instant::now();
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     let mut sizes = 0usize;
