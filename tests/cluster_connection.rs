@@ -108,7 +108,8 @@ fn flags_and_helm_environment_reach_the_emulator() {
             .args(["version", "-o", "json", "--server", &emu.url(), "--token", &emu.admin_token()]),
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("warning: cannot reach the API server"), "{stderr}");
+    assert!(stderr.contains("error: cannot reach the API server"), "{stderr}");
+    assert_eq!(out.status.code(), Some(1), "an unreachable server fails `version`, as kubectl's");
     assert!(stderr.contains("certificate"), "the reason is the certificate: {stderr}");
     let out = run_ok(
         c.werf()
@@ -167,6 +168,7 @@ fn another_emulators_ca_is_refused() {
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         assert!(!String::from_utf8_lossy(&out.stdout).contains("serverVersion"), "{stderr}");
         assert!(stderr.contains("cannot reach the API server") && stderr.contains("certificate"), "{stderr}");
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
     };
     // The same through HELM_KUBECAFILE.
     unreachable(run(c

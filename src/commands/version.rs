@@ -35,7 +35,8 @@ pub async fn run(ctx: &Context<'_>, args: VersionArgs) -> Result<Outcome, AppErr
     };
     let mut report = VersionReport { client_version, server_version: None, server_error: None };
     if !args.client {
-        // The server is optional: an unreachable cluster is reported, not fatal (like kubectl version).
+        // Like kubectl version: the client version is printed either way; an unreachable server is an
+        // error (exit 1) after it.
         match ctx.connect().await {
             Ok(access) => match access.client.apiserver_version().await {
                 Ok(info) => report.server_version = Some(serde_json::to_value(info).unwrap_or_default()),
@@ -58,7 +59,8 @@ pub async fn run(ctx: &Context<'_>, args: VersionArgs) -> Result<Outcome, AppErr
         format => crate::output::print_structured(&report, format)?,
     }
     if let Some(err) = &report.server_error {
-        eprintln!("warning: cannot reach the API server: {err}");
+        eprintln!("error: cannot reach the API server: {err}");
+        return Ok(Outcome::PartialFailure);
     }
     Ok(Outcome::Success)
 }
