@@ -84,3 +84,24 @@ pub fn load(sub: &str) -> Vec<Record> {
     }
     out
 }
+
+/// Every Helm 2 record: the ones real Tiller wrote and the synthetic multi-revision histories.
+pub fn helm2_records() -> Vec<Record> {
+    let mut recs = load("helm2");
+    recs.extend(load("helm2-synthetic"));
+    recs
+}
+
+/// Decodes a Helm 2 record; `None` for the one fixture damaged on purpose (`broken.v1`), after checking
+/// it fails as Go's gzip reader does. Any other failure panics with the record's name.
+pub fn decode_helm2_unless_broken(r: &Record) -> Option<kubectl_werf::release::helm2::Release> {
+    use kubectl_werf::storage::codec::{self, CodecError, DecodeLimits};
+    let res = codec::decode_helm2(&r.payload, &DecodeLimits::default());
+    if r.name == "broken.v1" {
+        let e = res.unwrap_err();
+        assert!(matches!(e, CodecError::Gzip(_)), "{e:?}");
+        assert!(e.to_string().starts_with("gzip: "), "{e}");
+        return None;
+    }
+    Some(res.unwrap_or_else(|e| panic!("{}/{}: {e}", r.file, r.name)))
+}
