@@ -38,7 +38,9 @@ fn is_tls_refusal(err: &kube::Error) -> bool {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = cause {
         let text = e.to_string().to_ascii_lowercase();
-        if text.contains("certificate") || text.contains("handshake") {
+        // A certificate refused by us, or a handshake refused by the server (a fatal alert); a
+        // connection merely cut during the handshake stays transient.
+        if text.contains("certificate") || text.contains("received fatal alert") {
             return true;
         }
         cause = e.source();
@@ -71,7 +73,12 @@ pub fn write_is_unsure(err: &kube::Error) -> bool {
 /// The pause before write attempt `attempt + 1`: what the server asked for, else 200 ms doubling, at
 /// most 5 s.
 pub fn write_pause(err: &kube::Error, attempt: u32) -> Duration {
-    server_hint(err).unwrap_or_else(|| Duration::from_millis(200 << attempt.saturating_sub(1).min(5))).min(Duration::from_secs(5))
+    server_hint(err).unwrap_or_else(|| write_backoff(attempt)).min(Duration::from_secs(5))
+}
+
+/// The pause before write attempt `attempt + 1` when the server gave no hint: 200 ms doubling, at most 5 s.
+pub fn write_backoff(attempt: u32) -> Duration {
+    Duration::from_millis(200 << attempt.saturating_sub(1).min(5)).min(Duration::from_secs(5))
 }
 
 /// Run a read, retrying transient failures until the deadline.
@@ -115,6 +122,10 @@ mod tests {
         assert!(!is_transient(&tls));
         let reset = kube::Error::Service(Box::new(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection reset by peer")));
         assert!(is_transient(&reset));
+        let cut = kube::Error::Service(Box::new(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "tls handshake eof")));
+        assert!(is_transient(&cut), "a connection cut during the handshake is worth another try");
+        let alert = kube::Error::Service(Box::new(std::io::Error::other("received fatal alert: HandshakeFailure")));
+        assert!(!is_transient(&alert));
     }
 
     #[tokio::test]

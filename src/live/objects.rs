@@ -70,7 +70,7 @@ impl PatchError {
     pub fn retry_pause(&self, attempt: u32) -> Duration {
         match self {
             PatchError::Other(e) => crate::retry::write_pause(e, attempt),
-            PatchError::Conflict(_) | PatchError::NotFound(_) => Duration::from_millis(200 << attempt.clamp(1, 5).saturating_sub(1)),
+            PatchError::Conflict(_) | PatchError::NotFound(_) => crate::retry::write_backoff(attempt),
         }
     }
 }
