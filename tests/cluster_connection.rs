@@ -71,9 +71,9 @@ fn several_kubeconfig_files_and_context_selection() {
 }
 
 #[test]
-fn flags_and_helm_environment_reach_the_emulator() {
+fn flags_and_helm_environment_reach_the_emulator_emulator_only() {
     let c = TestCluster::start();
-    let Some(emu) = c.emulator_for("needs a known token and the server's CA") else { return };
+    let emu = c.emulator_for("needs a known token and the server's CA");
     let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("ca.pem");
     emu.write_ca_certificate(&ca).unwrap();
@@ -135,9 +135,9 @@ fn flags_and_helm_environment_reach_the_emulator() {
 /// `HELM_KUBECAFILE`, or from that instance's kubeconfig) is refused like any unknown authority,
 /// and accepted only with --insecure-skip-tls-verify.
 #[test]
-fn another_emulators_ca_is_refused() {
+fn another_emulators_ca_is_refused_emulator_only() {
     let c = TestCluster::start();
-    let Some(emu) = c.emulator_for("needs two emulators with CAs of their own") else { return };
+    let emu = c.emulator_for("needs two emulators with CAs of their own");
     let other = kube_emulator::Emulator::start_blocking().expect("second emulator");
     assert_ne!(emu.ca_certificate_pem(), other.ca_certificate_pem(), "two instances, two CAs");
     let dir = tempfile::tempdir().unwrap();

@@ -113,7 +113,7 @@ impl Scenario {
     fn new(setup: Setup) -> Option<Scenario> {
         let verb = setup.verb;
         let c = TestCluster::start();
-        c.emulator_for("fault injection, the request log and signals need the emulator")?;
+        c.emulator_for("fault injection, the request log and signals need the emulator");
         let ns = c.namespace(match verb {
             Verb::Adopt => "adopt-faults",
             Verb::Annotate | Verb::AnnotateWide => "annotate-faults",
@@ -701,17 +701,17 @@ fn sweep(setup: Setup) {
 }
 
 #[test]
-fn adopt_survives_a_fault_on_every_request() {
+fn adopt_survives_a_fault_on_every_request_emulator_only() {
     sweep(Setup::of(Verb::Adopt));
 }
 
 #[test]
-fn annotate_survives_a_fault_on_every_request() {
+fn annotate_survives_a_fault_on_every_request_emulator_only() {
     sweep(Setup::of(Verb::Annotate));
 }
 
 #[test]
-fn plain_discovery_survives_a_fault_on_every_request() {
+fn plain_discovery_survives_a_fault_on_every_request_emulator_only() {
     sweep(Setup { verb: Verb::Adopt, plain_discovery: true });
 }
 
@@ -754,12 +754,12 @@ fn write_keeps_failing(verb: Verb, resource: &str, name: &str, code: u16) {
 }
 
 #[test]
-fn adopt_reports_a_write_that_keeps_failing_and_does_the_rest() {
+fn adopt_reports_a_write_that_keeps_failing_and_does_the_rest_emulator_only() {
     write_keeps_failing(Verb::Adopt, "deployments", "web", 503);
 }
 
 #[test]
-fn annotate_reports_a_write_that_keeps_failing_and_does_the_rest() {
+fn annotate_reports_a_write_that_keeps_failing_and_does_the_rest_emulator_only() {
     write_keeps_failing(Verb::Annotate, "deployments", "shop", 500);
 }
 
@@ -829,13 +829,13 @@ fn interrupted(verb: Verb, signal: &str) {
 }
 
 #[test]
-fn adopt_stops_cleanly_on_sigterm_and_sigint() {
+fn adopt_stops_cleanly_on_sigterm_and_sigint_emulator_only() {
     interrupted(Verb::Adopt, "TERM");
     interrupted(Verb::Adopt, "INT");
 }
 
 #[test]
-fn annotate_stops_cleanly_on_sigterm_and_sigint() {
+fn annotate_stops_cleanly_on_sigterm_and_sigint_emulator_only() {
     interrupted(Verb::AnnotateWide, "TERM");
     interrupted(Verb::AnnotateWide, "INT");
 }

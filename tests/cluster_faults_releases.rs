@@ -704,12 +704,12 @@ fn sweep(kind: Kind) {
 }
 
 #[test]
-fn read_verbs_print_the_same_whatever_request_fails() {
+fn read_verbs_print_the_same_whatever_request_fails_emulator_only() {
     sweep(Kind::Read);
 }
 
 #[test]
-fn write_verbs_lose_nothing_and_converge_whatever_request_fails() {
+fn write_verbs_lose_nothing_and_converge_whatever_request_fails_emulator_only() {
     sweep(Kind::Write);
 }
 
@@ -770,7 +770,7 @@ fn baseline_of(name: &str) -> Option<Baseline> {
 }
 
 #[test]
-fn unlock_interrupted_settles_its_write_and_says_how_to_resume() {
+fn unlock_interrupted_settles_its_write_and_says_how_to_resume_emulator_only() {
     let Some(b) = baseline_of("unlock") else {
         eprintln!("skipped in real-cluster mode: fault injection");
         return;
@@ -790,7 +790,7 @@ fn unlock_interrupted_settles_its_write_and_says_how_to_resume() {
 }
 
 #[test]
-fn prune_interrupted_settles_deletes_in_flight_and_starts_no_more() {
+fn prune_interrupted_settles_deletes_in_flight_and_starts_no_more_emulator_only() {
     let Some(b) = baseline_of("prune-A") else {
         eprintln!("skipped in real-cluster mode: fault injection");
         return;
@@ -814,7 +814,7 @@ fn prune_interrupted_settles_deletes_in_flight_and_starts_no_more() {
 // A concurrent writer
 
 #[test]
-fn a_record_changed_by_someone_else_meanwhile_is_named_and_never_overwritten() {
+fn a_record_changed_by_someone_else_meanwhile_is_named_and_never_overwritten_emulator_only() {
     if Scenario::new().is_none() {
         eprintln!("skipped in real-cluster mode: fault injection");
         return;

@@ -308,9 +308,9 @@ fn restore_refuses_differing_records_unless_forced() {
 }
 
 #[test]
-fn interrupted_prune_and_unlock_converge_on_rerun() {
+fn interrupted_prune_and_unlock_converge_on_rerun_emulator_only() {
     let c = TestCluster::start();
-    let Some(emu) = c.emulator_for("fault injection between backup and write") else { return };
+    let emu = c.emulator_for("fault injection between backup and write");
     let ns = seed(&c, "interrupt", &["shop-secrets", "stuck-secrets"], "fx-helm3");
     let backup = c.dir.path().join("b");
     // One failed delete is read again and sent again (tests/cluster_faults_releases.rs sweeps that);

@@ -129,7 +129,7 @@ struct Write {
 /// The undisturbed run: its end state and its writes, in order.
 fn undisturbed() -> Option<(BTreeMap<String, String>, Vec<Write>)> {
     let s = Scenario::new();
-    s.c.emulator_for("fault injection and the request log")?;
+    s.c.emulator_for("fault injection and the request log");
     s.emu().clear_request_log();
     let out = s.migrate();
     assert!(out.status.success(), "{}", both(&out));
@@ -230,22 +230,22 @@ fn run_faults(mode: Mode, expect_first_run_ok: bool) {
 }
 
 #[test]
-fn each_write_failing_with_a_server_error_is_retried_and_ends_the_same() {
+fn each_write_failing_with_a_server_error_is_retried_and_ends_the_same_emulator_only() {
     run_faults(Mode::Status(500), true);
 }
 
 #[test]
-fn each_write_losing_its_connection_is_retried_and_ends_the_same() {
+fn each_write_losing_its_connection_is_retried_and_ends_the_same_emulator_only() {
     run_faults(Mode::Drop, true);
 }
 
 #[test]
-fn each_write_refused_fails_its_release_and_a_rerun_finishes() {
+fn each_write_refused_fails_its_release_and_a_rerun_finishes_emulator_only() {
     run_faults(Mode::Status(403), false);
 }
 
 #[test]
-fn a_create_that_landed_but_whose_answer_was_lost_is_accepted() {
+fn a_create_that_landed_but_whose_answer_was_lost_is_accepted_emulator_only() {
     run_faults(Mode::LandedButLost, true);
 }
 
@@ -264,7 +264,7 @@ fn count(log: &[kube_emulator::LoggedRequest], verb: &str, ns: &str) -> usize {
 }
 
 #[test]
-fn killed_mid_run_then_rerun_ends_the_same() {
+fn killed_mid_run_then_rerun_ends_the_same_emulator_only() {
     let Some((expected, _)) = undisturbed() else { return };
     // Killed while writing Helm 3 records, and again while deleting Helm 2 records.
     for (verb, at) in [("create", 3usize), ("delete", 2)] {
@@ -287,7 +287,7 @@ fn killed_mid_run_then_rerun_ends_the_same() {
 }
 
 #[test]
-fn sigterm_stops_new_writes_and_says_how_to_resume() {
+fn sigterm_stops_new_writes_and_says_how_to_resume_emulator_only() {
     let Some((expected, _)) = undisturbed() else { return };
     let s = Scenario::new();
     s.emu().inject(Fault::on("create", "*").namespace(&s.apps).always().delay(Duration::from_millis(300)));

@@ -64,10 +64,15 @@ pub struct TestCluster {
 impl TestCluster {
     /// An emulator of our own, or the real cluster named by `KUBECTL_WERF_TEST_KUBECONFIG`.
     pub fn start() -> TestCluster {
+        TestCluster::connect(std::env::var_os(REAL_CLUSTER_ENV).map(PathBuf::from))
+    }
+
+    /// The real cluster of this kubeconfig, or (None) an emulator of our own.
+    pub fn connect(real_kubeconfig: Option<PathBuf>) -> TestCluster {
         let dir = tempfile::tempdir().unwrap();
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        let (emulator, kubeconfig) = match std::env::var_os(REAL_CLUSTER_ENV) {
-            Some(path) => (None, PathBuf::from(path)),
+        let (emulator, kubeconfig) = match real_kubeconfig {
+            Some(path) => (None, path),
             None => {
                 let emulator = Emulator::start_blocking().expect("emulator starts");
                 let path = dir.path().join("kubeconfig");
@@ -87,13 +92,12 @@ impl TestCluster {
         self.emulator.is_none()
     }
 
-    /// The emulator, for tests that need fault injection or the request log. In real-cluster mode
-    /// such a test is skipped, and says so.
-    pub fn emulator_for(&self, why: &str) -> Option<&Emulator> {
-        if self.emulator.is_none() {
-            eprintln!("skipped in real-cluster mode: {why}");
-        }
-        self.emulator.as_ref()
+    /// The emulator, for tests that need fault injection, the request log or the emulator's own users.
+    /// Such a test carries `emulator_only` in its name: the real-cluster pass of `scripts/test` filters
+    /// it out by that name (libtest reports it as filtered out, never as passed). Reaching this in
+    /// real-cluster mode is a harness error, so it fails loudly instead of skipping silently.
+    pub fn emulator_for(&self, why: &str) -> &Emulator {
+        self.emulator.as_ref().unwrap_or_else(|| panic!("an emulator-only test ran against a real cluster ({why}): name it *emulator_only*"))
     }
 
     /// Create a uniquely named namespace, deleted when the cluster handle drops.
@@ -250,4 +254,56 @@ pub fn run_parallel<T: Sync, R: Send>(items: &[T], workers: usize, f: impl Fn(&T
         }
     });
     results.into_inner().unwrap().into_iter().map(|r| r.expect("every item ran")).collect()
+}
+
+/// The shared tool that runs a real control plane on loopback (`../shared/tools/real-apiserver`
+/// beside the project, or `REAL_APISERVER_TOOL`).
+pub fn real_apiserver_tool() -> PathBuf {
+    std::env::var_os("REAL_APISERVER_TOOL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("../shared/tools/real-apiserver"))
+}
+
+/// A real kube-apiserver (with etcd and the controller-manager) of one test's own, for what a shared
+/// server cannot offer: restarting its processes, or flags such as tight in-flight limits. Stopped and
+/// deleted when dropped.
+pub struct RealControlPlane {
+    pub dir: tempfile::TempDir,
+    pub kubeconfig: PathBuf,
+}
+
+impl RealControlPlane {
+    pub fn start(extra_apiserver_args: &str) -> RealControlPlane {
+        let dir = tempfile::Builder::new().prefix("kw-real-").tempdir().unwrap();
+        let out = Command::new(real_apiserver_tool())
+            .args(["start"])
+            .arg(dir.path())
+            .env("REAL_APISERVER_ARGS", extra_apiserver_args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", real_apiserver_tool().display()));
+        assert!(out.status.success(), "real-apiserver start failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        let kubeconfig = dir.path().join("kubeconfig");
+        RealControlPlane { dir, kubeconfig }
+    }
+
+    /// `real-apiserver restart DIR PART [--kill]`: PART is apiserver, etcd or controller-manager.
+    pub fn restart(&self, part: &str, kill: bool) {
+        let mut cmd = Command::new(real_apiserver_tool());
+        cmd.arg("restart").arg(self.dir.path()).arg(part);
+        if kill {
+            cmd.arg("--kill");
+        }
+        run_ok(&mut cmd);
+    }
+
+    /// A `TestCluster` (client, namespaces, werf/helm/kubectl commands) on this control plane.
+    pub fn cluster(&self) -> TestCluster {
+        TestCluster::connect(Some(self.kubeconfig.clone()))
+    }
+}
+
+impl Drop for RealControlPlane {
+    fn drop(&mut self) {
+        let _ = Command::new(real_apiserver_tool()).arg("stop").arg(self.dir.path()).output();
+    }
 }
