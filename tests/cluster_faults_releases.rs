@@ -285,6 +285,8 @@ fn scripts() -> Vec<Script> {
         s("unlock-delete", Kind::Write, &["releases", "unlock", "stuck", "-n", APPS, "--to", "delete", "--yes", "--backup-dir", "@B"]),
         s("prune-A", Kind::Write, &["releases", "prune", "-A", "--keep", "2", "--tiller-namespace", TILLER, "--yes", "--backup-dir", "@B"]),
         restore,
+        s("forget", Kind::Write, &["releases", "forget", "long", "-n", OTHER, "--yes", "--backup-dir", "@B"]),
+        s("move", Kind::Write, &["releases", "move", "long", "-n", OTHER, "--to-name", "longer", "--yes", "--backup-dir", "@B"]),
     ]
 }
 
