@@ -102,6 +102,13 @@ pub async fn run(scope: &Scope, args: ReleasesForgetArgs) -> Result<Outcome, App
         surgery::helm3_revisions(scope, &scope.namespace, &name, &[Helm3Driver::Secret, Helm3Driver::ConfigMap]).await?
     };
     let Some(latest) = revisions.iter().max_by_key(|r| r.version()) else {
+        // A re-run after a finished forget: the records are only in the backup now.
+        let storage_ns = if scope.helm_version == Some(2) { &scope.storage.helm2_namespace } else { &scope.namespace };
+        let backed = surgery::backed_up_records(args.backup_dir.as_deref(), storage_ns, &name);
+        if backed > 0 {
+            let dir = args.backup_dir.as_deref().map(|d| d.display().to_string()).unwrap_or_default();
+            return finish(&report_done(&name, scope, args.dry_run), &format!("release {name}: already forgotten ({backed} record(s) in the backup {dir}); nothing to do"), args.output, Outcome::Success);
+        }
         let generation = if scope.helm_version == Some(2) { "Helm 2 records" } else { "Helm 3/4 records (Secrets or ConfigMaps)" };
         return Err(AppError::Failed(format!("release {name}: not found in namespace {} (no {generation})", scope.namespace)));
     };
@@ -204,8 +211,10 @@ pub async fn run(scope: &Scope, args: ReleasesForgetArgs) -> Result<Outcome, App
 
     let mut failed = 0;
     for (r, row) in revisions.iter().zip(report.records.iter_mut()) {
-        if stop.requested() {
-            row.result = "interrupted".into();
+        // Oldest first, and none after a failure: the latest revision stays until the end, so a re-run
+        // plans the same objects.
+        if stop.requested() || failed > 0 {
+            row.result = if failed > 0 { "kept (an earlier delete failed)".into() } else { "interrupted".into() };
             continue;
         }
         let info = r.object();
@@ -237,6 +246,11 @@ pub async fn run(scope: &Scope, args: ReleasesForgetArgs) -> Result<Outcome, App
         crate::stop::shell_quote(&dir.path().display().to_string())
     );
     finish(&report, &msg, args.output, Outcome::Success)
+}
+
+/// The report of a run that found nothing left to do.
+fn report_done(name: &str, scope: &Scope, dry_run: bool) -> Report {
+    Report { release: name.to_string(), namespace: scope.namespace.clone(), records: Vec::new(), objects: Vec::new(), dry_run, backup: None }
 }
 
 fn print_plan(report: &Report) -> Result<(), AppError> {

@@ -181,6 +181,23 @@ pub async fn run(scope: &Scope, args: ReleasesMoveArgs) -> Result<Outcome, AppEr
         let other = if driver == Helm3Driver::Secret { Helm3Driver::ConfigMap } else { Helm3Driver::Secret };
         let elsewhere = !surgery::helm3_revisions(scope, &scope.namespace, &name, &[other]).await.unwrap_or_default().is_empty();
         let existing = surgery::helm3_revisions(scope, &to_namespace, &to_name, &[driver]).await.unwrap_or_default();
+        let backed = surgery::backed_up_records(args.backup_dir.as_deref(), &scope.namespace, &name);
+        if backed > 0 && existing.len() >= backed {
+            // A re-run after a finished move: the old records are only in the backup, the new ones are there.
+            let report = Report {
+                release: name.clone(),
+                namespace: scope.namespace.clone(),
+                to_name: to_name.clone(),
+                to_namespace: to_namespace.clone(),
+                records: Vec::new(),
+                objects: Vec::new(),
+                warnings: Vec::new(),
+                dry_run: args.dry_run,
+                backup: None,
+            };
+            let msg = format!("release {name} was already moved to {to_name} in {to_namespace} ({} revision(s) there, the old ones in the backup); nothing to do", existing.len());
+            return finish(&report, &msg, args.output, Outcome::Success);
+        }
         let hint = if elsewhere {
             format!(" (it is stored as {}s: add --release-storage {})", other.as_str(), other.as_str())
         } else if !existing.is_empty() {
@@ -337,6 +354,10 @@ pub async fn run(scope: &Scope, args: ReleasesMoveArgs) -> Result<Outcome, AppEr
             row.result = "interrupted".into();
             continue;
         }
+        if failures > 0 {
+            row.result = "not written (an earlier write failed)".into();
+            continue;
+        }
         let store = ObjectStore::new(scope.client.clone(), new.kind);
         let written = match existing_state.get(&new.name) {
             Some((Existing::Ours, _)) => Ok(Settled::Found),
@@ -408,8 +429,10 @@ pub async fn run(scope: &Scope, args: ReleasesMoveArgs) -> Result<Outcome, AppEr
 
     // Only now the old records, oldest first.
     for (rev, row) in revisions.iter().zip(report.records.iter_mut()) {
-        if stop.requested() {
-            row.result = format!("{}; old record kept (interrupted)", row.result);
+        // Oldest first, and none after a failure: what is left of the old name stays its newest
+        // revisions, which a re-run recognises in the new name.
+        if stop.requested() || failures > 0 {
+            row.result = format!("{}; old record kept ({})", row.result, if failures > 0 { "an earlier delete failed" } else { "interrupted" });
             continue;
         }
         let info = rev.object();

@@ -116,6 +116,18 @@ pub(super) async fn helm2_revisions(scope: &Scope, name: &str) -> Result<Vec<Rev
     Ok(out)
 }
 
+/// How many records of release `name` in `namespace` a backup directory holds (Helm 3 `name` or
+/// Helm 2 `NAME` label): after a finished run the records are gone from the cluster and only there, so
+/// a re-run with the same `--backup-dir` can tell "already done" from "never existed".
+pub(super) fn backed_up_records(dir: Option<&Path>, namespace: &str, name: &str) -> usize {
+    let Some(entries) = dir.and_then(|d| crate::storage::backup::read_dir(d).ok()) else { return 0 };
+    entries
+        .into_iter()
+        .flatten()
+        .filter(|o| o.namespace == namespace && (o.labels.get("name").or_else(|| o.labels.get("NAME")).map(String::as_str) == Some(name)))
+        .count()
+}
+
 /// Refuse a release Helm itself considers busy: its latest revision is pending or uninstalling.
 pub(super) fn refuse_busy(name: &str, latest: &Revision, verb: &str) -> Result<(), AppError> {
     let status = latest.status();
