@@ -73,6 +73,7 @@ mod discovery;
 mod embedded;
 mod faults;
 mod patch;
+mod pbobject;
 mod protobuf;
 pub mod rbac;
 mod schema;
@@ -106,6 +107,13 @@ pub use store::{PatchType, StoreHandle};
 pub use tls::client_identity_pem;
 
 use server::{Shared, User};
+
+/// Decodes a Kubernetes protobuf body (`k8s\0` envelope) into the JSON object it stands for, as the
+/// emulator does with `application/vnd.kubernetes.protobuf` request bodies (see `src/pbobject.rs` for the
+/// kinds it knows). `Err` names what it could not decode.
+pub fn decode_protobuf(body: &[u8]) -> Result<serde_json::Value, String> {
+    protobuf::decode(body)
+}
 
 /// Configuration of [`Emulator::start_with`].
 #[derive(Clone)]

@@ -28,6 +28,11 @@ fn doc_for(group: &str, version: &str) -> Option<&'static Value> {
     })
 }
 
+/// The parsed OpenAPI v3 document of a group version (`""` for the core group).
+pub(crate) fn openapi_doc(group: &str, version: &str) -> Option<&'static Value> {
+    doc_for(group, version)
+}
+
 impl SchemaCursor {
     /// The schema of a kind, found by its `x-kubernetes-group-version-kind` (cached).
     pub fn for_kind(group: &str, version: &str, kind: &str) -> Option<SchemaCursor> {
