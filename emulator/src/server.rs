@@ -460,10 +460,17 @@ fn dispatch(
     body: &[u8],
 ) -> Reply {
     if !info.is_resource {
+        if let Some(doc) = (method == "GET" || method == "HEAD").then(|| shared.store.crds.discovery(path.trim_end_matches('/'), wants_aggregated(accept))).flatten() {
+            let mut r = Reply::json(200, &doc);
+            if wants_aggregated(accept) && path.trim_end_matches('/') == "/apis" {
+                r.content_type = AGGREGATED_CT.into();
+            }
+            return r;
+        }
         return non_resource(method, path, accept);
     }
-    let Some(res) = discovery::find(&info.group, &info.version, &info.resource) else {
-        if discovery::group_versions().iter().any(|(g, v)| *g == info.group && *v == info.version) {
+    let Some(res) = shared.store.find_resource(&info.group, &info.version, &info.resource) else {
+        if discovery::group_versions().iter().chain(shared.store.crds.group_versions().iter()).any(|(g, v)| *g == info.group && *v == info.version) {
             return Reply::error(&ApiError::resource_not_found());
         }
         return Reply::text(404, "404 page not found\n");
