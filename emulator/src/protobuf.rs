@@ -92,6 +92,12 @@ fn delete_options(b: &[u8]) -> Result<Map<String, Value>, String> {
             (4, Field::Bytes(v)) => {
                 obj.insert("propagationPolicy".into(), Value::String(string(v)?));
             }
+            (5, Field::Bytes(v)) => {
+                let dry = obj.entry("dryRun").or_insert_with(|| Value::Array(Vec::new()));
+                if let Value::Array(a) = dry {
+                    a.push(Value::String(string(v)?));
+                }
+            }
             _ => {}
         }
     }
