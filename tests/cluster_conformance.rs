@@ -236,7 +236,7 @@ fn a_crd_is_served_while_it_exists() {
     let ns = c.namespace("conformance-crd");
     // a group of this test's own: the real server is shared, and CRDs are cluster-wide
     let group = format!("{}.example.com", ns.trim_start_matches("kw-"));
-    let crd_name = format!("gadgets.{group}");
+    let crd_name = format!("kwprobes.{group}");
     let crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
     let in_discovery = || {
         let groups = api.get("/apis");
@@ -244,7 +244,7 @@ fn a_crd_is_served_while_it_exists() {
     };
     assert!(!in_discovery());
     let crd = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": crd_name},
-        "spec": {"group": group, "scope": "Namespaced", "names": {"kind": "Gadget", "plural": "gadgets", "singular": "gadget"},
+        "spec": {"group": group, "scope": "Namespaced", "names": {"kind": "KwProbe", "plural": "kwprobes", "singular": "kwprobe"},
             "versions": [{"name": "v1", "served": true, "storage": true,
                 "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}});
     let created = api.post(crds, &crd);
@@ -255,16 +255,16 @@ fn a_crd_is_served_while_it_exists() {
         got.body["status"]["conditions"].as_array().is_some_and(|cs| cs.iter().any(|c| c["type"] == "Established" && c["status"] == "True"))
     });
     eventually("the group is in discovery", in_discovery);
-    let gadgets = format!("/apis/{group}/v1/namespaces/{ns}/gadgets");
-    let g = api.post(&gadgets, &json!({"apiVersion": format!("{group}/v1"), "kind": "Gadget", "metadata": {"name": "g"}, "spec": {"size": 1}}));
+    let probes = format!("/apis/{group}/v1/namespaces/{ns}/kwprobes");
+    let g = api.post(&probes, &json!({"apiVersion": format!("{group}/v1"), "kind": "KwProbe", "metadata": {"name": "g"}, "spec": {"size": 1}}));
     assert_eq!((g.code, g.body["metadata"]["generation"].as_i64()), (201, Some(1)));
     // without a status subresource, a status change counts like any other
-    assert_eq!(api.patch(&format!("{gadgets}/g"), &json!({"status": {"ok": true}})).body["metadata"]["generation"], 2);
-    assert_eq!(api.patch(&format!("{gadgets}/g"), &json!({"metadata": {"annotations": {"a": "b"}}})).body["metadata"]["generation"], 2);
+    assert_eq!(api.patch(&format!("{probes}/g"), &json!({"status": {"ok": true}})).body["metadata"]["generation"], 2);
+    assert_eq!(api.patch(&format!("{probes}/g"), &json!({"metadata": {"annotations": {"a": "b"}}})).body["metadata"]["generation"], 2);
 
     assert_eq!(api.delete(&format!("{crds}/{crd_name}"), None).code, 200);
     eventually("the group leaves discovery", || !in_discovery());
-    eventually("its objects are gone", || api.get(&format!("{gadgets}/g")).code == 404);
+    eventually("its objects are gone", || api.get(&format!("{probes}/g")).code == 404);
 }
 
 fn base64_of_zeros(n: usize) -> String {
