@@ -72,3 +72,34 @@ pub fn bumps(res: &Resource, old: &Value, new: &Value) -> bool {
         || (is(res, "apps", "deployments") && meta_map(old, "annotations") != meta_map(new, "annotations"))
         || (is(res, "discovery.k8s.io", "endpointslices") && meta_map(old, "labels") != meta_map(new, "labels"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn res(group: &str, plural: &str) -> &'static Resource {
+        crate::discovery::resources().iter().find(|r| r.group == group && r.plural == plural && r.preferred).unwrap()
+    }
+
+    #[test]
+    fn the_captured_rules() {
+        assert!(has_generation(res("", "pods")) && has_generation(res("scheduling.k8s.io", "priorityclasses")));
+        assert!(!has_generation(res("autoscaling", "horizontalpodautoscalers")) && !has_generation(res("apps", "controllerrevisions")));
+        let d = res("apps", "deployments");
+        let base = json!({"metadata": {"labels": {"a": "1"}}, "spec": {"replicas": 1}, "status": {"replicas": 0}});
+        let with = |p: &str, v: Value| {
+            let mut o = base.clone();
+            *o.pointer_mut(p).unwrap() = v;
+            o
+        };
+        assert!(!bumps(d, &base, &with("/metadata/labels", json!({"a": "2"}))));
+        assert!(bumps(d, &base, &json!({"metadata": {"labels": {"a": "1"}, "annotations": {"x": "y"}}, "spec": {"replicas": 1}, "status": {"replicas": 0}})));
+        assert!(!bumps(d, &base, &json!({"metadata": {"labels": {"a": "1"}, "annotations": {}}, "spec": {"replicas": 1}, "status": {"replicas": 0}})), "empty = absent");
+        assert!(bumps(d, &base, &with("/spec/replicas", json!(2))));
+        assert!(!bumps(d, &base, &with("/status/replicas", json!(1))));
+        let es = res("discovery.k8s.io", "endpointslices");
+        assert!(bumps(es, &base, &with("/metadata/labels", json!({"a": "2"}))));
+        assert!(!bumps(res("scheduling.k8s.io", "priorityclasses"), &json!({"value": 1, "description": "a"}), &json!({"value": 1, "description": "b"})));
+    }
+}
