@@ -108,6 +108,13 @@ impl TestCluster {
         name
     }
 
+    /// Create a namespace of exactly this name (for tests that need names in a given order), deleted
+    /// when the cluster handle drops.
+    pub fn namespace_named(&self, name: &str) -> String {
+        self.create_namespace(name);
+        name.to_string()
+    }
+
     fn create_namespace(&self, name: &str) {
         let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.client.clone());
         let ns: k8s_openapi::api::core::v1::Namespace =
