@@ -8,7 +8,8 @@
 //! outcome: after a failure whose answer says nothing sure (a transient error, a lost answer, a 409)
 //! the object is read again — found as meant: done; unchanged: the same conditional write may go
 //! again (a bounded number of times, not after an interrupt); changed by someone else: reported, never
-//! overwritten.
+//! overwritten. A write the server throttled (429) was not executed: it is sent again as it is
+//! ([`crate::retry::throttled`]) before any of that.
 
 use std::collections::BTreeMap;
 
@@ -278,8 +279,25 @@ impl ObjectStore {
         })
     }
 
-    /// Create a record object; fails with 409 AlreadyExists rather than overwrite anything.
+    /// Create a record object; fails with 409 AlreadyExists rather than overwrite anything. Sent again
+    /// while the server throttles it (429).
     pub async fn create(&self, object: &NewObject) -> Result<ObjectInfo, kube::Error> {
+        crate::retry::throttled(None, || self.create_once(object)).await
+    }
+
+    /// Replace a record object only if it still has `resource_version` (409 Conflict otherwise). Sent
+    /// again while the server throttles it (429).
+    pub async fn replace(&self, object: &NewObject, resource_version: &str) -> Result<ObjectInfo, kube::Error> {
+        crate::retry::throttled(None, || self.replace_once(object, resource_version)).await
+    }
+
+    /// Delete only the version that was read: a record changed since then is not deleted (409). Sent
+    /// again while the server throttles it (429).
+    pub async fn delete(&self, ns: &str, name: &str, resource_version: Option<&str>) -> Result<(), kube::Error> {
+        crate::retry::throttled(None, || self.delete_once(ns, name, resource_version)).await
+    }
+
+    async fn create_once(&self, object: &NewObject) -> Result<ObjectInfo, kube::Error> {
         let pp = PostParams::default();
         match self.kind {
             ObjectKind::Secret => {
@@ -293,8 +311,7 @@ impl ObjectStore {
         }
     }
 
-    /// Replace a record object only if it still has `resource_version` (409 Conflict otherwise).
-    pub async fn replace(&self, object: &NewObject, resource_version: &str) -> Result<ObjectInfo, kube::Error> {
+    async fn replace_once(&self, object: &NewObject, resource_version: &str) -> Result<ObjectInfo, kube::Error> {
         let pp = PostParams::default();
         let ns = object.namespace.as_str();
         match self.kind {
@@ -311,8 +328,7 @@ impl ObjectStore {
         }
     }
 
-    /// Delete only the version that was read: a record changed since then is not deleted (409).
-    pub async fn delete(&self, ns: &str, name: &str, resource_version: Option<&str>) -> Result<(), kube::Error> {
+    async fn delete_once(&self, ns: &str, name: &str, resource_version: Option<&str>) -> Result<(), kube::Error> {
         let dp = DeleteParams {
             preconditions: resource_version.map(|rv| Preconditions { resource_version: Some(rv.to_string()), uid: None }),
             ..Default::default()
@@ -408,7 +424,7 @@ impl ObjectStore {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let err = match self.create(object).await {
+            let err = match crate::retry::throttled(Some(stop), || self.create_once(object)).await {
                 Ok(_) => return Ok(Settled::Done),
                 Err(e) if write_is_unsure(&e) => e,
                 Err(e) => return Err(SettleError::Refused(Box::new(e))),
@@ -438,7 +454,7 @@ impl ObjectStore {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let err = match self.replace(object, resource_version).await {
+            let err = match crate::retry::throttled(Some(stop), || self.replace_once(object, resource_version)).await {
                 Ok(_) => return Ok(Settled::Done),
                 Err(e) if write_is_unsure(&e) => e,
                 Err(e) if is_status(&e, 404) => return Err(SettleError::Changed("deleted meanwhile; not written")),
@@ -463,7 +479,7 @@ impl ObjectStore {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let err = match self.delete(ns, name, resource_version).await {
+            let err = match crate::retry::throttled(Some(stop), || self.delete_once(ns, name, resource_version)).await {
                 Ok(()) => return Ok(Settled::Done),
                 Err(e) if is_status(&e, 404) => return Ok(if attempt == 1 { Settled::Found } else { Settled::Done }),
                 Err(e) if write_is_unsure(&e) => e,
