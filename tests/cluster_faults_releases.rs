@@ -4,7 +4,8 @@
 //! and a write that landed while its answer was lost. Read verbs must print exactly what the undisturbed
 //! run printed; write verbs must never lose a record (whatever was deleted or replaced is in the backup
 //! directory, as `releases restore` reads it), never leave a record half-changed, name what they could
-//! not do, and a re-run must end exactly where the undisturbed run ended.
+//! not do, and a re-run must end exactly where the undisturbed run ended. A failed write is read again
+//! before it is sent again, unless it was throttled (429: not executed, sent again as it is).
 //! SIGTERM/SIGINT during `unlock` and `prune`: writes in flight settle, no new ones start, the command to
 //! re-run is printed, exit 1 (as migrate2to3), and the re-run converges.
 //! These need the emulator (faults, request log); against a real cluster they are skipped.
@@ -435,7 +436,8 @@ fn fired(p: &Pos, fk: Fk, log: &[LoggedRequest]) -> bool {
 /// A write that failed is not sent again before the object was read again.
 fn check_no_blind_resend(log: &[LoggedRequest]) -> Result<(), String> {
     for (j, f) in log.iter().enumerate() {
-        if !is_write(&f.verb) || (!f.dropped && (200..300).contains(&f.status)) {
+        // Answered, or throttled (429: the server did not execute it, so it may go again as it is).
+        if !is_write(&f.verb) || (!f.dropped && ((200..300).contains(&f.status) || f.status == 429)) {
             continue;
         }
         let same = |r: &LoggedRequest| r.resource == f.resource && r.namespace == f.namespace && (f.name.is_empty() || r.name == f.name);

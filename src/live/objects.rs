@@ -117,7 +117,8 @@ pub async fn get(
 
 /// Applies a JSON merge patch (`application/merge-patch+json`), e.g. from
 /// [`crate::ownership::adoption_patch`] or [`crate::ownership::metadata_patch`], and returns the object as
-/// stored afterwards.
+/// stored afterwards. A patch the server throttles (429) is sent again until
+/// [`crate::retry::THROTTLED_DEADLINE`].
 pub async fn merge_patch(
     client: &Client,
     res: &ResolvedResource,
@@ -126,7 +127,10 @@ pub async fn merge_patch(
     patch: &serde_json::Value,
 ) -> Result<DynamicObject, PatchError> {
     let params = PatchParams { field_manager: Some(FIELD_MANAGER.to_string()), ..PatchParams::default() };
-    api_for(client, res, namespace).patch(name, &params, &Patch::Merge(patch)).await.map_err(PatchError::from)
+    let api = api_for(client, res, namespace);
+    // Throttled (429): not executed, so sent again as it is (see crate::retry).
+    let patch = Patch::Merge(patch);
+    crate::retry::throttled(None, || api.patch(name, &params, &patch)).await.map_err(PatchError::from)
 }
 
 /// What a settled patch wants to do with the object as it was just read.
