@@ -49,8 +49,10 @@
 //!   otherwise merges like a strategic merge patch: there is no field ownership, no conflict
 //!   detection and fields are never removed by omission.
 //! - `watch=true` answers 405 MethodNotAllowed. Subresources: only `GET .../status`.
-//!   `/openapi/v2` answers 404 (clients then use v3). Protobuf is never produced: every
-//!   answer is JSON (clients that list JSON in `Accept` accept this). Protobuf request bodies
+//!   `/openapi/v2` answers 404 (clients then use v3). Protobuf is produced only for LISTs
+//!   (`protobuf_lists`): SecretList and ConfigMapList, and PartialObjectMetadataList of any
+//!   resource, when `Accept` names protobuf before JSON; every other answer is JSON (clients that
+//!   list JSON in `Accept` accept this). Protobuf request bodies
 //!   are read for the kinds client-go's typed clients write here (Secret, ConfigMap, Namespace,
 //!   DeleteOptions), so real helm can install and upgrade; other kinds' protobuf answers 415.
 //! - CRDs created through the API are stored but do not add resources to discovery.
@@ -74,6 +76,7 @@ mod embedded;
 mod faults;
 mod patch;
 mod protobuf;
+mod protobuf_lists;
 pub mod rbac;
 mod schema;
 mod seed;
@@ -170,6 +173,7 @@ fn build_shared(cfg: &EmulatorConfig, admin_token: &str) -> Arc<Shared> {
         log: Mutex::new(Vec::new()),
         counters: Mutex::new(BTreeMap::new()),
         max_log: cfg.max_logged_requests.max(1),
+        protobuf_lists: std::sync::atomic::AtomicBool::new(true),
     });
     if cfg.default_namespaces {
         let h = StoreHandle { store: shared.store.clone() };
@@ -410,6 +414,12 @@ impl Emulator {
     /// Every request served so far (oldest first).
     pub fn request_log(&self) -> Vec<LoggedRequest> {
         self.shared.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Answer LISTs in JSON only, even when a client asks for protobuf first (as a server without
+    /// protobuf support does); on by default.
+    pub fn set_protobuf_lists(&self, on: bool) {
+        self.shared.protobuf_lists.store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn clear_request_log(&self) {
