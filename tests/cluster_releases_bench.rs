@@ -8,6 +8,7 @@
 //! BENCH_REVISIONS=10 BENCH_PAYLOAD_KB=18 BENCH_RUNS=5 BENCH_HELM_RUNS=<runs>
 //! cargo test --release --test cluster_releases_bench -- --ignored --nocapture bench_status_history
 //! BENCH_STATUS_REVISIONS=200
+//! BENCH_SEED_ONLY=1          seed the first step of the plan, keep it, measure nothing
 //! ```
 //! Records are the fixture release `shop` (written by real helm 3.17.2) re-encoded with name,
 //! namespace, revision, status and values varied plus an incompressible value sized to the payload
@@ -271,6 +272,12 @@ fn bench_list() {
             mode(&c)
         );
         seeded = releases;
+        if std::env::var_os("BENCH_SEED_ONLY").is_some() {
+            // Keep the seeded namespaces for experiments by hand (they are not deleted).
+            eprintln!("seeded; KUBECONFIG={}", c.kubeconfig.display());
+            std::mem::forget(c);
+            return;
+        }
         // Same answer first.
         let o = dir.join("check.json");
         timed(&mut ours(), &o);
