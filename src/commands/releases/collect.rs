@@ -319,8 +319,18 @@ impl Source {
             }))
         });
         let metas = self.list_pages(self.selector(), LATEST_META_PAGE, Shape::Meta, |body| body.infos());
-        let (decoded, metas) = tokio::join!(payloads, metas);
-        let (decoded, metas) = (decoded?, metas?);
+        let (decoded, metas) = if self.generation == Generation::Helm2 {
+            // Tiller's records are rare today: the metadata LIST says whether there are any, and the
+            // payload LIST (one more scan of every Secret or ConfigMap on the server) goes out only then.
+            let metas = metas.await?;
+            if metas.is_empty() {
+                return Ok(Collected::default());
+            }
+            (payloads.await?, metas)
+        } else {
+            let (decoded, metas) = tokio::join!(payloads, metas);
+            (decoded?, metas?)
+        };
 
         let keep = |name: &str| name_filter.is_none_or(|re| re.is_match(name));
         // Every release's records by their labels; records whose labels do not match their name go
