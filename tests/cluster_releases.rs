@@ -329,15 +329,52 @@ fn list_fetches_only_the_latest_records_emulator_only() {
     let emu = c.emulator_for("counts requests in the emulator's log");
     let seeded = seed_helm3(&c);
     let ns = &seeded[0].0;
-    emu.clear_request_log();
-    run_ok(c.werf().args(["releases", "list", "-n", ns, "--helm-version", "3"]));
-    let log = emu.request_log();
+    let list_requests = |args: &[&str]| {
+        emu.clear_request_log();
+        let out = run_ok(c.werf().args(["releases", "list", "-n", ns, "--helm-version", "3"]).args(args));
+        (out, emu.request_log())
+    };
+    let (_, log) = list_requests(&[]);
     let lists: Vec<_> = log.iter().filter(|r| r.verb == "list").collect();
     let gets: Vec<_> = log.iter().filter(|r| r.verb == "get" && r.resource == "secrets").collect();
-    assert_eq!(lists.len(), 1, "{lists:?}");
-    assert!(lists[0].query.contains("labelSelector=owner%3Dhelm") || lists[0].query.contains("owner=helm"), "{:?}", lists[0]);
-    // big, shop v4, stuck v2: three payloads out of seven records
-    assert_eq!(gets.len(), 3, "{gets:?}");
+    // The payloads of records not labelled superseded, and the metadata of all, both in protobuf.
+    assert_eq!(lists.len(), 2, "{lists:?}");
+    let payloads = lists.iter().find(|r| r.query.contains("status%21%3Dsuperseded")).unwrap_or_else(|| panic!("{lists:?}"));
+    assert!(payloads.query.contains("labelSelector=owner%3Dhelm%2C"), "{payloads:?}");
+    assert!(payloads.accept.starts_with("application/vnd.kubernetes.protobuf,"), "{payloads:?}");
+    let metas = lists.iter().find(|r| r.query.contains("labelSelector=owner%3Dhelm&")).unwrap_or_else(|| panic!("{lists:?}"));
+    assert!(metas.accept.starts_with("application/vnd.kubernetes.protobuf;as=PartialObjectMetadataList"), "{metas:?}");
+    // Every latest record (big v1, shop v4, stuck v2) came with the first LIST: no GET.
+    assert_eq!(gets.len(), 0, "{gets:?}");
+
+    // A latest record labelled superseded is not in the first LIST: it alone is fetched.
+    let shop4 = run_ok(c.kubectl().args(["get", "secret", "-n", ns, "sh.helm.release.v1.shop.v4", "-o", "json"]));
+    let mut shop4: Value = serde_json::from_str(&shop4).unwrap();
+    shop4["metadata"]["labels"]["status"] = "superseded".into();
+    let before = run_ok(c.werf().args(["releases", "list", "-n", ns, "--helm-version", "3"]));
+    let path = c.dir.path().join("shop4.json");
+    std::fs::write(&path, shop4.to_string()).unwrap();
+    run_ok(c.kubectl().args(["replace", "-f", path.to_str().unwrap()]));
+    let (after, log) = list_requests(&[]);
+    let gets: Vec<_> = log.iter().filter(|r| r.verb == "get" && r.resource == "secrets").collect();
+    assert_eq!(gets.len(), 1, "{gets:?}");
+    assert_eq!(gets[0].name, "sh.helm.release.v1.shop.v4");
+    assert_eq!(after, before, "the payload, not the label, gives the status");
+
+    // A server that answers JSON is read as JSON: the same answers from every verb that lists.
+    let verbs: [&[&str]; 4] = [
+        &["list", "-n", ns, "-o", "json"],
+        &["list", "-A", "-o", "json"],
+        &["history", "shop", "-n", ns, "-o", "json"],
+        &["status", "shop", "-n", ns, "-o", "json"],
+    ];
+    let protobuf: Vec<String> = verbs.iter().map(|v| run_ok(c.werf().arg("releases").args(*v))).collect();
+    emu.set_protobuf_lists(false);
+    emu.clear_request_log();
+    let json: Vec<String> = verbs.iter().map(|v| run_ok(c.werf().arg("releases").args(*v))).collect();
+    emu.set_protobuf_lists(true);
+    assert_eq!(json, protobuf);
+    assert!(emu.request_log().iter().any(|r| r.verb == "list" && r.accept.starts_with("application/vnd.kubernetes.protobuf")));
 }
 
 /// A user who may read one namespace only (a Role and RoleBinding there): on the emulator a token user of

@@ -49,10 +49,11 @@
 //!   otherwise merges like a strategic merge patch: there is no field ownership, no conflict
 //!   detection and fields are never removed by omission.
 //! - `watch=true` answers 405 MethodNotAllowed. Subresources: only `GET .../status`.
-//!   `/openapi/v2` answers 404 (clients then use v3). Protobuf is never produced: every
-//!   answer is JSON (clients that list JSON in `Accept` accept this). Protobuf request bodies
-//!   are read for every kind `kubectl create` and helm's typed clients write (`pbobject.rs`);
-//!   other kinds' protobuf answers 415.
+//!   `/openapi/v2` answers 404 (clients then use v3). Protobuf is produced only for LISTs
+//!   (`protobuf_lists`): SecretList and ConfigMapList, and PartialObjectMetadataList of any
+//!   resource, when `Accept` names protobuf before JSON; every other answer is JSON (clients that
+//!   list JSON in `Accept` accept this). Protobuf request bodies are read for every kind
+//!   `kubectl create` and helm's typed clients write (`pbobject.rs`); other kinds' protobuf answers 415.
 //! - A CustomResourceDefinition created through the API is established at once and serves its
 //!   resources (discovery, CRUD) until it is deleted, which also deletes its objects (`crd.rs`).
 //!   Differences from the real server: emulator/README.md.
@@ -79,6 +80,7 @@ mod generation;
 mod patch;
 mod pbobject;
 mod protobuf;
+mod protobuf_lists;
 pub mod rbac;
 mod schema;
 mod seed;
@@ -182,6 +184,7 @@ fn build_shared(cfg: &EmulatorConfig, admin_token: &str) -> Arc<Shared> {
         log: Mutex::new(Vec::new()),
         counters: Mutex::new(BTreeMap::new()),
         max_log: cfg.max_logged_requests.max(1),
+        protobuf_lists: std::sync::atomic::AtomicBool::new(true),
     });
     if cfg.default_namespaces {
         let h = StoreHandle { store: shared.store.clone() };
@@ -422,6 +425,12 @@ impl Emulator {
     /// Every request served so far (oldest first).
     pub fn request_log(&self) -> Vec<LoggedRequest> {
         self.shared.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Answer LISTs in JSON only, even when a client asks for protobuf first (as a server without
+    /// protobuf support does); on by default.
+    pub fn set_protobuf_lists(&self, on: bool) {
+        self.shared.protobuf_lists.store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn clear_request_log(&self) {

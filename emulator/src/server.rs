@@ -77,6 +77,8 @@ pub(crate) struct Shared {
     pub log: Mutex<Vec<LoggedRequest>>,
     pub counters: Mutex<BTreeMap<String, u64>>,
     pub max_log: usize,
+    /// Whether LISTs may be answered in protobuf (`protobuf_lists`); on unless a test turns it off.
+    pub protobuf_lists: std::sync::atomic::AtomicBool,
 }
 
 /// A prepared answer.
@@ -671,6 +673,11 @@ fn resource_request(
             let q = ListQuery { label, field, limit, continue_token: qget(query, "continue").map(String::from) };
             let nsopt = if ns.is_empty() { None } else { Some(ns) };
             let page = store.list(res, nsopt, &q)?;
+            if let Some(want) = crate::protobuf_lists::wanted(res, accept).filter(|_| shared.protobuf_lists.load(std::sync::atomic::Ordering::Relaxed)) {
+                let (body, ct) = crate::protobuf_lists::list_body(res, want, &page.items, page.resource_version, page.continue_token.as_deref(), page.remaining)
+                    .map_err(|e| ApiError::new(500, "InternalError", format!("encoding the list as protobuf: {e}")))?;
+                return Ok(Reply::raw(200, ct, body));
+            }
             Ok(match negotiate(accept) {
                 Want::Full => list_reply(res, &page.items, page.resource_version, page.continue_token.as_deref(), page.remaining),
                 Want::Meta => meta_list_reply(&page.items, page.resource_version, page.continue_token.as_deref(), page.remaining),

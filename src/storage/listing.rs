@@ -47,29 +47,38 @@ impl<T> Listing<T> {
 /// What a decoder makes of one object: a value and maybe a warning, or an error.
 pub type Decoded<T> = Result<(T, Option<String>), RecordError>;
 
-/// Decode a batch on all cores. Small batches stay on the calling thread.
+/// `f` over `items` on all cores, results in the order of `items`. Small batches stay on the calling
+/// thread.
+pub fn par_map<I, O, F>(items: Vec<I>, f: &F) -> Vec<O>
+where
+    I: Send,
+    O: Send,
+    F: Fn(I) -> O + Sync,
+{
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
+    if threads <= 1 || items.len() < 4 {
+        return items.into_iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    let mut chunks: Vec<Vec<I>> = Vec::new();
+    let mut items = items;
+    while !items.is_empty() {
+        let rest = items.split_off(chunk.min(items.len()));
+        chunks.push(std::mem::replace(&mut items, rest));
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks.into_iter().map(|c| scope.spawn(move || c.into_iter().map(f).collect::<Vec<_>>())).collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+    })
+}
+
+/// Decode a batch on all cores.
 pub fn decode_batch<T, F>(items: Vec<RawObject>, decode: &F) -> Listing<T>
 where
     T: Send,
     F: Fn(RawObject) -> Decoded<T> + Sync,
 {
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
-    let results: Vec<Decoded<T>> = if threads <= 1 || items.len() < 4 {
-        items.into_iter().map(decode).collect()
-    } else {
-        let chunk = items.len().div_ceil(threads);
-        let mut chunks: Vec<Vec<RawObject>> = Vec::new();
-        let mut items = items;
-        while !items.is_empty() {
-            let rest = items.split_off(chunk.min(items.len()));
-            chunks.push(std::mem::replace(&mut items, rest));
-        }
-        std::thread::scope(|scope| {
-            let handles: Vec<_> =
-                chunks.into_iter().map(|c| scope.spawn(move || c.into_iter().map(decode).collect::<Vec<_>>())).collect();
-            handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
-        })
-    };
+    let results: Vec<Decoded<T>> = par_map(items, decode);
     let mut listing = Listing::default();
     for r in results {
         match r {

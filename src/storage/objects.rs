@@ -16,10 +16,11 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::ByteString;
-use kube::api::{Api, DeleteParams, ListParams, PostParams, Preconditions};
+use kube::api::{Api, DeleteParams, PostParams, Preconditions};
 use kube::Client;
 
 use super::codec::{self, DATA_KEY, DecodeLimits};
+use super::rawlist::Shape;
 use crate::error::describe_kube_error;
 use crate::retry::{WRITE_ATTEMPTS, write_is_unsure, write_pause};
 use crate::stop::StopSignal;
@@ -62,7 +63,7 @@ pub struct ObjectInfo {
 }
 
 impl ObjectInfo {
-    fn from_meta(kind: ObjectKind, meta: ObjectMeta, fallback_namespace: Option<&str>, secret_type: Option<String>) -> Self {
+    pub(super) fn from_meta(kind: ObjectKind, meta: ObjectMeta, fallback_namespace: Option<&str>, secret_type: Option<String>) -> Self {
         ObjectInfo {
             kind,
             namespace: meta.namespace.or_else(|| fallback_namespace.map(String::from)).unwrap_or_default(),
@@ -193,32 +194,13 @@ impl ObjectStore {
         }
     }
 
-    fn list_params(selector: &str, limit: u32, continue_token: Option<&str>) -> ListParams {
-        let mut lp = ListParams::default().labels(selector).limit(limit);
-        if let Some(token) = continue_token {
-            lp = lp.continue_token(token);
-        }
-        lp
-    }
-
-    /// One page of full objects matching `selector`, in `ns` or in all namespaces; `cursor` is the
-    /// previous page's [`Page::next`] (`None` for the first page).
+    /// One page of full objects matching `selector`, in `ns` or in all namespaces (protobuf when the
+    /// server speaks it: `storage::rawlist`); `cursor` is the previous page's [`Page::next`] (`None` for
+    /// the first page).
     pub async fn list_page(&self, ns: Option<&str>, selector: &str, limit: u32, cursor: Option<&Cursor>) -> Result<Page<RawObject>, kube::Error> {
-        let retry = crate::retry::ReadRetry::default();
         let fetch = |token: Option<String>| async move {
-            let lp = Self::list_params(selector, limit, token.as_deref());
-            match self.kind {
-                ObjectKind::Secret => {
-                    let api = self.secrets(ns);
-                    let list = crate::retry::read(retry, || api.list(&lp)).await?;
-                    Ok((list.items.into_iter().map(|s| secret_raw(s, ns)).collect(), list.metadata.continue_))
-                }
-                ObjectKind::ConfigMap => {
-                    let api = self.configmaps(ns);
-                    let list = crate::retry::read(retry, || api.list(&lp)).await?;
-                    Ok((list.items.into_iter().map(|c| configmap_raw(c, ns)).collect(), list.metadata.continue_))
-                }
-            }
+            let page = self.list_raw_retried(ns, selector, limit, token.as_deref(), Shape::Full).await?;
+            Ok((page.body.objects().map_err(malformed_list)?, page.continue_token))
         };
         paged(cursor, fetch, |o: &RawObject| o.info.key()).await
     }
@@ -231,22 +213,9 @@ impl ObjectStore {
         limit: u32,
         cursor: Option<&Cursor>,
     ) -> Result<Page<ObjectInfo>, kube::Error> {
-        let kind = self.kind;
-        let retry = crate::retry::ReadRetry::default();
         let fetch = |token: Option<String>| async move {
-            let lp = Self::list_params(selector, limit, token.as_deref());
-            Ok(match kind {
-                ObjectKind::Secret => {
-                    let api = self.secrets(ns);
-                    let list = crate::retry::read(retry, || api.list_metadata(&lp)).await?;
-                    (list.items.into_iter().map(|m| ObjectInfo::from_meta(kind, m.metadata, ns, None)).collect(), list.metadata.continue_)
-                }
-                ObjectKind::ConfigMap => {
-                    let api = self.configmaps(ns);
-                    let list = crate::retry::read(retry, || api.list_metadata(&lp)).await?;
-                    (list.items.into_iter().map(|m| ObjectInfo::from_meta(kind, m.metadata, ns, None)).collect(), list.metadata.continue_)
-                }
-            })
+            let page = self.list_raw_retried(ns, selector, limit, token.as_deref(), Shape::Meta).await?;
+            Ok((page.body.infos().map_err(malformed_list)?, page.continue_token))
         };
         paged(cursor, fetch, ObjectInfo::key).await
     }
@@ -501,16 +470,17 @@ impl ObjectStore {
 pub const PAYLOAD_PAGE: u32 = 100;
 pub const META_PAGE: u32 = 500;
 
-fn non_empty(s: Option<String>) -> Option<String> {
-    s.filter(|s| !s.is_empty())
+/// An answer whose items could not be decoded: not worth another try.
+pub fn malformed_list(what: String) -> kube::Error {
+    kube::Error::SerdeError(<serde_json::Error as serde::de::Error>::custom(format!("malformed LIST answer: {what}")))
 }
 
-fn secret_raw(s: Secret, ns: Option<&str>) -> RawObject {
+pub(super) fn secret_raw(s: Secret, ns: Option<&str>) -> RawObject {
     let payload = s.data.and_then(|mut d| d.remove(DATA_KEY)).map(|b| b.0);
     RawObject { info: ObjectInfo::from_meta(ObjectKind::Secret, s.metadata, ns, s.type_), payload }
 }
 
-fn configmap_raw(c: ConfigMap, ns: Option<&str>) -> RawObject {
+pub(super) fn configmap_raw(c: ConfigMap, ns: Option<&str>) -> RawObject {
     let payload = c.data.and_then(|mut d| d.remove(DATA_KEY)).map(String::into_bytes);
     RawObject { info: ObjectInfo::from_meta(ObjectKind::ConfigMap, c.metadata, ns, None), payload }
 }
