@@ -72,6 +72,7 @@
 mod discovery;
 mod embedded;
 mod faults;
+mod managed;
 mod patch;
 mod protobuf;
 pub mod rbac;
