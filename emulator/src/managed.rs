@@ -606,12 +606,24 @@ pub fn apply(res: &Resource, doc: &mut Value, applied: &Value, w: &Write<'_>) ->
     let applied_set = filter(field_set(applied, schema), scope);
     let mut merged = old.clone();
     merge(&mut merged, applied, schema);
-    // Fields this manager applied before and no longer applies, owned by nobody else, go.
+    // Fields this manager applied before and no longer applies go, unless another manager owns them or
+    // something below them that stays (a map whose other keys stay is kept, only its keys go).
     let previous: Set = entries.iter().filter(|e| e.same_manager(&w.manager, "Apply", "", w.subresource)).flat_map(|e| e.set.iter().cloned()).collect();
     let others: Set = entries.iter().filter(|e| !e.same_manager(&w.manager, "Apply", "", w.subresource)).flat_map(|e| e.set.iter().cloned()).collect();
-    for p in previous.difference(&applied_set) {
-        if !others.iter().any(|o| o.starts_with(p)) {
-            remove_path(&mut merged, p, schema);
+    let removable: Set = previous
+        .difference(&applied_set)
+        .filter(|p| !others.iter().chain(applied_set.iter()).any(|o| o.starts_with(p)))
+        .cloned()
+        .collect();
+    if !removable.is_empty() {
+        let present = field_set(&merged, schema);
+        let mut deepest_first: Vec<&Path> = removable.iter().collect();
+        deepest_first.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        for p in deepest_first {
+            let stays_below = present.iter().any(|q| q.len() > p.len() && q.starts_with(p) && !removable.contains(q));
+            if !stays_below {
+                remove_path(&mut merged, p, schema);
+            }
         }
     }
     let mut c = Comparison::default();

@@ -1,7 +1,7 @@
 //! Replays the field-ownership captures of `fixtures/apiserver-1.36/managed-fields/` (made by
 //! `scripts/capture-managed-fields` against kube-apiserver v1.36.2) against a fresh emulator, step by step,
 //! and compares: status codes; for conflicts (409) the message and every `details.causes` entry; for
-//! objects the `managedFields` entries (manager, operation, apiVersion, subresource, fieldsV1, and whether a
+//! objects `data` and the `managedFields` entries (manager, operation, apiVersion, subresource, fieldsV1, and whether a
 //! time is set). resourceVersions in request bodies are mapped from the real server's to the emulator's.
 
 mod support;
@@ -100,6 +100,9 @@ fn replay(file: &str) {
             }
             continue;
         }
+        if want.get("data").is_some() && got.get("data") != want.get("data") {
+            errors.push(format!("{file} {label}: data\n  ours: {}\n  real: {}", got["data"], want["data"]));
+        }
         if want.pointer("/metadata/managedFields").is_some() || got.pointer("/metadata/managedFields").is_some() {
             let (ours, real) = (entries(&got), entries(want));
             if ours != real {
@@ -128,6 +131,11 @@ fn service_create_and_helm_apply() {
 #[test]
 fn deployment_scale_status_and_four_managers() {
     replay("deployment_many_managers.json");
+}
+
+#[test]
+fn helm3_object_then_helm4_migration_and_apply_removing_a_key() {
+    replay("configmap_helm3_then_helm4_upgrade.json");
 }
 
 #[test]
