@@ -636,7 +636,7 @@ fn adopt_least_privilege_emulator_only() {
         c.seed_file(&fixture("helm3/fx-helm3-shop-secrets.yaml"), &BTreeMap::from([("fx-helm3", ns.as_str())]));
         c.seed_file(&fixture("helm3/fx-helm3-cart-configmaps.yaml"), &BTreeMap::from([("fx-helm3", ns.as_str())]));
         c.seed_file(&fixture("helm3/fx-helm3-big-secrets.yaml"), &BTreeMap::from([("fx-helm3", ns.as_str())]));
-        h.create(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": ns}})).unwrap();
+        h.create(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": ns}, "data": {"a": "0"}})).unwrap();
         // The objects of big (deployed, Secret driver) and cart (ConfigMap driver), owned by their
         // releases, so --detach has something to move.
         for (release, driver) in [("big", "secret"), ("cart", "configmap")] {
@@ -649,8 +649,15 @@ fn adopt_least_privilege_emulator_only() {
     };
     reseed();
     let m = Manifest::load("deploy/rbac/adopt.yaml", &BTreeMap::new());
+    // The chart's manifest of settings: server-side dry-run applies (which fields it sets; the Helm 4
+    // prediction) and the managedFields handover need patch too.
+    let chart = c.dir.path().join("settings-chart.yaml");
+    std::fs::write(&chart, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  a: \"1\"\n").unwrap();
+    let chart = chart.to_str().unwrap();
     let scenarios = [
         werf(&["adopt", "configmap/settings", "--release", "app", "-n", &ns, "--yes"]),
+        werf(&["adopt", "-f", chart, "--release", "app", "-n", &ns, "--dry-run"]).exits(1),
+        werf(&["adopt", "-f", chart, "--release", "app", "-n", &ns, "--yes"]),
         werf(&["adopt", "--from-release", "big", "--release", "app", "-n", &ns, "--force", "--detach", "--yes"]),
         werf(&["adopt", "--from-release", "cart", "--release", "app", "-n", &ns, "--release-storage", "configmap", "--force", "--detach", "--yes"]),
     ];
