@@ -29,8 +29,10 @@
 //!   base64url JSON like the real ones; a continued LIST reads the *current* state from the
 //!   key after the token (no snapshot, never `410 Expired`). `remainingItemCount` is given
 //!   only for LISTs without selectors (as on the real server).
-//! - `managedFields` are never stored or returned; `selfLink` never set. `generation` is
-//!   kept for non-core workload groups and custom resources (bumped on spec changes).
+//! - `managedFields` are kept for ConfigMap, Secret, Service and Deployment (field ownership and
+//!   server-side apply conflicts, see the `managed` module and emulator/README.md), never for other
+//!   kinds; `selfLink` never set. `generation` is kept for non-core workload groups and custom
+//!   resources (bumped on spec changes).
 //! - Namespaces get the `kubernetes.io/metadata.name` label, `spec.finalizers: [kubernetes]`
 //!   and `status.phase: Active`; deleting one removes it and all its objects at once (the
 //!   DELETE answer shows it `Terminating`). `default`, `kube-system`, `kube-public`,
@@ -45,10 +47,12 @@
 //!   read from the OpenAPI `x-kubernetes-patch-*` extensions; directives `$patch`,
 //!   `$deleteFromPrimitiveList`, `$setElementOrder` (ignored), `$retainKeys` (ignored)).
 //!   Strategic merge on custom resources answers 415 like the real server. Server-side apply
-//!   (`application/apply-patch+yaml`) requires `fieldManager`, creates missing objects and
-//!   otherwise merges like a strategic merge patch: there is no field ownership, no conflict
-//!   detection and fields are never removed by omission.
-//! - `watch=true` answers 405 MethodNotAllowed. Subresources: only `GET .../status`.
+//!   (`application/apply-patch+yaml`) requires `fieldManager` and creates missing objects; for
+//!   ConfigMap, Secret, Service and Deployment it tracks field ownership, answers conflicts with 409
+//!   (`force=true` takes them) and removes fields the applier no longer applies; for other kinds it
+//!   merges like a strategic merge patch (no ownership, no conflicts, nothing removed by omission).
+//! - `watch=true` answers 405 MethodNotAllowed. Subresources: `GET .../status`; for the kinds
+//!   above also `PUT|PATCH .../status`, and Deployment `GET|PUT|PATCH .../scale`.
 //!   `/openapi/v2` answers 404 (clients then use v3). Protobuf is never produced: every
 //!   answer is JSON (clients that list JSON in `Accept` accept this). Protobuf request bodies
 //!   are read for the kinds client-go's typed clients write here (Secret, ConfigMap, Namespace,

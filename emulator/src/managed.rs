@@ -560,10 +560,11 @@ pub fn track(res: &Resource, old: Option<&Value>, new: &mut Value, requested: Op
     };
     let zero = zero_object(res);
     let mut base = old.cloned().unwrap_or(zero);
-    if scope == Scope::Status && base.get("status").is_none() {
-        if let Value::Object(m) = &mut base {
-            m.insert("status".into(), json!({}));
-        }
+    if scope == Scope::Status
+        && base.get("status").is_none()
+        && let Value::Object(m) = &mut base
+    {
+        m.insert("status".into(), json!({}));
     }
     let mut c = Comparison::default();
     compare(Some(&base), Some(new), schema, &mut Vec::new(), &mut c);
@@ -858,7 +859,7 @@ pub fn serve_subresource(
     opts: &crate::store::WriteOptions,
 ) -> Result<Value, ApiError> {
     let sub = opts.subresource.as_str();
-    if !(sub == "scale" && res.group == "apps" || sub == "status") {
+    if !res.subresources.iter().any(|s| s == sub) || !matches!(sub, "scale" | "status") {
         return Err(ApiError::resource_not_found());
     }
     let stored = store.get(res, ns, name)?.typed_value(res);

@@ -126,7 +126,7 @@ struct Item {
     live: Option<Value>,
     fields: Fields,
     /// `--dry-run` with a manifest: what Helm 4's apply would answer now.
-    helm4: Option<Result<handover::Helm4Now, String>>,
+    helm4: Option<Helm4Answer>,
     /// What the handover did (or why it failed).
     handed: Option<Result<handover::Done, String>>,
 }
@@ -414,6 +414,11 @@ async fn observe_full(client: &kube::Client, c: &Candidate, release: &str, relea
     }
 }
 
+/// What a dry-run apply as Helm 4 answered (or why it could not be asked).
+type Helm4Answer = Result<handover::Helm4Now, String>;
+/// What happened to one selected object: result, object as last read, note, handover outcome.
+type Adopted = (usize, Done, Observed, Option<String>, Option<Result<handover::Done, String>>);
+
 /// For every object a manifest names and that adopt may take: which fields the manifest sets (the server's
 /// answer to a forced dry-run apply) and the handover planned from the object as read. With `--dry-run`, also
 /// what Helm 4's apply would answer now (a dry-run apply without force).
@@ -430,7 +435,7 @@ async fn plan_fields(client: &kube::Client, items: &mut [Item], target: &Target,
     }
     let now = handover::now_rfc3339();
     let bar = interact::progress(work.len() as u64, "planning fields");
-    let results: Vec<(usize, Fields, Option<Result<handover::Helm4Now, String>>)> = futures::stream::iter(work.into_iter().map(|i| {
+    let results: Vec<(usize, Fields, Option<Helm4Answer>)> = futures::stream::iter(work.into_iter().map(|i| {
         let (item, bar, now) = (&items[i], &bar, &now);
         async move {
             let c = &item.candidate;
@@ -1321,7 +1326,7 @@ pub async fn run(ctx: &Context<'_>, args: AdoptArgs) -> Result<Outcome, AppError
         let take_foreign = args.force && args.yes;
         let bar = interact::progress(selected.len() as u64, "adopting");
         let stop = &stop;
-        let results: Vec<(usize, Done, Observed, Option<String>, Option<Result<handover::Done, String>>)> =
+        let results: Vec<Adopted> =
             futures::stream::iter(selected.iter().map(|&i| {
                 let (client, item, bar) = (&client, &items[i], &bar);
                 let (release, ns) = (&target.release, &target.namespace);
@@ -1384,7 +1389,7 @@ pub async fn run(ctx: &Context<'_>, args: AdoptArgs) -> Result<Outcome, AppError
     let interrupted = stop.requested();
     // Helm 4 moves helm's own Update fields to its Apply entry before applying, on install and when upgrading a
     // release Helm 3 wrote (client-side apply method).
-    let helm_migrates = if args.dry_run { !latest_apply_method(&helm3, &target).await.is_some_and(|m| m == "ssa") } else { true };
+    let helm_migrates = if args.dry_run { latest_apply_method(&helm3, &target).await.is_none_or(|m| m != "ssa") } else { true };
     let report = Report {
         release: target.release.clone(),
         release_namespace: target.namespace.clone(),
