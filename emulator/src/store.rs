@@ -447,6 +447,13 @@ fn finalize(res: &Resource, mut obj: Map<String, Value>, ns: &str, rv: Option<u6
     Value::Object(out)
 }
 
+/// The real server's rule: a spec change bumps `generation`; for a Deployment an annotation change does
+/// too (its strategy copies annotations to the ReplicaSets, so they count as a template change).
+fn bumps_generation(res: &Resource, old: &Value, new: &Value) -> bool {
+    let annotations = |v: &Value| v.pointer("/metadata/annotations").cloned().filter(|a| a.as_object().is_some_and(|m| !m.is_empty()));
+    spec_changed(old, new) || (res.group == "apps" && res.plural == "deployments" && annotations(old) != annotations(new))
+}
+
 fn spec_changed(old: &Value, new: &Value) -> bool {
     let strip = |v: &Value| -> Value {
         match v {
@@ -738,7 +745,7 @@ impl Store {
             m.insert("managedFields".into(), mf);
         }
         if let Some(old_generation) = old_gen
-            && spec_changed(&old_value, &value)
+            && bumps_generation(res, &old_value, &value)
                 && let Some(Value::Object(m)) = value.get_mut("metadata") {
                     m.insert("generation".into(), (old_generation + 1).into());
                 }
