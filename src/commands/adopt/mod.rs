@@ -129,6 +129,8 @@ struct Item {
     helm4: Option<Helm4Answer>,
     /// What the handover did (or why it failed).
     handed: Option<Result<handover::Done, String>>,
+    /// Its ownership metadata was patched by this run (even if handing its fields over failed after).
+    stamped: bool,
 }
 
 /// Field ownership work for one object.
@@ -676,7 +678,7 @@ async fn run_detach(
         .items
         .iter()
         .map(|&i| &items[i])
-        .filter(|it| matches!(it.done, Some(Done::Adopted) | Some(Done::WouldAdopt)))
+        .filter(|it| it.stamped || matches!(it.done, Some(Done::Adopted) | Some(Done::WouldAdopt)))
         .map(|it| &it.candidate)
         .collect();
     let mut report = DetachReport {
@@ -977,6 +979,9 @@ fn done_detail(item: &Item) -> Option<String> {
                 } else if f.error.is_none() && !would {
                     parts.push("the fields it sets are with helm (Apply)".into());
                 }
+                if let Some(e) = &f.error {
+                    parts.push(format!("its fields were not handed to helm: {e}"));
+                }
                 if !f.kept.is_empty() {
                     let kept: Vec<String> = f.kept.iter().map(|m| format!("{} ({})", m.manager, m.fields.join(", "))).collect();
                     parts.push(format!("kept with their managers: {} (--force moves them)", kept.join(", ")));
@@ -1184,6 +1189,7 @@ pub async fn run(ctx: &Context<'_>, args: AdoptArgs) -> Result<Outcome, AppError
                 fields: Fields::NoManifest,
                 helm4: None,
                 handed: None,
+                stamped: false,
             }
         })
         .collect();
@@ -1359,6 +1365,7 @@ pub async fn run(ctx: &Context<'_>, args: AdoptArgs) -> Result<Outcome, AppError
             } else if observed != items[i].observed {
                 items[i].note = Some(format!("re-read: {}", state_detail(&observed, &target.release, &target.namespace)));
             }
+            items[i].stamped = done == Done::Adopted;
             if let Some(Err(e)) = &handed {
                 done = match done {
                     Done::HandedOver | Done::Unchanged(_) if stop.requested() => Done::Interrupted,
