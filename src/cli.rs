@@ -203,16 +203,27 @@ with --yes, --force selects them too (each one is named on stderr). Each patch i
 exactly the label app.kubernetes.io/managed-by=Helm and the annotations meta.helm.sh/release-name and \
 meta.helm.sh/release-namespace, carrying the resourceVersion that was classified; when the object changed \
 meanwhile it is read and classified again (a steal by another release is then refused without --force).\n\n\
+Helm 4 applies server-side (field manager helm, operation Apply): a field the chart sets that another \
+field manager owns with a different value is a conflict and Helm 4 fails. With a manifest of the object \
+(-f, --from-release, or -f beside --from-error; e.g. `helm template ...`), adopt also moves exactly the fields \
+it sets to helm (Apply), from whichever managers own them, by rewriting metadata.managedFields under the \
+object's resourceVersion (values do not change); objects already in the release are handed over too. \
+Fields owned through a subresource (status, scale) or by another server-side apply manager (Argo CD, \
+Flux; not kubectl) move only with --force. --keep-field-managers skips this. Without a manifest only \
+the ownership metadata is stamped and a warning says how to pass one.\n\n\
 Namespaced RESOURCE arguments are looked up in -n (default: the release namespace); objects of -f \
 without a namespace are where Helm would put them: the release namespace. With --dry-run nothing \
 changes, the exact patches are printed and the exit code is 1 when any object would fail Helm's \
-ownership check (a CI preflight; Helm's would-be error is printed for each).\n\n\
+ownership check (a CI preflight; Helm's would-be error is printed for each). With a manifest, --dry-run also \
+asks the server for the server-side dry-run apply Helm 4 would send (manager helm, no force, with Helm's \
+ownership metadata), reports each conflicting field and its manager and whether it passes after this \
+adopt, and exits 1 when Helm 4 would fail now.\n\n\
 --detach, for objects taken from another release A: A's stored revision is backed up, then a new \
 revision of A is written whose manifest lacks the moved objects (so a later upgrade of A does not delete \
 them). It is based on A's last deployed revision (the one Helm's upgrade compares against) and becomes \
 deployed, that revision is then marked superseded; when A has no deployed revision the new one is based on \
 the latest and keeps its status. A release with an operation in flight (pending-*, uninstalling) is refused.",
-        after_help = "Examples:\n  kubectl werf adopt deploy/web configmap/settings --release app -n prod\n  helm template app ./chart -n prod | kubectl werf adopt -f - --release app -n prod --dry-run\n  helm upgrade --install app ./chart 2>&1 | kubectl werf adopt --from-error - --yes\n  kubectl werf adopt --from-release old --release app --force --detach --yes"
+        after_help = "Examples:\n  kubectl werf adopt deploy/web configmap/settings --release app -n prod\n  helm template app ./chart -n prod | kubectl werf adopt -f - --release app -n prod --dry-run\n  helm upgrade --install app ./chart 2>&1 | kubectl werf adopt --from-error - --yes\n  kubectl werf adopt --from-release old --release app --force --detach --yes\n  helm template app ./chart -n prod > app.yaml; helm upgrade --install app ./chart -n prod 2>err.txt || kubectl werf adopt -f app.yaml --from-error err.txt --yes\n  kubectl werf adopt --from-release app -n prod --yes   # Helm 3 -> Helm 4: hand the release's fields to helm (Apply)"
     )]
     Adopt(Box<AdoptArgs>),
 
@@ -508,6 +519,11 @@ pub struct AdoptArgs {
     /// Also remove objects taken from another release from that release's stored manifest (new revision).
     #[arg(long, requires = "force")]
     pub detach: bool,
+
+    /// Stamp ownership only: leave field ownership (managedFields) as it is. By default, with a manifest (-f,
+    /// --from-release), the fields it sets move to Helm 4's field manager (helm, Apply).
+    #[arg(long = "keep-field-managers")]
+    pub keep_field_managers: bool,
 
     /// Where --detach backs up release records first (default: a new directory under ~/.cache/kubectl-werf/backups).
     #[arg(long = "backup-dir", value_name = "DIR")]

@@ -790,7 +790,7 @@ fn adopt_least_privilege() {
         c.seed_file(&fixture("helm3/fx-helm3-shop-secrets.yaml"), &BTreeMap::from([("fx-helm3", ns.as_str())]));
         c.seed_file(&fixture("helm3/fx-helm3-cart-configmaps.yaml"), &BTreeMap::from([("fx-helm3", ns.as_str())]));
         c.seed_file(&fixture("helm3/fx-helm3-big-secrets.yaml"), &BTreeMap::from([("fx-helm3", ns.as_str())]));
-        c.create_object(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": ns}}));
+        c.create_object(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": ns}, "data": {"a": "0"}}));
         // The objects of big (deployed, Secret driver) and cart (ConfigMap driver), owned by their
         // releases, so --detach has something to move.
         for (release, driver) in [("big", "secret"), ("cart", "configmap")] {
@@ -803,8 +803,15 @@ fn adopt_least_privilege() {
     };
     reseed();
     let m = Manifest::load("deploy/rbac/adopt.yaml", &BTreeMap::new());
+    // The chart's manifest of settings: server-side dry-run applies (which fields it sets; the Helm 4
+    // prediction) and the managedFields handover need patch too.
+    let chart = c.dir.path().join("settings-chart.yaml");
+    std::fs::write(&chart, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  a: \"1\"\n").unwrap();
+    let chart = chart.to_str().unwrap();
     let scenarios = [
         werf(&["adopt", "configmap/settings", "--release", "app", "-n", &ns, "--yes"]),
+        werf(&["adopt", "-f", chart, "--release", "app", "-n", &ns, "--dry-run"]).exits(1),
+        werf(&["adopt", "-f", chart, "--release", "app", "-n", &ns, "--yes"]),
         werf(&["adopt", "--from-release", "big", "--release", "app", "-n", &ns, "--force", "--detach", "--yes"]),
         werf(&["adopt", "--from-release", "cart", "--release", "app", "-n", &ns, "--release-storage", "configmap", "--force", "--detach", "--yes"]),
     ];

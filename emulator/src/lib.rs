@@ -29,8 +29,10 @@
 //!   base64url JSON like the real ones; a continued LIST reads the *current* state from the
 //!   key after the token (no snapshot, never `410 Expired`). `remainingItemCount` is given
 //!   only for LISTs without selectors (as on the real server).
-//! - `managedFields` are never stored or returned; `selfLink` never set. `generation` is
-//!   kept for the kinds that have one on kube-apiserver 1.36 and bumped by its rules (`generation.rs`).
+//! - `managedFields` are kept for ConfigMap, Secret, Service and Deployment (field ownership and
+//!   server-side apply conflicts, see the `managed` module and emulator/README.md), never for other
+//!   kinds; `selfLink` never set. `generation` is kept for the kinds that have one on
+//!   kube-apiserver 1.36 and bumped by its rules (`generation.rs`).
 //! - Namespaces get the `kubernetes.io/metadata.name` label, `spec.finalizers: [kubernetes]`
 //!   and `status.phase: Active`; deleting one removes it and all its objects at once (the
 //!   DELETE answer shows it `Terminating`). `default`, `kube-system`, `kube-public`,
@@ -45,10 +47,12 @@
 //!   read from the OpenAPI `x-kubernetes-patch-*` extensions; directives `$patch`,
 //!   `$deleteFromPrimitiveList`, `$setElementOrder` (ignored), `$retainKeys` (ignored)).
 //!   Strategic merge on custom resources answers 415 like the real server. Server-side apply
-//!   (`application/apply-patch+yaml`) requires `fieldManager`, creates missing objects and
-//!   otherwise merges like a strategic merge patch: there is no field ownership, no conflict
-//!   detection and fields are never removed by omission.
-//! - `watch=true` answers 405 MethodNotAllowed. Subresources: only `GET .../status`.
+//!   (`application/apply-patch+yaml`) requires `fieldManager` and creates missing objects; for
+//!   ConfigMap, Secret, Service and Deployment it tracks field ownership, answers conflicts with 409
+//!   (`force=true` takes them) and removes fields the applier no longer applies; for other kinds it
+//!   merges like a strategic merge patch (no ownership, no conflicts, nothing removed by omission).
+//! - `watch=true` answers 405 MethodNotAllowed. Subresources: `GET .../status`; for the kinds
+//!   above also `PUT|PATCH .../status`, and Deployment `GET|PUT|PATCH .../scale`.
 //!   `/openapi/v2` answers 404 (clients then use v3). Protobuf is produced only for LISTs
 //!   (`protobuf_lists`): SecretList and ConfigMapList, and PartialObjectMetadataList of any
 //!   resource, when `Accept` names protobuf before JSON; every other answer is JSON (clients that
@@ -77,6 +81,7 @@ mod discovery;
 mod embedded;
 mod faults;
 mod generation;
+mod managed;
 mod patch;
 mod pbobject;
 mod protobuf;

@@ -116,6 +116,11 @@ impl SchemaCursor {
         self.raw().get(key).or_else(|| self.resolved().raw().get(key))
     }
 
+    /// An extension (`x-kubernetes-list-type`, ...) or `default` of this node or of the schema it refers to.
+    pub fn extension(self, key: &str) -> Option<&'static Value> {
+        self.ext(key)
+    }
+
     pub fn patch_strategy_merge(self) -> bool {
         self.ext("x-kubernetes-patch-strategy")
             .and_then(Value::as_str)

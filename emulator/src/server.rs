@@ -126,6 +126,8 @@ struct Info {
     subresource: String,
     verb: String,
     route: String,
+    /// `User-Agent` (field tracking names the writer from it when there is no fieldManager).
+    user_agent: String,
 }
 
 fn parse_info(method: &str, path: &str, query: &[(String, String)]) -> Info {
@@ -253,7 +255,8 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Resul
     let content_type = header(&req, "content-type");
     let accept = header(&req, "accept");
     let auth = header(&req, "authorization");
-    let info = parse_info(&method, &path, &query);
+    let mut info = parse_info(&method, &path, &query);
+    info.user_agent = header(&req, "user-agent");
 
     let mut log = LoggedRequest {
         method: method.clone(),
@@ -541,7 +544,7 @@ fn qget<'a>(query: &'a [(String, String)], key: &str) -> Option<&'a str> {
     query.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
-fn write_options(query: &[(String, String)]) -> Result<WriteOptions, ApiError> {
+fn write_options(query: &[(String, String)], info: &Info) -> Result<WriteOptions, ApiError> {
     let fv = match qget(query, "fieldValidation") {
         None | Some("") | Some("Warn") => FieldValidation::Warn,
         Some("Strict") => FieldValidation::Strict,
@@ -568,7 +571,15 @@ fn write_options(query: &[(String, String)]) -> Result<WriteOptions, ApiError> {
             ));
         }
     };
-    Ok(WriteOptions { dry_run, field_validation: fv, field_manager: qget(query, "fieldManager").map(String::from) })
+    Ok(WriteOptions {
+        dry_run,
+        field_validation: fv,
+        field_manager: qget(query, "fieldManager").map(String::from),
+        force: qget(query, "force") == Some("true"),
+        user_agent: info.user_agent.clone(),
+        subresource: info.subresource.clone(),
+        apply: false,
+    })
 }
 
 fn parse_body(content_type: &str, body: &[u8]) -> Result<Value, ApiError> {
@@ -619,6 +630,11 @@ fn resource_request(
     let store = &shared.store;
     let verb = info.verb.as_str();
     if !info.subresource.is_empty() {
+        if crate::managed::tracked(res) && (info.subresource == "scale" || verb != "get") {
+            let opts = write_options(query, info)?;
+            return crate::managed::serve_subresource(store, res, &info.namespace, &info.name, verb, content_type, body, &opts)
+                .map(|v| Reply::json(200, &v));
+        }
         if info.subresource == "status" && verb == "get" && res.subresources.iter().any(|s| s == "status") {
             let o = store.get(res, &info.namespace, &info.name)?;
             return Ok(Reply { status: 200, content_type: "application/json".into(), headers: vec![], chunks: o.typed_chunks(res) });
@@ -685,19 +701,19 @@ fn resource_request(
             })
         }
         "create" => {
-            let opts = write_options(query)?;
+            let opts = write_options(query, info)?;
             let obj = parse_body(content_type, body)?;
             let out = store.create(res, ns, obj, &opts)?;
             Ok(with_warnings(Reply::json(201, &out.object), &out.warnings))
         }
         "update" => {
-            let opts = write_options(query)?;
+            let opts = write_options(query, info)?;
             let obj = parse_body(content_type, body)?;
             let out = store.update(res, ns, &info.name, obj, &opts)?;
             Ok(with_warnings(Reply::json(200, &out.object), &out.warnings))
         }
         "patch" => {
-            let opts = write_options(query)?;
+            let opts = write_options(query, info)?;
             let Some(pt) = PatchType::from_content_type(content_type) else {
                 return Err(ApiError::unsupported_media_type(content_type));
             };

@@ -35,6 +35,28 @@ pub struct WriteOptions {
     pub dry_run: bool,
     pub field_validation: FieldValidation,
     pub field_manager: Option<String>,
+    /// Field tracking (see `managed`): `force=true` of an apply, the client's user agent (the manager when
+    /// `fieldManager` is absent), the subresource written, and whether this write is an apply.
+    pub force: bool,
+    pub user_agent: String,
+    pub subresource: String,
+    pub apply: bool,
+}
+
+impl WriteOptions {
+    fn tracking(&self) -> crate::managed::Write<'_> {
+        crate::managed::Write {
+            manager: crate::managed::manager_name(self.field_manager.as_deref(), &self.user_agent),
+            subresource: &self.subresource,
+            apply: self.apply,
+            force: self.force,
+        }
+    }
+}
+
+/// The managedFields a request carried (before `finalize` drops client-set metadata).
+fn requested_managed_fields(obj: &Map<String, Value>) -> Option<Value> {
+    obj.get("metadata").and_then(|m| m.get("managedFields")).cloned()
 }
 
 /// Patch flavours (by request content type).
@@ -232,10 +254,16 @@ fn ordered_meta(meta: Map<String, Value>) -> Map<String, Value> {
             }
         }
     }
+    let managed = rest.shift_remove("managedFields");
     for (k, v) in rest {
-        if !v.is_null() && k != "managedFields" {
+        if !v.is_null() {
             out.insert(k, v);
         }
+    }
+    // Only `managed::track`/`managed::apply` put them here (`finalize` drops what clients send); last, as
+    // the real server orders ObjectMeta.
+    if let Some(m) = managed.filter(|m| m.as_array().is_some_and(|a| !a.is_empty())) {
+        out.insert("managedFields".into(), m);
     }
     out
 }
@@ -624,10 +652,12 @@ impl Store {
             self.crds.check(&Value::Object(obj.clone()))?;
         }
         let rv = if opts.dry_run { None } else { Some(g.rv + 1) };
+        let requested = requested_managed_fields(&obj);
         let mut value = finalize(res, obj, ns, rv, None);
         if !opts.dry_run && crate::crd::is_crd(res) {
             self.crds.written(&mut value);
         }
+        crate::managed::track(res, None, &mut value, requested.as_ref(), &opts.tracking());
         if !opts.dry_run {
             g.rv += 1;
             g.tables.entry(res.storage_key()).or_default().insert(key, Obj::new(&value));
@@ -687,8 +717,9 @@ impl Store {
             validate::secret(&mut obj, name)?;
         }
         let old_value = old.value();
-        // Namespaces keep their status; other kinds keep it when they have a status subresource.
-        if res.subresources.iter().any(|s| s == "status") || (res.group.is_empty() && res.plural == "namespaces") {
+        // Namespaces keep their status; other kinds keep it when they have a status subresource (unless this
+        // is a write of that subresource).
+        if opts.subresource != "status" && (res.subresources.iter().any(|s| s == "status") || (res.group.is_empty() && res.plural == "namespaces")) {
             match old_value.get("status") {
                 Some(s) => {
                     obj.insert("status".into(), s.clone());
@@ -705,7 +736,16 @@ impl Store {
             generation: old_gen,
         };
         let rv = if opts.dry_run { old.meta_str("resourceVersion").parse().ok() } else { Some(g.rv + 1) };
+        let requested = requested_managed_fields(&obj);
         let mut value = finalize(res, obj, ns, rv, Some(&carry));
+        if !opts.apply {
+            crate::managed::track(res, Some(&old_value), &mut value, requested.as_ref(), &opts.tracking());
+        } else if let Some(mf) = requested
+            && let Some(Value::Object(m)) = value.get_mut("metadata")
+        {
+            // computed by managed::apply
+            m.insert("managedFields".into(), mf);
+        }
         if let Some(old_generation) = old_gen
             && bumps_generation(res, &old_value, &value)
                 && let Some(Value::Object(m)) = value.get_mut("metadata") {
@@ -766,8 +806,10 @@ impl Store {
                 let mut body = parsed;
                 if let Some(Value::Object(m)) = body.get_mut("metadata") {
                     m.insert("name".into(), name.into());
+                    m.shift_remove("managedFields");
                 }
-                return self.create(res, ns, body, opts);
+                let opts = WriteOptions { apply: true, ..opts.clone() };
+                return self.create(res, ns, body, &opts);
             }
             Err(e) => return Err(e),
         };
@@ -791,9 +833,17 @@ impl Store {
                 if let Some(Value::Object(m)) = p.get_mut("metadata") {
                     m.shift_remove("resourceVersion");
                 }
-                if res.custom { patch::merge_patch(&mut doc, &p) } else { patch::strategic_merge(&mut doc, &p, schema) }
+                if crate::managed::tracked(res) {
+                    let tracking = WriteOptions { apply: true, ..opts.clone() };
+                    crate::managed::apply(res, &mut doc, &p, &tracking.tracking())?;
+                } else if res.custom {
+                    patch::merge_patch(&mut doc, &p)
+                } else {
+                    patch::strategic_merge(&mut doc, &p, schema)
+                }
             }
         }
+        let opts = &WriteOptions { apply: ptype == PatchType::Apply && crate::managed::tracked(res), ..opts.clone() };
         let new_rv = doc.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or("").to_string();
         if !new_rv.is_empty() && new_rv != old_rv {
             return Err(ApiError::conflict_modified(res.gr(), name));

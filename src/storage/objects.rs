@@ -475,6 +475,10 @@ pub fn malformed_list(what: String) -> kube::Error {
     kube::Error::SerdeError(<serde_json::Error as serde::de::Error>::custom(format!("malformed LIST answer: {what}")))
 }
 
+fn non_empty(s: Option<String>) -> Option<String> {
+    s.filter(|s| !s.is_empty())
+}
+
 pub(super) fn secret_raw(s: Secret, ns: Option<&str>) -> RawObject {
     let payload = s.data.and_then(|mut d| d.remove(DATA_KEY)).map(|b| b.0);
     RawObject { info: ObjectInfo::from_meta(ObjectKind::Secret, s.metadata, ns, s.type_), payload }
