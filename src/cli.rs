@@ -59,6 +59,22 @@ pub struct ConnectionArgs {
     #[arg(long, global = true)]
     pub insecure_skip_tls_verify: bool,
 
+    /// Server name to verify the server's certificate against (default: the host of the server address).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub tls_server_name: Option<String>,
+
+    /// Path to a client certificate file for TLS.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub client_certificate: Option<PathBuf>,
+
+    /// Path to a client key file for TLS.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub client_key: Option<PathBuf>,
+
+    /// UID to impersonate for the operation (together with --as).
+    #[arg(long = "as-uid", global = true, value_name = "UID")]
+    pub as_uid: Option<String>,
+
     /// Client-side limit on API requests per second (env: HELM_QPS; default: no limit).
     #[arg(long, global = true, value_name = "QPS")]
     pub qps: Option<f64>,

@@ -345,8 +345,7 @@ fn connection_args(a: &Analysis) -> ConnectionArgs {
 
 fn contexts(a: &Analysis, env: &dyn EnvLookup) -> Option<Vec<String>> {
     let settings = ConnectionSettings::resolve(&connection_args(a), InvocationMode::Kubectl, env).ok()?;
-    let paths = crate::cluster::kubeconfig_paths(&settings, env).ok()?;
-    let config = crate::cluster::load_kubeconfig(&paths).ok()??;
+    let config = crate::cluster::configured_kubeconfig(&settings, env).ok()??;
     Some(config.contexts.into_iter().map(|c| c.name).collect())
 }
 
