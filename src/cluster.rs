@@ -85,14 +85,14 @@ pub async fn resolve_config(settings: &ConnectionSettings, env: &dyn EnvLookup) 
                 cluster: settings.cluster.clone(),
                 user: settings.user.clone(),
             };
-            kube::Config::from_custom_kubeconfig(kc, &options).await.map_err(|e| ClusterError::Config(e.to_string()))?
+            kube::Config::from_custom_kubeconfig(kc, &options).await.map_err(|e| crate::credentials::kubeconfig_error(settings, &e))?
         }
         Some(_) | None if settings.server.is_some() => {
             // Only flags: a synthetic kubeconfig so CA and TLS options go through kube's own loader.
             let kc = apply_overrides(flags_only_kubeconfig(), settings)?;
             kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
                 .await
-                .map_err(|e| ClusterError::Config(e.to_string()))?
+                .map_err(|e| crate::credentials::kubeconfig_error(settings, &e))?
         }
         Some(kc) => {
             // A kubeconfig without a usable context: say which context is missing, as kubectl does.
@@ -101,7 +101,7 @@ pub async fn resolve_config(settings: &ConnectionSettings, env: &dyn EnvLookup) 
                 cluster: settings.cluster.clone(),
                 user: settings.user.clone(),
             };
-            kube::Config::from_custom_kubeconfig(kc, &options).await.map_err(|e| ClusterError::Config(e.to_string()))?
+            kube::Config::from_custom_kubeconfig(kc, &options).await.map_err(|e| crate::credentials::kubeconfig_error(settings, &e))?
         }
         None => {
             let mut c = kube::Config::incluster().map_err(|_| ClusterError::NoConfiguration)?;

@@ -84,6 +84,27 @@ pub fn decode_base64_kubeconfig(b64: &Base64Kubeconfig) -> Result<Kubeconfig, Cl
     Kubeconfig::from_yaml(&text).map_err(|_| invalid("the decoded text is not a kubeconfig (YAML or JSON)"))
 }
 
+/// kube's complaint about the selected kubeconfig, as one line. For a base64 kubeconfig from werf's
+/// variables it is reworded: kube quotes names from the document, and a garbled document's "names" may
+/// be pieces of its credentials.
+pub fn kubeconfig_error(settings: &crate::settings::ConnectionSettings, err: &kube::config::KubeconfigError) -> ClusterError {
+    use kube::config::KubeconfigError as K;
+    let Some(b64) = settings.kubeconfig_base64.as_ref().filter(|_| settings.kubeconfig.is_none()) else {
+        return ClusterError::Config(err.to_string());
+    };
+    let context = settings.context.as_deref().map(|c| format!("the context {c:?}")).unwrap_or_else(|| "its current context".into());
+    let what = match err {
+        K::CurrentContextNotSet => "it sets no current context (pass --context or $WERF_KUBE_CONTEXT)".to_string(),
+        K::LoadContext(_) => format!("{context} is not in it"),
+        K::LoadClusterOfContext(_) => format!("the cluster of {context} is not in it"),
+        K::MissingClusterUrl | K::ParseClusterUrl(_) => format!("the cluster of {context} has no valid server URL"),
+        K::LoadCertificateAuthority(_) | K::ParseCertificates(_) => "its certificate authority cannot be loaded".into(),
+        K::LoadClientCertificate(_) | K::LoadClientKey(_) => "its client certificate or key cannot be loaded".into(),
+        _ => "it cannot be used".into(),
+    };
+    ClusterError::Config(format!("${}: {what} (its value is not shown)", b64.variable))
+}
+
 /// What a plugin handed back.
 struct Credential {
     token: Option<String>,
