@@ -151,6 +151,17 @@ pub enum OutputFormat {
     Yaml,
 }
 
+/// Output formats of `releases list`: the data formats, and kubectl's `name` for pipes.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ListOutputFormat {
+    #[default]
+    Table,
+    Json,
+    Yaml,
+    /// One NAMESPACE/NAME a line.
+    Name,
+}
+
 #[derive(Parser, Debug)]
 #[command(
     name = "kubectl-werf",
@@ -664,9 +675,10 @@ pub struct ReleasesPruneArgs {
     /// Every release in every namespace (and every Helm 2 release).
     #[arg(short = 'A', long, conflicts_with = "names")]
     pub all_namespaces: bool,
-    /// Revisions to keep per release (at least 1).
+    /// Revisions to keep per release (at least 1). Required, except as a Helm plugin, where Helm's
+    /// $HELM_MAX_HISTORY (helm upgrade's --history-max default, 10) is the default.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    pub keep: u32,
+    pub keep: Option<u32>,
     /// Show the plan and change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -768,9 +780,9 @@ pub struct ReleasesListArgs {
     /// Format UPDATED with a Go time layout, e.g. "2006-01-02 15:04:05Z0700".
     #[arg(long, value_name = "LAYOUT")]
     pub time_format: Option<String>,
-    /// Output format.
-    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
-    pub output: OutputFormat,
+    /// Output format (name: one NAMESPACE/NAME a line, for pipes).
+    #[arg(short = 'o', long, value_enum, default_value_t = ListOutputFormat::Table)]
+    pub output: ListOutputFormat,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -792,6 +804,12 @@ pub struct ReleasesStatusArgs {
     /// This revision instead of the latest.
     #[arg(long, value_name = "N")]
     pub revision: Option<i64>,
+    /// Also show the release's resources as the cluster has them (helm 3's layout; reads each object).
+    #[arg(long)]
+    pub show_resources: bool,
+    /// Also show the release's description (its completion or error message).
+    #[arg(long)]
+    pub show_desc: bool,
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
