@@ -474,7 +474,8 @@ mod tests {
 
     #[test]
     fn enum_values() {
-        assert_eq!(cands(&["releases", "list", "-o", ""]).0, vec!["table", "json", "yaml"]);
+        assert_eq!(cands(&["releases", "list", "-o", ""]).0, vec!["table", "json", "yaml", "name"]);
+        assert_eq!(cands(&["releases", "history", "x", "-o", ""]).0, vec!["table", "json", "yaml"]);
         assert_eq!(cands(&["releases", "list", "--output", "j"]).0, vec!["json"]);
         assert_eq!(cands(&["releases", "list", "--output=y"]).0, vec!["--output=yaml"]);
         assert_eq!(cands(&["releases", "list", "--release-storage", ""]).0, vec!["secret", "configmap"]);
