@@ -214,7 +214,7 @@ upgrade, and this command warns about them.",
     /// List and inspect Helm 3/4 and Helm 2 (Tiller) releases straight from release storage,
     /// answering like helm list/history/status/get.
     #[command(
-        after_help = "Examples:\n  kubectl werf releases list -A\n  kubectl werf releases ls -n shop --failed -o json\n  kubectl werf releases history shop -n shop\n  kubectl werf releases get values shop -n shop -a"
+        after_help = "Examples:\n  kubectl werf releases list -A\n  kubectl werf releases ls -n shop --failed -o json\n  kubectl werf releases list -A -o name\n  kubectl werf releases history shop -n shop\n  kubectl werf releases status shop -n shop --show-resources --show-desc\n  kubectl werf releases get values shop -n shop -a"
     )]
     Releases(ReleasesArgs),
 
