@@ -291,6 +291,8 @@ pub async fn connect(settings: &ConnectionSettings, env: &dyn EnvLookup) -> Resu
     let builder = kube::client::ClientBuilder::try_from(config)
         .map_err(|e| ClusterError::Client(crate::credentials::describe_client_error(&e)))?
         .with_layer(&crate::credentials::ExecAuthLayer::new(exec));
+    // Every request goes through the client's backoff window (fewer in flight while the server throttles).
+    let builder = builder.with_layer(&crate::retry::BackoffLayer::new());
     let client = match settings.rate_limit {
         Some(limit) => builder.with_layer(&crate::ratelimit::RateLimitLayer::new(limit)).build(),
         None => builder.build(),

@@ -1,23 +1,34 @@
-//! Benchmark: `releases list -A` against helm3 and helm4 on a big emulated cluster, plus the floor (the
-//! exact requests our tool made, replayed with curl). Prints a table; ignored by default.
+//! Benchmarks of the read verbs against helm3 and helm4 and against the API server's floor, on the
+//! cluster `KUBECTL_WERF_TEST_KUBECONFIG` names (`scripts/bench-releases` starts a real kube-apiserver
+//! for it) or, without it, on the emulator. Ignored by default; prints Markdown tables.
 //!
 //! ```text
-//! cargo test --release --test cluster_releases_bench -- --ignored --nocapture
-//! BENCH_RELEASES=1000 BENCH_REVISIONS=10 BENCH_RUNS=3 (defaults)
+//! cargo test --release --test cluster_releases_bench -- --ignored --nocapture bench_list
+//! BENCH_PLAN=100,1000,5000   release counts, seeded cumulatively (defaults to 1000)
+//! BENCH_REVISIONS=10 BENCH_PAYLOAD_KB=18 BENCH_RUNS=5 BENCH_HELM_RUNS=<runs>
+//! cargo test --release --test cluster_releases_bench -- --ignored --nocapture bench_status_history
+//! BENCH_STATUS_REVISIONS=200
+//! BENCH_SEED_ONLY=1          seed the first step of the plan, keep it, measure nothing
 //! ```
-//! Seeds N releases x M revisions (~20 KB compressed payloads: the fixture release `shop` re-encoded
-//! with its name, namespace, revision, status and values varied, plus an incompressible value), first
-//! checks that our JSON equals helm3's and helm4's, then times each tool `RUNS` times (wall time and
-//! peak RSS from `/usr/bin/time`) and reports medians and ratios.
+//! Records are the fixture release `shop` (written by real helm 3.17.2) re-encoded with name,
+//! namespace, revision, status and values varied plus an incompressible value sized to the payload
+//! wanted; the last revision of each release is deployed (failed for every 17th), earlier ones
+//! superseded. They are created through the API, 64 at a time. Before timing, our JSON is checked equal
+//! to helm3's and helm4's. Wall time and peak RSS come from `/usr/bin/time`; each run times every
+//! command once, in turn, and medians are reported. The floor is what a correct `list -A` cannot do
+//! without: the protobuf LIST `owner=helm,status!=superseded` and the protobuf metadata-only LIST
+//! `owner=helm`, issued at once by two curl processes.
 
 mod common;
 mod synthetic_releases;
 
-use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, PostParams};
 use kubectl_werf::release::helm3::Release;
 use serde_json::Value;
 
@@ -25,16 +36,12 @@ fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-fn record(base: &Release, i: usize, rev: usize, revisions: usize) -> Value {
-    let r = synthetic_releases::revision(base, &format!("app-{i:05}"), &format!("bench-{:02}", i % 40), i, rev, revisions);
-    synthetic_releases::secret(&r, synthetic_releases::created_at(i, rev))
-}
-
 struct Measure {
     wall: f64,
     rss_kb: u64,
 }
 
+/// Run `cmd` under `/usr/bin/time`, keep its stdout in `out`; it must succeed.
 fn timed(cmd: &mut Command, out: &Path) -> Measure {
     let stats = out.with_extension("time");
     let program = cmd.get_program().to_owned();
@@ -63,160 +70,311 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn normalized(json: &[u8], drop_ours: bool) -> Vec<Value> {
+/// Rows of a `list -o json` in the bench namespaces, without our own fields, sorted.
+fn normalized(json: &[u8], prefix: &str) -> Vec<Value> {
     let mut v: Vec<Value> = serde_json::from_slice(json).unwrap();
-    if drop_ours {
-        for i in &mut v {
-            let m = i.as_object_mut().unwrap();
-            m.shift_remove("storage");
-            m.shift_remove("project");
-            m.shift_remove("env");
-        }
+    for i in &mut v {
+        let m = i.as_object_mut().unwrap();
+        m.shift_remove("storage");
+        m.shift_remove("project");
+        m.shift_remove("env");
     }
-    v.retain(|i| i["namespace"].as_str().is_some_and(|n| n.starts_with("bench-")));
+    v.retain(|i| i["namespace"].as_str().is_some_and(|n| n.starts_with(prefix)));
     v.sort_by_key(|i| (i["namespace"].to_string(), i["name"].to_string()));
     v
 }
 
-#[test]
-#[ignore = "benchmark: run with --release -- --ignored --nocapture"]
-fn bench_list_all_namespaces() {
-    let releases = env_usize("BENCH_RELEASES", 1000);
-    let revisions = env_usize("BENCH_REVISIONS", 10);
-    let runs = env_usize("BENCH_RUNS", 3);
-    let c = common::TestCluster::start();
-    let emu = c.emulator.as_ref().expect("the benchmark seeds the emulator directly");
-    let store = emu.store();
-    for n in 0..40 {
-        store.ensure_namespace(&format!("bench-{n:02}")).unwrap();
-    }
-    let base = synthetic_releases::shop();
+/// Server URL, CA file and bearer token of the kubeconfig's current context (for curl).
+struct Endpoint {
+    server: String,
+    ca: Option<PathBuf>,
+    token: String,
+}
+
+fn endpoint(kubeconfig: &Path, dir: &Path) -> Endpoint {
+    let kc = kube::config::Kubeconfig::read_from(kubeconfig).unwrap();
+    let ctx_name = kc.current_context.clone().unwrap();
+    let ctx = kc.contexts.iter().find(|c| c.name == ctx_name).and_then(|c| c.context.clone()).unwrap();
+    let cluster = kc.clusters.iter().find(|c| c.name == ctx.cluster).and_then(|c| c.cluster.clone()).unwrap();
+    let user = kc.auth_infos.iter().find(|u| Some(&u.name) == ctx.user.as_ref()).and_then(|u| u.auth_info.clone()).unwrap();
+    use base64::Engine;
+    let ca = cluster.certificate_authority_data.map(|data| {
+        let path = dir.join("bench-ca.crt");
+        std::fs::write(&path, base64::engine::general_purpose::STANDARD.decode(data.trim()).unwrap()).unwrap();
+        path
+    });
+    let ca = ca.or(cluster.certificate_authority.map(PathBuf::from));
+    let token = user.token.map(|t| secrecy::ExposeSecret::expose_secret(&t).to_string()).unwrap_or_default();
+    Endpoint { server: cluster.server.unwrap(), ca, token }
+}
+
+/// The two LISTs issued at once by two curl processes (protobuf, as we ask for them).
+fn floor_command(ep: &Endpoint, dir: &Path) -> Command {
+    let header = dir.join("bench-curl-headers");
+    std::fs::write(&header, format!("Authorization: Bearer {}\n", ep.token)).unwrap();
+    let ca = match &ep.ca {
+        Some(p) => format!("--cacert {}", p.display()),
+        None => "-k".to_string(),
+    };
+    let curl = |accept: &str, selector: &str| {
+        format!(
+            "curl -sS -f {ca} -H @{} -H '{accept}' -o /dev/null '{}/api/v1/secrets?labelSelector={selector}'",
+            header.display(),
+            ep.server
+        )
+    };
+    let script = format!(
+        "{} & a=$!; {} & b=$!; wait $a && wait $b",
+        curl("Accept: application/vnd.kubernetes.protobuf", "owner%3Dhelm%2Cstatus%21%3Dsuperseded"),
+        curl("Accept: application/vnd.kubernetes.protobuf;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1", "owner%3Dhelm"),
+    );
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c").arg(script);
+    cmd
+}
+
+/// Blob length giving payloads of about `kb` KB (gzip, before base64).
+fn blob_for(base: &Release, kb: usize) -> usize {
+    let size = |blob: usize| {
+        let r = synthetic_releases::revision_sized(base, "probe", "probe", 1, 1, 1, blob);
+        kubectl_werf::storage::codec::encode_helm3(&r).unwrap().len() * 3 / 4
+    };
+    let (a, b) = (size(0), size(40_000));
+    let per_char = (b - a) as f64 / 40_000.0;
+    (((kb * 1024) as f64 - a as f64) / per_char).max(0.0) as usize
+}
+
+/// Create releases `from..to` (x `revisions`) through the API, 64 creates in flight.
+#[allow(clippy::too_many_arguments)]
+fn seed(c: &common::TestCluster, namespaces: &[String], base: &Release, from: usize, to: usize, revisions: usize, blob: usize) -> (usize, f64) {
     let started = Instant::now();
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-    let mut sizes = 0usize;
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let store = emu.store();
-                let base = &base;
-                s.spawn(move || {
-                    let mut bytes = 0;
-                    for i in (t..releases).step_by(threads) {
-                        for rev in 1..=revisions {
-                            let obj = record(base, i, rev, revisions);
-                            bytes += obj["data"]["release"].as_str().unwrap().len() * 3 / 4;
-                            store.create(obj).unwrap();
+    let bytes = std::sync::atomic::AtomicUsize::new(0);
+    let client = c.client.clone();
+    let work: Vec<(usize, usize)> = (from..to).flat_map(|i| (1..=revisions).map(move |rev| (i, rev))).collect();
+    c.rt.block_on(async {
+        let results: Vec<()> = futures::stream::iter(work)
+            .map(|(i, rev)| {
+                let client = client.clone();
+                let ns = namespaces[i % namespaces.len()].clone();
+                let base = base.clone();
+                let bytes = &bytes;
+                async move {
+                    let obj = tokio::task::spawn_blocking(move || {
+                        let r = synthetic_releases::revision_sized(&base, &format!("app-{i:05}"), &ns, i, rev, revisions, blob);
+                        synthetic_releases::secret(&r, synthetic_releases::created_at(i, rev))
+                    })
+                    .await
+                    .unwrap();
+                    bytes.fetch_add(obj["data"]["release"].as_str().unwrap().len() * 3 / 4 * 3 / 4, std::sync::atomic::Ordering::Relaxed);
+                    let ns = obj["metadata"]["namespace"].as_str().unwrap().to_string();
+                    let secret: Secret = serde_json::from_value(obj).unwrap();
+                    let api: Api<Secret> = Api::namespaced(client, &ns);
+                    let mut tries = 0;
+                    loop {
+                        match api.create(&PostParams::default(), &secret).await {
+                            Ok(_) => break,
+                            Err(kube::Error::Api(s)) if s.code == 409 => break,
+                            Err(e) if tries < 5 => {
+                                tries += 1;
+                                eprintln!("seed: retrying after {e}");
+                                tokio::time::sleep(std::time::Duration::from_millis(200 * tries)).await;
+                            }
+                            Err(e) => panic!("seeding failed: {e}"),
                         }
                     }
-                    bytes
-                })
+                }
             })
-            .collect();
-        sizes = handles.into_iter().map(|h| h.join().unwrap()).sum();
+            .buffer_unordered(64)
+            .collect()
+            .await;
+        drop(results);
     });
-    let records = releases * revisions;
-    eprintln!(
-        "seeded {records} records ({releases} x {revisions}), {:.1} KB average payload (base64 of gzip), in {:.1}s",
-        sizes as f64 / records as f64 / 1024.0,
-        started.elapsed().as_secs_f64()
-    );
-    let dir = c.dir.path().to_path_buf();
-    if let Some(secs) = std::env::var("BENCH_HOLD_SECS").ok().and_then(|v| v.parse::<u64>().ok()) {
-        // Keep the seeded emulator up for manual experiments.
-        eprintln!("holding: KUBECONFIG={}", c.kubeconfig.display());
-        std::thread::sleep(std::time::Duration::from_secs(secs));
-        return;
-    }
-    let ours = |c: &common::TestCluster| {
-        let mut cmd = c.werf();
-        cmd.args(["releases", "list", "-A", "-o", "json", "--max", "0", "--helm-version", "3"]);
-        cmd
-    };
-    let h3 = |c: &common::TestCluster| {
-        let mut cmd = c.helm(3);
-        cmd.args(["list", "-A", "-a", "-o", "json", "--max", "0"]);
-        cmd
-    };
-    let h4 = |c: &common::TestCluster| {
-        let mut cmd = c.helm(4);
-        cmd.args(["list", "-A", "-o", "json", "--max", "0"]);
-        cmd
-    };
-    // Same answer first.
-    emu.clear_request_log();
-    let o = dir.join("ours.json");
-    timed(&mut ours(&c), &o);
-    let log = emu.request_log();
-    let ours_json = normalized(&std::fs::read(&o).unwrap(), true);
-    assert_eq!(ours_json.len(), releases);
-    let p3 = dir.join("h3.json");
-    timed(&mut h3(&c), &p3);
-    assert_eq!(ours_json, normalized(&std::fs::read(&p3).unwrap(), false), "helm3 disagrees");
-    let p4 = dir.join("h4.json");
-    timed(&mut h4(&c), &p4);
-    assert_eq!(ours_json, normalized(&std::fs::read(&p4).unwrap(), false), "helm4 disagrees");
-    eprintln!("outputs equal (ours minus storage/project/env == helm3 -a == helm4)");
+    let records = (to - from) * revisions;
+    (bytes.into_inner() / records.max(1), started.elapsed().as_secs_f64())
+}
 
-    // The floor: our requests replayed with curl (list pages in order, then the GETs 16 at a time).
-    let (lists, gets): (Vec<_>, Vec<_>) = log.iter().filter(|r| r.path.starts_with("/api")).partition(|r| r.verb == "list");
-    let url = emu.url();
-    let token = emu.admin_token();
-    let write_config = |reqs: &[&kube_emulator::LoggedRequest], path: &Path| {
-        let mut text = String::new();
-        for r in reqs {
-            let q = if r.query.is_empty() { String::new() } else { format!("?{}", r.query) };
-            text.push_str(&format!("url = \"{url}{}{q}\"\noutput = \"/dev/null\"\n", r.path));
-        }
-        std::fs::write(path, text).unwrap();
-    };
-    let list_cfg = dir.join("lists.curl");
-    let get_cfg = dir.join("gets.curl");
-    write_config(&lists, &list_cfg);
-    write_config(&gets, &get_cfg);
-    let floor = || {
-        let start = Instant::now();
-        let mut peak = 0;
-        for (cfg, parallel, accept) in [
-            (&list_cfg, false, "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"),
-            (&get_cfg, true, "application/json"),
-        ] {
-            let mut cmd = Command::new("curl");
-            cmd.args(["-s", "-k", "-f", "-H"]).arg(format!("Authorization: Bearer {token}")).args(["-H", &format!("Accept: {accept}")]);
-            if parallel {
-                cmd.args(["--parallel", "--parallel-max", "16"]);
+struct Tool<'a> {
+    name: &'static str,
+    cmd: Box<dyn Fn() -> Command + 'a>,
+    runs: usize,
+}
+
+/// Time every tool `runs` times, in turn; medians (wall s, RSS MiB) in the tools' order.
+fn measure(tools: &[Tool], dir: &Path) -> Vec<(f64, f64)> {
+    let max_runs = tools.iter().map(|t| t.runs).max().unwrap_or(1);
+    let mut walls: Vec<Vec<f64>> = vec![Vec::new(); tools.len()];
+    let mut rss: Vec<Vec<f64>> = vec![Vec::new(); tools.len()];
+    for run in 0..max_runs {
+        for (n, t) in tools.iter().enumerate() {
+            if run < t.runs {
+                let m = timed(&mut (t.cmd)(), &dir.join(format!("bench-{n}.out")));
+                walls[n].push(m.wall);
+                rss[n].push(m.rss_kb as f64 / 1024.0);
             }
-            cmd.arg("-K").arg(cfg);
-            let m = timed(&mut cmd, &dir.join("curl.out"));
-            peak = peak.max(m.rss_kb);
-        }
-        Measure { wall: start.elapsed().as_secs_f64(), rss_kb: peak }
-    };
-
-    let mut results: BTreeMap<&str, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
-    for _ in 0..runs {
-        for (name, m) in [
-            ("kubectl-werf", timed(&mut ours(&c), &o)),
-            ("helm3", timed(&mut h3(&c), &p3)),
-            ("helm4", timed(&mut h4(&c), &p4)),
-            ("floor (curl)", floor()),
-        ] {
-            let e = results.entry(name).or_default();
-            e.0.push(m.wall);
-            e.1.push(m.rss_kb as f64 / 1024.0);
         }
     }
-    let med: BTreeMap<&str, (f64, f64)> = results.iter().map(|(k, (w, r))| (*k, (median(w.clone()), median(r.clone())))).collect();
-    let (ow, or) = med["kubectl-werf"];
-    eprintln!(
-        "\n{releases} releases x {revisions} revisions = {records} Secrets; {} requests by kubectl-werf ({} LIST pages of metadata, {} GETs); median of {runs} runs",
-        lists.len() + gets.len(),
-        lists.len(),
-        gets.len()
-    );
-    eprintln!("| tool | wall s | peak RSS MiB | wall vs kubectl-werf | RSS vs kubectl-werf |");
-    eprintln!("|---|---|---|---|---|");
-    for name in ["kubectl-werf", "helm3", "helm4", "floor (curl)"] {
-        let (w, r) = med[name];
-        eprintln!("| {name} | {w:.3} | {r:.1} | {:.2}x | {:.2}x |", w / ow, r / or);
+    walls.into_iter().zip(rss).map(|(w, r)| (median(w), median(r))).collect()
+}
+
+fn mode(c: &common::TestCluster) -> &'static str {
+    if c.is_real() { "real kube-apiserver" } else { "emulator" }
+}
+
+/// Requests one run of our command makes, from its `-v 4` log.
+fn requests(mut cmd: Command) -> (usize, usize) {
+    let out = cmd.arg("-v").arg("4").env("NO_COLOR", "1").output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains("requesting")).collect();
+    let lists = lines.iter().filter(|l| l.contains("labelSelector=")).count();
+    (lines.len(), lists)
+}
+
+#[test]
+#[ignore = "benchmark: run with --release -- --ignored --nocapture"]
+fn bench_list() {
+    let plan: Vec<usize> = std::env::var("BENCH_PLAN")
+        .ok()
+        .map(|p| p.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![env_usize("BENCH_RELEASES", 1000)]);
+    let revisions = env_usize("BENCH_REVISIONS", 10);
+    let runs = env_usize("BENCH_RUNS", 5);
+    let helm_runs = env_usize("BENCH_HELM_RUNS", runs);
+    let kb = env_usize("BENCH_PAYLOAD_KB", 18);
+    let c = common::TestCluster::start();
+    let dir = c.dir.path().to_path_buf();
+    let namespaces: Vec<String> = (0..40).map(|n| c.namespace(&format!("bench{n:02}"))).collect();
+    let prefix = "kw-bench";
+    let base = synthetic_releases::shop();
+    let blob = blob_for(&base, kb);
+    let ep = endpoint(&c.kubeconfig, &dir);
+    let ours = || {
+        let mut cmd = c.werf();
+        cmd.args(["releases", "list", "-A", "--max", "0", "-o", "json"]);
+        cmd
+    };
+    let h3 = || {
+        let mut cmd = c.helm(3);
+        cmd.args(["list", "-A", "-a", "--max", "0", "-o", "json"]);
+        cmd
+    };
+    let h4 = || {
+        let mut cmd = c.helm(4);
+        cmd.args(["list", "-A", "--max", "0", "-o", "json"]);
+        cmd
+    };
+    let mut rows = Vec::new();
+    let mut seeded = 0;
+    for &releases in &plan {
+        let (avg, secs) = seed(&c, &namespaces, &base, seeded, releases, revisions, blob);
+        eprintln!(
+            "seeded releases {seeded}..{releases} x {revisions} revisions ({:.1} KB gzip payloads) in {secs:.1} s on the {}",
+            avg as f64 / 1024.0,
+            mode(&c)
+        );
+        seeded = releases;
+        if std::env::var_os("BENCH_SEED_ONLY").is_some() {
+            // Keep the seeded namespaces for experiments by hand (they are not deleted).
+            eprintln!("seeded; KUBECONFIG={}", c.kubeconfig.display());
+            std::mem::forget(c);
+            return;
+        }
+        // Same answer first.
+        let o = dir.join("check.json");
+        timed(&mut ours(), &o);
+        let want = normalized(&std::fs::read(&o).unwrap(), prefix);
+        assert_eq!(want.len(), releases, "every release listed");
+        for (name, mut cmd) in [("helm3", h3()), ("helm4", h4())] {
+            timed(&mut cmd, &o);
+            assert_eq!(want, normalized(&std::fs::read(&o).unwrap(), prefix), "{name} disagrees");
+        }
+        let (reqs, lists) = requests(ours());
+        let tools = [
+            Tool { name: "kubectl werf releases list -A --max 0 -o json", cmd: Box::new(ours), runs },
+            Tool { name: "helm3 list -A -a --max 0 -o json", cmd: Box::new(h3), runs: helm_runs },
+            Tool { name: "helm4 list -A --max 0 -o json", cmd: Box::new(h4), runs: helm_runs },
+            Tool { name: "floor: both protobuf LISTs at once (curl)", cmd: Box::new(|| floor_command(&ep, &dir)), runs },
+        ];
+        let med = measure(&tools, &dir);
+        let (ow, or) = med[0];
+        eprintln!(
+            "\n{releases} releases x {revisions} revisions ({} KB) on the {}: outputs equal; {reqs} requests by us ({lists} LIST pages); medians of {runs} runs ({helm_runs} for helm)",
+            kb,
+            mode(&c)
+        );
+        eprintln!("| command | wall s | peak RSS MiB | wall vs ours | RSS vs ours |");
+        eprintln!("|---|---|---|---|---|");
+        for (t, (w, r)) in tools.iter().zip(&med) {
+            eprintln!("| {} | {w:.3} | {r:.1} | {:.2}x | {:.2}x |", t.name, w / ow, r / or);
+        }
+        rows.push((releases, med));
+    }
+    eprintln!("\nHow cost grows ({revisions} revisions, {kb} KB payloads, {}): wall s (peak RSS MiB)", mode(&c));
+    eprintln!("| releases | ours | helm3 | helm4 | floor | ours / floor | helm3 / ours | helm4 / ours |");
+    eprintln!("|---|---|---|---|---|---|---|---|");
+    for (n, m) in &rows {
+        eprintln!(
+            "| {n} | {:.3} ({:.0}) | {:.3} ({:.0}) | {:.3} ({:.0}) | {:.3} | {:.2}x | {:.1}x | {:.1}x |",
+            m[0].0,
+            m[0].1,
+            m[1].0,
+            m[1].1,
+            m[2].0,
+            m[2].1,
+            m[3].0,
+            m[0].0 / m[3].0,
+            m[1].0 / m[0].0,
+            m[2].0 / m[0].0
+        );
+    }
+}
+
+#[test]
+#[ignore = "benchmark: run with --release -- --ignored --nocapture"]
+fn bench_status_history() {
+    let revisions = env_usize("BENCH_STATUS_REVISIONS", 200);
+    let runs = env_usize("BENCH_RUNS", 5);
+    let kb = env_usize("BENCH_PAYLOAD_KB", 18);
+    let c = common::TestCluster::start();
+    let dir = c.dir.path().to_path_buf();
+    let ns = c.namespace("bench-status");
+    let base = synthetic_releases::shop();
+    let blob = blob_for(&base, kb);
+    let (avg, secs) = seed(&c, std::slice::from_ref(&ns), &base, 0, 1, revisions, blob);
+    eprintln!("seeded 1 release x {revisions} revisions ({:.1} KB) in {secs:.1} s on the {}", avg as f64 / 1024.0, mode(&c));
+    let name = "app-00000";
+    let werf = |verb: &str| {
+        let mut cmd = c.werf();
+        cmd.args(["releases", verb, name, "-n", &ns, "-o", "json"]);
+        cmd
+    };
+    let helm = |major: u8, verb: &str| {
+        let mut cmd = c.helm(major);
+        cmd.args([verb, name, "-n", &ns, "-o", "json"]);
+        if verb == "history" {
+            cmd.args(["--max", "1000"]);
+        }
+        cmd
+    };
+    for verb in ["status", "history"] {
+        let o = dir.join("check.json");
+        timed(&mut werf(verb), &o);
+        let ours: Value = serde_json::from_slice(&std::fs::read(&o).unwrap()).unwrap();
+        timed(&mut helm(3, verb), &o);
+        let theirs: Value = serde_json::from_slice(&std::fs::read(&o).unwrap()).unwrap();
+        assert_eq!(ours, theirs, "{verb}: ours and helm3's differ");
+        let (reqs, _) = requests(werf(verb));
+        let tools = [
+            Tool { name: if verb == "status" { "kubectl werf releases status" } else { "kubectl werf releases history" }, cmd: Box::new(move || werf(verb)), runs },
+            Tool { name: if verb == "status" { "helm3 status" } else { "helm3 history --max 1000" }, cmd: Box::new(move || helm(3, verb)), runs },
+            Tool { name: if verb == "status" { "helm4 status" } else { "helm4 history --max 1000" }, cmd: Box::new(move || helm(4, verb)), runs },
+        ];
+        let med = measure(&tools, &dir);
+        let (ow, or) = med[0];
+        eprintln!("\n`{verb}` of a release with {revisions} revisions ({kb} KB) on the {}: output equal to helm3's; {reqs} requests by us; medians of {runs} runs", mode(&c));
+        eprintln!("| command | wall s | peak RSS MiB | wall vs ours | RSS vs ours |");
+        eprintln!("|---|---|---|---|---|");
+        for (t, (w, r)) in tools.iter().zip(&med) {
+            eprintln!("| {} -o json | {w:.3} | {r:.1} | {:.2}x | {:.2}x |", t.name, w / ow, r / or);
+        }
     }
 }

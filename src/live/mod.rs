@@ -1,8 +1,10 @@
 //! Live cluster objects that are not release records: which resource types exist (`discovery`) and reading and
-//! patching single objects (`objects`). Used by `adopt`, `annotate` and `migrate2to3`; a release's objects as
-//! `status --show-resources` shows them (`resources`).
+//! patching single objects (`objects`), field ownership and server-side apply (`fields`), and a release's
+//! objects as `status --show-resources` shows them (`resources`). Used by `adopt`, `annotate`, `migrate2to3`
+//! and `releases status`.
 
 pub mod discovery;
+pub mod fields;
 pub mod objects;
 pub mod resources;
 pub mod targets;

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::objects::{ObjectInfo, ObjectKind, ObjectStore, PAYLOAD_PAGE, RawObject};
+use super::objects::{Cursor, ObjectInfo, ObjectKind, ObjectStore, PAYLOAD_PAGE, RawObject};
 
 /// A record that could not be decoded, named as `namespace/object: reason`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -47,29 +47,38 @@ impl<T> Listing<T> {
 /// What a decoder makes of one object: a value and maybe a warning, or an error.
 pub type Decoded<T> = Result<(T, Option<String>), RecordError>;
 
-/// Decode a batch on all cores. Small batches stay on the calling thread.
+/// `f` over `items` on all cores, results in the order of `items`. Small batches stay on the calling
+/// thread.
+pub fn par_map<I, O, F>(items: Vec<I>, f: &F) -> Vec<O>
+where
+    I: Send,
+    O: Send,
+    F: Fn(I) -> O + Sync,
+{
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
+    if threads <= 1 || items.len() < 4 {
+        return items.into_iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    let mut chunks: Vec<Vec<I>> = Vec::new();
+    let mut items = items;
+    while !items.is_empty() {
+        let rest = items.split_off(chunk.min(items.len()));
+        chunks.push(std::mem::replace(&mut items, rest));
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks.into_iter().map(|c| scope.spawn(move || c.into_iter().map(f).collect::<Vec<_>>())).collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+    })
+}
+
+/// Decode a batch on all cores.
 pub fn decode_batch<T, F>(items: Vec<RawObject>, decode: &F) -> Listing<T>
 where
     T: Send,
     F: Fn(RawObject) -> Decoded<T> + Sync,
 {
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
-    let results: Vec<Decoded<T>> = if threads <= 1 || items.len() < 4 {
-        items.into_iter().map(decode).collect()
-    } else {
-        let chunk = items.len().div_ceil(threads);
-        let mut chunks: Vec<Vec<RawObject>> = Vec::new();
-        let mut items = items;
-        while !items.is_empty() {
-            let rest = items.split_off(chunk.min(items.len()));
-            chunks.push(std::mem::replace(&mut items, rest));
-        }
-        std::thread::scope(|scope| {
-            let handles: Vec<_> =
-                chunks.into_iter().map(|c| scope.spawn(move || c.into_iter().map(decode).collect::<Vec<_>>())).collect();
-            handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
-        })
-    };
+    let results: Vec<Decoded<T>> = par_map(items, decode);
     let mut listing = Listing::default();
     for r in results {
         match r {
@@ -92,9 +101,9 @@ where
     let decode = Arc::new(decode);
     let mut listing = Listing::default();
     let mut pending: Option<tokio::task::JoinHandle<Listing<T>>> = None;
-    let mut token: Option<String> = None;
+    let mut cursor: Option<Cursor> = None;
     loop {
-        let page = store.list_page(ns, selector, PAYLOAD_PAGE, token.as_deref()).await?;
+        let page = store.list_page(ns, selector, PAYLOAD_PAGE, cursor.as_ref()).await?;
         // Decode this page while the next one is on the wire.
         if let Some(handle) = pending.take() {
             listing.extend(handle.await.unwrap_or_default());
@@ -102,8 +111,8 @@ where
         let d = decode.clone();
         let items = page.items;
         pending = Some(tokio::task::spawn_blocking(move || decode_batch(items, &*d)));
-        match page.continue_token {
-            Some(t) => token = Some(t),
+        match page.next {
+            Some(next) => cursor = Some(next),
             None => break,
         }
     }

@@ -43,6 +43,11 @@ pub fn created_at(i: usize, rev: usize) -> i64 {
 /// Revision `rev` (of `revisions`) of release number `i`, called `name`, in `namespace`: the last
 /// revision is deployed (failed for every 17th release), earlier ones superseded.
 pub fn revision(base: &Release, name: &str, namespace: &str, i: usize, rev: usize, revisions: usize) -> Release {
+    revision_sized(base, name, namespace, i, rev, revisions, 16_000)
+}
+
+/// [`revision`] with `blob_len` incompressible characters (each adds ~0.75 byte to the gzip).
+pub fn revision_sized(base: &Release, name: &str, namespace: &str, i: usize, rev: usize, revisions: usize, blob_len: usize) -> Release {
     let mut r = base.clone();
     r.name = name.to_string();
     r.namespace = namespace.to_string();
@@ -52,7 +57,7 @@ pub fn revision(base: &Release, name: &str, namespace: &str, i: usize, rev: usiz
     r.info.last_deployed = Time::from_unix(created_at(i, rev), (i * 7919 % 1_000_000_000) as i32).unwrap();
     r.info.first_deployed = Time::from_unix(1_790_000_000 + (i * 100) as i64, 0).unwrap();
     r.config.insert("replicaCount".into(), json!(rev));
-    r.config.insert("blob".into(), json!(blob((i * 1000 + rev) as u64, 16_000)));
+    r.config.insert("blob".into(), json!(blob((i * 1000 + rev) as u64, blob_len)));
     r
 }
 

@@ -1,11 +1,15 @@
 //! Fetching only the records an answer needs.
 //!
-//! `helm list -A` LISTs every payload of every revision and decodes them all. Here one metadata-only
-//! LIST gives each record's labels; the latest revision of each release is picked from the labels and
-//! only those records are fetched (GETs, bounded concurrency) and decoded as summaries. Labels are
-//! checked against the object name before they are trusted, and against the payload after: a record
-//! whose labels are missing or disagree is decoded anyway, and a release whose fetched latest turns
-//! out damaged or mislabelled has all its records fetched and decoded, so the answer stays Helm's.
+//! `helm list -A` LISTs every payload of every revision and decodes them all. Here two LISTs go out at
+//! once, both asking for protobuf: the payloads of the records whose status label is not superseded
+//! (in a healthy store: each release's latest, plus a deployed one under a failed or pending latest),
+//! decoded as summaries page by page while the next page is on the wire, and the metadata of every
+//! record, whose labels say which revision is each release's latest. A release whose latest record the
+//! first LIST did not bring (its label says superseded: after a failed rollback, `unlock --to
+//! superseded`, a hand edit) has that one record fetched with a GET. Labels are checked against the
+//! object name before they are trusted, and against the payload after: a record whose labels are
+//! missing or disagree is decoded anyway, and a release whose latest turns out damaged or mislabelled
+//! has all its records decoded, so the answer stays Helm's.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -15,13 +19,25 @@ use futures::StreamExt;
 use crate::release::Time;
 use crate::release::helm3::Status;
 use crate::storage::codec::{self, DecodeLimits};
-use crate::storage::objects::{META_PAGE, ObjectInfo, ObjectKind, ObjectStore, RawObject};
+use crate::storage::listing::par_map;
+use crate::storage::objects::{ObjectInfo, ObjectKind, ObjectStore, RawObject};
+use crate::storage::rawlist::Shape;
 use crate::storage::RecordError;
 
 use super::view;
 
 /// How many GETs are in flight at once.
 pub const FETCH_CONCURRENCY: usize = 16;
+
+/// Objects per page of the payload LIST (`status!=superseded`): big enough that a page's round trip is
+/// small next to its transfer, small enough that one page of bodies stays a few MiB.
+pub const LATEST_PAGE: u32 = 250;
+
+/// Objects per page of the metadata LIST that goes with it.
+pub const LATEST_META_PAGE: u32 = 5000;
+
+/// A decoded record and the object it came from.
+type Fetched = (ObjectInfo, Result<Row, RecordError>);
 
 /// Which storage generation a record belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -231,88 +247,184 @@ impl Source {
     }
 
     /// The rows `want` needs from this source. `name_filter` (helm's `--filter`) prunes releases by
-    /// their label name before anything is fetched.
-    ///
-    /// Records are fetched while the metadata LIST is still paging: API servers return LIST items
-    /// ordered by namespace and name, so once a page ends past every name a release's records can
-    /// have, that release's latest revision is known and its GET starts. The order is only an
-    /// optimisation: after the last page each release is checked again, and one whose latest turned
-    /// out higher than the record already fetched gets that record fetched too.
+    /// their label name before anything is decoded.
     pub async fn collect(&self, want: Want, name_filter: Option<&regex::Regex>) -> Result<Collected, kube::Error> {
+        match want {
+            Want::Latest => self.collect_latest(name_filter).await,
+            Want::Superseded => self.collect_superseded(name_filter).await,
+        }
+    }
+
+    /// The label selector of records not labelled superseded (records without a status label too).
+    fn not_superseded(&self) -> String {
+        match self.generation {
+            Generation::Helm3 => format!("{},status!=superseded", codec::HELM3_LIST_SELECTOR),
+            Generation::Helm2 => format!("{},STATUS!=SUPERSEDED", codec::HELM2_LIST_SELECTOR),
+        }
+    }
+
+    /// The label key of a record whose labels agree with its object name.
+    fn trusted_key(&self, info: &ObjectInfo) -> Option<(String, i64)> {
+        self.label_key(info).filter(|key| self.name_key(&info.name).as_ref() == Some(key))
+    }
+
+    /// Every page of a LIST of `shape`, each page's items handed to `take` off the async threads
+    /// while the next page is on the wire.
+    async fn list_pages<T, F>(&self, selector: &str, limit: u32, shape: Shape, take: F) -> Result<Vec<T>, kube::Error>
+    where
+        T: Send + 'static,
+        F: Fn(crate::storage::rawlist::ListBody) -> Result<Vec<T>, String> + Send + Sync + 'static,
+    {
+        let take = Arc::new(take);
+        let mut out = Vec::new();
+        let mut pending: Option<tokio::task::JoinHandle<Result<Vec<T>, String>>> = None;
+        let mut token: Option<String> = None;
+        let mut expired = 0;
+        loop {
+            let page = match self.store.list_raw_retried(self.scope.as_deref(), selector, limit, token.as_deref(), shape).await {
+                Ok(page) => page,
+                // The token expired (etcd compacted its snapshot): go on with the token the server
+                // offers (from the same key, at the current state), else list again from the start.
+                Err(kube::Error::Api(status)) if status.code == 410 && token.is_some() && expired < 5 => {
+                    expired += 1;
+                    token = status.metadata.as_ref().and_then(|m| m.continue_.clone()).filter(|t| !t.is_empty());
+                    if token.is_none() {
+                        if let Some(done) = pending.take() {
+                            done.abort();
+                        }
+                        out.clear();
+                    }
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            if let Some(done) = pending.take() {
+                out.extend(join_page(done).await?);
+            }
+            let t = Arc::clone(&take);
+            let body = page.body;
+            pending = Some(tokio::task::spawn_blocking(move || t(body)));
+            match page.continue_token {
+                Some(next) => token = Some(next),
+                None => break,
+            }
+        }
+        if let Some(done) = pending.take() {
+            out.extend(join_page(done).await?);
+        }
+        Ok(out)
+    }
+
+    /// The latest revision of every release: the payload LIST of records not labelled superseded and
+    /// the metadata LIST of all records at once, then GETs only for latest records the first did not
+    /// bring.
+    async fn collect_latest(&self, name_filter: Option<&regex::Regex>) -> Result<Collected, kube::Error> {
         let source = Arc::new(self.clone());
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<ObjectInfo>();
-        let incoming = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
-        let (listed, first) = tokio::join!(self.list_and_dispatch(want, name_filter, tx), source.fetch(incoming));
-        let groups = listed?;
-        let first = first?;
-        let mut fetched: BTreeSet<(String, String)> = first.iter().map(|(i, _)| (i.namespace.clone(), i.name.clone())).collect();
+        let keep_name = name_filter.cloned();
+        let decoder = Arc::clone(&source);
+        let selector = self.not_superseded();
+        let payloads = self.list_pages(&selector, LATEST_PAGE, Shape::Full, move |body| {
+            let objects = body.objects()?;
+            let keep = |raw: &RawObject| match (decoder.trusted_key(&raw.info), &keep_name) {
+                (Some((name, _)), Some(re)) => re.is_match(&name),
+                _ => true,
+            };
+            let objects: Vec<RawObject> = objects.into_iter().filter(keep).collect();
+            Ok(par_map(objects, &|raw: RawObject| {
+                let row = decoder.decode(&raw);
+                (raw.info, row)
+            }))
+        });
+        let metas = self.list_pages(self.selector(), LATEST_META_PAGE, Shape::Meta, |body| body.infos());
+        let (decoded, metas) = if self.generation == Generation::Helm2 {
+            // Tiller's records are rare today: the metadata LIST says whether there are any, and the
+            // payload LIST (one more scan of every Secret or ConfigMap on the server) goes out only then.
+            let metas = metas.await?;
+            if metas.is_empty() {
+                return Ok(Collected::default());
+            }
+            (payloads.await?, metas)
+        } else {
+            let (decoded, metas) = tokio::join!(payloads, metas);
+            (decoded?, metas?)
+        };
+
+        let keep = |name: &str| name_filter.is_none_or(|re| re.is_match(name));
+        // Every release's records by their labels; records whose labels do not match their name go
+        // to the payload (decoded ones already are; the others are fetched).
+        let mut groups: BTreeMap<(String, String), Vec<(i64, ObjectInfo)>> = BTreeMap::new();
+        let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
+        let mut untrusted: Vec<ObjectInfo> = Vec::new();
+        let decoded_infos = decoded.iter().map(|(i, _)| i.clone());
+        // A record created between the two LISTs may be in either: both are looked at.
+        for info in metas.into_iter().chain(decoded_infos) {
+            if !seen.insert((info.namespace.clone(), info.name.clone())) {
+                continue;
+            }
+            match self.trusted_key(&info) {
+                Some((name, revision)) => {
+                    if keep(&name) {
+                        groups.entry((info.namespace.clone(), name)).or_default().push((revision, info));
+                    }
+                }
+                None => untrusted.push(info),
+            }
+        }
+        let mut decoded: BTreeMap<(String, String), Fetched> =
+            decoded.into_iter().map(|(i, r)| ((i.namespace.clone(), i.name.clone()), (i, r))).collect();
+        let mut take_or_fetch = |infos: Vec<ObjectInfo>| -> (Vec<Fetched>, Vec<ObjectInfo>) {
+            let mut have = Vec::new();
+            let mut fetch = Vec::new();
+            for info in infos {
+                match decoded.remove(&(info.namespace.clone(), info.name.clone())) {
+                    Some(found) => have.push(found),
+                    None => fetch.push(info),
+                }
+            }
+            (have, fetch)
+        };
+
+        let mut wanted: Vec<ObjectInfo> =
+            groups.values().filter_map(|records| records.iter().max_by_key(|(v, _)| *v)).map(|(_, i)| i.clone()).collect();
+        wanted.extend(untrusted);
+        let (mut first, fetch) = take_or_fetch(wanted);
+        first.extend(source.fetch(futures::stream::iter(fetch)).await?);
+        let read: BTreeSet<(String, String)> = first.iter().map(|(i, _)| (i.namespace.clone(), i.name.clone())).collect();
         let mut out = Collected::default();
         let mut bad_groups: BTreeSet<(String, String)> = BTreeSet::new();
         self.absorb(first, &mut out, &mut bad_groups);
-        if !bad_groups.is_empty() && want == Want::Latest {
+        if !bad_groups.is_empty() {
             // The latest record of these releases was damaged or mislabelled: read all their records.
-            let rest: Vec<ObjectInfo> = bad_groups
-                .iter()
-                .filter_map(|k| groups.get(k))
-                .flatten()
-                .map(|(_, i)| i.clone())
-                .filter(|i| fetched.insert((i.namespace.clone(), i.name.clone())))
-                .collect();
+            let rest: Vec<ObjectInfo> = bad_groups.iter().filter_map(|k| groups.get(k)).flatten().map(|(_, i)| i.clone()).collect();
+            let rest: Vec<ObjectInfo> = rest.into_iter().filter(|i| !read.contains(&(i.namespace.clone(), i.name.clone()))).collect();
+            let (mut more, fetch) = take_or_fetch(rest);
+            more.extend(source.fetch(futures::stream::iter(fetch)).await?);
             let mut ignored = BTreeSet::new();
-            let more = source.fetch(futures::stream::iter(rest)).await?;
             self.absorb(more, &mut out, &mut ignored);
         }
         Ok(out)
     }
 
-    /// Page through the metadata, sending each record `want` needs to `fetch` as soon as it is known
-    /// to be needed. Returns every release's records (by label) for the second pass over damaged ones.
-    async fn list_and_dispatch(
-        &self,
-        want: Want,
-        name_filter: Option<&regex::Regex>,
-        fetch: tokio::sync::mpsc::UnboundedSender<ObjectInfo>,
-    ) -> Result<BTreeMap<(String, String), Vec<(i64, ObjectInfo)>>, kube::Error> {
+    /// Every revision whose status is superseded (helm's `--superseded` alone): the metadata of every
+    /// record, then the records labelled superseded (or unlabelled) fetched and decoded.
+    async fn collect_superseded(&self, name_filter: Option<&regex::Regex>) -> Result<Collected, kube::Error> {
+        let source = Arc::new(self.clone());
         let keep = |name: &str| name_filter.is_none_or(|re| re.is_match(name));
-        // The receiver only goes away when the fetch side failed; that error is reported there.
-        let send = |infos: Vec<ObjectInfo>| infos.into_iter().for_each(|i| drop(fetch.send(i)));
-        let mut latest = LatestTracker::default();
-        let mut token: Option<String> = None;
-        loop {
-            let page = self.store.list_meta_page(self.scope.as_deref(), self.selector(), META_PAGE, token.as_deref()).await?;
-            let last = page.items.last().map(storage_key);
-            for info in page.items {
-                let key = match self.label_key(&info) {
-                    Some(key) if self.name_key(&info.name).as_ref() == Some(&key) => key,
-                    // Labels and name disagree or are missing: only the payload can tell.
-                    _ => {
-                        send(vec![info]);
-                        continue;
-                    }
-                };
-                if !keep(&key.0) {
-                    continue;
-                }
-                if want == Want::Superseded && self.labelled_superseded(&info) != Some(false) {
-                    send(vec![info.clone()]);
-                }
-                latest.observe(key.0, key.1, info);
-            }
-            match page.continue_token {
-                Some(t) => {
-                    if want == Want::Latest {
-                        send(latest.listed_up_to(last.as_deref()));
-                    }
-                    token = Some(t);
-                }
-                None => break,
-            }
-        }
-        if want == Want::Latest {
-            send(latest.finish());
-        }
-        Ok(latest.groups)
+        let metas = self.store.list_meta_all(self.scope.as_deref(), self.selector()).await?;
+        let wanted: Vec<ObjectInfo> = metas
+            .into_iter()
+            .filter(|info| match self.trusted_key(info) {
+                Some((name, _)) => keep(&name) && self.labelled_superseded(info) != Some(false),
+                // Labels and name disagree or are missing: only the payload can tell.
+                None => true,
+            })
+            .collect();
+        let fetched = source.fetch(futures::stream::iter(wanted)).await?;
+        let mut out = Collected::default();
+        self.absorb(fetched, &mut out, &mut BTreeSet::new());
+        Ok(out)
     }
+
 
     fn absorb(
         &self,
@@ -355,71 +467,12 @@ impl Source {
     }
 }
 
-/// `namespace/name`: the order etcd (and so a LIST) returns objects in.
-fn storage_key(info: &ObjectInfo) -> String {
-    format!("{}/{}", info.namespace, info.name)
-}
 
-/// The smallest storage key after every record of `info`'s release: record names are a prefix
-/// ending in `v` followed by decimal digits, and `:` sorts right after `9`.
-fn records_end(info: &ObjectInfo) -> String {
-    format!("{}/{}:", info.namespace, info.name.trim_end_matches(|c: char| c.is_ascii_digit()))
-}
-
-/// Which record is each release's latest, decided while a LIST is still paging.
-#[derive(Default)]
-struct LatestTracker {
-    /// Every release's records: (namespace, release) → (revision, object).
-    groups: BTreeMap<(String, String), Vec<(i64, ObjectInfo)>>,
-    /// Releases not decided yet, with the key past which none of their records can be listed.
-    open: BTreeMap<(String, String), String>,
-    /// The revision chosen for each decided release.
-    chosen: BTreeMap<(String, String), i64>,
-}
-
-impl LatestTracker {
-    fn observe(&mut self, release: String, revision: i64, info: ObjectInfo) {
-        let group = (info.namespace.clone(), release);
-        if !self.chosen.contains_key(&group) {
-            self.open.entry(group.clone()).or_insert_with(|| records_end(&info));
-        }
-        self.groups.entry(group).or_default().push((revision, info));
-    }
-
-    fn latest(&self, group: &(String, String)) -> Option<(i64, &ObjectInfo)> {
-        self.groups.get(group)?.iter().max_by_key(|(v, _)| *v).map(|(v, i)| (*v, i))
-    }
-
-    /// The listing has reached storage key `last`: releases whose records all sort before it are
-    /// complete (if the server lists in key order); returns their latest records.
-    fn listed_up_to(&mut self, last: Option<&str>) -> Vec<ObjectInfo> {
-        let Some(last) = last else { return Vec::new() };
-        let done: Vec<(String, String)> = self.open.iter().filter(|(_, end)| end.as_str() < last).map(|(g, _)| g.clone()).collect();
-        done.into_iter().filter_map(|g| self.decide(g)).collect()
-    }
-
-    fn decide(&mut self, group: (String, String)) -> Option<ObjectInfo> {
-        self.open.remove(&group);
-        let (revision, info) = self.latest(&group)?;
-        let info = info.clone();
-        self.chosen.insert(group, revision);
-        Some(info)
-    }
-
-    /// The listing ended: the latest of every release not decided yet, and, for a release decided
-    /// early whose records a server out of key order showed later, its real latest.
-    fn finish(&mut self) -> Vec<ObjectInfo> {
-        let mut out: Vec<ObjectInfo> = Vec::new();
-        for (group, revision) in &self.chosen {
-            if let Some((latest, info)) = self.latest(group)
-                && latest > *revision
-            {
-                out.push(info.clone());
-            }
-        }
-        let open: Vec<(String, String)> = self.open.keys().cloned().collect();
-        out.extend(open.into_iter().filter_map(|g| self.decide(g)));
-        out
+/// The items of one decoded page, or the error that stops the listing.
+async fn join_page<T>(handle: tokio::task::JoinHandle<Result<Vec<T>, String>>) -> Result<Vec<T>, kube::Error> {
+    match handle.await {
+        Ok(items) => items.map_err(crate::storage::objects::malformed_list),
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
     }
 }
 
@@ -436,87 +489,4 @@ pub fn latest_per_release(rows: Vec<Row>) -> Vec<Row> {
         }
     }
     latest.into_values().collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn info(ns: &str, release: &str, revision: i64) -> ObjectInfo {
-        ObjectInfo {
-            kind: ObjectKind::Secret,
-            namespace: ns.into(),
-            name: codec::helm3_object_name(release, revision),
-            labels: BTreeMap::new(),
-            resource_version: None,
-            uid: None,
-            creation_timestamp: None,
-            secret_type: None,
-        }
-    }
-
-    fn names(infos: &[ObjectInfo]) -> Vec<String> {
-        infos.iter().map(storage_key).collect()
-    }
-
-    /// Feeds pages like a LIST and returns what was decided after each page and at the end.
-    fn run(pages: &[Vec<(&str, &str, i64)>]) -> Vec<Vec<String>> {
-        let mut t = LatestTracker::default();
-        let mut decided = Vec::new();
-        for (n, page) in pages.iter().enumerate() {
-            let mut last = None;
-            for (ns, rel, rev) in page {
-                let i = info(ns, rel, *rev);
-                last = Some(storage_key(&i));
-                t.observe(rel.to_string(), *rev, i);
-            }
-            if n + 1 < pages.len() {
-                decided.push(names(&t.listed_up_to(last.as_deref())));
-            }
-        }
-        decided.push(names(&t.finish()));
-        decided
-    }
-
-    #[test]
-    fn releases_are_decided_once_the_listing_is_past_them() {
-        // etcd order: v1 < v10 < v2; "app" records end before "app-b" ones ('.' > '-' but "app." ends
-        // at "app.v:" which sorts after "app-b...").
-        let got = run(&[
-            vec![("a", "app", 1), ("a", "app", 10), ("a", "app", 2), ("a", "db", 1)],
-            vec![("a", "db", 2), ("b", "app", 1)],
-            vec![("b", "app", 2)],
-        ]);
-        assert_eq!(
-            got,
-            vec![
-                vec!["a/sh.helm.release.v1.app.v10".to_string()],
-                vec!["a/sh.helm.release.v1.db.v2".to_string()],
-                vec!["b/sh.helm.release.v1.app.v2".to_string()],
-            ]
-        );
-    }
-
-    #[test]
-    fn a_release_continuing_on_the_next_page_waits() {
-        let got = run(&[vec![("a", "app", 1), ("a", "app", 10)], vec![("a", "app", 11), ("a", "app", 2)]]);
-        assert_eq!(got, vec![Vec::<String>::new(), vec!["a/sh.helm.release.v1.app.v11".to_string()]]);
-    }
-
-    #[test]
-    fn names_that_extend_another_release_name_do_not_close_it_early() {
-        // "app" and "app.v2x"-like neighbours: "app-x" sorts before "app.v", "app.x" after "app.v:".
-        let got = run(&[vec![("a", "app", 3), ("a", "app-x", 1)], vec![("a", "app", 4)]]);
-        assert_eq!(got[0], Vec::<String>::new(), "app-x sorts before app's records end");
-        assert_eq!(got[1], vec!["a/sh.helm.release.v1.app.v4".to_string(), "a/sh.helm.release.v1.app-x.v1".to_string()]);
-    }
-
-    #[test]
-    fn a_server_listing_out_of_key_order_still_gets_the_real_latest() {
-        // Page 2 ends past app's records, so app is decided at v3; a later page shows v9.
-        let got = run(&[vec![("a", "app", 3)], vec![("z", "web", 1)], vec![("a", "app", 9)]]);
-        assert_eq!(got[0], Vec::<String>::new());
-        assert_eq!(got[1], vec!["a/sh.helm.release.v1.app.v3".to_string()]);
-        assert_eq!(got[2], vec!["a/sh.helm.release.v1.app.v9".to_string(), "z/sh.helm.release.v1.web.v1".to_string()]);
-    }
 }

@@ -25,12 +25,15 @@
 
 mod collect;
 mod export;
+mod forget;
 mod inspect;
 mod list;
+mod move_release;
 mod prune;
 mod resources;
 mod restore;
 mod selector;
+mod surgery;
 mod unlock;
 mod view;
 
@@ -86,6 +89,8 @@ pub async fn run(ctx: &Context<'_>, mut args: ReleasesArgs) -> Result<Outcome, A
         ReleasesCommand::Prune(a) => prune::run(&scope, a).await,
         ReleasesCommand::Export(a) => export::run(&scope, a).await,
         ReleasesCommand::Restore(a) => restore::run(&scope, a).await,
+        ReleasesCommand::Forget(a) => forget::run(&scope, a).await,
+        ReleasesCommand::Move(a) => move_release::run(&scope, a).await,
     }
 }
 
