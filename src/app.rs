@@ -35,12 +35,19 @@ pub enum Outcome {
 pub fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
     let env = ProcessEnv;
+    let argv0 = args.first().map(|a| a.to_string_lossy().into_owned()).unwrap_or_default();
+    // Run as `kubectl_complete-werf` (a link to this binary, e.g. next to krew's link, which survives
+    // `krew upgrade`): kubectl's plugin completion, the words being all our arguments.
+    let base = argv0.rsplit(['/', '\\']).next().unwrap_or(&argv0);
+    if base.strip_suffix(".exe").unwrap_or(base) == "kubectl_complete-werf" {
+        let words: Vec<String> = args[1..].iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        return commands::completion::complete_main(&words);
+    }
     // Completion requests bypass clap's parsing (their words are partial, flags included).
     if args.get(1).is_some_and(|a| a == "__complete") {
         let words: Vec<String> = args[2..].iter().map(|a| a.to_string_lossy().into_owned()).collect();
         return commands::completion::complete_main(&words);
     }
-    let argv0 = args.first().map(|a| a.to_string_lossy().into_owned()).unwrap_or_default();
     let mode = InvocationMode::detect(&argv0, &env);
     let command = crate::cli::command_for_mode(Cli::command(), mode);
     let matches = match command.try_get_matches_from(&args) {

@@ -59,6 +59,22 @@ pub struct ConnectionArgs {
     #[arg(long, global = true)]
     pub insecure_skip_tls_verify: bool,
 
+    /// Server name to verify the server's certificate against (default: the host of the server address).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub tls_server_name: Option<String>,
+
+    /// Path to a client certificate file for TLS.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub client_certificate: Option<PathBuf>,
+
+    /// Path to a client key file for TLS.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub client_key: Option<PathBuf>,
+
+    /// UID to impersonate for the operation (together with --as).
+    #[arg(long = "as-uid", global = true, value_name = "UID")]
+    pub as_uid: Option<String>,
+
     /// Client-side limit on API requests per second (env: HELM_QPS; default: no limit).
     #[arg(long, global = true, value_name = "QPS")]
     pub qps: Option<f64>,
@@ -135,6 +151,17 @@ pub enum OutputFormat {
     Yaml,
 }
 
+/// Output formats of `releases list`: the data formats, and kubectl's `name` for pipes.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ListOutputFormat {
+    #[default]
+    Table,
+    Json,
+    Yaml,
+    /// One NAMESPACE/NAME a line.
+    Name,
+}
+
 #[derive(Parser, Debug)]
 #[command(
     name = "kubectl-werf",
@@ -187,7 +214,7 @@ upgrade, and this command warns about them.",
     /// List and inspect Helm 3/4 and Helm 2 (Tiller) releases straight from release storage,
     /// answering like helm list/history/status/get.
     #[command(
-        after_help = "Examples:\n  kubectl werf releases list -A\n  kubectl werf releases ls -n shop --failed -o json\n  kubectl werf releases history shop -n shop\n  kubectl werf releases get values shop -n shop -a"
+        after_help = "Examples:\n  kubectl werf releases list -A\n  kubectl werf releases ls -n shop --failed -o json\n  kubectl werf releases list -A -o name\n  kubectl werf releases history shop -n shop\n  kubectl werf releases status shop -n shop --show-resources --show-desc\n  kubectl werf releases get values shop -n shop -a"
     )]
     Releases(ReleasesArgs),
 
@@ -696,9 +723,10 @@ pub struct ReleasesPruneArgs {
     /// Every release in every namespace (and every Helm 2 release).
     #[arg(short = 'A', long, conflicts_with = "names")]
     pub all_namespaces: bool,
-    /// Revisions to keep per release (at least 1).
+    /// Revisions to keep per release (at least 1). Required, except as a Helm plugin, where Helm's
+    /// $HELM_MAX_HISTORY (helm upgrade's --history-max default, 10) is the default.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    pub keep: u32,
+    pub keep: Option<u32>,
     /// Show the plan and change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -854,9 +882,9 @@ pub struct ReleasesListArgs {
     /// Format UPDATED with a Go time layout, e.g. "2006-01-02 15:04:05Z0700".
     #[arg(long, value_name = "LAYOUT")]
     pub time_format: Option<String>,
-    /// Output format.
-    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
-    pub output: OutputFormat,
+    /// Output format (name: one NAMESPACE/NAME a line, for pipes).
+    #[arg(short = 'o', long, value_enum, default_value_t = ListOutputFormat::Table)]
+    pub output: ListOutputFormat,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -878,6 +906,12 @@ pub struct ReleasesStatusArgs {
     /// This revision instead of the latest.
     #[arg(long, value_name = "N")]
     pub revision: Option<i64>,
+    /// Also show the release's resources as the cluster has them (helm 3's layout; reads each object).
+    #[arg(long)]
+    pub show_resources: bool,
+    /// Also show the release's description (its completion or error message).
+    #[arg(long)]
+    pub show_desc: bool,
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,

@@ -76,8 +76,7 @@ pub fn load_kubeconfig(paths: &[PathBuf]) -> Result<Option<Kubeconfig>, ClusterE
 
 /// Build the kube `Config` the flags and files describe.
 pub async fn resolve_config(settings: &ConnectionSettings, env: &dyn EnvLookup) -> Result<kube::Config, ClusterError> {
-    let paths = kubeconfig_paths(settings, env)?;
-    let kubeconfig = load_kubeconfig(&paths)?;
+    let kubeconfig = configured_kubeconfig(settings, env)?;
     let mut config = match kubeconfig {
         Some(kc) if has_usable_context(&kc, settings) => {
             let kc = apply_overrides(kc, settings)?;
@@ -86,14 +85,14 @@ pub async fn resolve_config(settings: &ConnectionSettings, env: &dyn EnvLookup) 
                 cluster: settings.cluster.clone(),
                 user: settings.user.clone(),
             };
-            kube::Config::from_custom_kubeconfig(kc, &options).await.map_err(|e| ClusterError::Config(e.to_string()))?
+            kube::Config::from_custom_kubeconfig(kc, &options).await.map_err(|e| crate::credentials::kubeconfig_error(settings, &e))?
         }
         Some(_) | None if settings.server.is_some() => {
             // Only flags: a synthetic kubeconfig so CA and TLS options go through kube's own loader.
             let kc = apply_overrides(flags_only_kubeconfig(), settings)?;
             kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
                 .await
-                .map_err(|e| ClusterError::Config(e.to_string()))?
+                .map_err(|e| crate::credentials::kubeconfig_error(settings, &e))?
         }
         Some(kc) => {
             // A kubeconfig without a usable context: say which context is missing, as kubectl does.
@@ -102,7 +101,7 @@ pub async fn resolve_config(settings: &ConnectionSettings, env: &dyn EnvLookup) 
                 cluster: settings.cluster.clone(),
                 user: settings.user.clone(),
             };
-            kube::Config::from_custom_kubeconfig(kc, &options).await.map_err(|e| ClusterError::Config(e.to_string()))?
+            kube::Config::from_custom_kubeconfig(kc, &options).await.map_err(|e| crate::credentials::kubeconfig_error(settings, &e))?
         }
         None => {
             let mut c = kube::Config::incluster().map_err(|_| ClusterError::NoConfiguration)?;
@@ -111,6 +110,9 @@ pub async fn resolve_config(settings: &ConnectionSettings, env: &dyn EnvLookup) 
                 c.auth_info = AuthInfo { token: Some(token.clone().into()), ..Default::default() };
             }
             c.accept_invalid_certs |= settings.insecure_skip_tls_verify;
+            if settings.tls_server_name.is_some() {
+                c.tls_server_name = settings.tls_server_name.clone();
+            }
             c
         }
     };
@@ -119,6 +121,14 @@ pub async fn resolve_config(settings: &ConnectionSettings, env: &dyn EnvLookup) 
     }
     if !settings.as_groups.is_empty() {
         config.auth_info.impersonate_groups = Some(settings.as_groups.clone());
+    }
+    if let Some(uid) = &settings.as_uid {
+        if config.auth_info.impersonate.is_none() {
+            return Err(ClusterError::Config(format!(
+                "--as-uid {uid} needs --as USER too: Kubernetes impersonates a UID only together with a user"
+            )));
+        }
+        config.auth_info.impersonate_uid = Some(uid.clone());
     }
     if let Some(timeout) = settings.request_timeout {
         config.read_timeout = Some(timeout);
@@ -164,8 +174,10 @@ fn apply_overrides(mut kc: Kubeconfig, settings: &ConnectionSettings) -> Result<
     let cluster_name = settings.cluster.clone().unwrap_or(context.cluster.clone());
     let user_name = settings.user.clone().or(context.user.clone());
 
-    let needs_cluster_change =
-        settings.server.is_some() || settings.certificate_authority.is_some() || settings.insecure_skip_tls_verify;
+    let needs_cluster_change = settings.server.is_some()
+        || settings.certificate_authority.is_some()
+        || settings.insecure_skip_tls_verify
+        || settings.tls_server_name.is_some();
     if needs_cluster_change
         && let Some(entry) = kc.clusters.iter_mut().find(|c| c.name == cluster_name) {
             let cluster = entry.cluster.get_or_insert_with(KubeconfigCluster::default);
@@ -176,6 +188,9 @@ fn apply_overrides(mut kc: Kubeconfig, settings: &ConnectionSettings) -> Result<
                 check_readable(ca)?;
                 cluster.certificate_authority = Some(ca.display().to_string());
                 cluster.certificate_authority_data = None;
+            }
+            if let Some(name) = &settings.tls_server_name {
+                cluster.tls_server_name = Some(name.clone());
             }
             if settings.insecure_skip_tls_verify {
                 cluster.insecure_skip_tls_verify = Some(true);
@@ -199,7 +214,59 @@ fn apply_overrides(mut kc: Kubeconfig, settings: &ConnectionSettings) -> Result<
             }
         }
     }
+    if settings.client_certificate.is_some() || settings.client_key.is_some() {
+        apply_client_certificate(&mut kc, &context_name, settings)?;
+    }
     Ok(kc)
+}
+
+/// `--client-certificate` and `--client-key` replace the certificate and key of the context's user (as
+/// kubectl layers them), keeping its other credentials; a context without a user gets one.
+fn apply_client_certificate(kc: &mut Kubeconfig, context_name: &str, settings: &ConnectionSettings) -> Result<(), ClusterError> {
+    for path in [&settings.client_certificate, &settings.client_key].into_iter().flatten() {
+        std::fs::metadata(path).map_err(|e| ClusterError::Kubeconfig {
+            path: path.display().to_string(),
+            reason: format!("cannot read client certificate or key: {e}"),
+        })?;
+    }
+    let user_name = settings
+        .user
+        .clone()
+        .or_else(|| kc.contexts.iter().find(|c| c.name == context_name).and_then(|c| c.context.as_ref()?.user.clone()));
+    let index = match user_name.as_ref().and_then(|u| kc.auth_infos.iter().position(|a| &a.name == u)) {
+        Some(i) => i,
+        None => {
+            let name = format!("{FLAGS_ONLY}-client-certificate");
+            kc.auth_infos.push(NamedAuthInfo { name: name.clone(), auth_info: Some(AuthInfo::default()), other: Default::default() });
+            if let Some(c) = kc.contexts.iter_mut().find(|c| c.name == context_name).and_then(|c| c.context.as_mut()) {
+                c.user = Some(name);
+            }
+            kc.auth_infos.len() - 1
+        }
+    };
+    let auth = kc.auth_infos[index].auth_info.get_or_insert_with(AuthInfo::default);
+    if let Some(cert) = &settings.client_certificate {
+        auth.client_certificate = Some(cert.display().to_string());
+        auth.client_certificate_data = None;
+    }
+    if let Some(key) = &settings.client_key {
+        auth.client_key = Some(key.display().to_string());
+        auth.client_key_data = None;
+    }
+    Ok(())
+}
+
+/// The kubeconfig this invocation uses: the files of [`kubeconfig_paths`] when `--kubeconfig` (or werf's
+/// `WERF_KUBE_CONFIG`) names one, else a base64 kubeconfig from werf's variables, else the files of
+/// `$KUBECONFIG` or `~/.kube/config`. A base64 kubeconfig's text is never part of an error.
+pub fn configured_kubeconfig(settings: &ConnectionSettings, env: &dyn EnvLookup) -> Result<Option<Kubeconfig>, ClusterError> {
+    if settings.kubeconfig.is_none()
+        && let Some(b64) = &settings.kubeconfig_base64
+    {
+        return crate::credentials::decode_base64_kubeconfig(b64).map(Some);
+    }
+    let paths = kubeconfig_paths(settings, env)?;
+    load_kubeconfig(&paths)
 }
 
 fn check_readable(path: &Path) -> Result<(), ClusterError> {
@@ -216,10 +283,14 @@ fn normalize_server(server: &str) -> String {
 
 /// Connect: resolve the configuration and build a client.
 pub async fn connect(settings: &ConnectionSettings, env: &dyn EnvLookup) -> Result<ClusterAccess, ClusterError> {
-    let config = resolve_config(settings, env).await?;
+    let mut config = resolve_config(settings, env).await?;
     let namespace = config.default_namespace.clone();
     let cluster_url = config.cluster_url.to_string();
-    let builder = kube::client::ClientBuilder::try_from(config).map_err(|e| ClusterError::Client(e.to_string()))?;
+    // An exec credential plugin runs here, once, under our control (see `credentials`).
+    let exec = crate::credentials::take_exec_credentials(&mut config).await?;
+    let builder = kube::client::ClientBuilder::try_from(config)
+        .map_err(|e| ClusterError::Client(crate::credentials::describe_client_error(&e)))?
+        .with_layer(&crate::credentials::ExecAuthLayer::new(exec));
     // Every request goes through the client's backoff window (fewer in flight while the server throttles).
     let builder = builder.with_layer(&crate::retry::BackoffLayer::new());
     let client = match settings.rate_limit {

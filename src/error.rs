@@ -50,6 +50,8 @@ pub fn describe_kube_error(err: &kube::Error) -> String {
                 status.message.clone()
             }
         }
+        // A failed credential plugin: its own one-line message, nothing of what it printed.
+        other if crate::credentials::is_exec_failure(other) => crate::credentials::exec_failure_message(other).unwrap_or_default(),
         other => {
             let mut text = other.to_string();
             let mut source = std::error::Error::source(other);

@@ -14,6 +14,7 @@
 pub mod app;
 pub mod cli;
 pub mod cluster;
+pub mod credentials;
 pub mod commands;
 pub mod error;
 pub mod gotime;

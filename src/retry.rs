@@ -81,6 +81,8 @@ pub fn is_transient(err: &kube::Error) -> bool {
     match err {
         kube::Error::Api(status) => matches!(status.code, 429 | 500 | 502 | 503 | 504),
         // A certificate the client refuses stays refused: fail at once with the TLS message.
+        // A failed credential plugin is not a broken connection: trying again cannot help.
+        kube::Error::Service(_) if crate::credentials::is_exec_failure(err) => false,
         kube::Error::HyperError(_) | kube::Error::Service(_) => !is_tls_refusal(err),
         kube::Error::ReadEvents(_) => true,
         _ => false,

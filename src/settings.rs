@@ -103,7 +103,36 @@ pub struct ConnectionSettings {
     pub verbosity: u8,
     /// Client-side rate limit; `None` sends requests as fast as the verb's concurrency allows.
     pub rate_limit: Option<crate::ratelimit::RateLimit>,
+    /// The name the server's certificate must carry when it differs from the address (`--tls-server-name`).
+    pub tls_server_name: Option<String>,
+    /// A client certificate and its key for TLS authentication (`--client-certificate`, `--client-key`).
+    pub client_certificate: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+    /// The UID to impersonate together with `as_user` (`--as-uid`).
+    pub as_uid: Option<String>,
+    /// A whole kubeconfig given as base64 (werf's `WERF_KUBE_CONFIG_BASE64` and its aliases).
+    pub kubeconfig_base64: Option<Base64Kubeconfig>,
 }
+
+/// A kubeconfig passed in an environment variable as base64: credentials, so never printed; errors name
+/// only the variable.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Base64Kubeconfig {
+    /// The variable it came from, for messages.
+    pub variable: &'static str,
+    pub value: String,
+}
+
+impl std::fmt::Debug for Base64Kubeconfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Base64Kubeconfig({}, <{} bytes, not shown>)", self.variable, self.value.len())
+    }
+}
+
+/// werf's names for a base64 kubeconfig, first set wins.
+pub const WERF_KUBECONFIG_BASE64_VARS: [&str; 3] = ["WERF_KUBE_CONFIG_BASE64", "WERF_KUBECONFIG_BASE64", "KUBECONFIG_BASE64"];
+/// werf's names for a kubeconfig path, first set wins (then kubectl's own `KUBECONFIG`).
+pub const WERF_KUBECONFIG_PATH_VARS: [&str; 2] = ["WERF_KUBE_CONFIG", "WERF_KUBECONFIG"];
 
 // RateLimit holds an f64; settings never hold NaN (parsing refuses it), so equality is total.
 impl Eq for ConnectionSettings {}
@@ -133,6 +162,11 @@ impl ConnectionSettings {
             insecure_skip_tls_verify: args.insecure_skip_tls_verify,
             verbosity: args.verbosity,
             rate_limit: None,
+            tls_server_name: args.tls_server_name.clone(),
+            client_certificate: args.client_certificate.clone(),
+            client_key: args.client_key.clone(),
+            as_uid: args.as_uid.clone(),
+            kubeconfig_base64: None,
         };
         let qps = match args.qps {
             Some(q) => Some(q),
@@ -174,8 +208,47 @@ impl ConnectionSettings {
             {
                 s.verbosity = 4;
             }
+            s.tls_server_name = s.tls_server_name.or_else(|| env.non_empty("HELM_KUBETLS_SERVER_NAME"));
         }
+        s.apply_werf_environment(env)?;
         Ok(s)
+    }
+
+    /// werf's variables, as werf CI jobs set them: below our flags (and Helm's, in plugin mode), above
+    /// kubectl's own (`KUBECONFIG`, `~/.kube/config`). A base64 kubeconfig wins over kubeconfig paths
+    /// from variables, as in werf; `--kubeconfig` wins over both.
+    fn apply_werf_environment(&mut self, env: &dyn EnvLookup) -> Result<(), SettingsError> {
+        self.context = self.context.take().or_else(|| env.non_empty("WERF_KUBE_CONTEXT"));
+        if self.kubeconfig.is_none() {
+            if let Some((variable, value)) =
+                WERF_KUBECONFIG_BASE64_VARS.iter().find_map(|v| env.non_empty(v).map(|value| (*v, value)))
+            {
+                self.kubeconfig_base64 = Some(Base64Kubeconfig { variable, value });
+            } else {
+                self.kubeconfig = WERF_KUBECONFIG_PATH_VARS.iter().find_map(|v| env.non_empty(v)).map(PathBuf::from);
+            }
+        }
+        self.token = self.token.take().or_else(|| env.non_empty("WERF_KUBE_TOKEN"));
+        self.server = self.server.take().or_else(|| env.non_empty("WERF_KUBE_API_SERVER"));
+        self.tls_server_name = self.tls_server_name.take().or_else(|| env.non_empty("WERF_KUBE_TLS_SERVER"));
+        self.certificate_authority =
+            self.certificate_authority.take().or_else(|| env.non_empty("WERF_KUBE_CA_PATH").map(PathBuf::from));
+        if !self.insecure_skip_tls_verify
+            && let Some(v) = env.non_empty("WERF_SKIP_TLS_VERIFY_KUBE")
+        {
+            self.insecure_skip_tls_verify = parse_werf_bool("WERF_SKIP_TLS_VERIFY_KUBE", &v)?;
+        }
+        Ok(())
+    }
+}
+
+/// werf's booleans: Go's ParseBool values, plus yes/no.
+fn parse_werf_bool(what: &'static str, value: &str) -> Result<bool, SettingsError> {
+    match value.to_ascii_lowercase().as_str() {
+        "yes" | "y" | "on" => Ok(true),
+        "no" | "n" | "off" => Ok(false),
+        _ => parse_bool(what, value)
+            .map_err(|_| SettingsError::Invalid { what, value: value.into(), reason: "expected true or false (1/0, yes/no)".into() }),
     }
 }
 
@@ -446,6 +519,89 @@ mod tests {
         assert!(ConnectionSettings::resolve(&ConnectionArgs::default(), InvocationMode::Kubectl, &env(&[("HELM_QPS", "fast")])).is_err());
         let zero = ConnectionSettings::resolve(&ConnectionArgs::default(), InvocationMode::Kubectl, &env(&[("HELM_QPS", "0")])).unwrap();
         assert_eq!(zero.rate_limit, None);
+    }
+
+    #[test]
+    fn werf_variables_rank_below_flags_and_above_kubectls_own() {
+        let werf = env(&[
+            ("WERF_KUBE_CONTEXT", "werf-ctx"),
+            ("WERF_KUBE_CONFIG", "/werf/config"),
+            ("WERF_KUBECONFIG", "/werf/other"),
+            ("KUBECONFIG", "/kubectl/config"),
+            ("WERF_KUBE_TOKEN", "werf-token"),
+            ("WERF_KUBE_API_SERVER", "https://werf:6443"),
+            ("WERF_KUBE_TLS_SERVER", "werf.internal"),
+            ("WERF_KUBE_CA_PATH", "/werf/ca.pem"),
+            ("WERF_SKIP_TLS_VERIFY_KUBE", "true"),
+        ]);
+        let s = ConnectionSettings::resolve(&ConnectionArgs::default(), InvocationMode::Kubectl, &werf).unwrap();
+        assert_eq!(s.context.as_deref(), Some("werf-ctx"));
+        assert_eq!(s.kubeconfig, Some(PathBuf::from("/werf/config")), "WERF_KUBE_CONFIG, then WERF_KUBECONFIG, then KUBECONFIG");
+        assert_eq!(s.token.as_deref(), Some("werf-token"));
+        assert_eq!(s.server.as_deref(), Some("https://werf:6443"));
+        assert_eq!(s.tls_server_name.as_deref(), Some("werf.internal"));
+        assert_eq!(s.certificate_authority, Some(PathBuf::from("/werf/ca.pem")));
+        assert!(s.insecure_skip_tls_verify);
+        assert_eq!(s.kubeconfig_base64, None);
+        let second = env(&[("WERF_KUBECONFIG", "/werf/other"), ("KUBECONFIG", "/kubectl/config")]);
+        let s = ConnectionSettings::resolve(&ConnectionArgs::default(), InvocationMode::Kubectl, &second).unwrap();
+        assert_eq!(s.kubeconfig, Some(PathBuf::from("/werf/other")));
+        // KUBECONFIG alone stays kubectl's list (read by the cluster module), not an explicit file.
+        let s = ConnectionSettings::resolve(&ConnectionArgs::default(), InvocationMode::Kubectl, &env(&[("KUBECONFIG", "/a:/b")])).unwrap();
+        assert_eq!(s.kubeconfig, None);
+
+        // Flags win over every werf variable.
+        let flags = ConnectionArgs {
+            context: Some("flag-ctx".into()),
+            kubeconfig: Some("/flag/config".into()),
+            token: Some("flag-token".into()),
+            server: Some("https://flag:6443".into()),
+            tls_server_name: Some("flag.internal".into()),
+            certificate_authority: Some("/flag/ca.pem".into()),
+            ..Default::default()
+        };
+        let s = ConnectionSettings::resolve(&flags, InvocationMode::Kubectl, &werf).unwrap();
+        assert_eq!(s.context.as_deref(), Some("flag-ctx"));
+        assert_eq!(s.kubeconfig, Some(PathBuf::from("/flag/config")));
+        assert_eq!(s.token.as_deref(), Some("flag-token"));
+        assert_eq!(s.server.as_deref(), Some("https://flag:6443"));
+        assert_eq!(s.tls_server_name.as_deref(), Some("flag.internal"));
+        assert_eq!(s.certificate_authority, Some(PathBuf::from("/flag/ca.pem")));
+
+        // In Helm mode, Helm's flags (its HELM_* variables) also rank above werf's.
+        let helm = env(&[("HELM_KUBECONTEXT", "helm-ctx"), ("HELM_KUBETLS_SERVER_NAME", "helm.internal"), ("WERF_KUBE_CONTEXT", "werf-ctx"), ("WERF_KUBE_TLS_SERVER", "werf.internal")]);
+        let s = ConnectionSettings::resolve(&ConnectionArgs::default(), InvocationMode::Helm, &helm).unwrap();
+        assert_eq!(s.context.as_deref(), Some("helm-ctx"));
+        assert_eq!(s.tls_server_name.as_deref(), Some("helm.internal"));
+        let s = ConnectionSettings::resolve(&ConnectionArgs::default(), InvocationMode::Kubectl, &helm).unwrap();
+        assert_eq!(s.tls_server_name.as_deref(), Some("werf.internal"), "HELM_* only count under Helm");
+
+        for (value, expected) in [("1", true), ("yes", true), ("false", false), ("no", false)] {
+            let s = ConnectionSettings::resolve(&ConnectionArgs::default(), InvocationMode::Kubectl, &env(&[("WERF_SKIP_TLS_VERIFY_KUBE", value)])).unwrap();
+            assert_eq!(s.insecure_skip_tls_verify, expected, "{value}");
+        }
+        let err = ConnectionSettings::resolve(&ConnectionArgs::default(), InvocationMode::Kubectl, &env(&[("WERF_SKIP_TLS_VERIFY_KUBE", "maybe")])).unwrap_err();
+        assert!(err.to_string().contains("WERF_SKIP_TLS_VERIFY_KUBE"), "{err}");
+    }
+
+    #[test]
+    fn a_base64_kubeconfig_wins_over_kubeconfig_paths_from_variables_but_not_over_the_flag() {
+        let vars = env(&[
+            ("KUBECONFIG_BASE64", "third"),
+            ("WERF_KUBECONFIG_BASE64", "second"),
+            ("WERF_KUBE_CONFIG_BASE64", "first"),
+            ("WERF_KUBE_CONFIG", "/werf/config"),
+        ]);
+        let s = ConnectionSettings::resolve(&ConnectionArgs::default(), InvocationMode::Kubectl, &vars).unwrap();
+        let b64 = s.kubeconfig_base64.clone().unwrap();
+        assert_eq!((b64.variable, b64.value.as_str()), ("WERF_KUBE_CONFIG_BASE64", "first"));
+        assert_eq!(s.kubeconfig, None);
+        assert!(!format!("{s:?}").contains("first"), "the base64 kubeconfig is never printed");
+        let s = ConnectionSettings::resolve(&ConnectionArgs::default(), InvocationMode::Kubectl, &env(&[("KUBECONFIG_BASE64", "third"), ("WERF_KUBECONFIG_BASE64", "second")])).unwrap();
+        assert_eq!(s.kubeconfig_base64.unwrap().variable, "WERF_KUBECONFIG_BASE64");
+        let flag = ConnectionArgs { kubeconfig: Some("/flag".into()), ..Default::default() };
+        let s = ConnectionSettings::resolve(&flag, InvocationMode::Kubectl, &vars).unwrap();
+        assert_eq!((s.kubeconfig, s.kubeconfig_base64), (Some(PathBuf::from("/flag")), None));
     }
 
     #[test]

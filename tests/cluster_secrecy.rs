@@ -154,3 +154,100 @@ fn client_keys_never_reach_output_or_logs() {
         }
     }
 }
+
+/// The current context's server, CA data and token, read from the test kubeconfig.
+fn server_ca_token(c: &TestCluster) -> (String, String, String) {
+    let kc: serde_json::Value = serde_saphyr::from_str(&std::fs::read_to_string(&c.kubeconfig).unwrap()).unwrap();
+    let context = kc["current-context"].as_str().unwrap();
+    let find = |list: &str, name: &str| kc[list].as_array().unwrap().iter().find(|e| e["name"] == name).cloned().unwrap();
+    let ctx = find("contexts", context)["context"].clone();
+    let cluster = find("clusters", ctx["cluster"].as_str().unwrap())["cluster"].clone();
+    let user = find("users", ctx["user"].as_str().unwrap())["user"].clone();
+    (
+        cluster["server"].as_str().unwrap().to_string(),
+        cluster["certificate-authority-data"].as_str().unwrap().to_string(),
+        user["token"].as_str().unwrap().to_string(),
+    )
+}
+
+/// werf's credential variables (`WERF_KUBE_TOKEN`, `WERF_KUBE_CONFIG_BASE64` and its aliases), exec
+/// credential plugins (their token, and whatever a failing one prints) and garbled inputs: at `-v 9`,
+/// on success and on failure, none of it reaches stdout, stderr, hints or logs.
+#[test]
+fn werf_variables_exec_plugins_and_base64_kubeconfigs_stay_out_of_output() {
+    use base64::Engine;
+    let c = TestCluster::start();
+    let ns = c.namespace("secrecy-werf");
+    c.seed_file(&fixture("helm3/fx-helm3-shop-secrets.yaml"), &BTreeMap::from([("fx-helm3", ns.as_str())]));
+    let (server, ca_b64, token) = server_ca_token(&c);
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, base64::engine::general_purpose::STANDARD.decode(&ca_b64).unwrap()).unwrap();
+    let kubeconfig_text = std::fs::read_to_string(&c.kubeconfig).unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&kubeconfig_text);
+    let plugin_secret = format!("plugin-said-{}", ns.rsplit('-').next().unwrap());
+    let script = |path: &std::path::Path, body: &str| {
+        std::fs::write(path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    let good_plugin = dir.path().join("good-plugin");
+    script(
+        &good_plugin,
+        &format!("echo '{plugin_secret}' >&2\necho '{{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"{token}\",\"expirationTimestamp\":\"2000-01-01T00:00:00Z\"}}}}'"),
+    );
+    let bad_plugin = dir.path().join("bad-plugin");
+    script(&bad_plugin, &format!("echo '{{\"status\":{{\"token\":\"{token}\"}}}}'\necho '{plugin_secret}' >&2\nexit 1"));
+    let exec_kubeconfig = |plugin: &std::path::Path| {
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: x\nclusters:\n- name: k\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca_b64}\nusers:\n- name: u\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: {}\ncontexts:\n- name: x\n  context:\n    cluster: k\n    user: u\n",
+            plugin.display()
+        )
+    };
+    let (good_kc, bad_kc) = (dir.path().join("good-kc"), dir.path().join("bad-kc"));
+    std::fs::write(&good_kc, exec_kubeconfig(&good_plugin)).unwrap();
+    std::fs::write(&bad_kc, exec_kubeconfig(&bad_plugin)).unwrap();
+    let garbled = base64::engine::general_purpose::STANDARD.encode(format!("{kubeconfig_text}\n  - [ {token}"));
+    let wrong_token = format!("wrong-{token}");
+    let path = |p: &std::path::Path| p.display().to_string();
+
+    type Case<'a> = (&'a str, Vec<(&'a str, String)>, bool);
+    let cases: Vec<Case> = vec![
+        ("WERF_KUBE_TOKEN + API server + CA path", vec![("WERF_KUBE_TOKEN", token.clone()), ("WERF_KUBE_API_SERVER", server.clone()), ("WERF_KUBE_CA_PATH", path(&ca))], true),
+        ("WERF_KUBE_CONFIG_BASE64", vec![("WERF_KUBE_CONFIG_BASE64", b64.clone())], true),
+        ("WERF_KUBECONFIG_BASE64", vec![("WERF_KUBECONFIG_BASE64", b64.clone())], true),
+        ("KUBECONFIG_BASE64", vec![("KUBECONFIG_BASE64", b64.clone())], true),
+        ("an exec plugin's token", vec![("KUBECONFIG", path(&good_kc))], true),
+        ("a failing exec plugin", vec![("KUBECONFIG", path(&bad_kc))], false),
+        ("a garbled base64 kubeconfig", vec![("WERF_KUBE_CONFIG_BASE64", garbled.clone())], false),
+        ("a wrong WERF_KUBE_TOKEN", vec![("WERF_KUBE_TOKEN", wrong_token.clone()), ("WERF_KUBE_API_SERVER", server.clone()), ("WERF_KUBE_CA_PATH", path(&ca))], false),
+    ];
+    let secrets = [token.clone(), b64.clone(), garbled.clone(), plugin_secret.clone(), wrong_token.clone()];
+    for (what, envs, succeeds) in &cases {
+        for args in [
+            vec!["releases", "list", "-n", &ns],
+            vec!["releases", "history", "shop", "-n", &ns, "-o", "json"],
+            vec!["releases", "status", "shop", "-n", &ns],
+            vec!["version"],
+        ] {
+            let mut cmd = c.werf();
+            cmd.env_remove("KUBECONFIG").env("HOME", &home).args(&args).args(["-v", "9"]);
+            for (k, v) in envs {
+                cmd.env(k, v);
+            }
+            let out = run(&mut cmd);
+            let text = both(&out);
+            if *succeeds {
+                assert!(out.status.success(), "{what}: {args:?}: {text}");
+                assert!(String::from_utf8_lossy(&out.stderr).contains("GET"), "{what}: {args:?}: no request log at -v 9");
+            } else if args[0] != "version" {
+                assert_eq!(out.status.code(), Some(1), "{what}: {args:?}: {text}");
+            }
+            for s in &secrets {
+                assert!(!text.contains(s.as_str()), "{what}: {args:?} printed a credential or the plugin's output:\n{text}");
+            }
+        }
+    }
+}

@@ -19,6 +19,8 @@ fn path_with_our_binary() -> String {
 #[test]
 fn plugin_installs_and_runs_under_helm3_and_helm4() {
     let c = TestCluster::start();
+    // helm 4's status maps every kind of the stored manifest, the shop chart's Widget included.
+    c.install_widget_crd();
     let ns = c.namespace("plugin");
     let map = BTreeMap::from([("fx-helm3", ns.as_str())]);
     for f in ["shop-secrets", "stuck-secrets"] {

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 const LEGACY_KEYS: &[&str] =
-    &["name", "version", "usage", "description", "command", "platformCommand", "ignoreFlags", "hooks", "downloaders", "useTunnel"];
+    &["name", "version", "usage", "description", "command", "platformCommand", "ignoreFlags", "downloaders", "useTunnel"];
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -72,10 +72,21 @@ fn plugin_yaml_is_in_helms_legacy_format() {
             assert!(p["command"].as_str().is_some_and(names_kubectl_werf), "{p}");
         }
     }
-    if let Some(hooks) = plugin.get("hooks") {
-        for (event, hook) in hooks.as_object().expect("hooks is a mapping") {
-            assert!(["install", "update", "delete"].contains(&event.as_str()), "hook {event:?}");
-            assert!(hook.is_string(), "hook {event:?} is a command line for sh");
-        }
+    // No hooks: Helm runs legacy hooks through `sh -c`, which Windows lacks, and the plugin needs none.
+    assert!(plugin.get("hooks").is_none(), "plugin.yaml must not need a hook");
+    // Helm 4's fields must not be mixed into the legacy file (Helm 4 then refuses it).
+    for key in ["apiVersion", "type", "runtime", "runtimeConfig", "config", "platformHooks"] {
+        assert!(plugin.get(key).is_none(), "{key:?} is a Helm 4 (apiVersion: v1) field");
+    }
+    assert!(!(plugin.get("command").is_some() && plugin.get("platformCommand").is_some()), "Helm 4 refuses command together with platformCommand");
+}
+
+/// scripts/helm-plugin rewrites only `version` and `command` of this file for a platform's tarball;
+/// both lines must be there, each exactly once.
+#[test]
+fn the_packaging_script_finds_the_lines_it_rewrites() {
+    let text = fs::read_to_string(repo().join("plugin.yaml")).unwrap();
+    for key in ["version:", "command:"] {
+        assert_eq!(text.lines().filter(|l| l.starts_with(key)).count(), 1, "plugin.yaml: one top-level {key} line");
     }
 }

@@ -1,4 +1,4 @@
-//! Packaging for krew: the distribution archive made by `scripts/dist`, and `krew-manifest.yaml`
+//! Packaging for krew: the distribution archive made by `scripts/dist`, and `plugins/werf.yaml`
 //! checked against krew's rules (those of krew's manifest validation and krew-index's review).
 //!
 //! # Where the archive comes from
@@ -34,8 +34,27 @@ use std::sync::OnceLock;
 use serde_json::Value;
 
 const API_VERSION: &str = "krew.googlecontainertools.github.com/v1alpha2";
-const KNOWN_OS: &[&str] = &["linux", "darwin", "windows"];
-const KNOWN_ARCH: &[&str] = &["amd64", "arm64", "arm", "386", "ppc64le", "s390x"];
+/// The <os, arch> pairs krew's `validate-krew-manifest` checks selectors against (`allPlatforms`).
+const KREW_PLATFORMS: &[(&str, &str)] = &[
+    ("windows", "386"),
+    ("windows", "amd64"),
+    ("windows", "arm64"),
+    ("linux", "386"),
+    ("linux", "amd64"),
+    ("linux", "arm"),
+    ("linux", "arm64"),
+    ("linux", "ppc64le"),
+    ("darwin", "386"),
+    ("darwin", "amd64"),
+    ("darwin", "arm64"),
+];
+/// Names krew's validation refuses as plugin names (Windows device names).
+const WINDOWS_RESERVED: &[&str] = &[
+    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8", "COM9", "LPT1", "LPT2", "LPT3",
+    "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
+];
+/// File names krew's validation accepts as the license an installation must extract.
+const LICENSE_FILES: &[&str] = &["license", "license.txt", "license.md", "licenses", "licenses.txt", "licenses.md", "copying", "copying.txt"];
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -166,7 +185,14 @@ fn krew_violations(manifest: &Value, crate_version: &str) -> Vec<String> {
     only_keys(&metadata, &["name"], "metadata", e);
     match str_at(&metadata, "name", e, "metadata") {
         Some("werf") => {}
-        Some(other) => e.push(format!("metadata.name must be werf (the plugin is `kubectl werf`), not {other:?}")),
+        Some(other) => {
+            if !other.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+                || WINDOWS_RESERVED.iter().any(|r| r.eq_ignore_ascii_case(other))
+            {
+                e.push(format!("metadata.name {other:?} is not a name krew allows (^[\\w-]+$, no Windows device name)"));
+            }
+            e.push(format!("metadata.name must be werf (the plugin is `kubectl werf`), not {other:?}"));
+        }
         None => {}
     }
     let Some(spec) = manifest.get("spec") else {
@@ -191,7 +217,7 @@ fn krew_violations(manifest: &Value, crate_version: &str) -> Vec<String> {
         if short.chars().count() > 50 {
             e.push(format!("spec.shortDescription is {} characters, at most 50", short.chars().count()));
         }
-        if short.contains('\n') {
+        if short.contains(['\n', '\r']) {
             e.push("spec.shortDescription must be a single line".into());
         }
     }
@@ -211,9 +237,20 @@ fn krew_violations(manifest: &Value, crate_version: &str) -> Vec<String> {
         }
     }
     if let Some(caveats) = str_at(spec, "caveats", e, "spec") {
+        // Caveats are what users must know after installing, not a manual.
+        if caveats.lines().count() > 10 {
+            e.push(format!("spec.caveats has {} lines, at most 10: put usage in the README", caveats.lines().count()));
+        }
         for (n, line) in caveats.lines().enumerate() {
             if line.chars().count() > 80 {
                 e.push(format!("spec.caveats line {} is wider than 80 columns", n + 1));
+            }
+            let lower = line.trim_start().to_ascii_lowercase();
+            if ["kubectl werf ", "usage:", "examples:", "flags:"].iter().any(|p| lower.starts_with(p)) {
+                e.push(format!("spec.caveats line {} is usage, not a caveat: {:?}", n + 1, line.trim()));
+            }
+            if line.contains("/store/") {
+                e.push(format!("spec.caveats line {} names a versioned store path, which krew upgrade removes", n + 1));
             }
         }
     }
@@ -225,27 +262,24 @@ fn krew_violations(manifest: &Value, crate_version: &str) -> Vec<String> {
             Vec::new()
         }
     };
-    let mut selectors: Vec<(usize, serde_json::Map<String, Value>)> = Vec::new();
+    let mut selectors: Vec<(usize, Value)> = Vec::new();
     for (i, p) in platforms.iter().enumerate() {
         let what = format!("spec.platforms[{i}]");
         only_keys(p, &["selector", "uri", "sha256", "files", "bin"], &what, e);
         let selector = p.get("selector").cloned().unwrap_or(Value::Null);
-        only_keys(&selector, &["matchLabels"], &format!("{what}.selector"), e);
+        selector_violations(&selector, &format!("{what}.selector"), e);
         let labels = selector.get("matchLabels").and_then(Value::as_object).cloned().unwrap_or_default();
         let os = labels.get("os").and_then(Value::as_str).unwrap_or_default().to_string();
         let arch = labels.get("arch").and_then(Value::as_str).unwrap_or_default().to_string();
-        for key in labels.keys() {
-            if key != "os" && key != "arch" {
-                e.push(format!("{what}.selector.matchLabels: unknown label {key:?}"));
-            }
+        let matched: Vec<_> = KREW_PLATFORMS.iter().filter(|(o, a)| selector_matches(&selector, o, a)).collect();
+        if matched.is_empty() {
+            e.push(format!("{what}: the selector matches no platform krew supports (os {os:?}, arch {arch:?})"));
         }
-        if !KNOWN_OS.contains(&os.as_str()) {
-            e.push(format!("{what}: os {os:?} is not one krew knows ({KNOWN_OS:?})"));
+        // This project publishes one archive per platform: each selector names exactly one os and arch.
+        if !(labels.contains_key("os") && labels.contains_key("arch")) {
+            e.push(format!("{what}: the selector must name one os and one arch (matchLabels os and arch)"));
         }
-        if !KNOWN_ARCH.contains(&arch.as_str()) {
-            e.push(format!("{what}: arch {arch:?} is not one krew knows ({KNOWN_ARCH:?})"));
-        }
-        selectors.push((i, labels));
+        selectors.push((i, selector));
 
         if let Some(uri) = str_at(p, "uri", e, &what) {
             if !uri.starts_with("https://") {
@@ -291,19 +325,103 @@ fn krew_violations(manifest: &Value, crate_version: &str) -> Vec<String> {
         if !sources.contains("LICENSE") {
             e.push(format!("{what}.files do not extract LICENSE"));
         }
+        if !installed.iter().any(|f| LICENSE_FILES.contains(&f.rsplit('/').next().unwrap().to_ascii_lowercase().as_str())) {
+            e.push(format!("{what}.files install no license file krew recognises ({LICENSE_FILES:?})"));
+        }
         if !bin.is_empty() && !installed.contains(&bin) {
             e.push(format!("{what}.bin {bin:?} is not where any file is installed ({installed:?})"));
         }
     }
-    // Two matchLabels selectors overlap unless some label they both set differs.
-    for (a, la) in &selectors {
-        for (b, lb) in &selectors {
-            if a < b && la.iter().all(|(k, v)| lb.get(k).is_none_or(|w| w == v)) {
-                e.push(format!("spec.platforms[{a}] and spec.platforms[{b}] have overlapping selectors"));
-            }
+    // As krew's validate-krew-manifest: no supported <os, arch> may be matched by two platforms.
+    for (os, arch) in KREW_PLATFORMS {
+        let matching: Vec<usize> = selectors.iter().filter(|(_, s)| selector_matches(s, os, arch)).map(|(i, _)| *i).collect();
+        if matching.len() > 1 {
+            e.push(format!("spec.platforms{matching:?} have overlapping selectors: each selects os={os}/arch={arch}"));
         }
     }
     errors
+}
+
+/// krew's `validateSelector`: present, not empty, only the keys os and arch, and a `matchLabels` or
+/// `matchExpressions` that is given is not empty; expressions use Kubernetes' operators.
+fn selector_violations(selector: &Value, what: &str, e: &mut Vec<String>) {
+    let Some(map) = selector.as_object() else {
+        e.push(format!("{what}: a platform needs a selector"));
+        return;
+    };
+    only_keys(selector, &["matchLabels", "matchExpressions"], what, e);
+    let labels = map.get("matchLabels");
+    let exprs = map.get("matchExpressions");
+    if labels.is_none() && exprs.and_then(Value::as_array).is_none_or(|a| a.is_empty()) {
+        e.push(format!("{what}: an empty selector is not supported"));
+    }
+    if let Some(l) = labels {
+        match l.as_object() {
+            Some(m) if m.is_empty() => e.push(format!("{what}: matchLabels specified but empty")),
+            Some(m) => {
+                for (k, v) in m {
+                    if k != "os" && k != "arch" {
+                        e.push(format!("{what}.matchLabels: unknown label {k:?} (only os and arch)"));
+                    }
+                    if !v.is_string() {
+                        e.push(format!("{what}.matchLabels.{k} must be a string"));
+                    }
+                }
+            }
+            None => e.push(format!("{what}.matchLabels must be a mapping")),
+        }
+    }
+    if let Some(x) = exprs {
+        match x.as_array() {
+            Some(a) if a.is_empty() => e.push(format!("{what}: matchExpressions specified but empty")),
+            Some(a) => {
+                for (j, expr) in a.iter().enumerate() {
+                    let key = expr.get("key").and_then(Value::as_str).unwrap_or_default();
+                    if key != "os" && key != "arch" {
+                        e.push(format!("{what}.matchExpressions[{j}]: unknown label {key:?} (only os and arch)"));
+                    }
+                    let op = expr.get("operator").and_then(Value::as_str).unwrap_or_default();
+                    let n = expr.get("values").and_then(Value::as_array).map_or(0, Vec::len);
+                    let ok = match op {
+                        "In" | "NotIn" => n > 0,
+                        "Exists" | "DoesNotExist" => n == 0,
+                        _ => false,
+                    };
+                    if !ok {
+                        e.push(format!("{what}.matchExpressions[{j}]: operator {op:?} with {n} values is not a valid requirement"));
+                    }
+                }
+            }
+            None => e.push(format!("{what}.matchExpressions must be a list")),
+        }
+    }
+}
+
+/// Whether a label selector selects the labels {os, arch}, as Kubernetes' LabelSelectorAsSelector does.
+fn selector_matches(selector: &Value, os: &str, arch: &str) -> bool {
+    let label = |k: &str| match k {
+        "os" => Some(os),
+        "arch" => Some(arch),
+        _ => None,
+    };
+    let labels_ok = selector
+        .get("matchLabels")
+        .and_then(Value::as_object)
+        .is_none_or(|m| m.iter().all(|(k, v)| label(k).is_some_and(|l| v.as_str() == Some(l))));
+    let exprs_ok = selector.get("matchExpressions").and_then(Value::as_array).is_none_or(|a| {
+        a.iter().all(|x| {
+            let value = label(x.get("key").and_then(Value::as_str).unwrap_or_default());
+            let values: Vec<&str> = x.get("values").and_then(Value::as_array).map(|v| v.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+            match x.get("operator").and_then(Value::as_str).unwrap_or_default() {
+                "In" => value.is_some_and(|v| values.contains(&v)),
+                "NotIn" => value.is_none_or(|v| !values.contains(&v)),
+                "Exists" => value.is_some(),
+                "DoesNotExist" => value.is_none(),
+                _ => false,
+            }
+        })
+    });
+    selector.is_object() && labels_ok && exprs_ok
 }
 
 fn assert_valid(manifest: &Value, what: &str) {
@@ -322,13 +440,13 @@ fn platform<'a>(manifest: &'a Value, os: &str, arch: &str) -> Option<&'a Value> 
 
 #[test]
 fn committed_manifest_follows_krews_rules() {
-    let manifest = yaml_file(&repo().join("krew-manifest.yaml"));
-    assert_valid(&manifest, "krew-manifest.yaml");
+    let manifest = yaml_file(&repo().join("plugins/werf.yaml"));
+    assert_valid(&manifest, "plugins/werf.yaml");
     // The platform built here is always there (with a real hash, see the module doc).
-    assert!(platform(&manifest, "linux", "amd64").is_some(), "krew-manifest.yaml lacks linux/amd64");
-    // The caveats tell how to get completion and what permissions are needed.
+    assert!(platform(&manifest, "linux", "amd64").is_some(), "plugins/werf.yaml lacks linux/amd64");
+    // The caveats tell how to get completion (without a versioned path) and what permissions are needed.
     let caveats = manifest["spec"]["caveats"].as_str().unwrap();
-    for needle in ["kubectl_complete-werf", "~/.krew/store/werf", "-A", "Secrets", "ConfigMaps", "README"] {
+    for needle in ["kubectl_complete-werf", "~/.krew/bin", "-A", "Secrets", "ConfigMaps", "README"] {
         assert!(caveats.contains(needle), "caveats do not mention {needle:?}");
     }
 }
@@ -338,9 +456,9 @@ fn committed_manifest_is_in_the_generators_layout() {
     // scripts/krew-manifest reads back only the layout it writes, so the committed file must be
     // exactly its output: regenerate the host entry from a stand-in archive into a copy, put the
     // committed hash back, and the text must not change.
-    let committed = fs::read_to_string(repo().join("krew-manifest.yaml")).unwrap();
+    let committed = fs::read_to_string(repo().join("plugins/werf.yaml")).unwrap();
     let manifest = serde_saphyr::from_str::<Value>(&committed).unwrap();
-    let entry = platform(&manifest, "linux", "amd64").expect("linux/amd64 in krew-manifest.yaml");
+    let entry = platform(&manifest, "linux", "amd64").expect("linux/amd64 in plugins/werf.yaml");
     let uri = entry["uri"].as_str().unwrap();
     let (base_url, name) = uri.rsplit_once('/').unwrap();
 
@@ -353,7 +471,7 @@ fn committed_manifest_is_in_the_generators_layout() {
     }
     let archive = work.join(name);
     run(Command::new("tar").arg("-czf").arg(&archive).arg("-C").arg(&content).args(&files));
-    let copy = work.join("krew-manifest.yaml");
+    let copy = work.join("werf.yaml");
     fs::write(&copy, &committed).unwrap();
     run(Command::new(repo().join("scripts/krew-manifest"))
         .arg("--manifest")
@@ -362,7 +480,7 @@ fn committed_manifest_is_in_the_generators_layout() {
         .args(["--base-url", base_url])
         .arg(&archive));
     let regenerated = fs::read_to_string(&copy).unwrap().replace(&sha256_hex(&archive), entry["sha256"].as_str().unwrap());
-    assert_eq!(regenerated, committed, "krew-manifest.yaml is not in the layout scripts/krew-manifest writes");
+    assert_eq!(regenerated, committed, "plugins/werf.yaml is not in the layout scripts/krew-manifest writes");
 }
 
 #[test]
@@ -378,14 +496,14 @@ fn a_tag_at_head_names_the_crate_version() {
     let tag = String::from_utf8_lossy(&out.stdout).trim().to_string();
     if tag.starts_with('v') {
         assert_eq!(tag, format!("v{}", crate_version()), "HEAD is tagged {tag}, Cargo.toml says {}", crate_version());
-        let manifest = yaml_file(&repo().join("krew-manifest.yaml"));
+        let manifest = yaml_file(&repo().join("plugins/werf.yaml"));
         assert_eq!(manifest["spec"]["version"], tag.as_str());
     }
 }
 
 #[test]
 fn the_rules_catch_broken_manifests() {
-    let good = yaml_file(&repo().join("krew-manifest.yaml"));
+    let good = yaml_file(&repo().join("plugins/werf.yaml"));
     let version = crate_version();
     assert!(krew_violations(&good, &version).is_empty());
     type Breakage = fn(&mut Value);
@@ -432,6 +550,30 @@ fn the_rules_catch_broken_manifests() {
             }
         }),
         ("unknown field", |m| m["spec"]["platforms"][0]["sha"] = "x".into()),
+        ("not a name krew allows", |m| m["metadata"]["name"] = "con".into()),
+        ("not a name krew allows", |m| m["metadata"]["name"] = "werf.io".into()),
+        ("single line", |m| m["spec"]["shortDescription"] = "carriage\rreturn".into()),
+        ("at most 10", |m| m["spec"]["caveats"] = "line\n".repeat(11).into()),
+        ("usage, not a caveat", |m| m["spec"]["caveats"] = "Usage:\n  kubectl werf releases list\n".into()),
+        ("versioned store path", |m| m["spec"]["caveats"] = "ln -s ~/.krew/store/werf/v0.1.0/x ~/.krew/bin/x\n".into()),
+        ("needs a selector", |m| {
+            m["spec"]["platforms"][0].as_object_mut().unwrap().remove("selector");
+        }),
+        ("matchLabels specified but empty", |m| m["spec"]["platforms"][0]["selector"]["matchLabels"] = serde_json::json!({})),
+        ("unknown label", |m| m["spec"]["platforms"][0]["selector"]["matchLabels"]["distro"] = "debian".into()),
+        ("not a valid requirement", |m| {
+            m["spec"]["platforms"][0]["selector"]["matchExpressions"] = serde_json::json!([{"key": "os", "operator": "In", "values": []}]);
+        }),
+        ("matches no platform krew supports", |m| {
+            m["spec"]["platforms"][0]["selector"]["matchExpressions"] = serde_json::json!([{"key": "arch", "operator": "NotIn", "values": ["amd64"]}]);
+        }),
+        ("no license file krew recognises", |m| {
+            for f in m["spec"]["platforms"][0]["files"].as_array_mut().unwrap() {
+                if f["from"] == "LICENSE" {
+                    f["from"] = "NOTICE".into();
+                }
+            }
+        }),
     ];
     for (what, breakage) in cases {
         let mut broken = good.clone();
@@ -533,8 +675,8 @@ fn archive_is_reproducible_and_updates_a_manifest_copy() {
     let dist = dist();
     let (os, arch) = host_platform();
     let fresh_sha = sha256_hex(&dist.archive);
-    let copy = fresh_dir("manifest").join("krew-manifest.yaml");
-    fs::copy(repo().join("krew-manifest.yaml"), &copy).unwrap();
+    let copy = fresh_dir("manifest").join("werf.yaml");
+    fs::copy(repo().join("plugins/werf.yaml"), &copy).unwrap();
 
     if dist.built_here {
         // Packing the same binary again (other staging files, other mtimes) gives the same bytes,
@@ -558,7 +700,7 @@ fn archive_is_reproducible_and_updates_a_manifest_copy() {
             .arg(&dist.archive));
     }
 
-    let committed_text = fs::read_to_string(repo().join("krew-manifest.yaml")).unwrap();
+    let committed_text = fs::read_to_string(repo().join("plugins/werf.yaml")).unwrap();
     let updated_text = fs::read_to_string(&copy).unwrap();
     let updated = serde_saphyr::from_str::<Value>(&updated_text).unwrap();
     assert_valid(&updated, "the manifest after --update-manifest");
@@ -612,10 +754,10 @@ fn generator_writes_all_five_platforms_like_the_release_workflow() {
         }
         paths.push(path);
     }
-    let out = work.join("krew-manifest.yaml");
+    let out = work.join("werf.yaml");
     run(Command::new(repo().join("scripts/krew-manifest"))
         .arg("--manifest")
-        .arg(repo().join("krew-manifest.yaml"))
+        .arg(repo().join("plugins/werf.yaml"))
         .arg("--replace-platforms")
         .args(["--homepage", "https://github.com/example/kubectl-werf"])
         .arg("--out")
@@ -650,4 +792,188 @@ fn generator_writes_all_five_platforms_like_the_release_workflow() {
     // Extra root files are extracted too (that is how kubectl_complete-werf gets installed).
     let arm = platform(&manifest, "linux", "arm64").unwrap();
     assert_eq!(arm["files"].as_array().unwrap().len(), 3);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The custom index, the krew-release-bot template, and an installation done by hand
+
+/// `kubectl krew index add werf <this repository>` clones it and reads every manifest directly in
+/// `plugins/`; each must be named after its plugin and be valid.
+#[test]
+fn the_repository_is_a_custom_krew_index() {
+    let dir = repo().join("plugins");
+    let mut manifests = Vec::new();
+    for entry in fs::read_dir(&dir).expect("plugins/ at the repository root") {
+        let entry = entry.unwrap();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        assert!(entry.file_type().unwrap().is_file(), "plugins/{name}: krew reads manifests directly in plugins/, not in subdirectories");
+        let stem = name.strip_suffix(".yaml").unwrap_or_else(|| panic!("plugins/{name}: krew reads only *.yaml"));
+        let manifest = yaml_file(&entry.path());
+        assert_eq!(manifest["metadata"]["name"], stem, "plugins/{name} must be named after its plugin");
+        assert_valid(&manifest, &format!("plugins/{name}"));
+        manifests.push(name);
+    }
+    assert_eq!(manifests, ["werf.yaml"]);
+    // krew clones the repository: the manifest must be committed, not just present here.
+    let out = Command::new("git").args(["ls-files", "--error-unmatch", "plugins/werf.yaml"]).current_dir(repo()).output();
+    match out {
+        Ok(o) if String::from_utf8_lossy(&o.stderr).contains("not a git repository") => {} // an unpacked source tarball
+        Ok(o) => assert!(o.status.success(), "plugins/werf.yaml is not committed: {}", String::from_utf8_lossy(&o.stderr)),
+        Err(_) => {} // no git here
+    }
+}
+
+/// Renders `.krew.yaml` as krew-release-bot's `template` command does: `{{ .TagName }}` is the tag and
+/// `{{addURIAndSha "URL" .TagName }}` becomes `uri: URL` and `sha256: <sha256 of what URL serves>`
+/// (here: the local archive of that file name).
+fn render_krew_template(template: &str, tag: &str, owner_repo: &str, archives: &[PathBuf]) -> String {
+    let add = regex::Regex::new(r#"\{\{\s*addURIAndSha\s+"(.*)"\s+\.TagName\s*\}\}"#).unwrap();
+    let tag_re = regex::Regex::new(r"\{\{\s*\.TagName\s*\}\}").unwrap();
+    let mut out = String::new();
+    for line in template.lines() {
+        let line = line.replace("OWNER/kubectl-werf", owner_repo);
+        if let Some(m) = add.captures(&line) {
+            let url = tag_re.replace_all(&m[1], tag).into_owned();
+            let file = url.rsplit('/').next().unwrap();
+            let archive = archives.iter().find(|a| a.file_name().unwrap() == file).unwrap_or_else(|| panic!("no archive for {url}"));
+            let indent = &line[..line.find("{{").unwrap()];
+            out.push_str(&format!("{indent}uri: {url}\n{indent}sha256: {}\n", sha256_hex(archive)));
+        } else {
+            out.push_str(&tag_re.replace_all(&line, tag));
+            out.push('\n');
+        }
+    }
+    assert!(!out.contains("{{"), "unrendered template left:\n{out}");
+    out
+}
+
+/// Five stand-in archives of this version (the layout scripts/dist writes).
+fn five_archives(work: &Path) -> Vec<PathBuf> {
+    let version = crate_version();
+    let content = work.join("content");
+    let archives = work.join("archives");
+    fs::create_dir_all(&content).unwrap();
+    fs::create_dir_all(&archives).unwrap();
+    fs::copy(repo().join("LICENSE"), content.join("LICENSE")).unwrap();
+    for (i, f) in ["kubectl-werf", "kubectl-werf.exe", "kubectl_complete-werf", "kubectl_complete-werf.exe"].iter().enumerate() {
+        fs::write(content.join(f), format!("stand-in {i}\n")).unwrap();
+    }
+    let mut paths = Vec::new();
+    for (os, arch) in [("linux", "amd64"), ("linux", "arm64"), ("darwin", "amd64"), ("darwin", "arm64"), ("windows", "amd64")] {
+        let path = archives.join(archive_name(&version, os, arch));
+        if os == "windows" {
+            let script = "import sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], 'w') as z:\n    for f in sys.argv[3:]:\n        z.write(sys.argv[2] + '/' + f, f)\n";
+            run(Command::new("python3").args(["-c", script]).arg(&path).arg(&content).args(["kubectl-werf.exe", "LICENSE", "kubectl_complete-werf.exe"]));
+        } else {
+            fs::write(content.join("platform"), format!("{os}/{arch}\n")).unwrap(); // distinct bytes per archive
+            run(Command::new("tar").arg("-czf").arg(&path).arg("-C").arg(&content).args(["kubectl-werf", "LICENSE", "kubectl_complete-werf"]));
+        }
+        paths.push(path);
+    }
+    paths
+}
+
+/// The release workflow renders `.krew.yaml` with krew-release-bot into `plugins/werf.yaml`: the result
+/// must be exactly what scripts/krew-manifest writes from the same archives (same text above
+/// `platforms:`, same platforms), and valid.
+#[test]
+fn the_krew_release_bot_template_renders_what_the_generator_writes() {
+    let version = crate_version();
+    let work = fresh_dir("template");
+    let archives = five_archives(&work);
+    let rendered = render_krew_template(
+        &fs::read_to_string(repo().join(".krew.yaml")).unwrap(),
+        &format!("v{version}"),
+        "example/kubectl-werf",
+        &archives,
+    );
+    let rendered: Value = serde_saphyr::from_str(&rendered).unwrap_or_else(|e| panic!("{e}:\n{rendered}"));
+    assert_valid(&rendered, "the rendered .krew.yaml");
+    let generated = work.join("werf.yaml");
+    run(Command::new(repo().join("scripts/krew-manifest"))
+        .arg("--manifest")
+        .arg(repo().join("plugins/werf.yaml"))
+        .arg("--replace-platforms")
+        .args(["--homepage", "https://github.com/example/kubectl-werf"])
+        .arg("--out")
+        .arg(&generated)
+        .args(&archives));
+    assert_eq!(rendered, yaml_file(&generated), "the template drifted from plugins/werf.yaml");
+}
+
+/// Installs the host archive the way krew does, by hand (krew itself is not installable here): unpack,
+/// apply the manifest's `files` into `~/.krew/store/werf/<version>`, link `bin` as
+/// `~/.krew/bin/kubectl-werf`; kubectl then finds the plugin. The caveats' completion command, run as
+/// written, makes `kubectl werf <TAB>` work, and keeps working after a simulated `krew upgrade`
+/// (a new version directory, the link moved, the old directory deleted).
+#[test]
+fn installing_the_archive_by_hand_as_krew_does() {
+    let Dist { archive, .. } = dist();
+    let (os, arch) = host_platform();
+    let manifest = yaml_file(&repo().join("plugins/werf.yaml"));
+    let version = manifest["spec"]["version"].as_str().unwrap().to_string();
+    let entry = platform(&manifest, os, arch).expect("the host platform is in plugins/werf.yaml").clone();
+    let home = fresh_dir("krew-home");
+    let krew = home.join(".krew");
+    let extracted = fresh_dir("krew-extracted");
+    run(Command::new("tar").arg("-xzf").arg(archive).arg("-C").arg(&extracted));
+
+    let install = |version: &str| -> PathBuf {
+        let store = krew.join("store/werf").join(version);
+        fs::create_dir_all(&store).unwrap();
+        for op in entry["files"].as_array().unwrap() {
+            let (from, to) = (op["from"].as_str().unwrap(), op["to"].as_str().unwrap());
+            let pattern = regex::Regex::new(&format!("^{}$", regex::escape(from).replace(r"\*", "[^/]*"))).unwrap();
+            let matches: Vec<_> = fs::read_dir(&extracted)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| pattern.is_match(n))
+                .collect();
+            assert!(!matches.is_empty(), "krew fails when `from: {from}` matches nothing in the archive");
+            let dest = store.join(to);
+            fs::create_dir_all(&dest).unwrap();
+            for m in matches {
+                fs::copy(extracted.join(&m), dest.join(&m)).unwrap();
+                use std::os::unix::fs::PermissionsExt;
+                let mode = fs::metadata(extracted.join(&m)).unwrap().permissions().mode();
+                fs::set_permissions(dest.join(&m), fs::Permissions::from_mode(mode)).unwrap();
+            }
+        }
+        let bin = store.join(entry["bin"].as_str().unwrap());
+        assert!(bin.is_file(), "bin {} was not installed", bin.display());
+        // krew's link: ~/.krew/bin/kubectl-<plugin> -> the bin in the store (replaced on upgrade).
+        fs::create_dir_all(krew.join("bin")).unwrap();
+        let link = krew.join("bin/kubectl-werf");
+        let tmp = krew.join("bin/.kubectl-werf.new");
+        let _ = fs::remove_file(&tmp);
+        std::os::unix::fs::symlink(&bin, &tmp).unwrap();
+        fs::rename(&tmp, &link).unwrap();
+        store
+    };
+    let path = format!("{}:{}", krew.join("bin").display(), std::env::var("PATH").unwrap_or_default());
+    let kubectl = |args: &[&str]| -> String {
+        run(Command::new("kubectl").args(args).env("HOME", &home).env("PATH", &path).env_remove("KUBECONFIG"))
+    };
+    let old_store = install(&version);
+    let report: Value = serde_json::from_str(&kubectl(&["werf", "version", "--client", "-o", "json"])).unwrap();
+    assert_eq!(report["clientVersion"]["version"], format!("v{}", crate_version()).as_str());
+
+    // The caveats' completion step, exactly as written there (~ is this test's HOME).
+    let caveats = manifest["spec"]["caveats"].as_str().unwrap();
+    let step = caveats.lines().map(str::trim).find(|l| l.starts_with("ln ")).expect("the caveats give the completion command");
+    run(Command::new("sh").args(["-c", step]).env("HOME", &home));
+    let complete = || kubectl(&["__complete", "werf", "rel"]);
+    let before = complete();
+    assert!(before.lines().any(|l| l.starts_with("releases")) && before.lines().any(|l| l.starts_with("release-name")), "{before}");
+    // A link into the versioned store (what caveats must not suggest) for comparison.
+    std::os::unix::fs::symlink(old_store.join("kubectl-werf"), krew.join("bin/versioned-link")).unwrap();
+
+    // krew upgrade: a new version directory, the link moved to it, the old directory removed.
+    install("v99.0.0");
+    fs::remove_dir_all(&old_store).unwrap();
+    assert!(fs::metadata(krew.join("bin/versioned-link")).is_err(), "a link into the old store dangles after the upgrade");
+    let after = complete();
+    assert_eq!(after, before, "completion survives krew upgrade");
+    let report: Value = serde_json::from_str(&kubectl(&["werf", "version", "--client", "-o", "json"])).unwrap();
+    assert_eq!(report["clientVersion"]["version"], format!("v{}", crate_version()).as_str());
 }

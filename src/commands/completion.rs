@@ -345,8 +345,7 @@ fn connection_args(a: &Analysis) -> ConnectionArgs {
 
 fn contexts(a: &Analysis, env: &dyn EnvLookup) -> Option<Vec<String>> {
     let settings = ConnectionSettings::resolve(&connection_args(a), InvocationMode::Kubectl, env).ok()?;
-    let paths = crate::cluster::kubeconfig_paths(&settings, env).ok()?;
-    let config = crate::cluster::load_kubeconfig(&paths).ok()??;
+    let config = crate::cluster::configured_kubeconfig(&settings, env).ok()??;
     Some(config.contexts.into_iter().map(|c| c.name).collect())
 }
 
@@ -475,7 +474,8 @@ mod tests {
 
     #[test]
     fn enum_values() {
-        assert_eq!(cands(&["releases", "list", "-o", ""]).0, vec!["table", "json", "yaml"]);
+        assert_eq!(cands(&["releases", "list", "-o", ""]).0, vec!["table", "json", "yaml", "name"]);
+        assert_eq!(cands(&["releases", "history", "x", "-o", ""]).0, vec!["table", "json", "yaml"]);
         assert_eq!(cands(&["releases", "list", "--output", "j"]).0, vec!["json"]);
         assert_eq!(cands(&["releases", "list", "--output=y"]).0, vec!["--output=yaml"]);
         assert_eq!(cands(&["releases", "list", "--release-storage", ""]).0, vec!["secret", "configmap"]);

@@ -1,9 +1,12 @@
 //! Live cluster objects that are not release records: which resource types exist (`discovery`) and reading and
-//! patching single objects (`objects`), field ownership and server-side apply (`fields`). Used by `adopt`, `annotate` and `migrate2to3`.
+//! patching single objects (`objects`), field ownership and server-side apply (`fields`), and a release's
+//! objects as `status --show-resources` shows them (`resources`). Used by `adopt`, `annotate`, `migrate2to3`
+//! and `releases status`.
 
 pub mod discovery;
 pub mod fields;
 pub mod objects;
+pub mod resources;
 pub mod targets;
 
 pub use discovery::{ResolveError, ResolvedResource, ResourceCatalog};

@@ -14,6 +14,7 @@ use crate::helmfmt::{self, Table};
 use crate::release::helm3::{HookEvent, Release};
 use crate::release::{Time, gojson};
 use crate::storage::codec::{self, helm3_history_selector};
+use crate::live::resources::Form;
 use crate::storage::{Helm2Store, Helm3Store};
 
 use super::view::{self, Flavor};
@@ -236,6 +237,11 @@ fn structured(v: &Value, format: OutputFormat) -> Vec<u8> {
 
 /// helm's status text; `debug` and `show_metadata` are what `get all` turns on.
 fn status_text(r: &Release, flavor: Flavor, show_metadata: bool, debug: bool) -> String {
+    status_text_with(r, flavor, show_metadata, debug, false, "")
+}
+
+/// helm 3.17's status text with `--show-desc` and the `RESOURCES:` section of `--show-resources`.
+fn status_text_with(r: &Release, flavor: Flavor, show_metadata: bool, debug: bool, show_desc: bool, resources: &str) -> String {
     let mut s = String::new();
     s.push_str(&format!("NAME: {}\n", r.name));
     if let Some(t) = time_of(&r.info.last_deployed) {
@@ -248,9 +254,10 @@ fn status_text(r: &Release, flavor: Flavor, show_metadata: bool, debug: bool) ->
         let m = r.chart.metadata.clone().unwrap_or_default();
         s.push_str(&format!("CHART: {}\nVERSION: {}\nAPP_VERSION: {}\n", m.name, m.version, m.app_version));
     }
-    if flavor == Flavor::Helm4 {
+    if flavor == Flavor::Helm4 || show_desc {
         s.push_str(&format!("DESCRIPTION: {}\n", r.info.description));
     }
+    s.push_str(resources);
     let tests: Vec<_> = r.hooks.iter().filter(|h| h.events.contains(&HookEvent::Test)).collect();
     if tests.is_empty() {
         s.push_str("TEST SUITE: None\n");
@@ -302,11 +309,42 @@ fn computed_values(r: &Release) -> Map<String, Value> {
 pub async fn status(scope: &Scope, args: ReleasesStatusArgs) -> Result<Outcome, AppError> {
     let (release, _) = load_one(scope, &args.name, args.revision).await?;
     let printed = view::as_printed(&release, scope.flavor);
+    let form = if args.output == OutputFormat::Table { Form::Table } else { Form::Object };
+    let resources = if args.show_resources { Some(live_resources(scope, &release, form).await?) } else { None };
     let text = match args.output {
-        OutputFormat::Table => status_text(&printed, scope.flavor, false, false).into_bytes(),
-        format => structured(&view::status_value(&release, scope.flavor), format),
+        OutputFormat::Table => {
+            let section = resources.as_ref().map(super::resources::resources_section).unwrap_or_default();
+            status_text_with(&printed, scope.flavor, false, false, args.show_desc, &section).into_bytes()
+        }
+        format => {
+            let mut value = view::status_value(&release, scope.flavor);
+            // helm 3 adds the objects as `info.resources` (after `notes`), Go-sorted like any map.
+            if let Some(groups) = resources.filter(|g| !g.is_empty())
+                && let Some(info) = value.get_mut("info").and_then(Value::as_object_mut)
+            {
+                let groups: Map<String, Value> =
+                    groups.into_iter().map(|(k, objs)| (k, Value::Array(objs.iter().map(helmfmt::sorted).collect()))).collect();
+                info.insert("resources".into(), Value::Object(groups));
+            }
+            structured(&value, format)
+        }
     };
     write_out(&text)
+}
+
+/// The release's objects (and its workloads' pods) as `--show-resources` shows them; objects that cannot
+/// be read are named on stderr and left out, as helm leaves them out.
+async fn live_resources(scope: &Scope, release: &Release, form: Form) -> Result<std::collections::BTreeMap<String, Vec<Value>>, AppError> {
+    let catalog = crate::live::discovery::load(&scope.client)
+        .await
+        .map_err(|e| AppError::Failed(format!("cannot load the API's resource types: {e}")))?;
+    let found = crate::live::resources::release_resources(&scope.client, &catalog, &release.manifest, &scope.namespace, form)
+        .await
+        .map_err(|e| AppError::kube(&e))?;
+    for w in &found.warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok(found.groups)
 }
 
 pub async fn get(scope: &Scope, what: ReleasesGetCommand) -> Result<Outcome, AppError> {

@@ -6,7 +6,7 @@ use std::io::Write;
 use serde_json::{Map, Value};
 
 use crate::app::Outcome;
-use crate::cli::{OutputFormat, ReleasesListArgs};
+use crate::cli::{ListOutputFormat, ReleasesListArgs};
 use crate::error::AppError;
 use crate::helmfmt::{self, Table};
 use crate::release::helm3::Status;
@@ -248,18 +248,22 @@ fn element(row: &Row, time_format: Option<&str>) -> Value {
 
 pub fn render(rows: &[Row], args: &ReleasesListArgs) -> Vec<u8> {
     let tf = args.time_format.as_deref();
+    if args.output == ListOutputFormat::Name {
+        // kubectl's `-o name`, one NAMESPACE/NAME a line (the release's namespace), for pipes.
+        return rows.iter().flat_map(|r| format!("{}/{}\n", r.namespace, r.name).into_bytes()).collect();
+    }
     if args.short {
         let names: Vec<Value> = rows.iter().map(|r| Value::String(r.name.clone())).collect();
         return match args.output {
-            OutputFormat::Json => helmfmt::json(&Value::Array(names)),
-            OutputFormat::Yaml => helmfmt::yaml(&Value::Array(names)).into_bytes(),
-            OutputFormat::Table => rows.iter().flat_map(|r| format!("{}\n", r.name).into_bytes()).collect(),
+            ListOutputFormat::Json => helmfmt::json(&Value::Array(names)),
+            ListOutputFormat::Yaml => helmfmt::yaml(&Value::Array(names)).into_bytes(),
+            ListOutputFormat::Table | ListOutputFormat::Name => rows.iter().flat_map(|r| format!("{}\n", r.name).into_bytes()).collect(),
         };
     }
     match args.output {
-        OutputFormat::Json => helmfmt::json(&Value::Array(rows.iter().map(|r| element(r, tf)).collect())),
-        OutputFormat::Yaml => helmfmt::yaml(&Value::Array(rows.iter().map(|r| element(r, tf)).collect())).into_bytes(),
-        OutputFormat::Table => {
+        ListOutputFormat::Json => helmfmt::json(&Value::Array(rows.iter().map(|r| element(r, tf)).collect())),
+        ListOutputFormat::Yaml => helmfmt::yaml(&Value::Array(rows.iter().map(|r| element(r, tf)).collect())).into_bytes(),
+        ListOutputFormat::Table | ListOutputFormat::Name => {
             let mut t = Table::new();
             if !args.no_headers {
                 t.add_row(["NAME", "NAMESPACE", "REVISION", "UPDATED", "STATUS", "CHART", "APP VERSION", "STORAGE"]);

@@ -30,6 +30,7 @@ mod inspect;
 mod list;
 mod move_release;
 mod prune;
+mod resources;
 mod restore;
 mod selector;
 mod surgery;
@@ -67,8 +68,11 @@ impl Scope {
     }
 }
 
-pub async fn run(ctx: &Context<'_>, args: ReleasesArgs) -> Result<Outcome, AppError> {
+pub async fn run(ctx: &Context<'_>, mut args: ReleasesArgs) -> Result<Outcome, AppError> {
     let storage = StorageSettings::resolve(&args.storage, ctx.env)?;
+    if let ReleasesCommand::Prune(a) = &mut args.command {
+        a.keep = Some(prune_keep(ctx, a.keep)?);
+    }
     let access = ctx.connect().await?;
     let flavor = match &args.command {
         ReleasesCommand::List(_) => Flavor::Helm3,
@@ -88,6 +92,26 @@ pub async fn run(ctx: &Context<'_>, args: ReleasesArgs) -> Result<Outcome, AppEr
         ReleasesCommand::Forget(a) => forget::run(&scope, a).await,
         ReleasesCommand::Move(a) => move_release::run(&scope, a).await,
     }
+}
+
+/// `prune --keep`: the flag, else (as a Helm plugin) Helm's `HELM_MAX_HISTORY`, the `--history-max`
+/// default of helm install/upgrade, so `helm werf-releases prune` trims to what Helm itself keeps.
+fn prune_keep(ctx: &Context<'_>, flag: Option<u32>) -> Result<u32, AppError> {
+    if let Some(k) = flag {
+        return Ok(k);
+    }
+    if ctx.mode == InvocationMode::Helm
+        && let Some(v) = ctx.env.non_empty("HELM_MAX_HISTORY")
+    {
+        return match v.trim().parse::<i64>() {
+            Ok(n) if n > 0 => Ok(n.min(u32::MAX as i64) as u32),
+            Ok(_) => Err(AppError::Usage(format!(
+                "HELM_MAX_HISTORY is {v} (no limit), so there is nothing to prune by default; pass --keep N"
+            ))),
+            Err(_) => Err(AppError::Usage(format!("HELM_MAX_HISTORY {v:?} is not a number; pass --keep N"))),
+        };
+    }
+    Err(AppError::Usage("--keep N is required (as a Helm plugin, $HELM_MAX_HISTORY is the default)".into()))
 }
 
 /// In Helm plugin mode, print like the helm that runs us (`$HELM_BIN version`); otherwise helm 3.

@@ -185,7 +185,7 @@ pub async fn run(scope: &Scope, args: ReleasesPruneArgs) -> Result<Outcome, AppE
     if rels.is_empty() {
         return Err(AppError::Failed("no release found; nothing to prune".into()));
     }
-    let keep = args.keep as usize;
+    let keep = args.keep.ok_or_else(|| AppError::Usage("--keep N is required".into()))? as usize;
     let mut plan: Vec<(String, Rev)> = Vec::new();
     let mut table = Table::new();
     table.add_row(["RELEASE", "NAMESPACE", "STORAGE", "REVISIONS", "KEEP", "DELETE"]);
