@@ -110,8 +110,8 @@ fn configmap(ns: &str, name: &str, labels: Value, annotations: Value) -> Value {
 }
 
 impl Scenario {
-    /// A fresh emulator seeded for `setup`; `None` (skipped) against a real cluster.
-    fn new(setup: Setup) -> Option<Scenario> {
+    /// A fresh emulator seeded for `setup` (the tests using it are *emulator_only*).
+    fn new(setup: Setup) -> Scenario {
         let verb = setup.verb;
         let c = TestCluster::start();
         c.emulator_for("fault injection, the request log and signals need the emulator");
@@ -128,11 +128,11 @@ impl Scenario {
             // Like a server before aggregated discovery: the aggregated document for `/api` is not acceptable.
             s.emu().inject(Fault::on_path("/api").nth(1).respond(406));
         }
-        Some(s)
+        s
     }
 
     fn emu(&self) -> &Emulator {
-        self.c.emulator.as_ref().unwrap()
+        self.c.emulator_for("fault injection, the request log and signals need the emulator")
     }
 
     fn seed_adopt(&mut self) {
@@ -461,9 +461,9 @@ struct Baseline {
     requests: Vec<Req>,
 }
 
-fn undisturbed(setup: Setup) -> Option<Baseline> {
+fn undisturbed(setup: Setup) -> Baseline {
     let verb = setup.verb;
-    let s = Scenario::new(setup)?;
+    let s = Scenario::new(setup);
     let initial = s.state();
     s.emu().clear_request_log();
     let ran = s.run();
@@ -498,7 +498,7 @@ fn undisturbed(setup: Setup) -> Option<Baseline> {
     for (k, v) in &state {
         assert!(!v.contains(&s.ns), "{k} not namespace-neutral: {v}");
     }
-    Some(Baseline { ns: s.ns.clone(), initial, code: ran.code, results, state, log, requests })
+    Baseline { ns: s.ns.clone(), initial, code: ran.code, results, state, log, requests }
 }
 
 // ---- one faulted run ----------------------------------------------------------------------------------------
@@ -579,7 +579,7 @@ fn inject(s: &Scenario, req: &Req, kind: Kind, fired: Arc<AtomicUsize>) {
 /// write fault was settled within the run (`Some(true)`), reported for a re-run (`Some(false)`), or a read.
 fn faulted(setup: Setup, base: &Baseline, neutral_req: &Req, kind: Kind) -> Option<bool> {
     let what = format!("{}: {kind:?} on {}", setup.name(), neutral_req.describe());
-    let s = Scenario::new(setup).unwrap();
+    let s = Scenario::new(setup);
     let req = &neutral_req.concrete(&s.ns);
     let base_req = neutral_req.concrete(&base.ns);
     let fired = Arc::new(AtomicUsize::new(0));
@@ -650,7 +650,7 @@ fn faulted(setup: Setup, base: &Baseline, neutral_req: &Req, kind: Kind) -> Opti
 /// aggregated discovery).
 fn sweep(setup: Setup) {
     let started = Instant::now();
-    let Some(base) = undisturbed(setup) else { return };
+    let base = undisturbed(setup);
     let mut work: Vec<(Req, Kind)> = Vec::new();
     for req in &base.requests {
         let kinds: &[Kind] = if setup.plain_discovery {
@@ -724,8 +724,8 @@ fn plain_discovery_survives_a_fault_on_every_request_emulator_only() {
 /// A patch that fails every time: re-read before each new attempt, given up after a bounded number, the object
 /// named with a non-zero exit, every other object done; the re-run (once the server is well) finishes.
 fn write_keeps_failing(verb: Verb, resource: &str, name: &str, code: u16) {
-    let Some(base) = undisturbed(Setup::of(verb)) else { return };
-    let s = Scenario::new(Setup::of(verb)).unwrap();
+    let base = undisturbed(Setup::of(verb));
+    let s = Scenario::new(Setup::of(verb));
     let what = format!("{verb:?}: every patch of {resource}/{name} answers {code}");
     s.emu().inject(Fault::on("patch", resource).namespace(&s.ns).name(name).always().respond(code));
     s.emu().clear_request_log();
@@ -772,8 +772,8 @@ fn annotate_reports_a_write_that_keeps_failing_and_does_the_rest_emulator_only()
 // ---- interruption -------------------------------------------------------------------------------------------
 
 fn interrupted(verb: Verb, signal: &str) {
-    let Some(base) = undisturbed(Setup::of(verb)) else { return };
-    let s = Scenario::new(Setup::of(verb)).unwrap();
+    let base = undisturbed(Setup::of(verb));
+    let s = Scenario::new(Setup::of(verb));
     // Every patch is slow; `arrived` counts the patches the server has started on.
     let arrived = Arc::new(AtomicUsize::new(0));
     let counter = arrived.clone();

@@ -95,19 +95,18 @@ struct Scenario {
 }
 
 impl Scenario {
-    /// A fresh emulator holding the seed; `None` against a real cluster.
-    fn new() -> Option<Scenario> {
+    /// A fresh emulator holding the seed (the tests using it are *emulator_only*).
+    fn new() -> Scenario {
         let c = TestCluster::start();
-        let emu = c.emulator.as_ref()?;
-        let store = emu.store();
+        let store = c.emulator_for("fault injection and the request log").store();
         for v in seed_objects() {
             store.create(v.clone()).unwrap();
         }
-        Some(Scenario { c, work: tempfile::tempdir().unwrap() })
+        Scenario { c, work: tempfile::tempdir().unwrap() }
     }
 
     fn emu(&self) -> &Emulator {
-        self.c.emulator.as_ref().unwrap()
+        self.c.emulator_for("fault injection and the request log")
     }
 
     fn backup_dir(&self) -> PathBuf {
@@ -467,8 +466,8 @@ struct Baseline {
 }
 
 impl Baseline {
-    fn take(script: &Script) -> Option<Baseline> {
-        let s = Scenario::new()?;
+    fn take(script: &Script) -> Baseline {
+        let s = Scenario::new();
         (script.prepare)(&s);
         let start = s.state();
         s.emu().clear_request_log();
@@ -501,7 +500,7 @@ impl Baseline {
         for p in b.positions.iter().filter(|p| p.verb == "create") {
             b.target_key(p);
         }
-        Some(b)
+        b
     }
 
     /// `ns/resource/name` of the object a write position writes.
@@ -548,7 +547,7 @@ impl Tally {
 }
 
 fn read_scenario(b: &Baseline, p: &Pos, fk: Fk) -> Result<Tally, String> {
-    let s = Scenario::new().unwrap();
+    let s = Scenario::new();
     (b.script.prepare)(&s);
     for f in fault_rules(p, fk, b) {
         s.emu().inject(f);
@@ -588,7 +587,7 @@ fn unbacked(start: &State, now: &State, backup_dir: &Path) -> Vec<String> {
 }
 
 fn write_scenario(b: &Baseline, p: &Pos, fk: Fk) -> Result<Tally, String> {
-    let s = Scenario::new().unwrap();
+    let s = Scenario::new();
     (b.script.prepare)(&s);
     let start = s.state();
     for f in fault_rules(p, fk, b) {
@@ -664,16 +663,11 @@ fn write_scenario(b: &Baseline, p: &Pos, fk: Fk) -> Result<Tally, String> {
 /// Run every (baseline, position, fault) in parallel; failures are collected, then reported together.
 fn sweep(kind: Kind) {
     let started = Instant::now();
-    let Some(first) = Scenario::new() else {
-        eprintln!("skipped in real-cluster mode: fault injection and the request log");
-        return;
-    };
-    drop(first);
     // KUBECTL_WERF_FAULTS_ONLY=prune-A,unlock narrows the sweep to those scripted runs (while debugging).
     let only = std::env::var("KUBECTL_WERF_FAULTS_ONLY").ok();
     let wanted = |name: &str| only.as_deref().is_none_or(|o| o.split(',').any(|w| w == name));
     let baselines: Vec<Baseline> =
-        scripts().iter().filter(|s| s.kind == kind && wanted(s.name)).map(|s| Baseline::take(s).unwrap()).collect();
+        scripts().iter().filter(|s| s.kind == kind && wanted(s.name)).map(Baseline::take).collect();
     let mut jobs: Vec<(usize, usize, Fk)> = Vec::new();
     for (bi, b) in baselines.iter().enumerate() {
         for (pi, p) in b.positions.iter().enumerate() {
@@ -780,22 +774,18 @@ fn check_interrupted(s: &Scenario, b: &Baseline, start: &State, out: &Output, wh
     now
 }
 
-fn baseline_of(name: &str) -> Option<Baseline> {
-    Scenario::new()?;
-    Some(Baseline::take(scripts().iter().find(|s| s.name == name).unwrap()).unwrap())
+fn baseline_of(name: &str) -> Baseline {
+    Baseline::take(scripts().iter().find(|s| s.name == name).unwrap())
 }
 
 #[test]
 fn unlock_interrupted_settles_its_write_and_says_how_to_resume_emulator_only() {
-    let Some(b) = baseline_of("unlock") else {
-        eprintln!("skipped in real-cluster mode: fault injection");
-        return;
-    };
+    let b = baseline_of("unlock");
     // Interrupted while reading the record again before the write (nothing may be written), and while
     // the write is in flight (it must finish, whole).
     for (signal, during) in [("TERM", "get"), ("INT", "get"), ("TERM", "update"), ("INT", "update")] {
         let what = format!("SIG{signal} during the {during}");
-        let s = Scenario::new().unwrap();
+        let s = Scenario::new();
         let start = s.state();
         let hook = Fault::on(during, "secrets").namespace(APPS).name("sh.helm.release.v1.stuck.v2");
         let out = interrupted_run(&s, &b.script, hook, signal);
@@ -807,14 +797,11 @@ fn unlock_interrupted_settles_its_write_and_says_how_to_resume_emulator_only() {
 
 #[test]
 fn prune_interrupted_settles_deletes_in_flight_and_starts_no_more_emulator_only() {
-    let Some(b) = baseline_of("prune-A") else {
-        eprintln!("skipped in real-cluster mode: fault injection");
-        return;
-    };
+    let b = baseline_of("prune-A");
     let planned = b.start.keys().filter(|k| !b.end.contains_key(*k)).count();
     for signal in ["TERM", "INT"] {
         let what = format!("SIG{signal} during the deletes");
-        let s = Scenario::new().unwrap();
+        let s = Scenario::new();
         let start = s.state();
         // Every delete is held: the signal comes while the first is in flight, before most have started.
         let out = interrupted_run(&s, &b.script, Fault::on("delete", "*").always(), signal);
@@ -877,10 +864,6 @@ fn forget_and_move_interrupted_or_killed_lose_nothing_and_converge_emulator_only
 
 #[test]
 fn a_record_changed_by_someone_else_meanwhile_is_named_and_never_overwritten_emulator_only() {
-    if Scenario::new().is_none() {
-        eprintln!("skipped in real-cluster mode: fault injection");
-        return;
-    }
     let cases = [
         ("unlock", "update", "secrets", APPS, "sh.helm.release.v1.stuck.v2"),
         ("unlock-helm2", "update", "configmaps", TILLER, "stuck.v2"),
@@ -892,7 +875,7 @@ fn a_record_changed_by_someone_else_meanwhile_is_named_and_never_overwritten_emu
     for (script_name, verb, resource, ns, name) in cases {
         let what = format!("{script_name}: {verb} {ns}/{resource}/{name}");
         let script = scripts().into_iter().find(|s| s.name == script_name).unwrap();
-        let s = Scenario::new().unwrap();
+        let s = Scenario::new();
         (script.prepare)(&s);
         let start = s.state();
         // Theirs: the record as it is (or, for a create, as the directory holds it) with one more label.

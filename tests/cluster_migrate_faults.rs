@@ -3,17 +3,19 @@
 //! creates) a write that lands while its answer is lost — and the process is killed mid-run and
 //! interrupted with SIGTERM. After each, no Helm 2 record is gone without an equal, verified Helm 3 copy,
 //! and running the same command again ends exactly where the undisturbed run ended.
-//! These need the emulator (faults, request log); against a real cluster they are skipped.
+//! These need the emulator (faults, request log): every test is *emulator_only*, filtered out of the
+//! real-cluster pass by that name.
 
 mod common;
 mod release_fixtures;
 
 use std::collections::BTreeMap;
 use std::process::{Output, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{Emulator, TestCluster, run};
-use kube_emulator::Fault;
+use kube_emulator::{Fault, LoggedRequest};
 use kubectl_werf::release::helm2;
 use kubectl_werf::settings::{Helm2Storage, Helm3Driver};
 use kubectl_werf::storage::codec::{self, DecodeLimits};
@@ -54,7 +56,7 @@ impl Scenario {
     }
 
     fn emu(&self) -> &Emulator {
-        self.c.emulator.as_ref().unwrap()
+        self.c.emulator_for("fault injection and the request log")
     }
 
     fn args(&self) -> Vec<String> {
@@ -127,9 +129,8 @@ struct Write {
 }
 
 /// The undisturbed run: its end state and its writes, in order.
-fn undisturbed() -> Option<(BTreeMap<String, String>, Vec<Write>)> {
+fn undisturbed() -> (BTreeMap<String, String>, Vec<Write>) {
     let s = Scenario::new();
-    s.c.emulator_for("fault injection and the request log");
     s.emu().clear_request_log();
     let out = s.migrate();
     assert!(out.status.success(), "{}", both(&out));
@@ -172,85 +173,146 @@ fn undisturbed() -> Option<(BTreeMap<String, String>, Vec<Write>)> {
     assert_eq!(state.keys().filter(|k| k.starts_with("v2/")).count(), 0);
     assert!(state["live/sa/shop"].contains("meta.helm.sh/release-name"), "{state:?}");
     assert_eq!(kubectl_werf::storage::backup::read_dir(&s.backup).unwrap().len(), 6);
-    Some((state, writes))
+    (state, writes)
 }
 
 enum Mode {
     Status(u16),
     Drop,
-    /// The create happens (as if by the first attempt) but the client sees it fail.
+    /// The create lands (as if the first attempt reached the server) and its answer is lost: the
+    /// connection drops unanswered.
     LandedButLost,
 }
 
-fn fault_for(s: &Scenario, w: &Write, mode: &Mode) -> Option<Fault> {
+/// The outcome of the landed create a `LandedButLost` fault makes before it drops the connection.
+type Landed = Arc<Mutex<Option<Result<(), String>>>>;
+
+/// The fault for one write, and (for `LandedButLost`) where its landed create reports back.
+fn fault_for(s: &Scenario, w: &Write, mode: &Mode) -> Option<(Vec<Fault>, Option<Landed>)> {
     let ns = if w.role == "apps" { &s.apps } else { &s.tiller };
     let base = match w.nth {
         Some(n) => Fault::on(&w.verb, &w.resource).namespace(ns).nth(n),
         None => Fault::on(&w.verb, &w.resource).namespace(ns).name(&w.name),
     };
     Some(match mode {
-        Mode::Status(code) => base.respond(*code),
-        Mode::Drop => base.drop_connection(),
+        Mode::Status(code) => (vec![base.respond(*code)], None),
+        Mode::Drop => (vec![base.drop_connection()], None),
         Mode::LandedButLost => {
             if w.verb != "create" || w.resource != "secrets" {
                 return None;
             }
-            // Create exactly the record the migration will write, then let its own create meet it.
+            // Create exactly the record the migration will write, then drop the connection unanswered.
             let (release, rev) = w.name.strip_prefix("sh.helm.release.v1.").unwrap().rsplit_once(".v").unwrap();
             let mut h2 = synthetic(&format!("{release}.v{rev}"));
             h2.namespace = s.apps.clone();
             let conv = kubectl_werf::release::convert::convert(&h2, &Default::default()).unwrap();
             let store = Helm3Store::new(s.c.client.clone(), Helm3Driver::Secret, DecodeLimits::default());
             let obj = store.object_for(&conv.release, codec::LabelStamp::Created(1)).unwrap().to_json();
-            base.mutate(move |h| {
-                let _ = h.create(obj.clone());
-            })
+            let landed: Landed = Default::default();
+            let report = landed.clone();
+            let apply = base.clone().mutate(move |h| {
+                *report.lock().unwrap() = Some(h.create(obj.clone()).map(|_| ()).map_err(|e| format!("{e:?}")));
+            });
+            (vec![apply, base.drop_connection()], Some(landed))
         }
     })
 }
 
-fn run_faults(mode: Mode, expect_first_run_ok: bool) {
-    let Some((expected, writes)) = undisturbed() else { return };
-    for w in &writes {
+/// Whether the faulted run met its fault: the log holds the write it targets, answered with the fault.
+fn fired(s: &Scenario, w: &Write, mode: &Mode, log: &[LoggedRequest]) -> bool {
+    let ns = if w.role == "apps" { &s.apps } else { &s.tiller };
+    let mut alike =
+        log.iter().filter(|r| r.verb == w.verb && r.resource == w.resource && r.namespace == *ns && (w.nth.is_some() || r.name == w.name));
+    let hit = match w.nth {
+        Some(n) => alike.nth(n as usize - 1),
+        None => alike.next(),
+    };
+    hit.is_some_and(|r| match mode {
+        Mode::Status(code) => !r.dropped && r.status == *code,
+        Mode::Drop | Mode::LandedButLost => r.dropped,
+    })
+}
+
+/// The release a write belongs to: `sh.helm.release.v1.shop.v2` and `shop.v2` are shop's records; the one
+/// live object (ServiceAccount `shop`) is stamped for shop.
+fn release_of(w: &Write) -> &str {
+    let record = w.name.strip_prefix("sh.helm.release.v1.").unwrap_or(&w.name);
+    record.rsplit_once(".v").map_or(record, |(release, _)| release)
+}
+
+fn run_faults(mode: Mode) {
+    let (expected, writes) = undisturbed();
+    let mut injected = 0;
+    for (i, w) in writes.iter().enumerate() {
         let s = Scenario::new();
-        let Some(fault) = fault_for(&s, w, &mode) else { continue };
-        s.emu().inject(fault);
+        let Some((faults, landed)) = fault_for(&s, w, &mode) else { continue };
+        for f in faults {
+            s.emu().inject(f);
+        }
+        s.emu().clear_request_log();
         let first = s.migrate();
         let what = format!("{w:?}");
-        if expect_first_run_ok {
-            assert!(first.status.success(), "{what}: a single failed request is retried safely:\n{}", both(&first));
+        assert!(fired(&s, w, &mode, &s.emu().request_log()), "{what}: the fault never met its write:\n{}", both(&first));
+        injected += 1;
+        if let Some(landed) = landed {
+            let outcome = landed.lock().unwrap().clone();
+            assert_eq!(outcome, Some(Ok(())), "{what}: the landed create was not made");
         }
         let state = s.state();
         s.assert_nothing_lost(&state, &expected, &what);
+        match mode {
+            Mode::Status(403) => {
+                // Refused: the release fails by name, with a non-zero exit, and none of its Helm 2 records
+                // that the undisturbed run deletes at or after the refused write is gone.
+                let release = release_of(w);
+                let text = both(&first);
+                assert_eq!(first.status.code(), Some(1), "{what}: a refused write fails the run:\n{text}");
+                assert!(
+                    text.lines().any(|l| l.starts_with(&format!("{release}: FAILED"))) && text.contains("forbidden"),
+                    "{what}: the failed release {release} is not named with the refusal:\n{text}"
+                );
+                for later in &writes[i..] {
+                    if later.verb == "delete" && release_of(later) == release {
+                        assert!(state.contains_key(&format!("v2/{}", later.name)), "{what}: Helm 2 record {} deleted:\n{text}", later.name);
+                    }
+                }
+            }
+            _ => assert!(first.status.success(), "{what}: a single failed request is retried safely:\n{}", both(&first)),
+        }
         s.emu().clear_faults();
         let second = s.migrate();
         assert!(second.status.success(), "{what}: the re-run finishes:\n{}\nfirst run:\n{}", both(&second), both(&first));
         assert_eq!(s.state(), expected, "{what}: end state after re-run");
     }
+    let expected_faults = match mode {
+        Mode::LandedButLost => writes.iter().filter(|w| w.verb == "create" && w.resource == "secrets").count(),
+        _ => writes.len(),
+    };
+    assert_eq!(injected, expected_faults, "every write of the undisturbed run was faulted once");
 }
 
 #[test]
 fn each_write_failing_with_a_server_error_is_retried_and_ends_the_same_emulator_only() {
-    run_faults(Mode::Status(500), true);
+    run_faults(Mode::Status(500));
 }
 
 #[test]
 fn each_write_losing_its_connection_is_retried_and_ends_the_same_emulator_only() {
-    run_faults(Mode::Drop, true);
+    run_faults(Mode::Drop);
 }
 
 #[test]
 fn each_write_refused_fails_its_release_and_a_rerun_finishes_emulator_only() {
-    run_faults(Mode::Status(403), false);
+    run_faults(Mode::Status(403));
 }
 
 #[test]
 fn a_create_that_landed_but_whose_answer_was_lost_is_accepted_emulator_only() {
-    run_faults(Mode::LandedButLost, true);
+    run_faults(Mode::LandedButLost);
 }
 
 /// Wait until `pred` holds on the request log, or panic.
-fn wait_for(s: &Scenario, what: &str, pred: impl Fn(&[kube_emulator::LoggedRequest]) -> bool) {
+fn wait_for(s: &Scenario, what: &str, pred: impl Fn(&[LoggedRequest]) -> bool) {
     let start = Instant::now();
     while !pred(&s.emu().request_log()) {
         assert!(start.elapsed() < Duration::from_secs(60), "timed out waiting for {what}");
@@ -258,14 +320,14 @@ fn wait_for(s: &Scenario, what: &str, pred: impl Fn(&[kube_emulator::LoggedReque
     }
 }
 
-fn count(log: &[kube_emulator::LoggedRequest], verb: &str, ns: &str) -> usize {
+fn count(log: &[LoggedRequest], verb: &str, ns: &str) -> usize {
     // Release records only (the scenario's own setup creates a ServiceAccount).
     log.iter().filter(|r| r.verb == verb && r.namespace == ns && r.resource != "serviceaccounts" && (200..300).contains(&r.status)).count()
 }
 
 #[test]
 fn killed_mid_run_then_rerun_ends_the_same_emulator_only() {
-    let Some((expected, _)) = undisturbed() else { return };
+    let (expected, _) = undisturbed();
     // Killed while writing Helm 3 records, and again while deleting Helm 2 records.
     for (verb, at) in [("create", 3usize), ("delete", 2)] {
         let s = Scenario::new();
@@ -288,7 +350,7 @@ fn killed_mid_run_then_rerun_ends_the_same_emulator_only() {
 
 #[test]
 fn sigterm_stops_new_writes_and_says_how_to_resume_emulator_only() {
-    let Some((expected, _)) = undisturbed() else { return };
+    let (expected, _) = undisturbed();
     let s = Scenario::new();
     s.emu().inject(Fault::on("create", "*").namespace(&s.apps).always().delay(Duration::from_millis(300)));
     let child = s.c.werf().args(s.args()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();

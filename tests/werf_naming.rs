@@ -6,7 +6,7 @@ use kubectl_werf::names::NameError;
 use kubectl_werf::werf::template::Template;
 use kubectl_werf::werf::{
     NameSource, NamingError, NamingInput, ResolvedNames, TemplateError, WerfConfigError,
-    discover_werf_config, parse_werf_config, resolve_names, slug_namespace, slug_release,
+    discover_werf_config, parse_werf_config, resolve_names,
 };
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -25,6 +25,19 @@ fn project(p: &str, env: Option<&str>) -> NamingInput {
 
 fn resolve(input: NamingInput) -> ResolvedNames {
     resolve_names(&input).unwrap_or_else(|e| panic!("{input:?}: {e}"))
+}
+
+/// werf's own slugs of `input` from its reference vectors (tests/data/werf-slug-vectors.tsv): the Helm release
+/// and the Kubernetes namespace. Expected names come from there, never from our slug functions.
+fn werf_vector(input: &str) -> (String, String) {
+    include_str!("data/werf-slug-vectors.tsv")
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (f.len() == 3 && f[0] == input).then(|| (f[1].to_string(), f[2].to_string()))
+        })
+        .unwrap_or_else(|| panic!("no werf vector row for {input:?}"))
 }
 
 // ---------- werf.yaml parsing ----------
@@ -241,8 +254,8 @@ fn project_and_env_are_slugged() {
     assert_eq!(r.namespace.as_deref(), Some("symfony-demo-stage-76d45ee1"));
     let r = resolve(project("release", Some("name")));
     assert_eq!(r.release, "release-name");
-    let r = resolve(project("myapp-review", Some("feature_login")));
-    assert_eq!(r.release, slug_release("myapp-review-feature_login"));
+    let r = resolve(project("php_fpm_exporter-monitoring", Some("dev-encrypt-1")));
+    assert_eq!((r.release, r.namespace.unwrap()), werf_vector("php_fpm_exporter-monitoring-dev-encrypt-1"));
     // Dots differ between the two rules.
     let r = resolve(project("release.name", None));
     assert_eq!(r.release, "release.name");
@@ -268,11 +281,11 @@ fn no_slug_validates_release_instead() {
     );
 
     // --no-slug concerns the release only: the namespace is still slugged.
-    let mut input = project("my.app", None);
+    let mut input = project("release.name", None);
     input.no_slug = true;
     let r = resolve(input);
-    assert_eq!(r.release, "my.app");
-    assert_eq!(r.namespace, Some(slug_namespace("my.app")));
+    assert_eq!(r.release, "release.name");
+    assert_eq!(r.namespace, Some(werf_vector("release.name").1));
 }
 
 #[test]
@@ -392,20 +405,29 @@ fn werf_config_may_be_a_directory() {
 #[test]
 fn werf_yaml_templates() {
     let dir = tempfile::tempdir().unwrap();
+    // The namespace renders to the werf vector input `My_Project-Prod`; the release follows the slugged namespace.
     let path = write(
         dir.path(),
         "werf.yaml",
-        "project: Shop\nconfigVersion: 1\ndeploy:\n  namespace: \"[[ project ]]-ns-[[ env ]]\"\n  \
+        "project: My_Project\nconfigVersion: 1\ndeploy:\n  namespace: \"[[ project ]]-[[ env ]]\"\n  \
          helmRelease: \"[[ namespace ]]-rel\"\n",
     );
     let r = resolve(NamingInput {
-        env: Some("prod".into()),
+        env: Some("Prod".into()),
         werf_config: Some(path.clone()),
         ..NamingInput::default()
     });
-    let ns = slug_namespace("Shop-ns-prod");
-    assert_eq!(r.namespace.as_deref(), Some(ns.as_str()));
-    assert_eq!(r.release, slug_release(&format!("{ns}-rel")));
+    assert_eq!(r.namespace, Some(werf_vector("My_Project-Prod").1));
+    assert_eq!(r.release, format!("{}-rel", werf_vector("My_Project-Prod").1), "a valid rendered release is kept as it is");
+    // A release rendered from the namespace to the vector input `myapp-review/feature_login`.
+    let two = write(
+        dir.path(),
+        "two.yaml",
+        "project: myapp\ndeploy:\n  namespace: \"[[ project ]]-[[ env ]]\"\n  helmRelease: \"[[ namespace ]]/feature_login\"\n",
+    );
+    let r = resolve(NamingInput { env: Some("review".into()), werf_config: Some(two), ..NamingInput::default() });
+    assert_eq!(r.namespace.as_deref(), Some("myapp-review"));
+    assert_eq!(r.release, werf_vector("myapp-review/feature_login").0);
 
     // [[ namespace ]] in the release template follows an explicit --namespace.
     let r = resolve(NamingInput {
@@ -430,8 +452,7 @@ fn explicit_template_with_empty_env_renders_literally() {
         ..NamingInput::default()
     });
     // "app-" is not a valid name, so werf slugs it.
-    assert_eq!(r.release, slug_release("app-"));
-    assert_eq!(r.release, "app-2ec3bc6e");
+    assert_eq!(r.release, werf_vector("app-").0);
     // The namespace uses the default template, which drops the empty env.
     assert_eq!(r.namespace.as_deref(), Some("app"));
 }
