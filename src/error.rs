@@ -23,7 +23,8 @@ pub enum AppError {
 impl AppError {
     pub fn exit_code(&self) -> u8 {
         match self {
-            AppError::Usage(_) => 2,
+            // Bad flag values and variables are usage errors too.
+            AppError::Usage(_) | AppError::Settings(_) => 2,
             _ => 1,
         }
     }

@@ -6,6 +6,7 @@ pub mod helm2;
 pub mod helm3;
 pub mod listing;
 pub mod objects;
+pub mod scope;
 
 pub use helm2::{Helm2Record, Helm2Store};
 pub use helm3::{Helm3Record, Helm3Store, Helm3Summary, WriteError};

@@ -74,7 +74,25 @@ pub async fn run(ctx: &Context<'_>, args: Migrate2to3Args) -> Result<Outcome, Ap
         },
     };
     let table = args.output == OutputFormat::Table;
-    let (releases, warnings) = plan::gather(&h2, &selection).await?;
+    let (mut releases, warnings) = plan::gather(&h2, &selection).await?;
+    if access.namespace_explicit {
+        // -n selects Helm 2 releases by their release namespace, as in every verb (names stay global).
+        let ns = access.namespace.as_str();
+        let outside: Vec<String> = releases
+            .iter()
+            .filter_map(|r| {
+                let own = r.records.iter().max_by_key(|x| x.release.version).map(|x| x.release.namespace.as_str())?;
+                (own != ns).then(|| format!("{} (namespace {own})", r.name))
+            })
+            .collect();
+        if !outside.is_empty() && matches!(selection, Selection::Names(_)) {
+            return Err(AppError::Failed(format!(
+                "Helm 2 release(s) {} are outside -n {ns}; nothing was changed (drop -n, or give the release's namespace)",
+                outside.join(", ")
+            )));
+        }
+        releases.retain(|r| r.records.iter().max_by_key(|x| x.release.version).is_none_or(|x| x.release.namespace == ns));
+    }
     if table {
         println!(
             "Helm 2 records: namespace {} ({}) → Helm 3 records: {} in each release's namespace",
