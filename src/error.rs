@@ -40,6 +40,12 @@ impl From<std::io::Error> for AppError {
     }
 }
 
+/// An error message as one line: line breaks (from a server message or a nested cause) become "; ".
+pub fn one_line(text: &str) -> String {
+    let parts: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    parts.join("; ")
+}
+
 /// A kube error as one line: the API server's own message for API errors (as kubectl prints it),
 /// otherwise the chain of causes.
 pub fn describe_kube_error(err: &kube::Error) -> String {
@@ -50,6 +56,23 @@ pub fn describe_kube_error(err: &kube::Error) -> String {
             } else {
                 status.message.clone()
             }
+        }
+        other if crate::retry::is_connect_failure(other) => {
+            // One line naming the server and the innermost reason, as kubectl does.
+            let mut reason = other.to_string();
+            let mut source = std::error::Error::source(other);
+            while let Some(s) = source {
+                reason = s.to_string();
+                source = s.source();
+            }
+            let server = crate::cluster::server_url().unwrap_or_else(|| "(unknown)".into());
+            let mut text = format!("cannot connect to the API server {server}: {reason}");
+            if text.to_ascii_lowercase().contains("certificate") {
+                text.push_str(
+                    " (the API server's certificate was refused: check the kubeconfig's certificate-authority(-data), --certificate-authority or HELM_KUBECAFILE; --insecure-skip-tls-verify skips the check)",
+                );
+            }
+            text
         }
         other => {
             let mut text = other.to_string();

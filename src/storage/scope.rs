@@ -5,7 +5,7 @@
 //! | scope | Helm 3/4 records | Helm 2 (Tiller) releases |
 //! |---|---|---|
 //! | `-n NS` | releases whose records are in NS | releases whose release namespace is NS |
-//! | no `-n` | the context's namespace | a NAME is Tiller's global name (any release namespace); without a NAME (list, export): release namespace = the context's |
+//! | no `-n` | the context's namespace | a NAME is Tiller's global name, a named Tiller namespace is that Tiller's releases (any release namespace); otherwise (list, export without NAME) release namespace = the context's |
 //! | `-A` | every namespace | every release |
 //!
 //! - Helm 3 drivers: Secret and ConfigMap records both, unless `--release-storage`
@@ -192,9 +192,14 @@ impl ReleaseScope {
     }
 
     /// The release namespace Helm 2 releases must have (`None`: any). `named`: the verb was given
-    /// release names (Tiller's names are global, so without `-n` a name alone selects).
+    /// release names. Without `-n`, Tiller's names are global and a named Tiller namespace is the
+    /// scope helm 2 itself had, so neither is filtered by the context's namespace.
     pub fn helm2_release_namespace(&self, named: bool) -> Option<&str> {
-        if self.all_namespaces || (named && !self.explicit_namespace) { None } else { Some(self.namespace.as_str()) }
+        if self.all_namespaces || (!self.explicit_namespace && (named || self.tiller_namespace.is_some())) {
+            None
+        } else {
+            Some(self.namespace.as_str())
+        }
     }
 
     /// Where Helm 3 records are read, for messages.
@@ -300,7 +305,7 @@ pub fn ambiguities<'a>(places: impl Iterator<Item = (&'a str, &'a Place)>) -> Ve
 /// Release names must be valid before they reach a label selector (the server would answer with a
 /// selector error that names no rule).
 pub fn validate_name(name: &str) -> Result<(), AppError> {
-    crate::names::validate_release_name(name).map_err(|e| AppError::Usage(format!("invalid release name {name:?}: {e}")))
+    crate::names::validate_release_name(name).map_err(|e| AppError::Usage(e.to_string()))
 }
 
 /// Find the release `name` under `scope`.

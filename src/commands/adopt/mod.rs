@@ -823,6 +823,7 @@ fn pick(items: &[Item], selectable: &[usize], defaults: &[bool]) -> Result<Optio
             format!("{}{ns} — {state}", it.candidate.display())
         })
         .collect();
+    let _guard = crate::interact::PromptGuard::new();
     let chosen = dialoguer::MultiSelect::new()
         .with_prompt("Objects to adopt (space toggles, enter accepts, q cancels)")
         .items(&labels)

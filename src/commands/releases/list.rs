@@ -176,6 +176,15 @@ pub async fn run(scope: &Scope, args: ReleasesListArgs) -> Result<Outcome, AppEr
         .filter(|r| selector.matches(&r.labels))
         .collect();
     sort_rows(&mut rows, args.date, args.reverse);
+    let shown_end = if args.max > 0 { args.offset.saturating_add(args.max) } else { usize::MAX };
+    if rows.len() > shown_end {
+        // helm stops at --max silently; say so on stderr (stdout stays helm's answer)
+        warnings.push(format!(
+            "{} more release(s) not shown: the list stops at --max {} (see them all with --max 0, or the next ones with --offset {shown_end})",
+            rows.len() - shown_end,
+            args.max
+        ));
+    }
     let rows: Vec<Row> = if args.offset >= rows.len() {
         Vec::new()
     } else {
