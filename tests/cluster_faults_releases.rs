@@ -273,7 +273,7 @@ fn scripts() -> Vec<Script> {
         s("history", Kind::Read, &["releases", "history", "shop", "-n", APPS]),
         s("status", Kind::Read, &["releases", "status", "shop", "-n", APPS]),
         s("get-all", Kind::Read, &["releases", "get", "all", "shop", "-n", APPS]),
-        s("status-helm2", Kind::Read, &["releases", "status", "shop", "-n", OTHER, "--tiller-namespace", TILLER]),
+        s("status-helm2", Kind::Read, &["releases", "status", "shop", "-n", "legacy-shop", "--tiller-namespace", TILLER]),
         cart,
         s("export-A", Kind::Read, &["releases", "export", "-A", "--tiller-namespace", TILLER, "--dir", "@D"]),
         s("unlock", Kind::Write, &["releases", "unlock", "stuck", "-n", APPS, "--yes", "--backup-dir", "@B"]),

@@ -63,7 +63,7 @@ fn list_equals_helm_fixture_and_live_helm_for_every_flag() {
     let seeded = seed_helm3(&c);
     for (ns, fx) in &seeded {
         // helm's own recorded answer (Secret driver releases only)
-        let ours = run_ok(c.werf().args(["releases", "list", "-n", ns, "-o", "json", "--helm-version", "3"]));
+        let ours = run_ok(c.werf().args(["releases", "list", "-n", ns, "-o", "json", "--helm-version", "3", "--release-storage", "secret"]));
         let expected = std::fs::read_to_string(fixture(&format!("helm3/{fx}-helm-list.json"))).unwrap();
         assert_eq!(without_our_fields(&ours), serde_json::from_str::<Value>(&expected).unwrap(), "{fx}");
         assert!(ours.contains("\"storage\":\"secret\""));
@@ -95,7 +95,7 @@ fn list_equals_helm_fixture_and_live_helm_for_every_flag() {
         for case in cases {
             let mut args = vec!["-n", ns.as_str()];
             args.extend_from_slice(case);
-            let ours = run_ok(c.werf().args(["releases", "list", "--helm-version", "3"]).args(&args));
+            let ours = run_ok(c.werf().args(["releases", "list", "--helm-version", "3", "--release-storage", "secret"]).args(&args));
             for major in [3u8, 4] {
                 let theirs = helm_list(&c, major, &args);
                 let structured = case.contains(&"-o");
@@ -125,7 +125,7 @@ fn list_equals_helm_fixture_and_live_helm_for_every_flag() {
 fn all_namespaces_matches_helm_on_our_namespaces() {
     let c = TestCluster::start();
     let seeded = seed_helm3(&c);
-    let ours = run_ok(c.werf().args(["releases", "list", "-A", "-o", "json", "--max", "0", "--helm-version", "3"]));
+    let ours = run_ok(c.werf().args(["releases", "list", "-A", "-o", "json", "--max", "0", "--helm-version", "3", "--release-storage", "secret"]));
     let h3 = run_ok(c.helm(3).args(["list", "-A", "-a", "-o", "json", "--max", "0"]));
     let h4 = run_ok(c.helm(4).args(["list", "-A", "-o", "json", "--max", "0"]));
     // In a real cluster -A sees other releases too: keep the fixtures' payload namespaces only.
@@ -326,7 +326,7 @@ fn list_fetches_only_the_latest_records_emulator_only() {
     let seeded = seed_helm3(&c);
     let ns = &seeded[0].0;
     emu.clear_request_log();
-    run_ok(c.werf().args(["releases", "list", "-n", ns, "--helm-version", "3"]));
+    run_ok(c.werf().args(["releases", "list", "-n", ns, "--helm-version", "3", "--release-storage", "secret"]));
     let log = emu.request_log();
     let lists: Vec<_> = log.iter().filter(|r| r.verb == "list").collect();
     let gets: Vec<_> = log.iter().filter(|r| r.verb == "get" && r.resource == "secrets").collect();

@@ -319,12 +319,15 @@ pub async fn locate(client: &kube::Client, scope: &ReleaseScope, name: &str) -> 
         let selector = helm3_history_selector(name);
         let mut readable = 0;
         let mut last_error = None;
-        for kind in &scope.helm3_kinds {
+        // Both drivers (and below, both Tiller kinds) are asked at once: one round trip of latency.
+        let lookups = futures::future::join_all(scope.helm3_kinds.iter().map(|kind| {
             let store = ObjectStore::new(client.clone(), *kind);
-            let lookup = match scope.helm3_namespace() {
-                Some(ns) => store.list_meta_all(Some(ns), &selector).await,
-                None => store.list_meta_all(None, &selector).await,
-            };
+            let selector = selector.clone();
+            let ns = scope.helm3_namespace().map(str::to_string);
+            async move { store.list_meta_all(ns.as_deref(), &selector).await }
+        }))
+        .await;
+        for (kind, lookup) in scope.helm3_kinds.iter().zip(lookups) {
             match lookup {
                 Ok(metas) => {
                     readable += 1;
@@ -341,7 +344,7 @@ pub async fn locate(client: &kube::Client, scope: &ReleaseScope, name: &str) -> 
                 }
                 // One driver unreadable while the other is read: only that driver is missed.
                 Err(e) if forbidden(&e) && scope.helm3_kinds.len() > 1 => {
-                    located.looked.push(format!("(no right to list {} in namespace {ns})", kinds_plural(*kind)));
+                    located.looked.push(format!("(not {}: {})", kinds_plural(*kind), crate::error::describe_kube_error(&e)));
                     last_error = Some(e);
                 }
                 Err(e) => return Err(AppError::kube(&e)),
@@ -365,8 +368,19 @@ pub async fn locate(client: &kube::Client, scope: &ReleaseScope, name: &str) -> 
             None => note,
         });
         let selector = format!("NAME={name},{HELM2_LIST_SELECTOR}");
-        for kind in &scope.helm2_kinds {
-            let tillers = match helm2_namespaces_holding(client, scope, *kind, records_ns.as_deref(), &selector, &mut located).await {
+        let lookups = futures::future::join_all(scope.helm2_kinds.iter().map(|kind| {
+            let selector = selector.clone();
+            let records_ns = records_ns.clone();
+            async move {
+                let mut notes = Located::default();
+                let r = helm2_namespaces_holding(client, scope, *kind, records_ns.as_deref(), &selector, &mut notes).await;
+                (r, notes.looked)
+            }
+        }))
+        .await;
+        for (kind, (lookup, notes)) in scope.helm2_kinds.iter().zip(lookups) {
+            located.looked.extend(notes);
+            let tillers = match lookup {
                 Ok(t) => t,
                 Err(e) if forbidden(&e) && scope.helm_version != Some(2) => {
                     located.warnings.push(format!(
