@@ -62,6 +62,7 @@ fn files_in(dir: &Path) -> Vec<String> {
 #[test]
 fn unlock_helm3_and_helm4_stuck_releases_as_real_helm_sees_them() {
     let c = TestCluster::start();
+    c.install_widget_crd();
     for (major, fx) in [(3u8, "fx-helm3"), (4u8, "fx-helm4")] {
         let ns = seed(&c, &format!("unlock-h{major}"), &["stuck-secrets"], fx);
         let before = records(&c, &ns, "owner=helm");
@@ -112,6 +113,7 @@ fn unlock_helm3_and_helm4_stuck_releases_as_real_helm_sees_them() {
 #[test]
 fn real_helm_upgrade_and_rollback_work_after_unlock() {
     let c = TestCluster::start();
+    c.install_widget_crd();
     let chart = c.dir.path().join("tiny");
     std::fs::create_dir_all(chart.join("templates")).unwrap();
     std::fs::write(chart.join("Chart.yaml"), "apiVersion: v2\nname: tiny\nversion: 0.2.0\n").unwrap();

@@ -107,6 +107,7 @@ fn assert_documented_differences(what: &str, migrated: &Value, genuine: &Value, 
 #[test]
 fn every_fixture_release_migrates_and_real_helm_reads_it() {
     let c = TestCluster::start();
+    c.install_widget_crd();
     let apps = c.namespace("apps");
     let tillers: BTreeMap<&str, String> =
         ["kube-system", "tiller-apps", "helm-system", "tools"].into_iter().map(|t| (t, c.namespace(&format!("t-{t}")))).collect();
@@ -184,14 +185,14 @@ fn every_fixture_release_migrates_and_real_helm_reads_it() {
     expected.insert("myproject-production", vec![3, 7]);
     for major in [3u8, 4] {
         let mut list = c.helm(major);
-        list.args(["list", "-A", "-o", "json"]);
+        list.args(["list", "-n", &apps, "-o", "json"]);
         if major == 3 {
             list.arg("-a");
         }
         let listed: Value = serde_json::from_str(&run_ok(&mut list)).unwrap();
         let mut names: Vec<&str> = listed.as_array().unwrap().iter().filter(|r| r["namespace"] == apps.as_str()).map(|r| r["name"].as_str().unwrap()).collect();
         names.sort();
-        assert_eq!(names, expected.keys().copied().collect::<Vec<_>>(), "helm{major} list -A");
+        assert_eq!(names, expected.keys().copied().collect::<Vec<_>>(), "helm{major} list -n {apps}");
         for (name, revs) in &expected {
             let hist: Value = serde_json::from_str(&run_ok(c.helm(major).args(["history", name, "-n", &apps, "-o", "json"]))).unwrap();
             let got: Vec<i64> = hist.as_array().unwrap().iter().map(|h| h["revision"].as_i64().unwrap()).collect();
@@ -239,6 +240,7 @@ fn live_meta(c: &TestCluster, ns: &str, kind: &str, name: &str) -> Value {
 #[test]
 fn all_releases_ownership_deletion_restore_upgrade_and_cleanup() {
     let c = TestCluster::start();
+    c.install_widget_crd();
     let tiller = c.namespace("tiller");
     let apps = c.namespace("apps");
     for rev in 1..=4 {

@@ -118,6 +118,7 @@ fn helm2_auto_reports_a_release_stored_both_ways() {
 #[test]
 fn written_records_are_read_by_real_helm() {
     let c = TestCluster::start();
+    c.install_widget_crd();
     let src = c.namespace("src");
     let ns = c.namespace("written");
     c.seed_file(&fixture("helm3/fx-helm3-shop-secrets.yaml"), &BTreeMap::from([("fx-helm3", src.as_str())]));

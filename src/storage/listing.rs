@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::objects::{ObjectInfo, ObjectKind, ObjectStore, PAYLOAD_PAGE, RawObject};
+use super::objects::{Cursor, ObjectInfo, ObjectKind, ObjectStore, PAYLOAD_PAGE, RawObject};
 
 /// A record that could not be decoded, named as `namespace/object: reason`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -92,9 +92,9 @@ where
     let decode = Arc::new(decode);
     let mut listing = Listing::default();
     let mut pending: Option<tokio::task::JoinHandle<Listing<T>>> = None;
-    let mut token: Option<String> = None;
+    let mut cursor: Option<Cursor> = None;
     loop {
-        let page = store.list_page(ns, selector, PAYLOAD_PAGE, token.as_deref()).await?;
+        let page = store.list_page(ns, selector, PAYLOAD_PAGE, cursor.as_ref()).await?;
         // Decode this page while the next one is on the wire.
         if let Some(handle) = pending.take() {
             listing.extend(handle.await.unwrap_or_default());
@@ -102,8 +102,8 @@ where
         let d = decode.clone();
         let items = page.items;
         pending = Some(tokio::task::spawn_blocking(move || decode_batch(items, &*d)));
-        match page.continue_token {
-            Some(t) => token = Some(t),
+        match page.next {
+            Some(next) => cursor = Some(next),
             None => break,
         }
     }

@@ -46,7 +46,7 @@ pub fn helm_bin(major: u8) -> PathBuf {
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
-fn unique_suffix() -> String {
+pub fn unique_suffix() -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("{:x}{:x}{n}", std::process::id() % 0xfff, nanos % 0xfffff)
@@ -59,6 +59,8 @@ pub struct TestCluster {
     pub rt: tokio::runtime::Runtime,
     pub client: kube::Client,
     namespaces: std::sync::Mutex<Vec<String>>,
+    /// A control plane of this test's own (`isolated`); dropped after the namespaces are deleted.
+    own_control_plane: Option<RealControlPlane>,
 }
 
 impl TestCluster {
@@ -85,7 +87,19 @@ impl TestCluster {
             let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.unwrap();
             kube::Client::try_from(config).unwrap()
         });
-        TestCluster { emulator, kubeconfig, dir, rt, client, namespaces: Default::default() }
+        TestCluster { emulator, kubeconfig, dir, rt, client, namespaces: Default::default(), own_control_plane: None }
+    }
+
+    /// A cluster no other test touches, for tests that must compare cluster-wide answers (`-A` of
+    /// real helm against ours): a fresh emulator, or in real-cluster mode a real control plane of its own.
+    pub fn isolated() -> TestCluster {
+        if std::env::var_os(REAL_CLUSTER_ENV).is_none() {
+            return TestCluster::start();
+        }
+        let plane = RealControlPlane::start("");
+        let mut cluster = TestCluster::connect(Some(plane.kubeconfig.clone()));
+        cluster.own_control_plane = Some(plane);
+        cluster
     }
 
     pub fn is_real(&self) -> bool {
@@ -106,6 +120,13 @@ impl TestCluster {
         let name = format!("kw-{}-{}", hint.to_ascii_lowercase(), unique_suffix());
         self.create_namespace(&name);
         name
+    }
+
+    /// Create a namespace of exactly this name (for tests that need names in a given order), deleted
+    /// when the cluster handle drops.
+    pub fn namespace_named(&self, name: &str) -> String {
+        self.create_namespace(name);
+        name.to_string()
     }
 
     fn create_namespace(&self, name: &str) {
@@ -305,5 +326,34 @@ impl RealControlPlane {
 impl Drop for RealControlPlane {
     fn drop(&mut self) {
         let _ = Command::new(real_apiserver_tool()).arg("stop").arg(self.dir.path()).output();
+    }
+}
+
+impl TestCluster {
+    /// Install the shop chart's Widget CRD (fixtures/crds) unless present, and wait until the server
+    /// serves it: the genuine shop/stuck records' manifests hold a Widget, and real helm maps every kind
+    /// of a stored manifest through discovery. CRDs are cluster-wide, so it stays for every test.
+    pub fn install_widget_crd(&self) {
+        use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+        let path = fixture("crds/widgets.shop.example.com.yaml");
+        let crd: CustomResourceDefinition = serde_saphyr::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let api: Api<CustomResourceDefinition> = Api::all(self.client.clone());
+        self.rt.block_on(async {
+            match api.create(&PostParams::default(), &crd).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(e)) if e.code == 409 => {}
+                Err(e) => panic!("create the Widget CRD: {e}"),
+            }
+            for _ in 0..200 {
+                let established = api.get("widgets.shop.example.com").await.ok().and_then(|c| c.status).and_then(|s| s.conditions).is_some_and(|cs| {
+                    cs.iter().any(|c| c.type_ == "Established" && c.status == "True")
+                });
+                if established || !self.is_real() {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            panic!("the Widget CRD did not become established");
+        });
     }
 }

@@ -277,9 +277,9 @@ impl Source {
         // The receiver only goes away when the fetch side failed; that error is reported there.
         let send = |infos: Vec<ObjectInfo>| infos.into_iter().for_each(|i| drop(fetch.send(i)));
         let mut latest = LatestTracker::default();
-        let mut token: Option<String> = None;
+        let mut cursor: Option<crate::storage::objects::Cursor> = None;
         loop {
-            let page = self.store.list_meta_page(self.scope.as_deref(), self.selector(), META_PAGE, token.as_deref()).await?;
+            let page = self.store.list_meta_page(self.scope.as_deref(), self.selector(), META_PAGE, cursor.as_ref()).await?;
             let last = page.items.last().map(storage_key);
             for info in page.items {
                 let key = match self.label_key(&info) {
@@ -298,12 +298,12 @@ impl Source {
                 }
                 latest.observe(key.0, key.1, info);
             }
-            match page.continue_token {
-                Some(t) => {
+            match page.next {
+                Some(next) => {
                     if want == Want::Latest {
                         send(latest.listed_up_to(last.as_deref()));
                     }
-                    token = Some(t);
+                    cursor = Some(next);
                 }
                 None => break,
             }
