@@ -33,6 +33,9 @@ pub enum Outcome {
 }
 
 pub fn main() -> ExitCode {
+    // Output to a closed pipe ends the process as SIGPIPE does (see `pipe`); verbs that write switch
+    // to a relay below.
+    let reading = crate::pipe::for_reading();
     let args: Vec<OsString> = std::env::args_os().collect();
     let env = ProcessEnv;
     let argv0 = args.first().map(|a| a.to_string_lossy().into_owned()).unwrap_or_default();
@@ -48,6 +51,15 @@ pub fn main() -> ExitCode {
         let words: Vec<String> = args[2..].iter().map(|a| a.to_string_lossy().into_owned()).collect();
         return commands::completion::complete_main(&words);
     }
+    // `kubectl werf help releases list` is `kubectl werf releases list --help`, as in kubectl and helm.
+    let args: Vec<OsString> = if args.get(1).is_some_and(|a| a == "help") {
+        let mut rewritten: Vec<OsString> = vec![args[0].clone()];
+        rewritten.extend(args[2..].iter().cloned());
+        rewritten.push("--help".into());
+        rewritten
+    } else {
+        args
+    };
     let mode = InvocationMode::detect(&argv0, &env);
     let command = crate::cli::command_for_mode(Cli::command(), mode);
     let matches = match command.try_get_matches_from(&args) {
@@ -65,19 +77,39 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match run(cli, mode, &env) {
-        Ok(Outcome::Success) => ExitCode::SUCCESS,
-        Ok(Outcome::PartialFailure) => ExitCode::from(1),
+    let guard = if writes(&cli.command) { crate::pipe::for_writing() } else { reading };
+    let code = match run(cli, mode, &env) {
+        Ok(Outcome::Success) => 0,
+        Ok(Outcome::PartialFailure) => 1,
         Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(e.exit_code())
+            eprintln!("error: {}", crate::error::one_line(&e.to_string()));
+            e.exit_code()
         }
+    };
+    guard.finish(code)
+}
+
+/// Verbs that may change the cluster (not in a dry run): they must never die between two writes.
+fn writes(command: &Command) -> bool {
+    use crate::cli::ReleasesCommand;
+    match command {
+        Command::Annotate(a) => !a.dry_run,
+        Command::Adopt(a) => !a.dry_run,
+        Command::Migrate2to3(a) => !a.dry_run,
+        Command::Releases(r) => match &r.command {
+            ReleasesCommand::Unlock(a) => !a.dry_run,
+            ReleasesCommand::Prune(a) => !a.dry_run,
+            ReleasesCommand::Restore(a) => !a.dry_run,
+            _ => false,
+        },
+        _ => false,
     }
 }
 
 fn run(cli: Cli, mode: InvocationMode, env: &dyn EnvLookup) -> Result<Outcome, AppError> {
     let connection = ConnectionSettings::resolve(&cli.connection, mode, env)?;
     init_logging(connection.verbosity);
+    crate::retry::set_request_timeout(connection.request_timeout);
     let ctx = Context { mode, connection, env };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -113,6 +145,6 @@ fn init_logging(verbosity: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
-        .with_ansi(std::env::var_os("NO_COLOR").is_none())
+        .with_ansi(crate::interact::stderr_colors())
         .try_init();
 }

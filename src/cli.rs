@@ -588,14 +588,24 @@ pub struct ReleasesArgs {
 #[derive(Subcommand, Debug)]
 pub enum ReleasesCommand {
     /// List releases (helm list): the latest revision of each release, Helm 2 ones included.
-    #[command(visible_alias = "ls")]
+    #[command(
+        visible_alias = "ls",
+        after_help = "Examples:\n  kubectl werf releases list -A\n  kubectl werf releases ls -n shop --failed -o json\n  kubectl werf releases list -A --helm-version 2\n  kubectl werf releases list -A --release-storage secret   # exactly helm's view\n  kubectl werf releases list -n shop -f '^api' --max 0\n\nScope: -n NS = Helm 3/4 releases in NS (both drivers unless --release-storage) and Helm 2 releases of\nrelease namespace NS; -A = every release of every storage; see the README."
+    )]
     List(ReleasesListArgs),
     /// Revisions of one release (helm history).
-    #[command(visible_alias = "hist")]
+    #[command(
+        visible_alias = "hist",
+        after_help = "Examples:\n  kubectl werf releases history shop -n shop\n  kubectl werf releases history shop -n shop -o json --max 5\n  kubectl werf releases history legacy --tiller-namespace kube-system   # a Helm 2 release"
+    )]
     History(ReleasesHistoryArgs),
     /// Status of one release (helm status).
+    #[command(after_help = "Examples:\n  kubectl werf releases status shop -n shop\n  kubectl werf releases status shop -n shop -o json\n  kubectl werf releases status shop -n shop --revision 2")]
     Status(ReleasesStatusArgs),
     /// Details of one release (helm get).
+    #[command(
+        after_help = "Examples:\n  kubectl werf releases get values shop -n shop -a\n  kubectl werf releases get manifest shop -n shop --revision 2\n  kubectl werf releases get all shop -n shop\n  kubectl werf releases get metadata shop -n shop -o json"
+    )]
     Get(ReleasesGetArgs),
     /// Release a release stuck in pending-install/-upgrade/-rollback (mark it failed, or delete it).
     #[command(
@@ -628,8 +638,9 @@ anything failed.",
         long_about = "Write release records, every revision, Helm 3/4 (Secrets and ConfigMaps) and Helm 2 (Tiller), \
 as one plain Kubernetes YAML file per record: `kubectl create -f DIR` and `kubectl werf releases restore \
 --dir DIR` accept them. A file of the same record already in DIR is replaced.\n\n\
-Without NAME or -A: every Helm 3/4 release of the namespace (and, with --helm-version 2, every release in \
-Tiller's namespace). Payloads are written exactly as stored.",
+Without NAME or -A: every release of the namespace: Helm 3/4 records of both drivers and Helm 2 releases \
+whose release namespace it is (with --tiller-namespace and no -n: every release of that Tiller). -A: every \
+release of every storage. Payloads are written exactly as stored.",
         after_help = "Examples:\n  kubectl werf releases export shop -n shop --dir ./shop-records\n  kubectl werf releases export -A --dir ./all-releases\n  kubectl create -f ./shop-records     # or: kubectl werf releases restore --dir ./shop-records"
     )]
     Export(ReleasesExportArgs),

@@ -281,11 +281,31 @@ fn normalize_server(server: &str) -> String {
     if server.contains("://") { server.to_string() } else { format!("https://{server}") }
 }
 
+static SERVER_URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// A URL without `user:password@` (a server address may carry credentials; messages never do).
+fn without_userinfo(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
+            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            if path.is_empty() { format!("{scheme}://{host}") } else { format!("{scheme}://{host}/{path}") }
+        }
+        None => url.to_string(),
+    }
+}
+
+/// The API server this run talks to (for messages), once `connect` ran.
+pub fn server_url() -> Option<String> {
+    SERVER_URL.get().cloned()
+}
+
 /// Connect: resolve the configuration and build a client.
 pub async fn connect(settings: &ConnectionSettings, env: &dyn EnvLookup) -> Result<ClusterAccess, ClusterError> {
     let mut config = resolve_config(settings, env).await?;
     let namespace = config.default_namespace.clone();
     let cluster_url = config.cluster_url.to_string();
+    let _ = SERVER_URL.set(without_userinfo(cluster_url.trim_end_matches('/')));
     // An exec credential plugin runs here, once, under our control (see `credentials`).
     let exec = crate::credentials::take_exec_credentials(&mut config).await?;
     let builder = kube::client::ClientBuilder::try_from(config)

@@ -23,7 +23,8 @@ pub enum AppError {
 impl AppError {
     pub fn exit_code(&self) -> u8 {
         match self {
-            AppError::Usage(_) => 2,
+            // Bad flag values and variables are usage errors too.
+            AppError::Usage(_) | AppError::Settings(_) => 2,
             _ => 1,
         }
     }
@@ -39,6 +40,12 @@ impl From<std::io::Error> for AppError {
     }
 }
 
+/// An error message as one line: line breaks (from a server message or a nested cause) become "; ".
+pub fn one_line(text: &str) -> String {
+    let parts: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    parts.join("; ")
+}
+
 /// A kube error as one line: the API server's own message for API errors (as kubectl prints it),
 /// otherwise the chain of causes.
 pub fn describe_kube_error(err: &kube::Error) -> String {
@@ -52,6 +59,23 @@ pub fn describe_kube_error(err: &kube::Error) -> String {
         }
         // A failed credential plugin: its own one-line message, nothing of what it printed.
         other if crate::credentials::is_exec_failure(other) => crate::credentials::exec_failure_message(other).unwrap_or_default(),
+        other if crate::retry::is_connect_failure(other) => {
+            // One line naming the server and the innermost reason, as kubectl does.
+            let mut reason = other.to_string();
+            let mut source = std::error::Error::source(other);
+            while let Some(s) = source {
+                reason = s.to_string();
+                source = s.source();
+            }
+            let server = crate::cluster::server_url().unwrap_or_else(|| "(unknown)".into());
+            let mut text = format!("cannot connect to the API server {server}: {reason}");
+            if text.to_ascii_lowercase().contains("certificate") {
+                text.push_str(
+                    " (the API server's certificate was refused: check the kubeconfig's certificate-authority(-data), --certificate-authority or HELM_KUBECAFILE; --insecure-skip-tls-verify skips the check)",
+                );
+            }
+            text
+        }
         other => {
             let mut text = other.to_string();
             let mut source = std::error::Error::source(other);

@@ -5,14 +5,92 @@ use std::io::IsTerminal;
 
 use crate::error::AppError;
 
-/// Whether stdin and stderr are a terminal a person can answer on.
+/// Whether a person can answer: stderr is a terminal, and stdin is one or the controlling terminal
+/// can be opened (`helm template ... | kubectl werf adopt -f -` asks on /dev/tty, as the prompt
+/// library reads keys there when stdin is a pipe).
 pub fn interactive() -> bool {
-    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+    std::io::stderr().is_terminal() && (std::io::stdin().is_terminal() || controlling_terminal())
 }
 
-/// Colour for stdout tables: a terminal, and `NO_COLOR` not set (any value turns colour off).
+fn controlling_terminal() -> bool {
+    #[cfg(unix)]
+    {
+        std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").is_ok()
+    }
+    #[cfg(not(unix))]
+    {
+        false
+    }
+}
+
+/// While a prompt is on screen: Ctrl-C (the prompt library raises SIGINT for it) puts the cursor back
+/// and exits 130 at once, and every other way out of the prompt shows the cursor again.
+pub struct PromptGuard {
+    #[cfg(unix)]
+    previous: libc::sigaction,
+}
+
+#[cfg(unix)]
+extern "C" fn interrupted_at_prompt(_: libc::c_int) {
+    const TEXT: &[u8] = b"\x1b[?25h\n";
+    // SAFETY: write(2) and _exit(2) are async-signal-safe.
+    unsafe {
+        libc::write(2, TEXT.as_ptr().cast(), TEXT.len());
+        libc::_exit(130);
+    }
+}
+
+impl PromptGuard {
+    pub fn new() -> PromptGuard {
+        #[cfg(unix)]
+        // SAFETY: installs a handler that only calls async-signal-safe functions; the previous action
+        // is saved and put back on drop.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = interrupted_at_prompt as *const () as usize;
+            libc::sigemptyset(&mut action.sa_mask);
+            let mut previous: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(libc::SIGINT, &action, &mut previous);
+            PromptGuard { previous }
+        }
+        #[cfg(not(unix))]
+        PromptGuard {}
+    }
+}
+
+impl Default for PromptGuard {
+    fn default() -> Self {
+        PromptGuard::new()
+    }
+}
+
+impl Drop for PromptGuard {
+    fn drop(&mut self) {
+        if std::io::stderr().is_terminal() {
+            use std::io::Write;
+            let _ = std::io::stderr().write_all(b"\x1b[?25h");
+        }
+        #[cfg(unix)]
+        // SAFETY: restores the action saved in `new`.
+        unsafe {
+            libc::sigaction(libc::SIGINT, &self.previous, std::ptr::null_mut());
+        }
+    }
+}
+
+/// Colour for stdout tables: a terminal, `NO_COLOR` not set (any value turns colour off), and a
+/// terminal that understands escapes (`TERM` set and not `dumb`).
 pub fn colors_enabled() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+    std::io::stdout().is_terminal() && escapes_allowed()
+}
+
+/// Colour and escapes on stderr (logs, progress): the same rules for stderr.
+pub fn stderr_colors() -> bool {
+    std::io::stderr().is_terminal() && escapes_allowed()
+}
+
+fn escapes_allowed() -> bool {
+    std::env::var_os("NO_COLOR").is_none() && std::env::var("TERM").is_ok_and(|t| !t.is_empty() && t != "dumb")
 }
 
 /// Ask before changing anything. `--yes` answers for the user; without a terminal and without
@@ -26,6 +104,7 @@ pub fn confirm(question: &str, yes: bool) -> Result<bool, AppError> {
             "{question} — no terminal to ask on; re-run with --yes to proceed, or --dry-run to only see the plan"
         )));
     }
+    let _guard = PromptGuard::new();
     dialoguer::Confirm::new()
         .with_prompt(question)
         .default(false)
@@ -35,7 +114,8 @@ pub fn confirm(question: &str, yes: bool) -> Result<bool, AppError> {
 
 /// A progress bar on stderr for long work; hidden when stderr is not a terminal.
 pub fn progress(len: u64, what: &str) -> indicatif::ProgressBar {
-    if !std::io::stderr().is_terminal() || len < 2 {
+    let dumb = std::env::var("TERM").map_or(true, |t| t.is_empty() || t == "dumb");
+    if !std::io::stderr().is_terminal() || dumb || len < 2 {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new(len);

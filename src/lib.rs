@@ -26,6 +26,7 @@ pub mod manifest;
 pub mod names;
 pub mod output;
 pub mod ownership;
+pub mod pipe;
 pub mod ratelimit;
 pub mod release;
 pub mod retry;

@@ -11,7 +11,62 @@
 //! waited for, not given up on after a few seconds. 32 clients throttled at once do not retry in step.
 
 use std::future::Future;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+/// Whether the API server has answered anything yet in this run. Until it has, a failure to connect
+/// at all (refused, unknown host, TLS refused) is reported at once instead of being retried: there is
+/// no sign the server exists, and kubectl answers such a run in milliseconds too.
+static RESPONDED: AtomicBool = AtomicBool::new(false);
+
+/// `--request-timeout`, which also bounds how long reads keep retrying.
+static REQUEST_TIMEOUT: OnceLock<Duration> = OnceLock::new();
+
+/// The server answered (any HTTP status).
+pub fn note_response() {
+    RESPONDED.store(true, Ordering::Relaxed);
+}
+
+pub fn has_responded() -> bool {
+    RESPONDED.load(Ordering::Relaxed)
+}
+
+/// Bound every read's retries by `--request-timeout` (called once at start).
+pub fn set_request_timeout(timeout: Option<Duration>) {
+    if let Some(t) = timeout {
+        let _ = REQUEST_TIMEOUT.set(t);
+    }
+}
+
+/// A failure to reach the server at all: connection refused, name resolution, TLS refused.
+pub fn is_connect_failure(err: &kube::Error) -> bool {
+    if !matches!(err, kube::Error::HyperError(_) | kube::Error::Service(_)) {
+        return false;
+    }
+    if is_tls_refusal(err) {
+        return true;
+    }
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cause {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::ConnectionRefused
+        {
+            return true;
+        }
+        let text = e.to_string().to_ascii_lowercase();
+        if text.contains("tcp connect error")
+            || text.contains("connection refused")
+            || text.contains("dns error")
+            || text.contains("failed to lookup address")
+            || text.contains("name or service not known")
+        {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
 
 /// How long reads keep trying in total, and the first and largest pause.
 #[derive(Debug, Clone, Copy)]
@@ -145,10 +200,17 @@ where
 {
     let start = Instant::now();
     let mut pause = policy.first_pause;
+    // --request-timeout bounds every read's retries, throttled ones too.
+    let bound = REQUEST_TIMEOUT.get().copied();
     let mut throttled = 0;
     loop {
-        match op().await {
+        let result = op().await;
+        if matches!(&result, Ok(_) | Err(kube::Error::Api(_))) {
+            note_response();
+        }
+        match result {
             Ok(v) => return Ok(v),
+            Err(e) if !has_responded() && is_connect_failure(&e) => return Err(e),
             Err(e) if is_transient(&e) => {
                 // Throttled: wait for the busy server longer, out of step with other clients.
                 let (wait, deadline) = if is_throttled(&e) {
@@ -157,6 +219,7 @@ where
                 } else {
                     (server_hint(&e).unwrap_or(pause).min(policy.max_pause.max(Duration::from_secs(1)) * 10), policy.deadline)
                 };
+                let deadline = bound.map_or(deadline, |t| deadline.min(t));
                 if start.elapsed() + wait > deadline {
                     return Err(e);
                 }

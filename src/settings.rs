@@ -353,18 +353,25 @@ pub struct StorageSettings {
     pub helm2_storage: Helm2Storage,
     /// Largest decompressed payload accepted, in bytes.
     pub max_decompressed_bytes: u64,
+    /// `--release-storage` (or `WERF_RELEASE_STORAGE`/`HELM_DRIVER`) picked the driver; otherwise
+    /// reads cover both drivers (see `storage::scope`).
+    pub helm3_driver_chosen: bool,
+    /// The Tiller namespace was named (flag or variable); otherwise Helm 2 records are looked for in
+    /// every namespace.
+    pub helm2_namespace_chosen: bool,
 }
 
 pub const DEFAULT_TILLER_NAMESPACE: &str = "kube-system";
 
 impl StorageSettings {
     pub fn resolve(args: &StorageArgs, env: &dyn EnvLookup) -> Result<Self, SettingsError> {
-        let driver_name = args
+        let chosen_driver = args
             .release_storage
             .clone()
             .or_else(|| env.non_empty("WERF_RELEASE_STORAGE"))
-            .or_else(|| env.non_empty("HELM_DRIVER"))
-            .unwrap_or_else(|| "secret".into());
+            .or_else(|| env.non_empty("HELM_DRIVER"));
+        let helm3_driver_chosen = chosen_driver.is_some();
+        let driver_name = chosen_driver.unwrap_or_else(|| "secret".into());
         let helm3_driver = match driver_name.to_ascii_lowercase().as_str() {
             "secret" | "secrets" => Helm3Driver::Secret,
             "configmap" | "configmaps" => Helm3Driver::ConfigMap,
@@ -373,17 +380,18 @@ impl StorageSettings {
                 return Err(SettingsError::Invalid {
                     what: "release storage driver",
                     value: driver_name,
-                    reason: "expected secret or configmap".into(),
+                    reason: "expected secret or configmap (without the option both are read)".into(),
                 });
             }
         };
-        let helm2_namespace = args
+        let chosen_tiller = args
             .helm2_namespace
             .clone()
             .or_else(|| env.non_empty("WERF_HELM2_RELEASE_STORAGE_NAMESPACE"))
             .or_else(|| env.non_empty("WERF_HELM_RELEASE_STORAGE_NAMESPACE"))
-            .or_else(|| env.non_empty("TILLER_NAMESPACE"))
-            .unwrap_or_else(|| DEFAULT_TILLER_NAMESPACE.into());
+            .or_else(|| env.non_empty("TILLER_NAMESPACE"));
+        let helm2_namespace_chosen = chosen_tiller.is_some();
+        let helm2_namespace = chosen_tiller.unwrap_or_else(|| DEFAULT_TILLER_NAMESPACE.into());
         let storage_type = args
             .helm2_storage_type
             .clone()
@@ -414,6 +422,8 @@ impl StorageSettings {
             helm2_namespace,
             helm2_storage,
             max_decompressed_bytes: args.max_decompressed_mib.saturating_mul(1024 * 1024),
+            helm3_driver_chosen,
+            helm2_namespace_chosen,
         })
     }
 }

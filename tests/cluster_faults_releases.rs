@@ -273,7 +273,7 @@ fn scripts() -> Vec<Script> {
         s("history", Kind::Read, &["releases", "history", "shop", "-n", APPS]),
         s("status", Kind::Read, &["releases", "status", "shop", "-n", APPS]),
         s("get-all", Kind::Read, &["releases", "get", "all", "shop", "-n", APPS]),
-        s("status-helm2", Kind::Read, &["releases", "status", "shop", "-n", OTHER, "--tiller-namespace", TILLER]),
+        s("status-helm2", Kind::Read, &["releases", "status", "shop", "-n", "legacy-shop", "--tiller-namespace", TILLER]),
         cart,
         s("export-A", Kind::Read, &["releases", "export", "-A", "--tiller-namespace", TILLER, "--dir", "@D"]),
         s("unlock", Kind::Write, &["releases", "unlock", "stuck", "-n", APPS, "--yes", "--backup-dir", "@B"]),
@@ -840,9 +840,9 @@ fn forget_and_move_interrupted_or_killed_lose_nothing_and_converge_emulator_only
         ("move", "KILL", "create", "secrets"),
         ("move", "KILL", "delete", "secrets"),
     ] {
-        let b = baseline_of(script).unwrap();
+        let b = baseline_of(script);
         let what = format!("{script}: SIG{signal} during a {during}");
-        let s = Scenario::new().unwrap();
+        let s = Scenario::new();
         let start = s.state();
         // Every such request is held, so the signal comes while the first is in flight.
         let out = interrupted_run(&s, &b.script, Fault::on(during, resource).namespace(APPS).always(), signal);

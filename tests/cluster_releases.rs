@@ -64,7 +64,7 @@ fn list_equals_helm_fixture_and_live_helm_for_every_flag() {
     let seeded = seed_helm3(&c);
     for (ns, fx) in &seeded {
         // helm's own recorded answer (Secret driver releases only)
-        let ours = run_ok(c.werf().args(["releases", "list", "-n", ns, "-o", "json", "--helm-version", "3"]));
+        let ours = run_ok(c.werf().args(["releases", "list", "-n", ns, "-o", "json", "--helm-version", "3", "--release-storage", "secret"]));
         let expected = std::fs::read_to_string(fixture(&format!("helm3/{fx}-helm-list.json"))).unwrap();
         assert_eq!(without_our_fields(&ours), serde_json::from_str::<Value>(&expected).unwrap(), "{fx}");
         assert!(ours.contains("\"storage\":\"secret\""));
@@ -96,7 +96,7 @@ fn list_equals_helm_fixture_and_live_helm_for_every_flag() {
         for case in cases {
             let mut args = vec!["-n", ns.as_str()];
             args.extend_from_slice(case);
-            let ours = run_ok(c.werf().args(["releases", "list", "--helm-version", "3"]).args(&args));
+            let ours = run_ok(c.werf().args(["releases", "list", "--helm-version", "3", "--release-storage", "secret"]).args(&args));
             for major in [3u8, 4] {
                 let theirs = helm_list(&c, major, &args);
                 let structured = case.contains(&"-o");
@@ -128,7 +128,7 @@ fn all_namespaces_matches_helm_on_our_namespaces() {
     // tests write on purpose), so this comparison needs a server of its own.
     let c = TestCluster::isolated();
     let seeded = seed_helm3(&c);
-    let ours = run_ok(c.werf().args(["releases", "list", "-A", "-o", "json", "--max", "0", "--helm-version", "3"]));
+    let ours = run_ok(c.werf().args(["releases", "list", "-A", "-o", "json", "--max", "0", "--helm-version", "3", "--release-storage", "secret"]));
     let h3 = run_ok(c.helm(3).args(["list", "-A", "-a", "-o", "json", "--max", "0"]));
     let h4 = run_ok(c.helm(4).args(["list", "-A", "-o", "json", "--max", "0"]));
     // Keep the fixtures' payload namespaces only (a real server has releases of its own, e.g. none today).
@@ -343,7 +343,7 @@ fn list_fetches_only_the_latest_records_emulator_only() {
     let ns = &seeded[0].0;
     let list_requests = |args: &[&str]| {
         emu.clear_request_log();
-        let out = run_ok(c.werf().args(["releases", "list", "-n", ns, "--helm-version", "3"]).args(args));
+        let out = run_ok(c.werf().args(["releases", "list", "-n", ns, "--helm-version", "3", "--release-storage", "secret"]).args(args));
         (out, emu.request_log())
     };
     let (_, log) = list_requests(&[]);

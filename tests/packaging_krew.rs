@@ -636,7 +636,7 @@ fn archive_holds_the_binary_and_license_at_its_root() {
         assert!(fields[0].starts_with('-'), "only regular files: {line}");
         names.push(fields.last().unwrap().to_string());
     }
-    let mut expected = vec!["LICENSE".to_string(), "kubectl-werf".to_string()];
+    let mut expected = vec!["LICENSE".to_string(), "kubectl-werf".to_string(), "kubectl-werf.1".to_string()];
     if names.iter().any(|n| n == "kubectl_complete-werf") {
         expected.push("kubectl_complete-werf".into());
     }
@@ -649,8 +649,13 @@ fn archive_holds_the_binary_and_license_at_its_root() {
         fs::read(repo().join("LICENSE")).unwrap(),
         "LICENSE in the archive differs from the repository's"
     );
+    // The man page rendered at build from the clap definitions.
+    let man = fs::read_to_string(unpacked.join("kubectl-werf.1")).unwrap();
+    assert!(man.starts_with(".ie") || man.starts_with(".TH"), "not a man page: {}", &man[..man.len().min(200)]);
+    assert!(man.contains("releases") && man.contains("migrate2to3"), "the man page names the verbs");
     use std::os::unix::fs::PermissionsExt;
-    for program in expected.iter().filter(|n| *n != "LICENSE") {
+    assert_eq!(fs::metadata(unpacked.join("kubectl-werf.1")).unwrap().permissions().mode() & 0o777, 0o644);
+    for program in expected.iter().filter(|n| *n != "LICENSE" && !n.ends_with(".1")) {
         let mode = fs::metadata(unpacked.join(program)).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o755, "{program} mode {mode:o}");
     }

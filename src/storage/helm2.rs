@@ -57,7 +57,7 @@ fn label_warning(info: &ObjectInfo, release: &Release) -> Option<String> {
     if problems.is_empty() { None } else { Some(format!("{}: {}; using the payload", info.key(), problems.join(", "))) }
 }
 
-fn decode_record(raw: RawObject, limits: &DecodeLimits) -> Decoded<Helm2Record> {
+pub(crate) fn decode_record(raw: RawObject, limits: &DecodeLimits) -> Decoded<Helm2Record> {
     let payload = raw.payload.as_deref().ok_or_else(|| RecordError::new(&raw.info, codec::CodecError::MissingData))?;
     let release = codec::decode_helm2(payload, limits).map_err(|e| RecordError::new(&raw.info, e))?;
     let warning = label_warning(&raw.info, &release);

@@ -8,6 +8,7 @@ pub mod listing;
 pub mod objects;
 pub mod protobuf;
 pub mod rawlist;
+pub mod scope;
 
 pub use helm2::{Helm2Record, Helm2Store};
 pub use helm3::{Helm3Record, Helm3Store, Helm3Summary, WriteError};

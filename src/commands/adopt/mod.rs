@@ -175,7 +175,8 @@ impl Item {
     fn passes_helm(&self) -> bool {
         match &self.observed {
             Observed::Read { ownership, .. } => matches!(ownership, Ownership::Missing | Ownership::OwnedByThis),
-            Observed::UnknownType(_) => true,
+            // Helm cannot install a kind the API server does not serve ("no matches for kind").
+            Observed::UnknownType(_) => false,
             Observed::Error(_) => false,
         }
     }
@@ -387,7 +388,33 @@ fn manifest_objects(source: &str, text: &str) -> Result<Vec<Result<ManifestObjec
     if let Some(Err(e)) = objects.iter().find(|o| o.is_err()) {
         return Err(AppError::Failed(format!("{source}: {e}")));
     }
+    // A values file, a README or Helm's notes is not a manifest: say so rather than adopt nothing.
+    if objects.is_empty() {
+        return Err(AppError::Failed(format!(
+            "{source}: not Kubernetes YAML: no document with apiVersion and kind (expected a manifest such as `helm template` prints)"
+        )));
+    }
     Ok(objects)
+}
+
+/// Kubernetes' rule for an object's name: a DNS-1123 subdomain, except RBAC objects (path segments,
+/// e.g. `system:aggregate-to-edit`).
+fn object_name_error(resource: &ResolvedResource, name: &str) -> Option<String> {
+    let rbac = resource.group == "rbac.authorization.k8s.io";
+    let valid = if rbac {
+        !name.is_empty() && name != "." && name != ".." && !name.contains('/') && !name.contains('%')
+    } else {
+        crate::names::is_dns1123_subdomain(name)
+    };
+    (!valid).then(|| {
+        if rbac {
+            format!("invalid name {name:?}: must be non-empty and contain no '/' or '%'")
+        } else {
+            format!(
+                "invalid name {name:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (at most 253)"
+            )
+        }
+    })
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -1108,6 +1135,7 @@ fn pick(items: &[Item], selectable: &[usize], defaults: &[bool]) -> Result<Optio
             format!("{}{ns} — {state}", it.candidate.display())
         })
         .collect();
+    let _guard = crate::interact::PromptGuard::new();
     let chosen = dialoguer::MultiSelect::new()
         .with_prompt("Objects to adopt (space toggles, enter accepts, q cancels)")
         .items(&labels)
@@ -1142,6 +1170,9 @@ pub async fn run(ctx: &Context<'_>, args: AdoptArgs) -> Result<Outcome, AppError
     let arg_ns = ctx.connection.namespace.clone().unwrap_or_else(|| target.namespace.clone());
     for arg in &args.resources {
         let (res, name) = catalog.resolve_ref(arg).map_err(|e| AppError::Failed(format!("{arg}: {e}")))?;
+        if let Some(why) = object_name_error(res, &name) {
+            return Err(AppError::Usage(format!("{arg}: {why}")));
+        }
         cands.push_resolved(res, Some(arg_ns.clone()), name);
     }
     for (source, text) in &inputs.files {
@@ -1193,7 +1224,10 @@ pub async fn run(ctx: &Context<'_>, args: AdoptArgs) -> Result<Outcome, AppError
             }
         })
         .collect();
-    let to_read: Vec<usize> = (0..items.len()).filter(|&i| !matches!(items[i].observed, Observed::UnknownType(_))).collect();
+    // Unknown kinds and invalid names were judged already (an Error preset with a reason).
+    let to_read: Vec<usize> = (0..items.len())
+        .filter(|&i| !matches!(&items[i].observed, Observed::UnknownType(_)) && !matches!(&items[i].observed, Observed::Error(e) if !e.is_empty()))
+        .collect();
     let bar = interact::progress(to_read.len() as u64, "reading");
     let observed: Vec<(usize, Observed, Option<Value>)> = futures::stream::iter(to_read.into_iter().map(|i| {
         let (client, c, bar) = (&client, &items[i].candidate, &bar);
@@ -1216,8 +1250,12 @@ pub async fn run(ctx: &Context<'_>, args: AdoptArgs) -> Result<Outcome, AppError
     }
     plan_fields(&client, &mut items, &target, &args, concurrency).await;
     for it in &items {
-        if let Observed::UnknownType(reason) = &it.observed {
-            eprintln!("warning: {}: {reason}; not adopted", it.candidate.display());
+        match &it.observed {
+            Observed::UnknownType(reason) => eprintln!("warning: {}: {reason}; not adopted", it.candidate.display()),
+            Observed::Error(reason) if reason.starts_with("invalid name") => {
+                eprintln!("warning: {}: {reason}; not adopted", it.candidate.display())
+            }
+            _ => {}
         }
     }
 
@@ -1442,6 +1480,11 @@ pub async fn run(ctx: &Context<'_>, args: AdoptArgs) -> Result<Outcome, AppError
 
 fn add_targets(cands: &mut Candidates, targets: Vec<crate::live::targets::Target>, unresolved: Vec<Unresolved>, ns: &str) {
     for t in targets {
+        if let Some(why) = object_name_error(&t.resource, &t.name) {
+            let namespace = if t.resource.namespaced { t.namespace } else { None };
+            cands.push(Candidate { resource: t.resource.clone(), namespace, name: t.name }, Some(Observed::Error(why)));
+            continue;
+        }
         let namespace = if t.resource.namespaced { t.namespace.clone() } else { None };
         let key = (t.resource.group.clone(), t.resource.plural.clone(), namespace, t.name.clone());
         cands.manifests.entry(key).or_insert(t.manifest);

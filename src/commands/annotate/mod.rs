@@ -179,7 +179,12 @@ pub async fn run(ctx: &Context<'_>, args: AnnotateArgs) -> Result<Outcome, AppEr
     let access = ctx.connect().await?;
     let client = access.client.clone();
     let namespace = names.namespace.clone().unwrap_or_else(|| access.namespace.clone());
-    let (helm3, _) = crate::storage::open_stores(&client, &storage);
+    // The release's storage by the rule every verb shares: both drivers unless --release-storage picks
+    // one; a release stored under both is a usage error (which one's objects?).
+    let sel = crate::storage::scope::ReleaseScope::new(&storage, Some(3), &namespace, true, false);
+    let (found, found_warnings) = crate::storage::scope::locate(&client, &sel, &names.release).await?.for_write()?;
+    warnings.extend(found_warnings);
+    let helm3 = Helm3Store::new(client.clone(), crate::storage::scope::helm3_driver(found.place.kind()), sel.limits);
 
     let release = latest_release(&helm3, &namespace, &names.release).await?;
     let status = release.info.status.as_str().to_string();

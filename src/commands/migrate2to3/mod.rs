@@ -57,7 +57,8 @@ pub async fn run(ctx: &Context<'_>, args: Migrate2to3Args) -> Result<Outcome, Ap
     let client = access.client;
     let (h3, h2) = open_stores(&client, &settings);
     let limits = DecodeLimits { max_decompressed: settings.max_decompressed_bytes };
-    let stop = StopSignal::install();
+    // Reads and the question stop at once on Ctrl-C; armed once writing starts.
+    let stop = StopSignal::install_unarmed();
     let opts = PlanOptions {
         target_name: args.target_release.clone(),
         target_namespace: args.target_namespace.clone(),
@@ -74,7 +75,25 @@ pub async fn run(ctx: &Context<'_>, args: Migrate2to3Args) -> Result<Outcome, Ap
         },
     };
     let table = args.output == OutputFormat::Table;
-    let (releases, warnings) = plan::gather(&h2, &selection).await?;
+    let (mut releases, warnings) = plan::gather(&h2, &selection).await?;
+    if access.namespace_explicit {
+        // -n selects Helm 2 releases by their release namespace, as in every verb (names stay global).
+        let ns = access.namespace.as_str();
+        let outside: Vec<String> = releases
+            .iter()
+            .filter_map(|r| {
+                let own = r.records.iter().max_by_key(|x| x.release.version).map(|x| x.release.namespace.as_str())?;
+                (own != ns).then(|| format!("{} (namespace {own})", r.name))
+            })
+            .collect();
+        if !outside.is_empty() && matches!(selection, Selection::Names(_)) {
+            return Err(AppError::Failed(format!(
+                "Helm 2 release(s) {} are outside -n {ns}; nothing was changed (drop -n, or give the release's namespace)",
+                outside.join(", ")
+            )));
+        }
+        releases.retain(|r| r.records.iter().max_by_key(|x| x.release.version).is_none_or(|x| x.release.namespace == ns));
+    }
     if table {
         println!(
             "Helm 2 records: namespace {} ({}) → Helm 3 records: {} in each release's namespace",
@@ -143,6 +162,7 @@ pub async fn run(ctx: &Context<'_>, args: Migrate2to3Args) -> Result<Outcome, Ap
         if !crate::interact::confirm(&question, args.yes)? {
             return Err(AppError::Failed("aborted: nothing was changed".into()));
         }
+        stop.arm();
         let needs_backup = args.delete_v2_releases || plans.iter().any(|p| p.revisions.iter().any(|r| r.action == Action::Replace));
         if needs_backup {
             let dir = BackupDir::create(args.backup_dir.as_deref(), "migrate2to3")
@@ -154,7 +174,8 @@ pub async fn run(ctx: &Context<'_>, args: Migrate2to3Args) -> Result<Outcome, Ap
         }
     }
 
-    // Execute.
+    // Execute: from here the first Ctrl-C lets writes in flight settle.
+    stop.arm();
     let bar = if selection_is_all(&selection) && table { crate::interact::progress(plans.len() as u64, "migrating") } else { indicatif::ProgressBar::hidden() };
     let ownership = opts.ownership;
     let x = Arc::new(x);
@@ -590,6 +611,7 @@ async fn run_cleanup(
     if !crate::interact::confirm(&format!("Delete {to_delete} Helm 2 record(s) that have an equal Helm 3 copy?"), args.yes)? {
         return Err(AppError::Failed("aborted: nothing was changed".into()));
     }
+    x.stop.arm();
     let dir = BackupDir::create(args.backup_dir.as_deref(), "migrate2to3-cleanup")
         .map_err(|e| AppError::Io(format!("cannot create the backup directory: {e}")))?;
     if table {

@@ -297,6 +297,17 @@ pub async fn plan_release(
         helm3_latest: None,
     };
     if v2.records.is_empty() && v2.errors.is_empty() {
+        // What a finished `--delete-v2-releases` run leaves: no Helm 2 records, a Helm 3 copy. A re-run
+        // of the same command is then a success with nothing to do.
+        if let Some((ns, latest)) = helm3_copy(h3, &target_name, opts.target_namespace.as_deref()).await {
+            plan.warnings.push(format!(
+                "no Helm 2 records of {:?} left; Helm 3 holds {target_name} up to revision {latest} in namespace {ns}: already migrated",
+                v2.name
+            ));
+            plan.target_namespace = ns;
+            plan.helm3_latest = Some(latest);
+            return plan;
+        }
         plan.blockers.push(format!(
             "release {:?} not found in Helm 2 storage (namespace {}; see --helm-release-storage-namespace and --helm-release-storage-type)",
             v2.name,
@@ -437,6 +448,19 @@ pub async fn plan_release(
         }
     }
     plan
+}
+
+/// The one namespace holding Helm 3 records of `name` (in `namespace` when given) and its latest
+/// revision by the labels; `None` when there is none, or several namespaces do.
+async fn helm3_copy(h3: &Helm3Store, name: &str, namespace: Option<&str>) -> Option<(String, i64)> {
+    let selector = crate::storage::codec::helm3_history_selector(name);
+    let metas = h3.list_meta(namespace, Some(&selector)).await.ok()?;
+    let namespaces: BTreeSet<&str> = metas.iter().map(|m| m.namespace.as_str()).collect();
+    if namespaces.len() != 1 {
+        return None;
+    }
+    let latest = metas.iter().filter_map(|m| crate::storage::codec::parse_helm3_labels(&m.labels).version).max()?;
+    Some((metas[0].namespace.clone(), latest))
 }
 
 fn h2_where(opts: &PlanOptions) -> String {

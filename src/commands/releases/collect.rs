@@ -70,11 +70,11 @@ pub struct Row {
 
 impl Row {
     /// Releases are the same release when this key is equal (helm: payload namespace + name; Tiller:
-    /// its namespace + name).
-    pub fn release_key(&self) -> (Generation, String, String) {
+    /// its namespace + name), in one storage: a release under both drivers is listed once per driver.
+    pub fn release_key(&self) -> (Generation, &'static str, String, String) {
         match self.generation {
-            Generation::Helm3 => (Generation::Helm3, self.namespace.clone(), self.name.clone()),
-            Generation::Helm2 => (Generation::Helm2, self.object_namespace.clone(), self.name.clone()),
+            Generation::Helm3 => (Generation::Helm3, self.storage, self.namespace.clone(), self.name.clone()),
+            Generation::Helm2 => (Generation::Helm2, self.storage, self.object_namespace.clone(), self.name.clone()),
         }
     }
 }
@@ -478,7 +478,7 @@ async fn join_page<T>(handle: tokio::task::JoinHandle<Result<Vec<T>, String>>) -
 
 /// Keep only the highest revision of each release (helm's `filterLatestReleases`).
 pub fn latest_per_release(rows: Vec<Row>) -> Vec<Row> {
-    let mut latest: BTreeMap<(Generation, String, String), Row> = BTreeMap::new();
+    let mut latest: BTreeMap<(Generation, &'static str, String, String), Row> = BTreeMap::new();
     for row in rows {
         let key = row.release_key();
         match latest.get(&key) {

@@ -2,10 +2,10 @@
 //! (the backup format: `kubectl create -f DIR` and `releases restore --dir DIR` accept it).
 //!
 //! Decisions:
-//! - Helm 3/4 records of both kinds (Secrets and ConfigMaps, label `owner=helm`) are exported whatever
-//!   `--release-storage` says: an export is a backup, and a namespace may hold both.
-//! - Helm 2 records (Tiller's namespace and storage type) are exported for named releases and with
-//!   `-A`; without either, only with `--helm-version 2`.
+//! - Which records: the shared scope rule (`storage::scope`): Helm 3/4 records of both kinds unless
+//!   `--release-storage` picks one, Helm 2 releases by release namespace (`-n`), by name, or all (`-A`,
+//!   every namespace holding Tiller records). A release found in several storages is exported from
+//!   each (an export is a backup).
 //! - Records are taken by their labels (`name=`/`NAME=`), payloads are written exactly as stored
 //!   (never re-encoded), so a restore is byte-equal.
 //! - A file of the same record already in the directory is replaced (atomically).
@@ -16,69 +16,34 @@ use std::path::Path;
 use crate::app::Outcome;
 use crate::cli::ReleasesExportArgs;
 use crate::error::AppError;
-use crate::settings::{Helm2Storage, StorageSettings};
 use crate::storage::backup;
-use crate::storage::codec::{HELM2_LIST_SELECTOR, HELM3_LIST_SELECTOR, helm3_history_selector};
-use crate::storage::objects::{ObjectKind, ObjectStore, PAYLOAD_PAGE, RawObject};
+use crate::storage::objects::RawObject;
+use crate::storage::scope::{locate, raw_records, raw_records_in_scope};
 
 use super::Scope;
 
-/// Every full object matching `selector`, following `continue` tokens.
-pub(super) async fn list_raw(store: &ObjectStore, ns: Option<&str>, selector: &str) -> Result<Vec<RawObject>, kube::Error> {
-    let mut out = Vec::new();
-    let mut cursor: Option<crate::storage::objects::Cursor> = None;
-    loop {
-        let page = store.list_page(ns, selector, PAYLOAD_PAGE, cursor.as_ref()).await?;
-        out.extend(page.items);
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => return Ok(out),
-        }
-    }
-}
-
-pub(super) fn helm2_kinds(storage: &StorageSettings) -> &'static [ObjectKind] {
-    match storage.helm2_storage {
-        Helm2Storage::ConfigMap => &[ObjectKind::ConfigMap],
-        Helm2Storage::Secret => &[ObjectKind::Secret],
-        Helm2Storage::Auto => &[ObjectKind::ConfigMap, ObjectKind::Secret],
-    }
-}
-
-pub(super) fn helm2_selector(name: &str) -> String {
-    format!("NAME={name},{HELM2_LIST_SELECTOR}")
-}
-
-/// The raw records the export (or any verb over `[NAME...|-A]`) covers.
+/// The raw records the export covers, under the shared scope rule (`storage::scope`): the named
+/// releases in every storage they are found in, or every release of the scope (both generations).
 async fn collect(scope: &Scope, names: &[String], all: bool) -> Result<Vec<RawObject>, AppError> {
+    let sel = scope.selection(all);
     let mut out = Vec::new();
-    let ns = if all { None } else { Some(scope.namespace.as_str()) };
-    let selectors: Vec<String> =
-        if names.is_empty() { vec![HELM3_LIST_SELECTOR.to_string()] } else { names.iter().map(|n| helm3_history_selector(n)).collect() };
-    if scope.helm_version != Some(2) {
-        for kind in [ObjectKind::Secret, ObjectKind::ConfigMap] {
-            let store = ObjectStore::new(scope.client.clone(), kind);
-            for sel in &selectors {
-                out.extend(list_raw(&store, ns, sel).await.map_err(|e| AppError::kube(&e))?);
-            }
+    if names.is_empty() {
+        let (raws, warnings) = raw_records_in_scope(&scope.client, &sel).await?;
+        for w in warnings {
+            eprintln!("warning: {w}");
         }
-    }
-    let helm2_wanted = scope.helm_version == Some(2) || (scope.helm_version.is_none() && (all || !names.is_empty()));
-    if helm2_wanted {
-        let tiller = scope.storage.helm2_namespace.as_str();
-        let selectors: Vec<String> =
-            if names.is_empty() { vec![HELM2_LIST_SELECTOR.to_string()] } else { names.iter().map(|n| helm2_selector(n)).collect() };
-        for kind in helm2_kinds(&scope.storage) {
-            let store = ObjectStore::new(scope.client.clone(), *kind);
-            for sel in &selectors {
-                match list_raw(&store, Some(tiller), sel).await {
-                    Ok(v) => out.extend(v),
-                    Err(e) if super::is_forbidden(&e) && scope.helm_version.is_none() => eprintln!(
-                        "warning: cannot read Helm 2 records in namespace {tiller}: {}",
-                        crate::error::describe_kube_error(&e)
-                    ),
-                    Err(e) => return Err(AppError::kube(&e)),
-                }
+        out = raws;
+    } else {
+        for name in names {
+            let located = locate(&scope.client, &sel, name).await?;
+            for w in &located.warnings {
+                eprintln!("warning: {w}");
+            }
+            if located.found.is_empty() {
+                return Err(located.not_found());
+            }
+            for found in &located.found {
+                out.extend(raw_records(&scope.client, name, found).await.map_err(|e| AppError::kube(&e))?);
             }
         }
     }

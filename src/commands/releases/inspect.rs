@@ -15,7 +15,9 @@ use crate::release::helm3::{HookEvent, Release};
 use crate::release::{Time, gojson};
 use crate::storage::codec::{self, helm3_history_selector};
 use crate::live::resources::Form;
-use crate::storage::{Helm2Store, Helm3Store};
+use crate::storage::Helm3Store;
+use crate::storage::ObjectKind;
+use crate::storage::scope::{Found, Place, helm3_driver, locate};
 
 use super::view::{self, Flavor};
 use super::{Scope, print_problems, time_of};
@@ -26,58 +28,54 @@ fn not_found(name: &str) -> AppError {
     AppError::Failed(format!("release: not found ({name})"))
 }
 
-fn helm3_store(scope: &Scope) -> Helm3Store {
-    Helm3Store::new(scope.client.clone(), scope.storage.helm3_driver, scope.limits())
+fn helm3_store(scope: &Scope, kind: ObjectKind) -> Helm3Store {
+    Helm3Store::new(scope.client.clone(), helm3_driver(kind), scope.limits())
 }
 
-fn helm2_store(scope: &Scope) -> Helm2Store {
-    Helm2Store::new(scope.client.clone(), &scope.storage.helm2_namespace, scope.storage.helm2_storage, scope.limits())
+/// The storage holding `name` under the shared scope rule; others holding it too are named on stderr.
+async fn locate_for_read(scope: &Scope, name: &str) -> Result<Found, AppError> {
+    let located = locate(&scope.client, &scope.selection(false), name).await?;
+    let (found, warnings) = located.for_read()?;
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok(found)
 }
 
 /// Every revision of the release, oldest first, as Helm 3 releases (Helm 2 ones converted).
 /// `full` = decode everything (else Helm 3 records are decoded as summaries, enough for history).
 async fn load_all(scope: &Scope, name: &str, full: bool) -> Result<Vec<Release>, AppError> {
-    if scope.helm_version != Some(2) {
-        let store = helm3_store(scope);
-        let selector = helm3_history_selector(name);
-        let mut releases: Vec<Release> = if full {
-            let listing = store.list(Some(&scope.namespace), Some(&selector)).await.map_err(|e| AppError::kube(&e))?;
-            print_problems(&listing.errors, &listing.warnings);
-            listing.records.into_iter().map(|r| r.release).collect()
-        } else {
-            let listing = store.list_summaries(Some(&scope.namespace), Some(&selector)).await.map_err(|e| AppError::kube(&e))?;
-            print_problems(&listing.errors, &listing.warnings);
-            listing.records.into_iter().map(|s| summary_release(&s.summary)).collect()
-        };
-        releases.retain(|r| r.name == name);
-        if !releases.is_empty() {
-            releases.sort_by_key(|r| r.version);
-            return Ok(releases);
-        }
-    }
-    if scope.helm_version != Some(3) {
-        let listing = helm2_store(scope).history(name).await;
-        match listing {
-            Ok(listing) => {
+    let found = locate_for_read(scope, name).await?;
+    let mut releases: Vec<Release> = match (&found.place, found.helm2) {
+        (Place::Helm3 { kind, namespace }, _) => {
+            let store = helm3_store(scope, *kind);
+            let selector = helm3_history_selector(name);
+            let mut releases: Vec<Release> = if full {
+                let listing = store.list(Some(namespace), Some(&selector)).await.map_err(|e| AppError::kube(&e))?;
                 print_problems(&listing.errors, &listing.warnings);
-                let mut releases: Vec<Release> = listing.records.iter().map(|r| view::helm2_as_helm3(&r.release)).collect();
-                releases.sort_by_key(|r| r.version);
-                releases.dedup_by_key(|r| r.version);
-                if !releases.is_empty() {
-                    return Ok(releases);
-                }
-            }
-            Err(e) if super::is_forbidden(&e) && scope.helm_version != Some(2) => {
-                eprintln!(
-                    "warning: cannot look for a Helm 2 release in namespace {}: {}",
-                    scope.storage.helm2_namespace,
-                    crate::error::describe_kube_error(&e)
-                );
-            }
-            Err(e) => return Err(AppError::kube(&e)),
+                listing.records.into_iter().map(|r| r.release).collect()
+            } else {
+                let listing = store.list_summaries(Some(namespace), Some(&selector)).await.map_err(|e| AppError::kube(&e))?;
+                print_problems(&listing.errors, &listing.warnings);
+                listing.records.into_iter().map(|s| summary_release(&s.summary)).collect()
+            };
+            releases.retain(|r| r.name == name);
+            releases
         }
+        (Place::Helm2 { .. }, Some(listing)) => {
+            print_problems(&listing.errors, &listing.warnings);
+            let mut releases: Vec<Release> = listing.records.iter().map(|r| view::helm2_as_helm3(&r.release)).collect();
+            releases.sort_by_key(|r| r.version);
+            releases.dedup_by_key(|r| r.version);
+            releases
+        }
+        (Place::Helm2 { .. }, None) => Vec::new(),
+    };
+    if releases.is_empty() {
+        return Err(not_found(name));
     }
-    Err(not_found(name))
+    releases.sort_by_key(|r| r.version);
+    Ok(releases)
 }
 
 /// A release carrying only what a summary holds (history needs no more).
@@ -101,66 +99,58 @@ fn summary_release(s: &crate::release::helm3::ReleaseSummary) -> Release {
 
 /// One revision (the latest by default), fully decoded, with its record's labels.
 async fn load_one(scope: &Scope, name: &str, revision: Option<i64>) -> Result<(Release, std::collections::BTreeMap<String, String>), AppError> {
-    if scope.helm_version != Some(2) {
-        let store = helm3_store(scope);
-        let ns = scope.namespace.as_str();
-        // Cheap path: labels pick the record, one GET reads it; the payload must agree.
-        let target = match revision {
-            Some(r) => Some(codec::helm3_object_name(name, r)),
-            None => {
-                let metas = store.list_meta(Some(ns), Some(&helm3_history_selector(name))).await.map_err(|e| AppError::kube(&e))?;
-                let (latest, unlabelled) = crate::storage::helm3::latest_by_labels(&metas);
-                if unlabelled.is_empty() { latest.into_values().next().map(|i| i.name) } else { None }
-            }
-        };
-        if let Some(object) = target
-            && let Some(found) = store.get_object(ns, &object).await.map_err(|e| AppError::kube(&e))?
-        {
-            match found {
-                Ok(rec) if rec.release.name == name && revision.is_none_or(|r| r == rec.release.version) => {
-                    let labels = rec.object.labels.clone();
-                    return Ok((rec.release, labels));
-                }
-                Ok(_) => {}
-                Err(e) => print_problems(&[e], &[]),
-            }
-        }
-        // Slow path: every record of the release, decoded; the payloads decide.
-        let listing = store.list(Some(ns), Some(&helm3_history_selector(name))).await.map_err(|e| AppError::kube(&e))?;
-        let mut records: Vec<_> = listing.records.into_iter().filter(|r| r.release.name == name).collect();
-        if !records.is_empty() {
-            records.sort_by_key(|r| r.release.version);
+    let found = locate_for_read(scope, name).await?;
+    let (kind, ns) = match (&found.place, found.helm2) {
+        (Place::Helm3 { kind, namespace }, _) => (*kind, namespace.clone()),
+        (Place::Helm2 { .. }, listing) => {
+            let listing = listing.unwrap_or_default();
+            print_problems(&listing.errors, &listing.warnings);
+            let mut all: Vec<Release> = listing.records.iter().map(|r| view::helm2_as_helm3(&r.release)).collect();
+            all.sort_by_key(|r| r.version);
             let pick = match revision {
-                Some(rev) => records.into_iter().find(|r| r.release.version == rev),
-                None => records.pop(),
+                Some(rev) => all.into_iter().find(|r| r.version == rev),
+                None => all.into_iter().last(),
             };
-            return match pick {
-                Some(r) => {
-                    let labels = r.object.labels.clone();
-                    Ok((r.release, labels))
-                }
-                None => Err(not_found(name)),
-            };
+            return pick.map(|r| (r, Default::default())).ok_or_else(|| not_found(name));
+        }
+    };
+    let store = helm3_store(scope, kind);
+    let ns = ns.as_str();
+    // Cheap path: labels pick the record, one GET reads it; the payload must agree.
+    let target = match revision {
+        Some(r) => Some(codec::helm3_object_name(name, r)),
+        None => {
+            let metas = store.list_meta(Some(ns), Some(&helm3_history_selector(name))).await.map_err(|e| AppError::kube(&e))?;
+            let (latest, unlabelled) = crate::storage::helm3::latest_by_labels(&metas);
+            if unlabelled.is_empty() { latest.into_values().next().map(|i| i.name) } else { None }
+        }
+    };
+    if let Some(object) = target
+        && let Some(found) = store.get_object(ns, &object).await.map_err(|e| AppError::kube(&e))?
+    {
+        match found {
+            Ok(rec) if rec.release.name == name && revision.is_none_or(|r| r == rec.release.version) => {
+                let labels = rec.object.labels.clone();
+                return Ok((rec.release, labels));
+            }
+            Ok(_) => {}
+            Err(e) => print_problems(&[e], &[]),
         }
     }
-    let all = load_all(&Scope { helm_version: Some(2), ..scope.clone_shallow() }, name, true).await?;
+    // Slow path: every record of the release, decoded; the payloads decide.
+    let listing = store.list(Some(ns), Some(&helm3_history_selector(name))).await.map_err(|e| AppError::kube(&e))?;
+    let mut records: Vec<_> = listing.records.into_iter().filter(|r| r.release.name == name).collect();
+    records.sort_by_key(|r| r.release.version);
     let pick = match revision {
-        Some(rev) => all.into_iter().find(|r| r.version == rev),
-        None => all.into_iter().last(),
+        Some(rev) => records.into_iter().find(|r| r.release.version == rev),
+        None => records.pop(),
     };
-    pick.map(|r| (r, Default::default())).ok_or_else(|| not_found(name))
-}
-
-impl Scope {
-    fn clone_shallow(&self) -> Scope {
-        Scope {
-            client: self.client.clone(),
-            namespace: self.namespace.clone(),
-            storage: self.storage.clone(),
-            helm_version: self.helm_version,
-            flavor: self.flavor,
-            resume: self.resume.clone(),
+    match pick {
+        Some(r) => {
+            let labels = r.object.labels.clone();
+            Ok((r.release, labels))
         }
+        None => Err(not_found(name)),
     }
 }
 

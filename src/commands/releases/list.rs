@@ -10,7 +10,6 @@ use crate::cli::{ListOutputFormat, ReleasesListArgs};
 use crate::error::AppError;
 use crate::helmfmt::{self, Table};
 use crate::release::helm3::Status;
-use crate::settings::Helm2Storage;
 use crate::storage::objects::{ObjectKind, ObjectStore};
 
 use super::collect::{Collected, Generation, Row, Source, Want, latest_per_release};
@@ -90,35 +89,39 @@ pub async fn run(scope: &Scope, args: ReleasesListArgs) -> Result<Outcome, AppEr
     let want = if mask.superseded_only() { Want::Superseded } else { Want::Latest };
     let all_ns = args.all_namespaces;
 
-    // Every storage is read at once: the Helm 2 LISTs need not wait for the Helm 3 ones.
+    // Every storage is read at once: the Helm 2 LISTs need not wait for the Helm 3 ones. Which
+    // storages and namespaces: the rule every verb shares (`storage::scope`).
+    let sel = scope.selection(all_ns);
     let mut sources: Vec<Source> = Vec::new();
-    if scope.helm_version != Some(2) {
+    for kind in &sel.helm3_kinds {
         sources.push(Source {
-            store: ObjectStore::new(scope.client.clone(), scope.storage.helm3_driver.object_kind()),
-            scope: if all_ns { None } else { Some(scope.namespace.clone()) },
+            store: ObjectStore::new(scope.client.clone(), *kind),
+            scope: sel.helm3_namespace().map(str::to_string),
             generation: Generation::Helm3,
             limits: scope.limits(),
         });
     }
-    if scope.helm_version != Some(3) {
-        let kinds: &[ObjectKind] = match scope.storage.helm2_storage {
-            Helm2Storage::ConfigMap => &[ObjectKind::ConfigMap],
-            Helm2Storage::Secret => &[ObjectKind::Secret],
-            Helm2Storage::Auto => &[ObjectKind::ConfigMap, ObjectKind::Secret],
-        };
-        for kind in kinds {
-            sources.push(Source {
-                store: ObjectStore::new(scope.client.clone(), *kind),
-                scope: if all_ns { None } else { Some(scope.storage.helm2_namespace.clone()) },
-                generation: Generation::Helm2,
-                limits: scope.limits(),
-            });
-        }
+    for kind in &sel.helm2_kinds {
+        sources.push(Source {
+            store: ObjectStore::new(scope.client.clone(), *kind),
+            scope: sel.helm2_records_namespace().map(str::to_string),
+            generation: Generation::Helm2,
+            limits: scope.limits(),
+        });
     }
     let results = futures::future::join_all(sources.iter().map(|source| source.collect(want, filter.as_ref()))).await;
     let mut collected = Collected::default();
+    let mut helm3_forbidden = 0;
     for (source, result) in sources.iter().zip(results) {
         let kind = source.store.kind();
+        // Without the right to list Tiller records cluster-wide, read the default Tiller namespace.
+        let result = match result {
+            Err(e) if source.generation == Generation::Helm2 && is_forbidden(&e) && source.scope.is_none() && !all_ns => {
+                let fallback = Source { scope: Some(sel.default_tiller_namespace.clone()), ..source.clone() };
+                fallback.collect(want, filter.as_ref()).await
+            }
+            r => r,
+        };
         match (source.generation, result) {
             (Generation::Helm3, Ok(c)) => collected.extend(c),
             (Generation::Helm3, Err(e)) if is_forbidden(&e) && all_ns => {
@@ -128,15 +131,30 @@ pub async fn run(scope: &Scope, args: ReleasesListArgs) -> Result<Outcome, AppEr
                     crate::error::describe_kube_error(&e)
                 )));
             }
+            // One driver unreadable while the other is read (no --release-storage): that driver is skipped.
+            (Generation::Helm3, Err(e)) if is_forbidden(&e) && sel.helm3_kinds.len() > 1 && helm3_forbidden == 0 => {
+                helm3_forbidden += 1;
+                collected.warnings.push(format!(
+                    "skipping Helm 3 {} records: {}",
+                    kind_plural(kind).trim_end_matches('s').to_ascii_lowercase(),
+                    crate::error::describe_kube_error(&e)
+                ));
+            }
             (Generation::Helm2, Ok(mut c)) => {
-                if !all_ns {
-                    // Tiller keeps every release in its own namespace: show this namespace's.
-                    c.rows.retain(|r| r.namespace == scope.namespace);
+                if let Some(ns) = sel.helm2_release_namespace(false) {
+                    // Tiller keeps every release in its own namespace: show this namespace's. A damaged
+                    // record cannot say its namespace: a warning, not this listing's failure.
+                    c.rows.retain(|r| r.namespace == ns);
+                    let errors = std::mem::take(&mut c.errors);
+                    c.warnings.extend(errors.into_iter().map(|e| e.to_string()));
                 }
                 collected.extend(c);
             }
             (Generation::Helm2, Err(e)) if is_forbidden(&e) => {
-                let place = if all_ns { "in all namespaces".to_string() } else { format!("in namespace {}", scope.storage.helm2_namespace) };
+                let place = match &source.scope {
+                    None => "in all namespaces".to_string(),
+                    Some(ns) => format!("in namespace {ns}"),
+                };
                 collected.warnings.push(format!(
                     "skipping Helm 2 releases: no right to list {} {place}: {}",
                     kind_plural(kind),
@@ -158,6 +176,15 @@ pub async fn run(scope: &Scope, args: ReleasesListArgs) -> Result<Outcome, AppEr
         .filter(|r| selector.matches(&r.labels))
         .collect();
     sort_rows(&mut rows, args.date, args.reverse);
+    let shown_end = if args.max > 0 { args.offset.saturating_add(args.max) } else { usize::MAX };
+    if rows.len() > shown_end {
+        // helm stops at --max silently; say so on stderr (stdout stays helm's answer)
+        warnings.push(format!(
+            "{} more release(s) not shown: the list stops at --max {} (see them all with --max 0, or the next ones with --offset {shown_end})",
+            rows.len() - shown_end,
+            args.max
+        ));
+    }
     let rows: Vec<Row> = if args.offset >= rows.len() {
         Vec::new()
     } else {
@@ -172,13 +199,14 @@ pub async fn run(scope: &Scope, args: ReleasesListArgs) -> Result<Outcome, AppEr
     out.flush()?;
     // Damaged records were reported; the listing still answers unless nothing at all could be read.
     if !errors.is_empty() && !decoded_any {
+        eprintln!("error: {} release record(s) in scope could not be decoded and none could; nothing to list", errors.len());
         return Ok(Outcome::PartialFailure);
     }
     Ok(Outcome::Success)
 }
 
-/// A Tiller release found both as ConfigMaps and as Secrets: two Tillers wrote it; the Secret's
-/// records win the listing (they are read last), and the user is told.
+/// A Tiller release found both as ConfigMaps and as Secrets: two Tillers wrote it; it is listed once
+/// per storage, and the user is told.
 fn helm2_stored_twice(rows: &[Row]) -> Vec<String> {
     let mut kinds: std::collections::BTreeMap<(&str, &str), std::collections::BTreeSet<&str>> = Default::default();
     for r in rows.iter().filter(|r| r.generation == Generation::Helm2) {

@@ -49,12 +49,15 @@ use crate::release::Time;
 use crate::settings::{InvocationMode, StorageSettings};
 use crate::storage::RecordError;
 use crate::storage::codec::DecodeLimits;
+use crate::storage::scope::ReleaseScope;
 
 /// Everything the verbs share once connected.
 pub struct Scope {
     pub client: kube::Client,
     /// `-n`, Helm's `HELM_NAMESPACE`, or the context's namespace.
     pub namespace: String,
+    /// `-n` (or `HELM_NAMESPACE`) was given: Helm 2 releases are then selected by release namespace.
+    pub explicit_namespace: bool,
     pub storage: StorageSettings,
     pub helm_version: Option<u8>,
     pub flavor: Flavor,
@@ -65,6 +68,11 @@ pub struct Scope {
 impl Scope {
     pub fn limits(&self) -> DecodeLimits {
         DecodeLimits { max_decompressed: self.storage.max_decompressed_bytes }
+    }
+
+    /// The selection rule every verb shares (`storage::scope`), for this command line.
+    pub fn selection(&self, all_namespaces: bool) -> ReleaseScope {
+        ReleaseScope::new(&self.storage, self.helm_version, &self.namespace, self.explicit_namespace, all_namespaces)
     }
 }
 
@@ -79,7 +87,7 @@ pub async fn run(ctx: &Context<'_>, mut args: ReleasesArgs) -> Result<Outcome, A
         _ => detect_flavor(ctx),
     };
     let resume = crate::stop::resume_command(ctx);
-    let scope = Scope { client: access.client, namespace: access.namespace, storage, helm_version: args.helm_version, flavor, resume };
+    let scope = Scope { client: access.client, namespace: access.namespace, explicit_namespace: access.namespace_explicit, storage, helm_version: args.helm_version, flavor, resume };
     match args.command {
         ReleasesCommand::List(a) => list::run(&scope, a).await,
         ReleasesCommand::History(a) => inspect::history(&scope, a).await,

@@ -31,7 +31,9 @@ use crate::stop::StopSignal;
 use crate::storage::backup::{self, BackupDir};
 use crate::storage::codec::{self, helm3_history_selector};
 use crate::storage::objects::{ObjectInfo, ObjectStore, SettleError, Settled};
-use crate::storage::open_stores;
+use crate::storage::listing::Listing;
+use crate::storage::scope::{Place, ambiguities, helm2_records, helm3_driver, helm3_summaries, locate};
+use crate::storage::{Helm2Record, Helm3Store, Helm3Summary, ObjectKind};
 
 use super::restore::{ResultRow, WRITE_CONCURRENCY, print_rows};
 use super::{Scope, print_problems, view};
@@ -49,6 +51,8 @@ pub(super) struct Rel {
     pub name: String,
     /// Where its records are (Tiller's namespace for Helm 2).
     pub object_namespace: String,
+    /// The release's own namespace (Helm 2: from its latest record).
+    pub release_namespace: String,
     pub storage: &'static str,
     pub revs: Vec<Rev>,
 }
@@ -74,101 +78,113 @@ pub(super) fn plan_release(rel: &Rel, keep: usize) -> Vec<Rev> {
     out
 }
 
+/// The releases to prune, under the shared scope rule (`storage::scope`): the named ones (each must be
+/// in exactly one storage), or with `-A` every release of every storage (a release stored in several
+/// is a usage error unless the flags pick one).
 async fn collect(scope: &Scope, args: &ReleasesPruneArgs) -> Result<Vec<Rel>, AppError> {
-    let (helm3, helm2) = open_stores(&scope.client, &scope.storage);
-    let mut rels: BTreeMap<(u8, String, String), Rel> = BTreeMap::new();
+    let sel = scope.selection(args.all_namespaces);
+    let mut keyed: BTreeMap<(Place, String), Rel> = BTreeMap::new();
     let mut damaged: BTreeSet<(u8, String, String)> = BTreeSet::new();
-    if scope.helm_version != Some(2) {
-        let mut listings = Vec::new();
-        if args.all_namespaces {
-            listings.push(helm3.list_summaries(None, None).await.map_err(|e| AppError::kube(&e))?);
-        } else {
-            for name in &args.names {
-                let mut l =
-                    helm3.list_summaries(Some(&scope.namespace), Some(&helm3_history_selector(name))).await.map_err(|e| AppError::kube(&e))?;
-                l.records.retain(|r| &r.summary.name == name);
-                listings.push(l);
-            }
+    let mut helm3_listings: Vec<(ObjectKind, Listing<Helm3Summary>)> = Vec::new();
+    let mut helm2_listings: Vec<Listing<Helm2Record>> = Vec::new();
+    if args.all_namespaces {
+        helm3_listings = helm3_summaries(&scope.client, &sel).await?;
+        let (l, warnings) = helm2_records(&scope.client, &sel).await?;
+        for w in warnings {
+            eprintln!("warning: {w}");
         }
-        for l in listings {
-            print_problems(&l.errors, &l.warnings);
-            for e in &l.errors {
-                if let Some((n, _)) = codec::parse_helm3_object_name(&e.object) {
-                    damaged.insert((3, e.namespace.clone(), n.to_string()));
-                }
+        helm2_listings.push(l);
+    } else {
+        for name in &args.names {
+            let (found, warnings) = locate(&scope.client, &sel, name).await?.for_write()?;
+            for w in warnings {
+                eprintln!("warning: {w}");
             }
-            for r in l.records {
-                let key = (3, r.object.namespace.clone(), r.summary.name.clone());
-                rels.entry(key)
-                    .or_insert_with(|| Rel {
-                        name: r.summary.name.clone(),
-                        object_namespace: r.object.namespace.clone(),
-                        storage: helm3.storage_name(),
-                        revs: Vec::new(),
-                    })
-                    .revs
-                    .push(Rev { version: r.summary.version, status: r.summary.status.clone(), object: r.object });
+            match (&found.place, found.helm2) {
+                (Place::Helm3 { kind, namespace }, _) => {
+                    let store = Helm3Store::new(scope.client.clone(), helm3_driver(*kind), scope.limits());
+                    let mut l = store.list_summaries(Some(namespace), Some(&helm3_history_selector(name))).await.map_err(|e| AppError::kube(&e))?;
+                    l.records.retain(|r| &r.summary.name == name);
+                    helm3_listings.push((*kind, l));
+                }
+                (Place::Helm2 { .. }, Some(l)) => helm2_listings.push(l),
+                (Place::Helm2 { .. }, None) => {}
             }
         }
     }
-    if scope.helm_version != Some(3) {
-        let mut listings = Vec::new();
-        let tiller = helm2.namespace().to_string();
-        let result = if args.all_namespaces {
-            helm2.list(None).await.map(|l| vec![l])
-        } else {
-            let mut v = Vec::new();
-            let mut err = None;
-            for name in &args.names {
-                match helm2.history(name).await {
-                    Ok(l) => v.push(l),
-                    Err(e) => {
-                        err = Some(e);
-                        break;
-                    }
-                }
+    for (kind, l) in helm3_listings {
+        print_problems(&l.errors, &l.warnings);
+        for e in &l.errors {
+            if let Some((n, _)) = codec::parse_helm3_object_name(&e.object) {
+                damaged.insert((3, e.namespace.clone(), n.to_string()));
             }
-            match err {
-                Some(e) => Err(e),
-                None => Ok(v),
-            }
-        };
-        match result {
-            Ok(l) => listings.extend(l),
-            Err(e) if super::is_forbidden(&e) && scope.helm_version.is_none() => {
-                eprintln!("warning: cannot read Helm 2 records in namespace {tiller}: {}", crate::error::describe_kube_error(&e))
-            }
-            Err(e) => return Err(AppError::kube(&e)),
         }
-        for l in listings {
-            print_problems(&l.errors, &l.warnings);
-            for e in &l.errors {
-                if let Some((n, _)) = codec::parse_helm2_object_name(&e.object) {
-                    damaged.insert((2, e.namespace.clone(), n.to_string()));
-                }
-            }
-            for r in l.records {
-                let key = (2, r.object.namespace.clone(), r.release.name.clone());
-                let rel = rels.entry(key).or_insert_with(|| Rel {
-                    name: r.release.name.clone(),
+        for r in l.records {
+            let place = Place::Helm3 { kind, namespace: r.object.namespace.clone() };
+            keyed
+                .entry((place.clone(), r.summary.name.clone()))
+                .or_insert_with(|| Rel {
+                    name: r.summary.name.clone(),
                     object_namespace: r.object.namespace.clone(),
-                    storage: r.storage_name(),
+                    release_namespace: r.object.namespace.clone(),
+                    storage: place.storage(),
                     revs: Vec::new(),
-                });
-                if rel.revs.iter().any(|x| x.object == r.object) {
-                    continue;
-                }
-                rel.revs.push(Rev {
-                    version: i64::from(r.release.version),
-                    status: view::helm2_status(r.release.status_code()),
-                    object: r.object,
-                });
+                })
+                .revs
+                .push(Rev { version: r.summary.version, status: r.summary.status.clone(), object: r.object });
+        }
+    }
+    for l in helm2_listings {
+        print_problems(&l.errors, &l.warnings);
+        for e in &l.errors {
+            if let Some((n, _)) = codec::parse_helm2_object_name(&e.object) {
+                damaged.insert((2, e.namespace.clone(), n.to_string()));
             }
+        }
+        // the release namespace of each Tiller release: its latest decodable record's
+        let mut release_ns: BTreeMap<(String, String), (i32, String)> = BTreeMap::new();
+        for r in &l.records {
+            let e = release_ns.entry((r.object.namespace.clone(), r.release.name.clone())).or_insert((i32::MIN, String::new()));
+            if r.release.version > e.0 {
+                *e = (r.release.version, r.release.namespace.clone());
+            }
+        }
+        for r in l.records {
+            let ns = release_ns.get(&(r.object.namespace.clone(), r.release.name.clone())).map(|(_, n)| n.clone()).unwrap_or_default();
+            let place = Place::Helm2 { kind: r.object.kind, tiller_namespace: r.object.namespace.clone(), release_namespace: ns.clone() };
+            let rel = keyed.entry((place, r.release.name.clone())).or_insert_with(|| Rel {
+                name: r.release.name.clone(),
+                object_namespace: r.object.namespace.clone(),
+                release_namespace: ns,
+                storage: r.storage_name(),
+                revs: Vec::new(),
+            });
+            if rel.revs.iter().any(|x| x.object == r.object) {
+                continue;
+            }
+            rel.revs.push(Rev { version: i64::from(r.release.version), status: view::helm2_status(r.release.status_code()), object: r.object });
+        }
+    }
+    if args.all_namespaces {
+        let found = ambiguities(keyed.keys().map(|(p, n)| (n.as_str(), p)));
+        if !found.is_empty() {
+            let list: Vec<String> = found
+                .iter()
+                .take(5)
+                .map(|(name, places)| format!("{name} ({})", places.iter().map(|p| format!("{} in {}", p.storage(), p.records_namespace())).collect::<Vec<_>>().join(", ")))
+                .collect();
+            let more = if found.len() > 5 { format!(" and {} more", found.len() - 5) } else { String::new() };
+            return Err(AppError::Usage(format!(
+                "{} release(s) are stored in several places: {}{more}; pick one storage with --helm-version and --release-storage (or --helm-release-storage-type)",
+                found.len(),
+                list.join("; ")
+            )));
         }
     }
     let mut out = Vec::new();
-    for (key, rel) in rels {
-        if damaged.contains(&key) {
+    for ((place, _), rel) in keyed {
+        let generation = if place.is_helm2() { 2 } else { 3 };
+        if damaged.contains(&(generation, rel.object_namespace.clone(), rel.name.clone())) {
             eprintln!("warning: release {} in {}: a record cannot be decoded; skipped (not pruned)", rel.name, rel.object_namespace);
             continue;
         }
@@ -188,15 +204,16 @@ pub async fn run(scope: &Scope, args: ReleasesPruneArgs) -> Result<Outcome, AppE
     let keep = args.keep.ok_or_else(|| AppError::Usage("--keep N is required".into()))? as usize;
     let mut plan: Vec<(String, Rev)> = Vec::new();
     let mut table = Table::new();
-    table.add_row(["RELEASE", "NAMESPACE", "STORAGE", "REVISIONS", "KEEP", "DELETE"]);
+    table.add_row(["RELEASE", "NAMESPACE", "STORAGE", "RECORDS IN", "REVISIONS", "KEEP", "DELETE"]);
     for rel in &rels {
         let del = plan_release(rel, keep);
         let kept = rel.revs.len() - del.len();
         let list: Vec<String> = del.iter().map(|r| format!("{} ({})", r.version, r.status.as_str())).collect();
         table.add_row([
             rel.name.clone(),
-            rel.object_namespace.clone(),
+            rel.release_namespace.clone(),
             rel.storage.to_string(),
+            rel.object_namespace.clone(),
             rel.revs.len().to_string(),
             kept.to_string(),
             if list.is_empty() { "-".to_string() } else { list.join(", ") },
@@ -306,6 +323,7 @@ mod tests {
         Rel {
             name: "r".into(),
             object_namespace: "ns".into(),
+            release_namespace: "ns".into(),
             storage: "secret",
             revs: statuses
                 .iter()

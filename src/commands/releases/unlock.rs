@@ -34,7 +34,8 @@ use crate::storage::backup::{self, BackupDir};
 use crate::storage::codec::{LabelStamp, parse_helm2_labels, parse_helm3_labels};
 use crate::storage::helm3::now_unix;
 use crate::storage::objects::{ObjectInfo, ObjectStore, Settled};
-use crate::storage::{Helm2Record, Helm3Record, open_stores};
+use crate::storage::scope::{Place, helm3_driver, locate};
+use crate::storage::{Helm2Record, Helm3Record, Helm3Store, open_stores};
 
 use super::{Scope, print_problems, view};
 
@@ -104,32 +105,35 @@ impl Record {
     }
 }
 
+/// The release's records, from the one storage the shared scope rule finds it in (a release found in
+/// several is a usage error: a change applies to one).
 async fn find(scope: &Scope, name: &str) -> Result<Vec<Record>, AppError> {
-    let (helm3, helm2) = open_stores(&scope.client, &scope.storage);
-    if scope.helm_version != Some(2) {
-        let listing = helm3.history(&scope.namespace, name).await.map_err(|e| AppError::kube(&e))?;
-        print_problems(&listing.errors, &listing.warnings);
-        if !listing.records.is_empty() {
-            return Ok(listing.records.into_iter().map(|r| Record::Helm3(Box::new(r))).collect());
-        }
+    let located = locate(&scope.client, &scope.selection(false), name).await?;
+    let (found, warnings) = located.for_write()?;
+    for w in &warnings {
+        eprintln!("warning: {w}");
     }
-    if scope.helm_version != Some(3) {
-        match helm2.history(name).await {
-            Ok(listing) => {
-                print_problems(&listing.errors, &listing.warnings);
-                if !listing.records.is_empty() {
-                    return Ok(listing.records.into_iter().map(|r| Record::Helm2(Box::new(r))).collect());
-                }
-            }
-            Err(e) if super::is_forbidden(&e) && scope.helm_version.is_none() => eprintln!(
-                "warning: cannot look for a Helm 2 release in namespace {}: {}",
-                scope.storage.helm2_namespace,
-                crate::error::describe_kube_error(&e)
-            ),
-            Err(e) => return Err(AppError::kube(&e)),
+    let records: Vec<Record> = match (&found.place, found.helm2) {
+        (Place::Helm3 { kind, namespace }, _) => {
+            let helm3 = Helm3Store::new(scope.client.clone(), helm3_driver(*kind), scope.limits());
+            let listing = helm3.history(namespace, name).await.map_err(|e| AppError::kube(&e))?;
+            print_problems(&listing.errors, &listing.warnings);
+            listing.records.into_iter().map(|r| Record::Helm3(Box::new(r))).collect()
         }
+        (Place::Helm2 { .. }, Some(listing)) => {
+            print_problems(&listing.errors, &listing.warnings);
+            listing.records.into_iter().map(|r| Record::Helm2(Box::new(r))).collect()
+        }
+        (Place::Helm2 { .. }, None) => Vec::new(),
+    };
+    if records.is_empty() {
+        return Err(located_not_found(name));
     }
-    Err(AppError::Failed(format!("release: not found ({name})")))
+    Ok(records)
+}
+
+fn located_not_found(name: &str) -> AppError {
+    AppError::Failed(format!("release {name:?}: no readable record"))
 }
 
 pub(super) fn human_age(secs: i64) -> String {
@@ -226,7 +230,7 @@ pub async fn run(scope: &Scope, args: ReleasesUnlockArgs) -> Result<Outcome, App
     };
     if args.output == OutputFormat::Table {
         let mut t = Table::new();
-        t.add_row(["RELEASE", "NAMESPACE", "REVISION", "STATUS", "UPDATED", "AGE", "STORAGE", "ACTION"]);
+        t.add_row(["RELEASE", "NAMESPACE", "REVISION", "STATUS", "UPDATED", "AGE", "STORAGE", "RECORDS IN", "ACTION"]);
         t.add_row([
             args.name.clone(),
             report.namespace.clone(),
@@ -235,6 +239,7 @@ pub async fn run(scope: &Scope, args: ReleasesUnlockArgs) -> Result<Outcome, App
             updated,
             age.map(human_age).unwrap_or_else(|| "unknown".into()),
             record.storage().to_string(),
+            record.object().namespace.clone(),
             match args.to {
                 UnlockTarget::Delete => "delete".to_string(),
                 to => format!("mark {}", target_name(to)),
