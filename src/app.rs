@@ -30,6 +30,9 @@ pub enum Outcome {
     Success,
     /// Some items failed (already reported); the rest was done.
     PartialFailure,
+    /// Done, with an exit code of the verb's own (documented in its help), e.g. 3 when `releases apis`
+    /// found removed APIs.
+    Code(u8),
 }
 
 pub fn main() -> ExitCode {
@@ -61,6 +64,7 @@ pub fn main() -> ExitCode {
     match run(cli, mode, &env) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::PartialFailure) => ExitCode::from(1),
+        Ok(Outcome::Code(code)) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(e.exit_code())

@@ -23,6 +23,7 @@
 //! - Ties helm leaves in Go map order (same name in several namespaces, same second with `-d`) are
 //!   broken by namespace here. `status` does not list live resources (helm 4's table form does).
 
+pub mod apis;
 mod collect;
 mod export;
 mod inspect;
@@ -82,6 +83,7 @@ pub async fn run(ctx: &Context<'_>, args: ReleasesArgs) -> Result<Outcome, AppEr
         ReleasesCommand::Prune(a) => prune::run(&scope, a).await,
         ReleasesCommand::Export(a) => export::run(&scope, a).await,
         ReleasesCommand::Restore(a) => restore::run(&scope, a).await,
+        ReleasesCommand::Apis(a) => apis::run(&scope, a).await,
     }
 }
 
