@@ -346,6 +346,11 @@ pub struct Migrate2to3Args {
     #[arg(long)]
     pub skip_ownership: bool,
 
+    /// Do not add the revision that maps removed Kubernetes APIs (see `releases apis --fix`): the migrated
+    /// release then keeps API versions this cluster may not serve, and helm may fail to upgrade it.
+    #[arg(long)]
+    pub no_map_apis: bool,
+
     /// Only print the plan; change nothing.
     #[arg(long)]
     pub dry_run: bool,

@@ -403,18 +403,48 @@ fn unfixable(rec: &Rec, served: &ServedApis, target: KubeVersion) -> Vec<String>
 /// Plan the fix of one release from a fresh read of its revisions.
 pub async fn plan(client: &kube::Client, c: &Candidate, served: &ServedApis, opts: &FixOptions) -> ReleaseFix {
     let store = ReleaseStore::new(client, c.clone(), opts.limits);
-    let mut fix = ReleaseFix::new(c, c.object_namespace.clone(), Action::Nothing { why: String::new() });
     let (history, errors) = match store.history().await {
         Ok(h) => h,
         Err(e) => {
-            fix.action = Action::Refused { why: e };
+            let mut fix = ReleaseFix::new(c, c.object_namespace.clone(), Action::Refused { why: e });
+            fix.store = Some(store);
             return fix;
         }
     };
     if !errors.is_empty() {
-        fix.action = Action::Refused { why: format!("a record cannot be decoded ({}); fix or remove it first", errors.join("; ")) };
-        return fix;
+        let why = format!("a record cannot be decoded ({}); fix or remove it first", errors.join("; "));
+        return ReleaseFix::new(c, c.object_namespace.clone(), Action::Refused { why });
     }
+    let mut fix = plan_history(c, history, served, opts);
+    fix.store = Some(store);
+    fix
+}
+
+/// Plan a Helm 3 release from records not written yet (`migrate2to3`'s plan): what `plan` would say once
+/// they are stored. `records` are the objects to be written, any order.
+pub fn plan_records(c: &Candidate, records: &[NewObject], served: &ServedApis, opts: &FixOptions) -> Result<ReleaseFix, String> {
+    let mut history = Vec::new();
+    for o in records {
+        let release = crate::storage::codec::decode_helm3(o.payload.as_bytes(), &opts.limits).map_err(|e| format!("{}/{}: {e}", o.namespace, o.name))?;
+        let object = ObjectInfo {
+            kind: o.kind,
+            namespace: o.namespace.clone(),
+            name: o.name.clone(),
+            labels: o.labels.clone(),
+            resource_version: None,
+            uid: None,
+            creation_timestamp: None,
+            secret_type: o.secret_type.clone(),
+        };
+        history.push(Stored { object, rec: Rec::Helm3(release) });
+    }
+    history.sort_by_key(|s| s.rec.version());
+    Ok(plan_history(c, history, served, opts))
+}
+
+/// Plan from the revisions of one release, oldest first.
+fn plan_history(c: &Candidate, history: Vec<Stored>, served: &ServedApis, opts: &FixOptions) -> ReleaseFix {
+    let mut fix = ReleaseFix::new(c, c.object_namespace.clone(), Action::Nothing { why: String::new() });
     let Some(latest) = history.last().cloned() else {
         fix.action = Action::Refused { why: "no stored revision".into() };
         return fix;
@@ -444,7 +474,6 @@ pub async fn plan(client: &kube::Client, c: &Candidate, served: &ServedApis, opt
         let stale: Vec<Stored> = deployed[..deployed.len() - 1].iter().map(|s| (*s).clone()).collect();
         fix.action = Action::Supersede { revisions: stale.iter().map(|s| s.rec.version()).collect() };
         fix.stale = stale;
-        fix.store = Some(store);
         return fix;
     }
     let base = match deployed.last() {
@@ -505,7 +534,6 @@ pub async fn plan(client: &kube::Client, c: &Candidate, served: &ServedApis, opt
             fix.action = Action::RewriteOnly;
         }
     }
-    fix.store = Some(store);
     fix
 }
 

@@ -12,6 +12,7 @@
 //!   1 something could not be read or written; 2 usage.
 
 pub mod fix;
+pub mod migrate;
 pub mod scan;
 
 use std::collections::BTreeMap;
@@ -351,10 +352,9 @@ fn print_report(view: &ReportView, report: &ScanReport, format: OutputFormat) ->
                     v.revision.to_string(),
                     v.status.clone(),
                     reads.clone(),
-                    match (&o.place, &o.hook) {
-                        (Place::Hook, Some(h)) => format!("hook {h}"),
-                        (Place::Hook, None) => "hook".into(),
-                        (Place::Manifest, _) => "manifest".into(),
+                    match o.place {
+                        Place::Hook => "hook".into(),
+                        Place::Manifest => "manifest".into(),
                     },
                     o.kind.clone(),
                     o.name.clone(),
