@@ -74,6 +74,7 @@ mod embedded;
 mod faults;
 mod patch;
 mod protobuf;
+mod reviews;
 pub mod rbac;
 mod schema;
 mod seed;
