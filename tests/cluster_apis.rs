@@ -306,19 +306,49 @@ fn target_version_and_usage() {
     assert!(String::from_utf8_lossy(&none.stdout).contains("no removed or unserved API versions"), "{}", text(&none));
 }
 
+/// The same scenario on a cluster from before its upgrade: the emulator serves the removed versions, so
+/// real helm 3 itself installs the old chart (the records are helm's own); the scan answers for the next
+/// version with --target-version; then the "upgrade" stops serving them, helm fails, --fix mends it.
 #[test]
-#[ignore]
-fn manual_seed() {
+fn emulator_only_old_cluster_then_upgrade() {
     let c = TestCluster::start();
-    let ns = "kw-manual".to_string();
-    let _ = run(c.kubectl().args(["create", "ns", &ns]));
-    seed(&c, apis_fixtures::legacy_history("legacy", &ns, false));
-    let tiller = "kw-manual-tiller";
-    let _ = run(c.kubectl().args(["create", "ns", tiller]));
-    for (rev, status) in [(1, kubectl_werf::release::helm2::StatusCode::Superseded), (2, kubectl_werf::release::helm2::StatusCode::Deployed)] {
-        let rendered = apis_fixtures::render("legacy-app", "old", &ns, &[&format!("replicas={rev}")]);
-        let r = apis_fixtures::helm2_release("old", &ns, rev, status, "Upgrade complete", &rendered);
-        c.create_object(apis_fixtures::helm2_record(&r, tiller, false));
-    }
-    std::mem::forget(c);
+    let emu = c.emulator_for("serves removed API versions, which no kube-apiserver 1.36 can");
+    let old = ["extensions/v1beta1", "autoscaling/v2beta1", "policy/v1beta1", "rbac.authorization.k8s.io/v1beta1", "apiextensions.k8s.io/v1beta1", "admissionregistration.k8s.io/v1beta1"];
+    emu.serve_removed_api_versions(&old).unwrap();
+    assert!(emu.serve_removed_api_versions(&["apps/v1"]).is_err());
+    let ns = c.namespace("apis-old");
+    helm_ok(&c, 3, &["install", "legacy", &chart("legacy-app"), "-n", &ns]);
+    helm_ok(&c, 3, &["upgrade", "legacy", &chart("legacy-app"), "-n", &ns, "--set", "replicas=2"]);
+
+    // Served, so helm works today; which objects stop working at which version:
+    let at = |v: &str| {
+        let o = werf(&c, &["releases", "apis", "-n", &ns, "--target-version", v, "-o", "json"]);
+        let r = json_of(&o);
+        let rows: Vec<(String, bool, String)> = r["releases"][0]["revisions"][0]["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| (o["kind"].as_str().unwrap().to_string(), o["served"].as_bool().unwrap(), o["problem"].as_str().unwrap().to_string()))
+            .collect();
+        (o.status.code(), rows)
+    };
+    let (code, rows) = at("1.15");
+    assert_eq!(code, Some(0), "{rows:?}");
+    assert!(rows.iter().all(|(_, served, p)| *served && p == "removed-later"), "{rows:?}");
+    let (code, rows) = at("1.22");
+    assert_eq!(code, Some(3));
+    let removed: Vec<&str> = rows.iter().filter(|(_, _, p)| p == "removed").map(|(k, ..)| k.as_str()).collect();
+    assert!(removed.contains(&"Deployment") && removed.contains(&"CustomResourceDefinition") && !removed.contains(&"HorizontalPodAutoscaler"), "{rows:?}");
+
+    // The cluster is upgraded: the removed versions are gone, helm fails, the fix mends it.
+    emu.serve_removed_api_versions(&[]).unwrap();
+    let v2 = chart("legacy-app-v2");
+    let o = run(c.helm(3).args(["upgrade", "legacy", &v2, "-n", &ns]));
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("no matches for kind"), "{}", text(&o));
+    let fixed = werf(&c, &["releases", "apis", "-n", &ns, "--fix", "--yes"]);
+    assert_eq!(fixed.status.code(), Some(0), "{}", text(&fixed));
+    helm_ok(&c, 3, &["upgrade", "legacy", &v2, "-n", &ns]);
+    helm_ok(&c, 4, &["upgrade", "legacy", &v2, "-n", &ns, "--set", "replicas=3"]);
+    helm_ok(&c, 3, &["rollback", "legacy", "3", "-n", &ns]);
+    assert_eq!(statuses(&c, &ns, "legacy")[&6].0, "deployed");
 }

@@ -75,6 +75,8 @@ pub(crate) struct Shared {
     pub log: Mutex<Vec<LoggedRequest>>,
     pub counters: Mutex<BTreeMap<String, u64>>,
     pub max_log: usize,
+    /// Removed API versions served on request (see `removed_apis`).
+    pub removed: RwLock<crate::removed_apis::Served>,
 }
 
 /// A prepared answer.
@@ -459,10 +461,23 @@ fn dispatch(
     accept: &str,
     body: &[u8],
 ) -> Reply {
+    let removed = shared.removed.read().unwrap_or_else(|e| e.into_inner()).clone();
     if !info.is_resource {
+        if (method == "GET" || method == "HEAD")
+            && let Some(doc) = crate::removed_apis::discovery(&removed, path.trim_end_matches('/'), wants_aggregated(accept))
+                .or_else(|| crate::removed_apis::openapi(&removed, path))
+        {
+            let mut r = Reply::json(200, &doc);
+            if wants_aggregated(accept) && path.trim_end_matches('/') == "/apis" {
+                r.content_type = AGGREGATED_CT.into();
+            }
+            return r;
+        }
         return non_resource(method, path, accept);
     }
-    let Some(res) = discovery::find(&info.group, &info.version, &info.resource) else {
+    let found = discovery::find(&info.group, &info.version, &info.resource)
+        .or_else(|| crate::removed_apis::find(&removed, &info.group, &info.version, &info.resource));
+    let Some(res) = found else {
         if discovery::group_versions().iter().any(|(g, v)| *g == info.group && *v == info.version) {
             return Reply::error(&ApiError::resource_not_found());
         }
