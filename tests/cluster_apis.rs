@@ -352,3 +352,53 @@ fn emulator_only_old_cluster_then_upgrade() {
     helm_ok(&c, 3, &["rollback", "legacy", "3", "-n", &ns]);
     assert_eq!(statuses(&c, &ns, "legacy")[&6].0, "deployed");
 }
+
+/// The new revision is written and read back before the old deployed one changes; when superseding it
+/// fails, nothing is lost and the same command finishes the job.
+#[test]
+fn emulator_only_an_interrupted_fix_is_finished_by_running_it_again() {
+    let c = TestCluster::start();
+    let emu = c.emulator_for("fault injection on the supersede write");
+    let ns = c.namespace("apis-resume");
+    seed(&c, apis_fixtures::legacy_history("legacy", &ns, false));
+    emu.inject(kube_emulator::Fault::on("update", "secrets").namespace(&ns).name("sh.helm.release.v1.legacy.v2").always().respond(503));
+    let first = werf(&c, &["releases", "apis", "-n", &ns, "--fix", "--yes"]);
+    assert_eq!(first.status.code(), Some(1), "{}", text(&first));
+    let out = String::from_utf8_lossy(&first.stdout);
+    assert!(out.contains("legacy: failed") && out.contains("sh.helm.release.v1.legacy.v2"), "{}", text(&first));
+    let h = statuses(&c, &ns, "legacy");
+    assert_eq!((h[&2].0.as_str(), h[&4].0.as_str()), ("deployed", "deployed"), "the new revision stays, the old one is untouched");
+    emu.clear_faults();
+    let plan = werf(&c, &["releases", "apis", "-n", &ns, "--fix", "--dry-run"]);
+    assert!(String::from_utf8_lossy(&plan.stdout).contains("mark revision(s) 2 superseded (left deployed by an interrupted --fix)"), "{}", text(&plan));
+    let second = werf(&c, &["releases", "apis", "-n", &ns, "--fix", "--yes"]);
+    assert_eq!(second.status.code(), Some(0), "{}", text(&second));
+    let h = statuses(&c, &ns, "legacy");
+    assert_eq!((h[&2].0.as_str(), h[&3].0.as_str(), h[&4].0.as_str()), ("superseded", "failed", "deployed"));
+    assert_eq!(h.len(), 4, "no second fixed revision");
+}
+
+/// A record changed by someone else after it was read is never overwritten.
+#[test]
+fn emulator_only_a_record_changed_meanwhile_is_not_overwritten() {
+    let c = TestCluster::start();
+    let emu = c.emulator_for("changes a record between the read and the write");
+    let ns = c.namespace("apis-race");
+    seed(&c, apis_fixtures::legacy_history("legacy", &ns, false));
+    let ns2 = ns.clone();
+    // While the new revision is being created, someone relabels revision 2.
+    emu.inject(kube_emulator::Fault::on("create", "secrets").namespace(&ns).mutate(move |store| {
+        let mut obj = store.get("secrets", &ns2, "sh.helm.release.v1.legacy.v2").unwrap();
+        obj["metadata"]["labels"]["touched"] = "yes".into();
+        store.update(obj).unwrap();
+    }));
+    let run1 = werf(&c, &["releases", "apis", "-n", &ns, "--fix", "--yes"]);
+    assert_eq!(run1.status.code(), Some(1), "{}", text(&run1));
+    assert!(String::from_utf8_lossy(&run1.stdout).contains("changed by someone else"), "{}", text(&run1));
+    let v2 = emu.store().get("secrets", &ns, "sh.helm.release.v1.legacy.v2").unwrap();
+    assert_eq!(v2["metadata"]["labels"]["touched"], "yes");
+    assert_eq!(v2["metadata"]["labels"]["status"], "deployed");
+    let run2 = werf(&c, &["releases", "apis", "-n", &ns, "--fix", "--yes"]);
+    assert_eq!(run2.status.code(), Some(0), "{}", text(&run2));
+    assert_eq!(statuses(&c, &ns, "legacy")[&2].0, "superseded");
+}
