@@ -218,19 +218,29 @@ fn helm2_records_are_scanned_and_migrate2to3_adds_the_fixed_revision() {
     let c = TestCluster::start();
     let tiller = c.namespace("apis-tiller");
     let apps = c.namespace("apis-apps");
-    for name in ["legacy2", "plain2"] {
+    for name in ["legacy2", "plain2", "fixed2"] {
         for (rev, status) in [(1, kubectl_werf::release::helm2::StatusCode::Superseded), (2, kubectl_werf::release::helm2::StatusCode::Deployed)] {
             let rendered = apis_fixtures::render("legacy-app", name, &apps, &[&format!("replicas={rev}")]);
             let r = apis_fixtures::helm2_release(name, &apps, rev, status, "Upgrade complete", &rendered);
             c.create_object(apis_fixtures::helm2_record(&r, &tiller, false));
         }
     }
-    let _cleanup = Uninstall { c: &c, releases: vec![("legacy2".into(), apps.clone(), false), ("plain2".into(), apps.clone(), false)] };
+    let _cleanup = Uninstall { c: &c, releases: vec![("legacy2".into(), apps.clone(), false), ("plain2".into(), apps.clone(), false), ("fixed2".into(), apps.clone(), false)] };
     let scan = werf(&c, &["releases", "apis", "-n", &apps, "--tiller-namespace", &tiller, "-o", "json"]);
     assert_eq!(scan.status.code(), Some(3), "{}", text(&scan));
     let report = json_of(&scan);
     let names: Vec<(&str, &str)> = report["releases"].as_array().unwrap().iter().map(|r| (r["name"].as_str().unwrap(), r["storage"].as_str().unwrap())).collect();
-    assert_eq!(names, vec![("legacy2", "helm2/configmap"), ("plain2", "helm2/configmap")]);
+    assert_eq!(names, vec![("fixed2", "helm2/configmap"), ("legacy2", "helm2/configmap"), ("plain2", "helm2/configmap")]);
+    // Tiller records are fixed in place too: a Helm 2 revision 3 (what migrate2to3 then copies verbatim).
+    let fixed = werf(&c, &["releases", "apis", "fixed2", "-n", &apps, "--tiller-namespace", &tiller, "--fix", "--yes"]);
+    assert_eq!(fixed.status.code(), Some(0), "{}", text(&fixed));
+    let v3 = run(c.kubectl().args(["get", "configmap", "fixed2.v3", "-n", &tiller, "-o", "jsonpath={.metadata.labels.STATUS}/{.metadata.labels.OWNER}"]));
+    assert_eq!(String::from_utf8_lossy(&v3.stdout), "DEPLOYED/TILLER", "{}", text(&v3));
+    let v2 = run(c.kubectl().args(["get", "configmap", "fixed2.v2", "-n", &tiller, "-o", "jsonpath={.metadata.labels.STATUS}"]));
+    assert_eq!(String::from_utf8_lossy(&v2.stdout), "SUPERSEDED");
+    let migrated = werf(&c, &["migrate2to3", "fixed2", "--tiller-namespace", &tiller, "--yes", "--skip-ownership"]);
+    assert!(migrated.status.success() && !String::from_utf8_lossy(&migrated.stdout).contains("removed APIs mapped"), "{}", text(&migrated));
+    assert_eq!(statuses(&c, &apps, "fixed2")[&3].0, "deployed");
     assert_eq!(report["releases"][0]["revisions"][0]["helmReads"], serde_json::json!(["latest", "deployed"]));
 
     // The plan says what the migration adds.

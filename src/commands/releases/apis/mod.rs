@@ -15,7 +15,6 @@ pub mod fix;
 pub mod migrate;
 pub mod scan;
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::Arc;
 
@@ -86,7 +85,7 @@ pub async fn run(scope: &Scope, args: ReleasesApisArgs) -> Result<Outcome, AppEr
     let read_failed = !report.errors.is_empty();
     if !args.fix {
         let view = ReportView::new(&report, server, target, args.all_revisions);
-        print_report(&view, &report, args.output)?;
+        print_report(&view, args.output)?;
         if read_failed {
             eprintln!("error: {} record(s) could not be read (named above): the answer is incomplete", report.errors.len());
             return Ok(Outcome::PartialFailure);
@@ -106,7 +105,7 @@ pub async fn run(scope: &Scope, args: ReleasesApisArgs) -> Result<Outcome, AppEr
     let table = args.output == OutputFormat::Table;
     if table {
         let view = ReportView::new(&report, server, target, args.all_revisions);
-        print_report(&view, &report, args.output)?;
+        print_report(&view, args.output)?;
         print!("{}", render_plan(&fixes, target));
     }
     let writes: usize = fixes.iter().map(ReleaseFix::writes).sum();
@@ -333,7 +332,7 @@ fn release_view(r: &ReleaseScan) -> ReleaseView {
     }
 }
 
-fn print_report(view: &ReportView, report: &ScanReport, format: OutputFormat) -> Result<(), AppError> {
+fn print_report(view: &ReportView, format: OutputFormat) -> Result<(), AppError> {
     if format != OutputFormat::Table {
         crate::output::print_structured(view, format)?;
         return Ok(());
@@ -388,7 +387,6 @@ fn print_report(view: &ReportView, report: &ScanReport, format: OutputFormat) ->
     } else {
         writeln!(out, "Scanned {scope}: no removed or unserved API versions.")?;
     }
-    let _ = report;
     Ok(())
 }
 
@@ -482,15 +480,4 @@ fn print_fix_json(
     let view = FixView { report: ReportView::new(report, server, target, args.all_revisions), dry_run, fix: fixes, backup_dir, remaining };
     crate::output::print_structured(&view, args.output)?;
     Ok(())
-}
-
-/// Findings per release key, for callers that want the blocking objects as text (`migrate2to3`).
-pub fn blocking_objects(r: &ReleaseScan) -> Vec<String> {
-    let mut out: BTreeMap<String, ()> = BTreeMap::new();
-    for v in r.revisions.iter().filter(|v| v.read_by_helm()) {
-        for f in v.findings.iter().filter(|f| f.problem.blocks()) {
-            out.insert(format!("{}/{} {}", f.object.kind, f.object.name, f.object.api_version), ());
-        }
-    }
-    out.into_keys().collect()
 }
