@@ -30,6 +30,9 @@ pub enum Outcome {
     Success,
     /// Some items failed (already reported); the rest was done.
     PartialFailure,
+    /// Done, with an exit code of the verb's own (documented in its help), e.g. 3 when `releases apis`
+    /// found removed APIs.
+    Code(u8),
 }
 
 pub fn main() -> ExitCode {
@@ -81,6 +84,7 @@ pub fn main() -> ExitCode {
     let code = match run(cli, mode, &env) {
         Ok(Outcome::Success) => 0,
         Ok(Outcome::PartialFailure) => 1,
+        Ok(Outcome::Code(code)) => code,
         Err(e) => {
             eprintln!("error: {}", crate::error::one_line(&e.to_string()));
             e.exit_code()
@@ -100,6 +104,9 @@ fn writes(command: &Command) -> bool {
             ReleasesCommand::Unlock(a) => !a.dry_run,
             ReleasesCommand::Prune(a) => !a.dry_run,
             ReleasesCommand::Restore(a) => !a.dry_run,
+            ReleasesCommand::Forget(a) => !a.dry_run,
+            ReleasesCommand::Move(a) => !a.dry_run,
+            ReleasesCommand::Apis(a) => a.fix && !a.dry_run,
             _ => false,
         },
         _ => false,

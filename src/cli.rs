@@ -384,6 +384,11 @@ pub struct Migrate2to3Args {
     #[arg(long)]
     pub skip_ownership: bool,
 
+    /// Do not add the revision that maps removed Kubernetes APIs (see `releases apis --fix`): the migrated
+    /// release then keeps API versions this cluster may not serve, and helm may fail to upgrade it.
+    #[arg(long)]
+    pub no_map_apis: bool,
+
     /// Only print the plan; change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -686,6 +691,66 @@ finishes the job.",
         after_help = "Examples:\n  kubectl werf releases move shop -n shop --to-name store --dry-run\n  kubectl werf releases move shop -n shop --to-name store --yes\n  kubectl werf releases move shop -n shop --to-name shop --to-namespace shop-prod --yes"
     )]
     Move(ReleasesMoveArgs),
+    /// Find stored objects whose Kubernetes API versions this cluster no longer serves (helm upgrade and
+    /// rollback then fail); --fix writes a revision that uses the replacements.
+    #[command(long_about = RELEASES_APIS_LONG_ABOUT, after_help = RELEASES_APIS_EXAMPLES)]
+    Apis(ReleasesApisArgs),
+}
+
+const RELEASES_APIS_LONG_ABOUT: &str = concat!(
+    "Find the objects of stored releases whose Kubernetes API versions this cluster no longer serves, and with --fix ",
+    "write a revision helm can upgrade from.\n\n",
+    "helm builds the stored manifest of a release's latest and last deployed revisions on every upgrade and rollback; an ",
+    "object whose apiVersion the cluster stopped serving (a PodDisruptionBudget policy/v1beta1 after Kubernetes 1.25, ...) ",
+    "makes them fail: \"resource mapping not found ... ensure CRDs are installed first\".\n\n",
+    "Scanned: every release (Helm 3/4 records of both drivers, Secrets and ConfigMaps; Helm 2 records in Tiller's ",
+    "namespace, or everywhere with -A), the revisions helm reads (latest, last deployed, pending; every revision with ",
+    "--all-revisions), manifest and hooks, each YAML document parsed. Per object: kind, name, stored apiVersion, whether ",
+    "this cluster serves it (discovery, CRDs included), the Kubernetes version that removed it and its replacement. ",
+    "--target-version 1.NN answers for a cluster not yet upgraded to that version.\n\n",
+    "--fix: per release, revision latest+1 is written as a copy of the last deployed revision whose manifest and hooks ",
+    "use the replacements (with the field changes they need: Ingress backends and pathType, HPA v2beta1 targets, the ",
+    "apps/v1 selector, CRD versions and schema, webhook admissionReviewVersions and sideEffects, the PDB empty selector, ",
+    "...), status deployed, a description saying what was mapped; kinds without a replacement (PodSecurityPolicy) are ",
+    "taken out of the stored manifest with a note. The plan is shown first; on a terminal you confirm (or --yes). Every ",
+    "record that changes is backed up first (--backup-dir); the new revision is read back before the previous deployed ",
+    "one is marked superseded; running the same command again finishes an interrupted fix. --all-revisions also ",
+    "rewrites older revisions in place, so that helm rollback to them works.\n\n",
+    "Exit codes: 0 nothing found; 3 a revision helm reads (with --all-revisions: any revision) holds an API version ",
+    "removed by the target version or not served here (after --fix: still holds one); 1 a record could not be read or ",
+    "written; 2 usage error."
+);
+
+const RELEASES_APIS_EXAMPLES: &str = "Examples:\n  kubectl werf releases apis -A                          # every release, exit code 3 when helm would fail\n  kubectl werf releases apis -A --target-version 1.25 -o json\n  kubectl werf releases apis shop -n shop --fix --dry-run\n  kubectl werf releases apis -A --fix --yes --backup-dir ./before-fix\n  kubectl werf releases apis legacy --helm-version 2 --tiller-namespace kube-system";
+
+#[derive(Args, Debug, Clone)]
+pub struct ReleasesApisArgs {
+    /// Releases to scan (in the namespace); default every release of the namespace.
+    pub names: Vec<String>,
+    /// Every release in every namespace (and every Helm 2 release).
+    #[arg(short = 'A', long, conflicts_with = "names")]
+    pub all_namespaces: bool,
+    /// Answer for this Kubernetes version (e.g. 1.25) instead of the cluster's own.
+    #[arg(long, value_name = "1.NN")]
+    pub target_version: Option<String>,
+    /// Every revision, not only the ones helm reads; with --fix, rewrite older revisions in place too.
+    #[arg(long)]
+    pub all_revisions: bool,
+    /// Write revisions that use the replacement API versions (shows the plan first).
+    #[arg(long)]
+    pub fix: bool,
+    /// With --fix: show the plan and change nothing.
+    #[arg(long, requires = "fix")]
+    pub dry_run: bool,
+    /// With --fix: do not ask for confirmation (required without a terminal).
+    #[arg(short = 'y', long, requires = "fix")]
+    pub yes: bool,
+    /// With --fix: directory for the backups (default: a new directory under ~/.cache/kubectl-werf/backups).
+    #[arg(long, value_name = "DIR", requires = "fix")]
+    pub backup_dir: Option<PathBuf>,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
 }
 
 /// Where `unlock --to` leaves the stuck revision.

@@ -86,6 +86,8 @@ mod patch;
 mod pbobject;
 mod protobuf;
 mod protobuf_lists;
+mod removed_apis;
+mod reviews;
 pub mod rbac;
 mod schema;
 mod seed;
@@ -190,6 +192,7 @@ fn build_shared(cfg: &EmulatorConfig, admin_token: &str) -> Arc<Shared> {
         counters: Mutex::new(BTreeMap::new()),
         max_log: cfg.max_logged_requests.max(1),
         protobuf_lists: std::sync::atomic::AtomicBool::new(true),
+        removed: RwLock::new(Default::default()),
     });
     if cfg.default_namespaces {
         let h = StoreHandle { store: shared.store.clone() };
@@ -447,6 +450,23 @@ impl Emulator {
     /// `GET /version` (non-resource paths verbatim).
     pub fn route_counters(&self) -> BTreeMap<String, u64> {
         self.shared.counters.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Serve these removed API versions (`policy/v1beta1`, `autoscaling/v2beta1`, ...) as a cluster from
+    /// before its upgrade did, replacing the set served so far; `&[]` stops serving them (the "upgrade").
+    /// See the `removed_apis` module for what is faithful. An unknown group version is an error.
+    pub fn serve_removed_api_versions(&self, group_versions: &[&str]) -> Result<(), String> {
+        let known = removed_apis::known_group_versions();
+        let mut set = removed_apis::Served::new();
+        for gv in group_versions {
+            if !known.contains(*gv) {
+                return Err(format!("{gv} is not a removed API version the emulator knows ({})", known.into_iter().collect::<Vec<_>>().join(", ")));
+            }
+            let (g, v) = gv.split_once('/').unwrap_or(("", gv));
+            set.insert((g.to_string(), v.to_string()));
+        }
+        *self.shared.removed.write().unwrap_or_else(|e| e.into_inner()) = set;
+        Ok(())
     }
 
     /// Direct store access (reads and writes like another API client).

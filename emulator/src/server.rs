@@ -79,6 +79,8 @@ pub(crate) struct Shared {
     pub max_log: usize,
     /// Whether LISTs may be answered in protobuf (`protobuf_lists`); on unless a test turns it off.
     pub protobuf_lists: std::sync::atomic::AtomicBool,
+    /// Removed API versions served on request (see `removed_apis`).
+    pub removed: RwLock<crate::removed_apis::Served>,
 }
 
 /// A prepared answer.
@@ -478,8 +480,16 @@ fn dispatch(
     accept: &str,
     body: &[u8],
 ) -> Reply {
+    let removed = shared.removed.read().unwrap_or_else(|e| e.into_inner()).clone();
     if !info.is_resource {
-        if let Some(doc) = (method == "GET" || method == "HEAD").then(|| shared.store.crds.discovery(path.trim_end_matches('/'), wants_aggregated(accept))).flatten() {
+        if (method == "GET" || method == "HEAD")
+            && let Some(doc) = shared
+                .store
+                .crds
+                .discovery(path.trim_end_matches('/'), wants_aggregated(accept))
+                .or_else(|| crate::removed_apis::discovery(&removed, path.trim_end_matches('/'), wants_aggregated(accept)))
+                .or_else(|| crate::removed_apis::openapi(&removed, path))
+        {
             let mut r = Reply::json(200, &doc);
             if wants_aggregated(accept) && path.trim_end_matches('/') == "/apis" {
                 r.content_type = AGGREGATED_CT.into();
@@ -488,7 +498,11 @@ fn dispatch(
         }
         return non_resource(method, path, accept);
     }
-    let Some(res) = shared.store.find_resource(&info.group, &info.version, &info.resource) else {
+    let found = shared
+        .store
+        .find_resource(&info.group, &info.version, &info.resource)
+        .or_else(|| crate::removed_apis::find(&removed, &info.group, &info.version, &info.resource));
+    let Some(res) = found else {
         if discovery::group_versions().iter().chain(shared.store.crds.group_versions().iter()).any(|(g, v)| *g == info.group && *v == info.version) {
             return Reply::error(&ApiError::resource_not_found());
         }

@@ -615,6 +615,9 @@ impl Store {
                 ));
             }
         let (mut obj, warnings) = decode_stage(res, body, opts.field_validation)?;
+        if crate::reviews::is_review(res) {
+            return Ok(WriteOutcome { object: crate::reviews::create(res, ns, obj)?, warnings, created: true });
+        }
         let meta = obj.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
         if meta.is_null() {
             *meta = Value::Object(Map::new());

@@ -176,7 +176,7 @@ fn release_positional(path: &[String], given: &[String], helm_version: Option<&s
     let many = |helm2: bool| Some(Want::Releases { helm2, exclude: given.to_vec() });
     match p.as_slice() {
         ["releases", "history" | "status" | "unlock"] | ["releases", "get", _] => single(helm2_flag),
-        ["releases", "prune" | "export"] => many(helm2_flag),
+        ["releases", "prune" | "export" | "apis"] => many(helm2_flag),
         ["annotate"] => single(false),
         ["migrate2to3"] => many(true),
         _ => None,

@@ -2,6 +2,7 @@
 //!
 //! Pure data, no I/O. `storage::codec` turns stored payloads into these types and back.
 
+pub mod apis;
 pub mod convert;
 pub mod gojson;
 pub mod helm2;

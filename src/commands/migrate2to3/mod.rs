@@ -33,6 +33,7 @@ use crate::storage::codec::{DecodeLimits, LabelStamp};
 use crate::storage::helm3::now_unix;
 use crate::storage::open_stores;
 
+use crate::commands::releases::apis::migrate::{self as apis_migrate, Context as ApisContext};
 use cleanup::CleanupItem;
 use exec::{Exec, Outcome as ReleaseOutcome, ReleaseResult};
 use plan::{Action, LiveState, PlanOptions, ReleasePlan, Selection};
@@ -65,6 +66,7 @@ pub async fn run(ctx: &Context<'_>, args: Migrate2to3Args) -> Result<Outcome, Ap
         versions_max: args.release_versions_max,
         force: args.force,
         ownership: !args.skip_ownership && !args.cleanup,
+        map_apis: !args.no_map_apis,
         limits,
         concurrency: args.concurrency as usize,
         h2_namespace: settings.helm2_namespace.clone(),
@@ -136,6 +138,25 @@ pub async fn run(ctx: &Context<'_>, args: Migrate2to3Args) -> Result<Outcome, Ap
         .collect()
         .await;
     plans.sort_by(|a, b| a.name.cmp(&b.name));
+    // After the verbatim revisions: the revision mapping removed APIs (releases apis --fix).
+    let apis_ctx = match ApisContext::load(&client, !args.no_map_apis, limits).await {
+        Ok(c) => Some(c),
+        Err(e) => {
+            eprintln!("warning: removed Kubernetes APIs not checked: {e}");
+            None
+        }
+    };
+    if let Some(ctx) = &apis_ctx {
+        for p in plans.iter_mut().filter(|p| !p.blocked() && !p.revisions.is_empty()) {
+            let helm3_ahead = p.helm3_latest.is_some_and(|l| l > p.revisions.last().map_or(0, |r| r.revision as i64));
+            let records: Vec<_> = p.revisions.iter().map(|r| r.object.clone()).collect();
+            p.apis = Some(if helm3_ahead {
+                apis_migrate::ApiStep::from_storage("Helm 3 has newer revisions: checked against what it stores")
+            } else {
+                apis_migrate::plan(ctx, h3.kind(), &p.target_namespace, &p.target_name, &records)
+            });
+        }
+    }
     if table {
         print!("{}", render_plan(&plans, &args));
     }
@@ -163,7 +184,8 @@ pub async fn run(ctx: &Context<'_>, args: Migrate2to3Args) -> Result<Outcome, Ap
             return Err(AppError::Failed("aborted: nothing was changed".into()));
         }
         stop.arm();
-        let needs_backup = args.delete_v2_releases || plans.iter().any(|p| p.revisions.iter().any(|r| r.action == Action::Replace));
+        let needs_backup = args.delete_v2_releases
+            || plans.iter().any(|p| p.revisions.iter().any(|r| r.action == Action::Replace) || p.apis.as_ref().is_some_and(|a| a.writes()));
         if needs_backup {
             let dir = BackupDir::create(args.backup_dir.as_deref(), "migrate2to3")
                 .map_err(|e| AppError::Io(format!("cannot create the backup directory: {e}")))?;
@@ -180,22 +202,50 @@ pub async fn run(ctx: &Context<'_>, args: Migrate2to3Args) -> Result<Outcome, Ap
     let ownership = opts.ownership;
     let x = Arc::new(x);
     let mut results: BTreeMap<String, ReleaseResult> = BTreeMap::new();
+    let mut api_steps: BTreeMap<String, apis_migrate::ApiStep> = BTreeMap::new();
     {
         let mut running = stream::iter(plans.iter())
             .map(|p| {
                 let x = x.clone();
-                async move { exec::execute(&x, p, ownership).await }
+                let ctx = apis_ctx.as_ref().filter(|c| c.map);
+                let backup_dir = args.backup_dir.clone();
+                async move {
+                    let r = exec::execute(&x, p, ownership).await;
+                    let mut step = p.apis.clone();
+                    if let (Some(ctx), Some(step), ReleaseOutcome::Migrated | ReleaseOutcome::Skipped) = (ctx, step.as_mut(), r.outcome) {
+                        let mut backup = x.backup.clone();
+                        let (fix, _) = apis_migrate::execute(&x.client, ctx, x.h3.kind(), &p.target_namespace, &p.target_name, &mut backup, backup_dir.as_deref(), &x.stop).await;
+                        step.result = Some(fix.result.clone());
+                        step.errors = apis_migrate::result_lines(&fix);
+                        step.not_upgradable = fix.unfixable.clone();
+                    }
+                    (r, step)
+                }
             })
             .buffer_unordered(opts.concurrency);
         if table {
             bar.suspend(|| println!());
         }
-        while let Some(r) = running.next().await {
+        while let Some((mut r, step)) = running.next().await {
+            if let Some(step) = &step
+                && step.result.as_deref().is_some_and(|res| res == "failed" || res == "interrupted")
+            {
+                r.outcome = if step.result.as_deref() == Some("interrupted") { ReleaseOutcome::Interrupted } else { ReleaseOutcome::Failed };
+            }
             if table {
-                let line = render_result(&r);
+                let mut line = render_result(&r);
+                if let Some(step) = &step {
+                    let lines = if step.result.is_some() { step.errors.clone() } else { apis_migrate::plan_lines(step).into_iter().filter(|l| l.starts_with("NOT UPGRADABLE")).collect() };
+                    for l in lines {
+                        line.push_str(&format!("  {l}\n"));
+                    }
+                }
                 bar.suspend(|| print!("{line}"));
             }
             bar.inc(1);
+            if let Some(step) = step {
+                api_steps.insert(r.release.clone(), step);
+            }
             results.insert(r.release.clone(), r);
         }
     }
@@ -204,12 +254,14 @@ pub async fn run(ctx: &Context<'_>, args: Migrate2to3Args) -> Result<Outcome, Ap
     let failed = results.values().filter(|r| r.outcome == ReleaseOutcome::Failed).count();
     if table {
         let count = |o: ReleaseOutcome| results.values().filter(|r| r.outcome == o).count();
+        let stuck = api_steps.values().filter(|s| s.not_upgradable()).count();
         println!(
-            "\nSummary: {} migrated, {} already migrated (skipped), {} failed{}.",
+            "\nSummary: {} migrated, {} already migrated (skipped), {} failed{}{}.",
             count(ReleaseOutcome::Migrated),
             count(ReleaseOutcome::Skipped),
             failed,
-            if interrupted { format!(", {} interrupted", count(ReleaseOutcome::Interrupted)) } else { String::new() }
+            if interrupted { format!(", {} interrupted", count(ReleaseOutcome::Interrupted)) } else { String::new() },
+            if stuck > 0 { format!("; {stuck} NOT UPGRADABLE by helm (named above)") } else { String::new() }
         );
         if let Some(dir) = &x.backup {
             println!("Backups: {} (restore with: kubectl create -f {})", dir.path().display(), dir.path().display());
@@ -223,7 +275,16 @@ pub async fn run(ctx: &Context<'_>, args: Migrate2to3Args) -> Result<Outcome, Ap
             dry_run: false,
             warnings,
             backup_dir: x.backup.as_ref().map(|d| d.path().display().to_string()),
-            releases: plans.iter().map(|p| plan_view(p, results.remove(&p.name))).collect(),
+            releases: plans
+                .iter()
+                .map(|p| {
+                    let mut v = plan_view(p, results.remove(&p.name));
+                    if let Some(step) = api_steps.remove(&p.name) {
+                        v.apis = Some(step);
+                    }
+                    v
+                })
+                .collect(),
             interrupted,
         };
         crate::output::print_structured(&view, args.output)?;
@@ -260,7 +321,7 @@ fn selection_is_all(s: &Selection) -> bool {
 
 /// How many writes a plan makes at most (records, ownership patches, Helm 2 deletions).
 fn pending_writes(p: &ReleasePlan, args: &Migrate2to3Args) -> usize {
-    let records = p.revisions.iter().filter(|r| r.action.writes()).count();
+    let records = p.revisions.iter().filter(|r| r.action.writes()).count() + p.apis.as_ref().map_or(0, |a| if a.writes() { 2 } else { 0 });
     let stamps = p
         .ownership
         .as_ref()
@@ -387,6 +448,9 @@ fn render_plan(plans: &[ReleasePlan], args: &Migrate2to3Args) -> String {
         } else if !p.revisions.is_empty() {
             let _ = writeln!(s, "  Helm 2 records: kept (--delete-v2-releases, or --cleanup later, deletes them)");
         }
+        for l in p.apis.as_ref().map(apis_migrate::plan_lines).unwrap_or_default() {
+            let _ = writeln!(s, "  {l}");
+        }
         for w in &p.warnings {
             let _ = writeln!(s, "  warning: {w}");
         }
@@ -489,6 +553,9 @@ struct PlanView {
     warnings: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     result: Option<ReleaseResult>,
+    /// The revision mapping removed Kubernetes APIs (planned, and after execution its result).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    apis: Option<apis_migrate::ApiStep>,
 }
 
 #[derive(Serialize)]
@@ -576,6 +643,7 @@ fn plan_view(p: &ReleasePlan, result: Option<ReleaseResult>) -> PlanView {
         blockers: p.blockers.clone(),
         warnings: p.warnings.clone(),
         result,
+        apis: p.apis.clone(),
     }
 }
 

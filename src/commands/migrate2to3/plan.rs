@@ -163,6 +163,8 @@ pub struct ReleasePlan {
     pub ownership: Option<OwnershipPlan>,
     /// The newest Helm 3 revision of the target release found at plan time.
     pub helm3_latest: Option<i64>,
+    /// The revision mapping removed APIs, added after the verbatim ones (`--no-map-apis` skips it).
+    pub apis: Option<crate::commands::releases::apis::migrate::ApiStep>,
 }
 
 impl ReleasePlan {
@@ -177,6 +179,8 @@ pub struct PlanOptions {
     pub versions_max: Option<u32>,
     pub force: bool,
     pub ownership: bool,
+    /// Removed Kubernetes APIs are mapped after the migration (not `--no-map-apis`).
+    pub map_apis: bool,
     pub limits: DecodeLimits,
     pub concurrency: usize,
     /// Where Helm 2 records were looked for (for messages).
@@ -295,6 +299,7 @@ pub async fn plan_release(
         warnings: Vec::new(),
         ownership: None,
         helm3_latest: None,
+        apis: None,
     };
     if v2.records.is_empty() && v2.errors.is_empty() {
         // What a finished `--delete-v2-releases` run leaves: no Helm 2 records, a Helm 3 copy. A re-run
@@ -438,7 +443,11 @@ pub async fn plan_release(
     {
         {
             plan.ownership = Some(match catalog {
-                Some(Ok(catalog)) => plan_ownership(client, catalog, rev, &manifest, &default_ns, &status, &target_name, &target_ns).await,
+                Some(Ok(catalog)) => {
+                    // Live objects are found at the API versions this cluster serves, as the mapped revision names them.
+                    let manifest = if opts.map_apis { crate::commands::releases::apis::migrate::map_for_catalog(&manifest, catalog) } else { manifest };
+                    plan_ownership(client, catalog, rev, &manifest, &default_ns, &status, &target_name, &target_ns).await
+                }
                 Some(Err(e)) => {
                     plan.blockers.push(format!("{e} (needed to stamp ownership; --skip-ownership skips that step)"));
                     OwnershipPlan { revision: rev, skipped: Some(e.clone()), objects: Vec::new(), unresolved: Vec::new() }

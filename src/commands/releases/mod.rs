@@ -23,6 +23,7 @@
 //! - Ties helm leaves in Go map order (same name in several namespaces, same second with `-d`) are
 //!   broken by namespace here. `status` does not list live resources (helm 4's table form does).
 
+pub mod apis;
 mod collect;
 mod export;
 mod forget;
@@ -99,6 +100,7 @@ pub async fn run(ctx: &Context<'_>, mut args: ReleasesArgs) -> Result<Outcome, A
         ReleasesCommand::Restore(a) => restore::run(&scope, a).await,
         ReleasesCommand::Forget(a) => forget::run(&scope, a).await,
         ReleasesCommand::Move(a) => move_release::run(&scope, a).await,
+        ReleasesCommand::Apis(a) => apis::run(&scope, a).await,
     }
 }
 
