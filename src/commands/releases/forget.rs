@@ -1,8 +1,10 @@
 //! `releases forget`: delete every record of a release and leave its objects running.
 //!
 //! Decisions (the `--help` says the same):
-//! - Helm 3/4 records of both drivers in the namespace; `--helm-version 2`: the Helm 2 records whose
-//!   release namespace is the namespace. A release whose latest revision is pending or uninstalling is
+//! - The release is found by the scope rule every verb shares (`storage::scope`): Helm 3/4 records of
+//!   either driver in the namespace, or a Helm 2 release whose release namespace it is; found in more
+//!   than one storage, the run is refused naming them (`--release-storage`, `--helm-version` pick one).
+//!   A release whose latest revision is pending or uninstalling is
 //!   refused (an operation may be running; `unlock` first).
 //! - Objects are those of the latest revision's manifest. Default: untouched (their ownership keys stay,
 //!   so `helm install NAME` adopts them again). `--strip-ownership` removes the three keys from the
@@ -22,7 +24,6 @@ use crate::cli::{OutputFormat, ReleasesForgetArgs};
 use crate::error::AppError;
 use crate::helmfmt::Table;
 use crate::ownership::OwnershipKeys;
-use crate::settings::Helm3Driver;
 use crate::stop::StopSignal;
 use crate::storage::backup::{self, BackupDir};
 use crate::storage::objects::{ObjectStore, Settled};
@@ -96,10 +97,9 @@ pub async fn run(scope: &Scope, args: ReleasesForgetArgs) -> Result<Outcome, App
     };
 
     // Plan: the records, then the objects of the latest manifest.
-    let revisions = if scope.helm_version == Some(2) {
-        surgery::helm2_revisions(scope, &name).await?
-    } else {
-        surgery::helm3_revisions(scope, &scope.namespace, &name, &[Helm3Driver::Secret, Helm3Driver::ConfigMap]).await?
+    let (revisions, not_found) = match surgery::located_revisions(scope, &name).await? {
+        Ok((_, revisions)) => (revisions, None),
+        Err(not_found) => (Vec::new(), Some(not_found)),
     };
     let Some(latest) = revisions.iter().max_by_key(|r| r.version()) else {
         // A re-run after a finished forget: the records are only in the backup now.
@@ -109,8 +109,7 @@ pub async fn run(scope: &Scope, args: ReleasesForgetArgs) -> Result<Outcome, App
             let dir = args.backup_dir.as_deref().map(|d| d.display().to_string()).unwrap_or_default();
             return finish(&report_done(&name, scope, args.dry_run), &format!("release {name}: already forgotten ({backed} record(s) in the backup {dir}); nothing to do"), args.output, Outcome::Success);
         }
-        let generation = if scope.helm_version == Some(2) { "Helm 2 records" } else { "Helm 3/4 records (Secrets or ConfigMaps)" };
-        return Err(AppError::Failed(format!("release {name}: not found in namespace {} (no {generation})", scope.namespace)));
+        return Err(not_found.unwrap_or_else(|| AppError::Failed(format!("release {name}: no readable record"))));
     };
     surgery::refuse_busy(&name, latest, "forgotten")?;
     let release_ns = latest.release_namespace().to_string();

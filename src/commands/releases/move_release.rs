@@ -1,7 +1,9 @@
 //! `releases move`: rename a Helm 3/4 release (and optionally move its records to another namespace).
 //!
 //! Decisions (the `--help` says the same):
-//! - The records of the storage driver in use (`--release-storage`, default Secrets), every revision.
+//! - The release is found by the scope rule every verb shares (`storage::scope`): the one Helm 3/4
+//!   driver holding it (found under both, the run is refused: `--release-storage` picks one), every
+//!   revision; the new records go to the same driver.
 //!   Each is written again under the new name: the payload's `name` (and `namespace` with
 //!   `--to-namespace`) change, nothing else; the labels stay as they were but for `name`. Every new
 //!   record is read back and compared before anything is deleted.
@@ -35,6 +37,7 @@ use crate::stop::StopSignal;
 use crate::storage::backup::{self, BackupDir};
 use crate::storage::codec::{self, helm3_object_name};
 use crate::storage::objects::{NewObject, ObjectStore, Settled, same_record};
+use crate::storage::scope::{Place, helm3_driver};
 
 use super::surgery::{self, KeysOutcome, OwnershipChange, Revision};
 use super::{Scope, print_interrupted};
@@ -173,14 +176,24 @@ pub async fn run(scope: &Scope, args: ReleasesMoveArgs) -> Result<Outcome, AppEr
     if scope.helm_version == Some(2) {
         return Err(AppError::Usage("move renames Helm 3/4 releases; migrate a Helm 2 release first (migrate2to3 --target-release NAME renames while migrating)".into()));
     }
-    let driver = scope.storage.helm3_driver;
 
-    // Plan.
-    let revisions = surgery::helm3_revisions(scope, &scope.namespace, &name, &[driver]).await?;
-    let Some(latest) = revisions.last() else {
-        let other = if driver == Helm3Driver::Secret { Helm3Driver::ConfigMap } else { Helm3Driver::Secret };
-        let elsewhere = !surgery::helm3_revisions(scope, &scope.namespace, &name, &[other]).await.unwrap_or_default().is_empty();
-        let existing = surgery::helm3_revisions(scope, &to_namespace, &to_name, &[driver]).await.unwrap_or_default();
+    // Plan: the one Helm 3/4 storage the shared scope rule finds the release in.
+    let (driver, revisions, not_found) = match surgery::located_revisions(scope, &name).await? {
+        Ok((Place::Helm3 { kind, .. }, revisions)) => (Some(helm3_driver(kind)), revisions, None),
+        Ok((place @ Place::Helm2 { .. }, _)) => {
+            return Err(AppError::Usage(format!(
+                "{}: move renames Helm 3/4 releases; migrate it first (migrate2to3 --target-release NAME renames while migrating)",
+                place.describe(&name)
+            )));
+        }
+        Err(not_found) => (None, Vec::new(), Some(not_found)),
+    };
+    let (Some(driver), Some(latest)) = (driver, revisions.last()) else {
+        let drivers = match scope.storage.helm3_driver_chosen {
+            true => vec![scope.storage.helm3_driver],
+            false => vec![Helm3Driver::Secret, Helm3Driver::ConfigMap],
+        };
+        let existing = surgery::helm3_revisions(scope, &to_namespace, &to_name, &drivers).await.unwrap_or_default();
         let backed = surgery::backed_up_records(args.backup_dir.as_deref(), &scope.namespace, &name);
         if backed > 0 && existing.len() >= backed {
             // A re-run after a finished move: the old records are only in the backup, the new ones are there.
@@ -198,14 +211,13 @@ pub async fn run(scope: &Scope, args: ReleasesMoveArgs) -> Result<Outcome, AppEr
             let msg = format!("release {name} was already moved to {to_name} in {to_namespace} ({} revision(s) there, the old ones in the backup); nothing to do", existing.len());
             return finish(&report, &msg, args.output, Outcome::Success);
         }
-        let hint = if elsewhere {
-            format!(" (it is stored as {}s: add --release-storage {})", other.as_str(), other.as_str())
-        } else if !existing.is_empty() {
-            format!(" ({to_name} has {} revision(s) in {to_namespace}: if a move finished, there is nothing left to do)", existing.len())
-        } else {
-            String::new()
-        };
-        return Err(AppError::Failed(format!("release {name}: not found in namespace {} ({}s){hint}", scope.namespace, driver.as_str())));
+        let mut err = not_found.unwrap_or_else(|| AppError::Failed(format!("release {name}: no readable record")));
+        if !existing.is_empty()
+            && let AppError::Failed(text) = &mut err
+        {
+            text.push_str(&format!(" ({to_name} has {} revision(s) in {to_namespace}: if a move finished, there is nothing left to do)", existing.len()));
+        }
+        return Err(err);
     };
     surgery::refuse_busy(&name, latest, "moved")?;
     let release_ns = latest.release_namespace().to_string();

@@ -18,7 +18,8 @@ use crate::release::helm3::Status;
 use crate::settings::Helm3Driver;
 use crate::stop::StopSignal;
 use crate::storage::objects::ObjectInfo;
-use crate::storage::{Helm2Record, Helm3Record, Helm3Store, open_stores};
+use crate::storage::scope::{Place, helm3_driver, locate};
+use crate::storage::{Helm2Record, Helm3Record, Helm3Store};
 
 use super::{Scope, print_problems, view};
 
@@ -91,29 +92,36 @@ pub(super) async fn helm3_revisions(scope: &Scope, namespace: &str, name: &str, 
     Ok(out)
 }
 
-/// The Helm 2 records of `name` whose release namespace is the scope's namespace, oldest first.
-pub(super) async fn helm2_revisions(scope: &Scope, name: &str) -> Result<Vec<Revision>, AppError> {
-    let (_, helm2) = open_stores(&scope.client, &scope.storage);
-    let listing = helm2.history(name).await.map_err(|e| AppError::kube(&e))?;
-    print_problems(&listing.errors, &listing.warnings);
-    if !listing.errors.is_empty() {
-        return Err(AppError::Failed(format!(
-            "Helm 2 release {name}: {} record(s) cannot be read (named above); nothing was changed",
-            listing.errors.len()
-        )));
+/// Where release `name` is under the shared scope rule (`storage::scope`, as `unlock` finds it) and its
+/// records there, oldest first. A write changes one release: a name found in several storages is a usage
+/// error naming them. `Ok(Err(not_found))` when no storage in scope holds it, so that a re-run can look
+/// in its backup before saying so.
+pub(super) async fn located_revisions(scope: &Scope, name: &str) -> Result<Result<(Place, Vec<Revision>), AppError>, AppError> {
+    let located = locate(&scope.client, &scope.selection(false), name).await?;
+    if located.found.is_empty() {
+        return Ok(Err(located.not_found()));
     }
-    let (mine, elsewhere): (Vec<_>, Vec<_>) = listing.records.into_iter().partition(|r| r.release.namespace == scope.namespace);
-    if mine.is_empty()
-        && let Some(other) = elsewhere.first()
-    {
-        return Err(AppError::Failed(format!(
-            "Helm 2 release {name}: not found in namespace {} (its records in {} say namespace {}; use -n {})",
-            scope.namespace, scope.storage.helm2_namespace, other.release.namespace, other.release.namespace
-        )));
+    let (found, warnings) = located.for_write()?;
+    for w in &warnings {
+        eprintln!("warning: {w}");
     }
-    let mut out: Vec<Revision> = mine.into_iter().map(|r| Revision::Helm2(Box::new(r))).collect();
-    out.sort_by_key(Revision::version);
-    Ok(out)
+    let revisions = match (&found.place, found.helm2) {
+        (Place::Helm3 { kind, namespace }, _) => helm3_revisions(scope, namespace, name, &[helm3_driver(*kind)]).await?,
+        (Place::Helm2 { .. }, Some(listing)) => {
+            print_problems(&listing.errors, &listing.warnings);
+            if !listing.errors.is_empty() {
+                return Err(AppError::Failed(format!(
+                    "Helm 2 release {name}: {} record(s) cannot be read (named above); nothing was changed",
+                    listing.errors.len()
+                )));
+            }
+            let mut out: Vec<Revision> = listing.records.into_iter().map(|r| Revision::Helm2(Box::new(r))).collect();
+            out.sort_by_key(Revision::version);
+            out
+        }
+        (Place::Helm2 { .. }, None) => Vec::new(),
+    };
+    Ok(Ok((found.place, revisions)))
 }
 
 /// How many records of release `name` in `namespace` a backup directory holds (Helm 3 `name` or
