@@ -655,12 +655,23 @@ fn seed_releases(c: &TestCluster, ns: &str, tiller: &str) {
     c.seed_file(&fixture("helm2-synthetic/kube-system-shop-4revs-configmaps.yaml"), &BTreeMap::from([("kube-system", tiller)]));
 }
 
+/// Labels edited by hand, as found on real clusters (labels are advisory, the payload decides): the
+/// latest Helm 3 record of shop and of cart labelled superseded, so a list reads them with a GET
+/// instead of from the first LIST; the latest Helm 2 record of shop without its NAME label, so its
+/// history finds it among the metadata and reads it with a GET. The reads `get` is granted for.
+fn edit_labels_by_hand(c: &TestCluster, ns: &str, tiller: &str) {
+    run_ok(c.kubectl().args(["label", "--overwrite", "-n", ns, "secret/sh.helm.release.v1.shop.v4", "status=superseded"]));
+    run_ok(c.kubectl().args(["label", "--overwrite", "-n", ns, "configmap/sh.helm.release.v1.cart.v2", "status=superseded"]));
+    run_ok(c.kubectl().args(["label", "-n", tiller, "configmap/shop.v4", "NAME-"]));
+}
+
 #[test]
 fn releases_read_least_privilege() {
     let c = TestCluster::start();
     let ns = c.namespace("rbac-rel");
     let tiller = c.namespace("rbac-rel-tiller");
     seed_releases(&c, &ns, &tiller);
+    edit_labels_by_hand(&c, &ns, &tiller);
     let m = Manifest::load("deploy/rbac/releases-read.yaml", &BTreeMap::new());
     let t = ["--tiller-namespace", tiller.as_str()];
     let scenarios = [
@@ -670,6 +681,7 @@ fn releases_read_least_privilege() {
         werf(&["releases", "status", "shop", "-n", &ns]),
         werf(&["releases", "list", "-A", t[0], t[1]]),
         werf(&["releases", "list", "-A", "--helm-version", "2", t[0], t[1], "--tiller-storage", "configmap"]),
+        werf(&["releases", "history", "shop", "-n", "legacy-shop", "--helm-version", "2", t[0], t[1]]),
     ];
     least_privilege(&c, &m, &ns, &scenarios, &|| {});
 }
@@ -680,6 +692,7 @@ fn releases_read_namespaced_least_privilege() {
     let ns = c.namespace("rbac-reln");
     let tiller = c.namespace("rbac-reln-tiller");
     seed_releases(&c, &ns, &tiller);
+    edit_labels_by_hand(&c, &ns, &tiller);
     let m = Manifest::load("deploy/rbac/releases-read-namespaced.yaml", &ns_map(&[("my-app", &ns), ("kube-system", &tiller)]));
     let t = ["--tiller-namespace", tiller.as_str(), "--tiller-storage", "configmap"];
     let scenarios = [
@@ -837,4 +850,87 @@ fn annotate_least_privilege() {
         create_shop_objects(&c, &ns);
     };
     least_privilege(&c, &m, &ns, &scenarios, &reset);
+}
+
+/// `big` (Secret driver, one revision) and `cart` (ConfigMap driver, two), installed by real helm 3,
+/// each owning a ServiceAccount, plus `big2`/`cart2`: renamed copies with one record changed by hand,
+/// which only `move --force` replaces. The records are made once and exported (`seed`), then put back
+/// before every run, and the ServiceAccounts' ownership keys pointed at big and cart again.
+struct SurgerySeed {
+    ns: String,
+    records: PathBuf,
+}
+
+impl SurgerySeed {
+    fn new(c: &TestCluster, ns: &str) -> SurgerySeed {
+        let chart = c.dir.path().join("surgery-chart");
+        std::fs::create_dir_all(chart.join("templates")).unwrap();
+        std::fs::write(chart.join("Chart.yaml"), "apiVersion: v2\nname: surgery\nversion: 0.1.0\n").unwrap();
+        std::fs::write(chart.join("templates/sa.yaml"), "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: {{ .Release.Name }}-sa\n").unwrap();
+        run_ok(c.helm(3).args(["install", "big"]).arg(&chart).args(["-n", ns]));
+        for verb in ["install", "upgrade"] {
+            run_ok(c.helm(3).env("HELM_DRIVER", "configmap").args([verb, "cart"]).arg(&chart).args(["-n", ns]));
+        }
+        let records = c.dir.path().join("surgery-records");
+        run_ok(c.werf().args(["releases", "export", "big", "cart", "-n", ns, "--dir"]).arg(&records));
+        for release in ["big", "cart"] {
+            run_ok(c.werf().args(["releases", "move", release, "-n", ns, "--to-name", &format!("{release}2"), "--yes", "--backup-dir"]).arg(c.dir.path().join(format!("{release}-moved"))));
+        }
+        for (kind, name) in [("secret", "sh.helm.release.v1.big2.v1"), ("configmap", "sh.helm.release.v1.cart2.v1")] {
+            run_ok(c.kubectl().args(["label", kind, name, "-n", ns, "edited=by-hand"]));
+        }
+        run_ok(c.werf().args(["releases", "export", "big2", "cart2", "-n", ns, "--dir"]).arg(&records));
+        SurgerySeed { ns: ns.to_string(), records }
+    }
+
+    fn reseed(&self, c: &TestCluster) {
+        clear_records(c, &self.ns);
+        run_ok(c.kubectl().args(["create", "-f"]).arg(&self.records));
+        for release in ["big", "cart"] {
+            let sa = format!("serviceaccount/{release}-sa");
+            run_ok(c.kubectl().args(["label", "--overwrite", "-n", &self.ns, &sa, "app.kubernetes.io/managed-by=Helm"]));
+            let keys = [format!("meta.helm.sh/release-name={release}"), format!("meta.helm.sh/release-namespace={}", self.ns)];
+            run_ok(c.kubectl().args(["annotate", "--overwrite", "-n", &self.ns, &sa]).args(&keys));
+        }
+    }
+}
+
+fn surgery_scenarios(ns: &str, extra: &[&str]) -> Vec<Scenario> {
+    let with = |args: &[&str]| werf(&[args, extra].concat());
+    vec![
+        // secrets get/list/delete, objects get and patch
+        with(&["releases", "forget", "big", "-n", ns, "--strip-ownership", "--yes"]),
+        // configmaps get/list/delete
+        with(&["releases", "forget", "cart", "-n", ns, "--yes"]),
+        // update: the new name's edited record is replaced
+        with(&["releases", "move", "big", "-n", ns, "--to-name", "big2", "--force", "--yes"]),
+        with(&["releases", "move", "cart", "-n", ns, "--to-name", "cart2", "--force", "--yes"]),
+        // create
+        with(&["releases", "move", "big", "-n", ns, "--to-name", "big3", "--yes"]),
+        with(&["releases", "move", "cart", "-n", ns, "--to-name", "cart3", "--yes"]),
+    ]
+}
+
+#[test]
+fn releases_surgery_least_privilege() {
+    let c = TestCluster::start();
+    let ns = c.namespace("rbac-surgery");
+    let seed = SurgerySeed::new(&c, &ns);
+    let reseed = || seed.reseed(&c);
+    reseed();
+    let m = Manifest::load("deploy/rbac/releases-surgery.yaml", &BTreeMap::new());
+    least_privilege(&c, &m, &ns, &surgery_scenarios(&ns, &[]), &reseed);
+}
+
+#[test]
+fn releases_surgery_namespaced_least_privilege() {
+    let c = TestCluster::start();
+    let ns = c.namespace("rbac-surgeryn");
+    let seed = SurgerySeed::new(&c, &ns);
+    let reseed = || seed.reseed(&c);
+    reseed();
+    let m = Manifest::load("deploy/rbac/releases-surgery-namespaced.yaml", &ns_map(&[("my-app", &ns)]));
+    // Helm 2 releases are looked for in every namespace unless the Helm version is given: a
+    // namespaced role names it.
+    least_privilege(&c, &m, &ns, &surgery_scenarios(&ns, &["--helm-version", "3"]), &reseed);
 }
