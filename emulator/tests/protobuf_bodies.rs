@@ -45,6 +45,15 @@ fn protobuf_answers_of_the_real_server_decode_to_its_json_answers() {
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "pb"))
+        // Captures of single objects with a JSON twin (the same request answered in JSON). LIST answers
+        // (kind ...List) and the 403 of the protobuf LIST path are bodies no client sends; they are
+        // checked by the client's decoder in tests/protobuf_answers.rs.
+        .filter(|p| {
+            std::fs::read(p.with_extension("json"))
+                .ok()
+                .and_then(|j| serde_json::from_slice::<Value>(&j).ok())
+                .is_some_and(|j| !j["kind"].as_str().unwrap_or("").ends_with("List"))
+        })
         .collect();
     files.sort();
     assert!(files.len() >= 20, "captures missing: {files:?}");
