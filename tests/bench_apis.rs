@@ -3,13 +3,15 @@
 //!
 //! ```text
 //! scripts/bench-apis [RELEASES] [REVISIONS] [RUNS]        (defaults 1000 10 5)
-//! cargo test --release --test real_apis_bench -- --ignored --nocapture
+//! cargo test --release --test bench_apis -- --ignored --nocapture
 //! ```
 //! A real control plane of its own is started (or the one named by KUBECTL_WERF_TEST_KUBECONFIG). The
 //! records are the fixture release `shop` re-encoded per release and revision (~20 KB payloads, see
 //! tests/synthetic_releases); every 10th release's revisions hold the `legacy-app` manifest and hooks
 //! (removed APIs), and every 17th release's latest revision failed, so the scan reads two revisions there.
-//! Both commands run RUNS times, interleaved; medians of wall time and peak RSS are printed.
+//! Both commands run RUNS times, interleaved; medians of wall time and peak RSS are printed, with the
+//! verdict against the goal. A measurement, not a test: timings are never asserted, and the suite
+//! (scripts/test) does not run it.
 
 mod apis_fixtures;
 mod common;
@@ -137,5 +139,6 @@ fn bench_apis_scan_against_list() {
     println!("| `kubectl werf releases list -A -o json --max 0` | {l:.3} s | {:.0} MiB |", median(lr) / 1024.0);
     println!("| `kubectl werf releases apis -A -o json` | {s:.3} s ({:.2}x) | {:.0} MiB |", s / l, median(sr) / 1024.0);
     eprintln!("list runs: {lw:?}\nscan runs: {sw:?}");
-    assert!(s <= 1.5 * l, "the scan took {s:.3}s, more than 1.5x the listing's {l:.3}s");
+    let verdict = if s <= 1.5 * l { "within" } else { "MORE than" };
+    println!("\nthe scan took {:.2}x the listing: {verdict} the 1.5x goal", s / l);
 }

@@ -127,7 +127,7 @@ fn status_show_resources_and_show_desc_as_helm3_prints_them() {
     assert!(ours.contains(r#""kind":"PodList""#), "{ours}");
     assert_eq!(mask(&ours), mask(&helm), "status --show-resources -o json, byte for byte");
     let v: Value = serde_json::from_str(&ours).unwrap();
-    assert_eq!(v["info"].as_object().unwrap().keys().last().map(String::as_str), Some("resources"));
+    assert_eq!(v["info"].as_object().unwrap().keys().next_back().map(String::as_str), Some("resources"));
     let ours = run_ok(c.werf().args(["releases", "status", "shop", "-n", &ns, "--show-resources", "-o", "yaml"]));
     let helm = run_ok(c.helm(3).args(["status", "shop", "-n", &ns, "--show-resources", "-o", "yaml"]));
     let yaml_mask = |t: &str| regex::Regex::new(r"(?m)^(      resourceVersion: )'?\d+'?$").unwrap().replace_all(t, "$1<masked>").into_owned();

@@ -102,7 +102,7 @@ fn werf_kubeconfig_variables_in_werf_order() {
     let werf_path = ("WERF_KUBECONFIG", file_b.display().to_string());
     let werf_path_first = ("WERF_KUBE_CONFIG", file_c.display().to_string());
     let werf_b64 = ("KUBECONFIG_BASE64", b64.clone());
-    assert_eq!(url(&[kube.clone()], &none), "https://127.0.0.1:1001/");
+    assert_eq!(url(std::slice::from_ref(&kube), &none), "https://127.0.0.1:1001/");
     assert_eq!(url(&[kube.clone(), werf_path.clone()], &none), "https://127.0.0.1:1002/");
     assert_eq!(url(&[kube.clone(), werf_path.clone(), werf_path_first.clone()], &none), "https://127.0.0.1:1003/");
     assert_eq!(url(&[kube.clone(), werf_path.clone(), werf_path_first.clone(), werf_b64.clone()], &none), "https://127.0.0.1:1004/");

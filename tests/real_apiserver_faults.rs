@@ -7,6 +7,7 @@
 //! - nothing is lost: no Helm 2 record is gone without its Helm 3 copy, as an undisturbed run writes it;
 //! - running the same command again ends exactly where an undisturbed run (on a twin data set in the
 //!   same cluster) ends.
+//!
 //! Each verb has a control plane of its own (the faults would hit other tests).
 
 mod common;

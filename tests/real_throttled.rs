@@ -232,7 +232,7 @@ fn every_verb_32_at_once_on_a_throttling_server() {
             a.push(exports.join(release(i)).display().to_string());
             a
         },
-        |i, _| assert_eq!(std::fs::read_dir(exports.join(release(i))).map(|d| d.count()).unwrap_or(0) > 0, true, "{}", release(i)),
+        |i, _| assert!(std::fs::read_dir(exports.join(release(i))).map(|d| d.count()).unwrap_or(0) > 0, "{}", release(i)),
     );
 
     // Writes.
@@ -255,8 +255,8 @@ fn every_verb_32_at_once_on_a_throttling_server() {
         },
         |_, _| {},
     );
-    for i in 0..PARALLEL {
-        assert_eq!(l.revisions(&ns, &release(i)), before[i], "restored {}", release(i));
+    for (i, revisions) in before.iter().enumerate() {
+        assert_eq!(&l.revisions(&ns, &release(i)), revisions, "restored {}", release(i));
     }
     l.phase("releases unlock", |i| strings(&["releases", "unlock", &format!("stuck{i:02}"), "-n", &ns, "--yes", "--force"]), |_, _| {});
     for i in 0..PARALLEL {

@@ -59,7 +59,7 @@ pub fn bumps(res: &Resource, old: &Value, new: &Value) -> bool {
         match v {
             Value::Object(m) => Value::Object(
                 m.iter()
-                    .filter(|(k, _)| !matches!(k.as_str(), "metadata" | "kind" | "apiVersion") && !(status_is_separate && *k == "status"))
+                    .filter(|(k, _)| !(matches!(k.as_str(), "metadata" | "kind" | "apiVersion") || (status_is_separate && *k == "status")))
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect(),
             ),

@@ -413,8 +413,7 @@ fn field_one<'a>(b: &'a [u8], what: &str) -> Result<Option<&'a [u8]>, String> {
 
 fn raw_json(b: &[u8], what: &str) -> Result<Option<Value>, String> {
     match field_one(b, what)? {
-        None => Ok(None),
-        Some(raw) if raw.is_empty() => Ok(None),
+        None | Some([]) => Ok(None),
         Some(raw) => serde_json::from_slice(raw).map(Some).map_err(|e| format!("{what}: not JSON: {e}")),
     }
 }

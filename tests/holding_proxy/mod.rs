@@ -14,13 +14,16 @@ use std::sync::{Arc, Mutex};
 /// What the callback gets: the held request's path and query (as sent to the API server).
 pub type Hold = Arc<dyn Fn(&str) + Send + Sync>;
 
+/// The request path fragments to hold, and how, once armed.
+type Armed = Arc<Mutex<Option<(Vec<String>, Hold)>>>;
+
 pub struct HoldingProxy {
     kubectl_proxy: Child,
     pub port: u16,
     /// (request line, answer status) of every request, in order of answer.
     pub log: Arc<Mutex<Vec<(String, u16)>>>,
     /// The URL pieces that together trigger the hold, and the callback; taken (disarmed) when it fires.
-    armed: Arc<Mutex<Option<(Vec<String>, Hold)>>>,
+    armed: Armed,
 }
 
 impl HoldingProxy {
@@ -39,7 +42,7 @@ impl HoldingProxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let log = Arc::new(Mutex::new(Vec::new()));
-        let armed: Arc<Mutex<Option<(Vec<String>, Hold)>>> = Arc::new(Mutex::new(None));
+        let armed: Armed = Arc::new(Mutex::new(None));
         let (log2, armed2) = (log.clone(), armed.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {

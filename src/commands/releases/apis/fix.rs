@@ -77,8 +77,8 @@ impl Candidate {
 /// A stored release, either generation.
 #[derive(Debug, Clone)]
 enum Rec {
-    Helm3(helm3::Release),
-    Helm2(helm2::Release),
+    Helm3(Box<helm3::Release>),
+    Helm2(Box<helm2::Release>),
 }
 
 impl Rec {
@@ -229,10 +229,10 @@ impl ReleaseStore {
         let what = |e: kube::Error| format!("cannot read the revisions of {}: {}", self.shown(), crate::error::describe_kube_error(&e));
         let (records, errors) = if let Some(h3) = &self.h3 {
             let l = h3.history(&c.object_namespace, &c.name).await.map_err(what)?;
-            (l.records.into_iter().map(|r| Stored { object: r.object, rec: Rec::Helm3(r.release) }).collect::<Vec<_>>(), l.errors)
+            (l.records.into_iter().map(|r| Stored { object: r.object, rec: Rec::Helm3(Box::new(r.release)) }).collect::<Vec<_>>(), l.errors)
         } else if let Some(h2) = &self.h2 {
             let l = h2.history(&c.name).await.map_err(what)?;
-            (l.records.into_iter().filter(|r| r.object.kind == c.kind).map(|r| Stored { object: r.object, rec: Rec::Helm2(r.release) }).collect(), l.errors)
+            (l.records.into_iter().filter(|r| r.object.kind == c.kind).map(|r| Stored { object: r.object, rec: Rec::Helm2(Box::new(r.release)) }).collect(), l.errors)
         } else {
             (Vec::new(), Vec::new())
         };
@@ -436,7 +436,7 @@ pub fn plan_records(c: &Candidate, records: &[NewObject], served: &ServedApis, o
             creation_timestamp: None,
             secret_type: o.secret_type.clone(),
         };
-        history.push(Stored { object, rec: Rec::Helm3(release) });
+        history.push(Stored { object, rec: Rec::Helm3(Box::new(release)) });
     }
     history.sort_by_key(|s| s.rec.version());
     Ok(plan_history(c, history, served, opts))

@@ -182,6 +182,7 @@ pub fn plan_lines(step: &ApiStep) -> Vec<String> {
 
 /// Carry out the step for a migrated release, from what storage now holds (so that a re-run finishes an
 /// interrupted step and never writes it twice).
+#[allow(clippy::too_many_arguments)]
 pub async fn execute(
     client: &kube::Client,
     ctx: &Context,
