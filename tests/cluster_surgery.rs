@@ -142,11 +142,14 @@ fn forget_refuses_a_busy_release_and_names_what_is_missing() {
     assert_eq!(records(&c, &ns), before, "nothing deleted");
     let out = run(c.werf().args(["releases", "forget", "nope", "-n", &ns, "--yes"]));
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("release nope: not found in namespace {ns}")));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("release \"nope\" not found") && err.contains(&ns), "{err}");
 }
 
+/// forget changes one release, found by the scope rule every verb shares: either Helm 3 driver, a Helm 2
+/// release whose release namespace is -n; a name in two storages is refused until one is picked.
 #[test]
-fn forget_takes_both_drivers_and_helm2_records_on_request() {
+fn forget_takes_the_one_storage_the_scope_rule_finds() {
     let c = TestCluster::start();
     let ns = c.namespace("forget-drivers");
     let chart = write_chart(&c, "drivers-chart", None);
@@ -155,19 +158,36 @@ fn forget_takes_both_drivers_and_helm2_records_on_request() {
     assert!(out.contains("1 record(s) deleted"), "{out}");
     assert!(records(&c, &ns).is_empty());
 
-    // Helm 2: Tiller's records of the release namespace, only with --helm-version 2.
+    // One name under both drivers is two releases: refused, both named, until --release-storage picks one.
+    let twins = c.namespace("forget-twins");
+    run_ok(c.helm(3).args(["install", "twin"]).arg(&chart).args(["-n", &twins]));
+    run_ok(c.helm(3).env("HELM_DRIVER", "configmap").args(["install", "twin"]).arg(&chart).args(["-n", &twins]));
+    let before = records(&c, &twins);
+    assert_eq!(before.len(), 2, "{before:?}");
+    let out = run(c.werf().args(["releases", "forget", "twin", "-n", &twins, "--yes"]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("secret") && err.contains("configmap") && err.contains("--release-storage"), "{err}");
+    assert_eq!(records(&c, &twins), before, "nothing deleted");
+    run_ok(c.werf().args(["releases", "forget", "twin", "-n", &twins, "--release-storage", "configmap", "--yes", "--backup-dir"]).arg(c.dir.path().join("b-twin")));
+    let left = records(&c, &twins);
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(left[0].contains("secret"), "the Secret driver's twin stays: {left:?}");
+
+    // Helm 2: Tiller's records whose release namespace is -n.
     let tiller = c.namespace("forget-tiller");
     c.seed_file(&fixture("helm2-synthetic/kube-system-shop-4revs-configmaps.yaml"), &BTreeMap::from([("kube-system", tiller.as_str())]));
     let tiller_records = || labelled(&c, &tiller, "OWNER=TILLER");
     assert_eq!(tiller_records().len(), 4);
-    let helm3_only = run(c.werf().args(["releases", "forget", "shop", "-n", "legacy-shop", "--tiller-namespace", &tiller, "--yes"]));
-    assert_eq!(helm3_only.status.code(), Some(1), "Helm 3 records only by default");
+    let helm3_only = run(c.werf().args(["releases", "forget", "shop", "-n", "legacy-shop", "--helm-version", "3", "--tiller-namespace", &tiller, "--yes"]));
+    assert_eq!(helm3_only.status.code(), Some(1), "--helm-version 3 leaves Helm 2 alone");
     let wrong_ns = run(c.werf().args(["releases", "forget", "shop", "-n", &ns, "--helm-version", "2", "--tiller-namespace", &tiller, "--yes"]));
     let err = String::from_utf8_lossy(&wrong_ns.stderr);
     assert_eq!(wrong_ns.status.code(), Some(1), "{err}");
-    assert!(err.contains("use -n legacy-shop"), "{err}");
+    assert!(err.contains("legacy-shop"), "names where the release is: {err}");
     assert_eq!(tiller_records().len(), 4);
-    run_ok(c.werf().args(["releases", "forget", "shop", "-n", "legacy-shop", "--helm-version", "2", "--tiller-namespace", &tiller, "--yes", "--backup-dir"]).arg(c.dir.path().join("b2")));
+    let out = run_ok(c.werf().args(["releases", "forget", "shop", "-n", "legacy-shop", "--tiller-namespace", &tiller, "--yes", "--backup-dir"]).arg(c.dir.path().join("b2")));
+    assert!(out.contains("helm2/configmap"), "{out}");
     assert!(tiller_records().is_empty());
     run_ok(c.werf().args(["releases", "restore", "--yes", "--dir"]).arg(c.dir.path().join("b2")));
     assert_eq!(tiller_records().len(), 4, "restore puts the Tiller records back");
