@@ -204,6 +204,8 @@ impl Scenario {
             }
             self.c.rt.block_on(store(&self.c).create(&release)).unwrap();
         }
+        // The manifest holds a Widget: its CRD comes first, as on any cluster.
+        self.c.install_widget_crd();
         let store = self.emu().store();
         for obj in kubectl_werf::manifest::parse_objects(&release.manifest, true) {
             let obj = obj.unwrap();

@@ -122,21 +122,41 @@ fn an_expired_continue_token_restarts_the_list_emulator_only() {
     let c = TestCluster::start();
     let emu = c.emulator_for("injects 410 Expired into the second page of a LIST");
     let s = seed(&c);
-    let list = ["releases", "list", "-n", &s.a, "--helm-version", "3", "-o", "json"];
+    // list reads the payloads of the records not labelled superseded in pages of 250: more releases than
+    // that, one revision each, so its LIST has a second page.
+    let wide = c.namespace("paging-wide");
+    let base = synthetic_releases::shop();
+    let objects: Vec<Value> = (0..260).flat_map(|i| seeding::release_secrets(&base, &wide, &format!("w{i:03}"), 200 + i, 1)).collect();
+    seeding::create_all(&c, objects, 16);
+    let list = ["releases", "list", "-n", &wide, "--helm-version", "3", "-o", "json", "--max", "0"];
     let undisturbed = run_ok(c.werf().args(list));
     let history = ["releases", "history", "web", "-n", &s.a, "-o", "json"];
     let undisturbed_history = run_ok(c.werf().args(history));
-    for (what, args, want) in [("list", &list[..], &undisturbed), ("history", &history[..], &undisturbed_history)] {
+    let secret_lists = |ns: &str| -> Vec<kube_emulator::LoggedRequest> {
+        emu.request_log().into_iter().filter(|r| r.verb == "list" && r.resource == "secrets" && r.namespace == ns).collect()
+    };
+    let selector = |q: &str| q.split('&').find(|p| p.starts_with("labelSelector=")).map(str::to_string);
+    for (what, ns, args, want) in [("list", &wide, &list[..], &undisturbed), ("history", &s.a, &history[..], &undisturbed_history)] {
+        // The first LIST request that continues a paged LIST (verbs may send several LISTs first).
         emu.clear_request_log();
-        emu.inject(kube_emulator::Fault::on("list", "secrets").namespace(&s.a).nth(2).respond(410));
+        run_ok(c.werf().args(args));
+        let nth = secret_lists(ns).iter().position(|r| r.query.contains("continue=")).map(|i| i as u64 + 1);
+        let Some(nth) = nth else {
+            assert_ne!(what, "list", "list pages over the seeded records: {:?}", secret_lists(ns));
+            continue;
+        };
+        emu.clear_request_log();
+        emu.inject(kube_emulator::Fault::on("list", "secrets").namespace(ns).nth(nth).respond(410));
         let got = run_ok(c.werf().args(args));
         assert_eq!(&got, want, "{what} after an expired token");
-        let lists: Vec<_> = emu.request_log().into_iter().filter(|r| r.verb == "list" && r.resource == "secrets" && r.namespace == s.a).collect();
-        if what == "list" {
-            assert_eq!(lists[1].status, 410, "{lists:?}");
-            assert!(lists[1].query.contains("continue="), "{lists:?}");
-            assert!(!lists[2].query.contains("continue="), "started again: {lists:?}");
-        }
+        let lists = secret_lists(ns);
+        let expired = &lists[nth as usize - 1];
+        assert_eq!(expired.status, 410, "{lists:?}");
+        assert!(expired.query.contains("continue="), "{lists:?}");
+        assert!(
+            lists[nth as usize..].iter().any(|r| !r.query.contains("continue=") && selector(&r.query) == selector(&expired.query)),
+            "the same LIST started again: {lists:?}"
+        );
         emu.clear_faults();
     }
     // Export (payload pages of 100): every record once.

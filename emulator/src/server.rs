@@ -482,13 +482,14 @@ fn dispatch(
 ) -> Reply {
     let removed = shared.removed.read().unwrap_or_else(|e| e.into_inner()).clone();
     if !info.is_resource {
+        let trimmed = path.trim_end_matches('/');
+        let aggregated = wants_aggregated(accept);
         if (method == "GET" || method == "HEAD")
-            && let Some(doc) = shared
-                .store
-                .crds
-                .discovery(path.trim_end_matches('/'), wants_aggregated(accept))
-                .or_else(|| crate::removed_apis::discovery(&removed, path.trim_end_matches('/'), wants_aggregated(accept)))
-                .or_else(|| crate::removed_apis::openapi(&removed, path))
+            && let Some(doc) = merge_discovery(
+                shared.store.crds.discovery(trimmed, aggregated),
+                crate::removed_apis::discovery(&removed, trimmed, aggregated),
+            )
+            .or_else(|| crate::removed_apis::openapi(&removed, path))
         {
             let mut r = Reply::json(200, &doc);
             if wants_aggregated(accept) && path.trim_end_matches('/') == "/apis" {
@@ -512,6 +513,43 @@ fn dispatch(
         Ok(r) => r,
         Err(e) => Reply::error(&e),
     }
+}
+
+/// One discovery document from the CRDs' and the removed versions' (each is the captured document plus
+/// its own additions): groups, and versions within a group, from both, each once.
+fn merge_discovery(crds: Option<Value>, removed: Option<Value>) -> Option<Value> {
+    let (mut doc, extra) = match (crds, removed) {
+        (Some(a), Some(b)) => (a, b),
+        (a, b) => return a.or(b),
+    };
+    fn merge_versions(into: &mut Value, from: &Value) {
+        let (Some(have), Some(more)) = (into.get_mut("versions").and_then(Value::as_array_mut), from.get("versions").and_then(Value::as_array)) else {
+            return;
+        };
+        for v in more {
+            let key = v.get("version").or_else(|| v.get("groupVersion"));
+            if !have.iter().any(|h| h.get("version").or_else(|| h.get("groupVersion")) == key) {
+                have.push(v.clone());
+            }
+        }
+    }
+    // /apis: aggregated (`items`, named by metadata.name) or plain (`groups`, named by name).
+    for (list, name) in [("items", "/metadata/name"), ("groups", "/name")] {
+        let Some(more) = extra.get(list).and_then(Value::as_array) else { continue };
+        let Some(have) = doc.get_mut(list).and_then(Value::as_array_mut) else { continue };
+        for g in more {
+            match have.iter_mut().find(|h| h.pointer(name) == g.pointer(name)) {
+                Some(h) => merge_versions(h, g),
+                None => have.push(g.clone()),
+            }
+        }
+        return Some(doc);
+    }
+    // /apis/GROUP
+    if doc.get("name") == extra.get("name") {
+        merge_versions(&mut doc, &extra);
+    }
+    Some(doc)
 }
 
 fn non_resource(method: &str, path: &str, accept: &str) -> Reply {

@@ -498,9 +498,11 @@ mod tests {
     use super::*;
 
     const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/apiserver-1.36/discovery/");
+    /// The documents that differ once the Widget CRD is installed (custom resources are resolved too).
+    const WITH_CRD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/apiserver-1.36/discovery-with-widget-crd/");
 
     fn fixture(name: &str) -> String {
-        std::fs::read_to_string(format!("{DIR}{name}")).unwrap()
+        std::fs::read_to_string(format!("{WITH_CRD}{name}")).or_else(|_| std::fs::read_to_string(format!("{DIR}{name}"))).unwrap()
     }
 
     fn aggregated() -> ResourceCatalog {

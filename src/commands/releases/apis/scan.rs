@@ -702,9 +702,10 @@ mod tests {
 
     #[test]
     fn problems() {
+        // The Widget CRD installed: its kind is served, ServiceMonitor (no CRD) is not.
         let catalog = ResourceCatalog::from_aggregated_json(
             include_str!("../../../../fixtures/apiserver-1.36/discovery/aggregated_api.json"),
-            include_str!("../../../../fixtures/apiserver-1.36/discovery/aggregated_apis.json"),
+            include_str!("../../../../fixtures/apiserver-1.36/discovery-with-widget-crd/aggregated_apis.json"),
         )
         .unwrap();
         let served = ServedApis::new(catalog);
