@@ -363,7 +363,7 @@ fn list_fetches_only_the_latest_records_emulator_only() {
     let shop4 = run_ok(c.kubectl().args(["get", "secret", "-n", ns, "sh.helm.release.v1.shop.v4", "-o", "json"]));
     let mut shop4: Value = serde_json::from_str(&shop4).unwrap();
     shop4["metadata"]["labels"]["status"] = "superseded".into();
-    let before = run_ok(c.werf().args(["releases", "list", "-n", ns, "--helm-version", "3"]));
+    let before = run_ok(c.werf().args(["releases", "list", "-n", ns, "--helm-version", "3", "--release-storage", "secret"]));
     let path = c.dir.path().join("shop4.json");
     std::fs::write(&path, shop4.to_string()).unwrap();
     run_ok(c.kubectl().args(["replace", "-f", path.to_str().unwrap()]));
