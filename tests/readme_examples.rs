@@ -116,6 +116,14 @@ fn seed_readme_world(c: &TestCluster) {
     for rev in [3, 7] {
         put_v2(c, "kube-system", ObjectKind::ConfigMap, helm2_fixture(&format!("myproject-production.v{rev}")), None, "myproject-production");
     }
+    // The releases' manifests hold Widgets: their CRD is installed, as on the clusters they run on.
+    c.install_widget_crd();
+    // A Helm 3 release `app` in prod (installed before Helm 4; `adopt --from-release app` hands its fields over)
+    put_v3(c, "fx-helm3-shop-secrets.yaml", "app", "prod", &|r| {
+        r.manifest = "---\n# Source: app/templates/settings.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  k: v\n".into();
+        r.hooks.clear();
+        r.info.status = if r.version == 4 { kubectl_werf::release::helm3::Status::Deployed } else { kubectl_werf::release::helm3::Status::Superseded };
+    });
     // adopt: objects Helm would refuse, and a release `old` owning `moving`
     c.create_object(configmap("default", "settings", None));
     c.create_object(configmap("prod", "settings", None));
