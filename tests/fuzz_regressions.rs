@@ -241,12 +241,31 @@ fn manifest_deep_yaml_nesting() {
     }
 }
 
+/// Saved oddities parse to exactly this: escapes Go's `%q` cannot write (`\777`, `\q`, `\x4`) leave a
+/// quoted value verbatim, quotes included; a marker without a subject, and bare bytes, are no error.
 #[test]
 fn helm_error_text_oddities() {
+    use kubectl_werf::helm_errors::parse_bytes;
+    use kubectl_werf::ownership::{HelmAction, MetaField};
     for name in ["helm_errors/quoted-escapes.txt", "helm_errors/marker-without-subject.txt"] {
         checks::helm_errors(&read(name));
     }
+    let odd = parse_bytes(&read("helm_errors/quoted-escapes.txt"));
+    assert_eq!(odd.len(), 1, "{odd:?}");
+    let e = &odd[0];
+    assert_eq!((e.action, e.kind.as_str()), (Some(HelmAction::Upgrade), "Widget"));
+    assert_eq!(e.name, r#""a\"b\\c\x41\u00e9\U0001F389\777\q""#);
+    assert_eq!(e.namespace.as_deref(), Some(r#""\""#));
+    assert_eq!((e.release.as_deref(), e.release_namespace.as_deref()), (Some(r"\x4"), None));
+    let problems: Vec<(MetaField, &str, &str, Option<&str>)> =
+        e.problems.iter().map(|p| (p.field, p.key.as_str(), p.expected.as_str(), p.current.as_deref())).collect();
+    assert_eq!(
+        problems,
+        [(MetaField::Annotation, "meta.helm.sh/release-name", r"\x4", Some(r"\U0011ffff")), (MetaField::Label, r"\", "\"", None)]
+    );
+    assert_eq!(parse_bytes(&read("helm_errors/marker-without-subject.txt")), []);
     checks::helm_errors(&[0xff, 0xfe, b'"', b'\\', b'x']);
+    assert_eq!(parse_bytes(&[0xff, 0xfe, b'"', b'\\', b'x']), []);
 }
 
 // ---------------------------------------------------------------------------------------------
