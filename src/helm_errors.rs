@@ -420,6 +420,20 @@ mod tests {
         }
     }
 
+    /// `parse`'s output for any text: the same as `parse_bytes` of its bytes, every error with a kind (a
+    /// quoted name may be `""`), no exact repeats, at most one error per marker, none without a marker.
+    fn check(text: &str) -> Vec<OwnershipError> {
+        let got = parse(text);
+        assert_eq!(got, parse_bytes(text.as_bytes()), "{text:?}");
+        assert!(got.len() <= text.matches(MARKER).count(), "{text:?}: {got:?}");
+        for (i, e) in got.iter().enumerate() {
+            assert!(!e.kind.is_empty(), "{text:?}: {e:?}");
+            assert!(!got[..i].contains(e), "{text:?}: repeated {e:?}");
+            assert_ne!(e.namespace.as_deref(), Some(""), "an empty namespace is none: {e:?}");
+        }
+        got
+    }
+
     #[test]
     fn never_panics_on_random_input() {
         let pieces: Vec<&str> = vec![
@@ -462,7 +476,7 @@ mod tests {
             for _ in 0..rng.below(24) {
                 s.push_str(pieces[rng.below(pieces.len())]);
             }
-            let _ = parse(&s);
+            check(&s);
             // Shape 2: a real error cut or with one byte changed.
             let base = if round % 2 == 0 { CAPTURED_ALL_MISSING } else { OLD_UNQUOTED }.as_bytes();
             let mut bytes = base.to_vec();
@@ -472,11 +486,12 @@ mod tests {
                 let i = rng.below(bytes.len());
                 bytes[i] = rng.next() as u8;
             }
-            let _ = parse_bytes(&bytes);
+            check(&String::from_utf8_lossy(&bytes));
+            assert_eq!(parse_bytes(&bytes), parse(&String::from_utf8_lossy(&bytes)));
             // Shape 3: random bytes.
             let len = rng.below(300);
             let raw: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
-            let _ = parse_bytes(&raw);
+            check(&String::from_utf8_lossy(&raw));
             // Shape 4: random chars incl. multibyte around the marker.
             let mut t = String::new();
             for _ in 0..rng.below(40) {
@@ -486,19 +501,24 @@ mod tests {
                     t.push_str(pieces[rng.below(pieces.len())]);
                 }
             }
-            let _ = parse(&t);
+            check(&t);
         }
         // Pathological sizes.
-        let _ = parse(&MARKER.repeat(2000));
-        let _ = parse(&"\"".repeat(100_000));
-        let _ = parse(&format!(
+        assert!(check(&MARKER.repeat(2000)).is_empty(), "a marker with no subject before it is no error");
+        assert!(check(&"\"".repeat(100_000)).is_empty());
+        // The last `must be set to "b"` before the marker reads as a subject (kind `to`, name `b`); the
+        // problems are those after the marker: none.
+        let long_head = check(&format!(
             "{}{}",
             "; label validation error: missing key \"a\": must be set to \"b\"".repeat(500),
             MARKER
         ));
-        let _ = parse(&format!(
+        assert_eq!(long_head.iter().map(|e| (e.kind.as_str(), e.name.as_str(), e.problems.len())).collect::<Vec<_>>(), [("to", "b", 0)]);
+        // 500 identical problems after the subject are all read.
+        let long_tail = check(&format!(
             "x x{MARKER}{}",
             "; label validation error: missing key \"a\": must be set to \"b\"".repeat(500)
         ));
+        assert_eq!(long_tail.iter().map(|e| (e.kind.as_str(), e.name.as_str(), e.problems.len())).collect::<Vec<_>>(), [("x", "x", 500)]);
     }
 }

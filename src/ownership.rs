@@ -146,8 +146,9 @@ pub enum HelmAction {
 }
 
 /// The message Helm 3 prints (after `Error: INSTALLATION FAILED: ` / `Error: UPGRADE FAILED: `) for an object
-/// failing the ownership check. `namespace` is `None` for cluster-scoped objects (no `in namespace` part; some
-/// Helm versions print `in namespace ""` instead, which [`crate::helm_errors`] also understands).
+/// failing the ownership check. `namespace` is `None` for cluster-scoped objects: Helm's `resourceString`
+/// always writes `in namespace %q`, so they read `in namespace ""` (seen from helm 3.17 and 4.1 in
+/// tests/cluster_adopt.rs; [`crate::helm_errors`] also reads texts without the part).
 /// Helm 4 prints the same text with a lower-case `unable`.
 pub fn helm_error_text(
     action: HelmAction,
@@ -161,10 +162,8 @@ pub fn helm_error_text(
         HelmAction::Upgrade => "update",
     };
     let mut out = format!("Unable to continue with {verb}: {kind} {}", go_quote(name));
-    if let Some(ns) = namespace {
-        out.push_str(" in namespace ");
-        out.push_str(&go_quote(ns));
-    }
+    out.push_str(" in namespace ");
+    out.push_str(&go_quote(namespace.unwrap_or("")));
     out.push_str(" exists and cannot be imported into the current release: invalid ownership metadata");
     for p in problems {
         out.push_str("; ");
@@ -437,7 +436,7 @@ mod tests {
         let problems = check(&map(&[L]), &map(&[(RELEASE_NAME_ANNOTATION, "app")]), "app", "ns");
         assert_eq!(
             helm_error_text(HelmAction::Upgrade, "ClusterRole", "reader", None, &problems),
-            r#"Unable to continue with update: ClusterRole "reader" exists and cannot be imported into the current release: invalid ownership metadata; annotation validation error: missing key "meta.helm.sh/release-namespace": must be set to "ns""#
+            r#"Unable to continue with update: ClusterRole "reader" in namespace "" exists and cannot be imported into the current release: invalid ownership metadata; annotation validation error: missing key "meta.helm.sh/release-namespace": must be set to "ns""#
         );
     }
 

@@ -178,8 +178,25 @@ fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
+/// PATCH requests the emulator has served so far; `None` on a real server, which keeps no request log.
 fn patch_count(c: &TestCluster) -> Option<usize> {
     c.emulator.as_ref().map(|e| e.request_log().iter().filter(|r| r.verb == "patch").count())
+}
+
+/// On the emulator, no PATCH was served since `before` was counted. A real server has no count to compare
+/// (both `None`): there the callers rely on [`patches_logged`] and on the objects' resourceVersions.
+#[track_caller]
+fn assert_no_patch_since(c: &TestCluster, before: Option<usize>) {
+    match (before, patch_count(c)) {
+        (Some(before), Some(now)) => assert_eq!(now, before, "no PATCH served by the emulator"),
+        (None, None) => assert!(c.is_real()),
+        other => panic!("a patch count on one side only: {other:?}"),
+    }
+}
+
+/// PATCH requests the plugin itself logged (its `-v 6` request log, the same on any server).
+fn patches_logged(ran: &Ran) -> usize {
+    ran.stderr.lines().filter(|l| l.contains("http.method=PATCH") && l.ends_with("requesting")).count()
 }
 
 #[test]
@@ -208,9 +225,15 @@ fn annotates_every_object_of_the_shop_release_and_nothing_else() {
         "json",
     ];
     let env = [("WERF_ADD_ANNOTATION_TICKET", "example.com/ticket=OPS-17"), ("WERF_ADD_LABEL_COST", "cost-center=cc-42")];
-    let report = ok_json(&annotate(&c, &shop.ns, "shop", &args, &env));
+    let logged = |args: &[&str]| -> Vec<String> { args.iter().map(|a| a.to_string()).chain(["-v".into(), "6".into()]).collect() };
+    let verbose = logged(&args);
+    let verbose: Vec<&str> = verbose.iter().map(String::as_str).collect();
+    let first = annotate(&c, &shop.ns, "shop", &verbose, &env);
+    let report = ok_json(&first);
     let got = results(&report);
     assert_eq!(got.len(), 7, "{got:?}");
+    // The log shows the PATCHes it sent (one per patched object), so its silence below means something.
+    assert_eq!(patches_logged(&first), got.values().filter(|r| *r == "patched").count(), "{}", first.stderr);
     for (name, result) in &got {
         let want = if before.contains_key(name) { "patched" } else { "missing" };
         assert_eq!(result, want, "{name}: {report:#}");
@@ -232,12 +255,14 @@ fn annotates_every_object_of_the_shop_release_and_nothing_else() {
 
     // Again: every object already has every value, so nothing is sent.
     let patches = patch_count(&c);
-    let again = ok_json(&annotate(&c, &shop.ns, "shop", &args, &env));
+    let again_ran = annotate(&c, &shop.ns, "shop", &verbose, &env);
+    let again = ok_json(&again_ran);
     for (name, result) in results(&again) {
         let want = if before.contains_key(&name) { "unchanged" } else { "missing" };
         assert_eq!(result, want, "{name}");
     }
-    assert_eq!(patch_count(&c), patches, "no PATCH for unchanged objects");
+    assert_eq!(patches_logged(&again_ran), 0, "no PATCH for unchanged objects: {}", again_ran.stderr);
+    assert_no_patch_since(&c, patches);
 
     // The table names each object.
     let table = annotate(&c, &shop.ns, "shop", &["--add-label", "tier=web", "--yes"], &[]);
@@ -346,12 +371,14 @@ fn invalid_input_is_named_and_changes_nothing() {
         &c,
         &shop.ns,
         "shop",
-        &["--add-annotation", &format!("example.com/more={}", "z".repeat(70 * 1024)), "--yes"],
+        &["--add-annotation", &format!("example.com/more={}", "z".repeat(70 * 1024)), "--yes", "-v", "6"],
         &[],
     );
     assert!(over.stderr.contains("annotations too long") && over.stderr.contains("nothing was changed"), "{}", over.stderr);
+    assert!(over.stderr.contains("http.method=GET"), "the request log is on: {}", over.stderr);
+    assert_eq!(patches_logged(&over), 0, "{}", over.stderr);
     assert_eq!(live_objects(&c, &shop, &shop.release.manifest), before, "nothing changed, not even resourceVersions");
-    assert_eq!(patch_count(&c), patches);
+    assert_no_patch_since(&c, patches);
 }
 
 #[test]

@@ -83,6 +83,20 @@ fn diff(a: &Value, b: &Value) -> BTreeMap<String, (Option<Value>, Option<Value>)
     out
 }
 
+/// The helper itself: an absent key differs from `null`, and a hook's `last_run` differences are reported
+/// like any other path (assert_documented_differences removes only the ones it checked).
+#[test]
+fn diff_reports_absent_against_null_and_last_run_changes() {
+    let a = json!({"chart": {"lock": null}, "hooks": [{"last_run": {"phase": "Succeeded", "started_at": ""}}]});
+    let b = json!({"chart": {}, "hooks": [{"last_run": {"phase": "", "started_at": "", "completed_at": ""}}]});
+    let d = diff(&a, &b);
+    assert_eq!(d.get(".chart.lock"), Some(&(Some(Value::Null), None)), "{d:#?}");
+    assert_eq!(d.get(".hooks[0].last_run.phase"), Some(&(Some(json!("Succeeded")), Some(json!("")))), "{d:#?}");
+    assert_eq!(d.get(".hooks[0].last_run.completed_at"), Some(&(None, Some(json!("")))), "{d:#?}");
+    assert_eq!(d.len(), 3, "{d:#?}");
+    assert!(diff(&a, &a).is_empty());
+}
+
 /// The Helm 2 record `name` (`shop.v2`) of helm2-synthetic, read by the independent decoder.
 fn synthetic_wire(name: &str) -> helm2_wire::Release {
     let r = release_fixtures::load("helm2-synthetic").into_iter().find(|r| r.name == name).unwrap_or_else(|| panic!("no {name}"));
@@ -135,7 +149,13 @@ fn assert_documented_differences(what: &str, migrated: &Value, genuine: &Value, 
     assert_eq!(hooks.iter().map(|h| h["name"].clone()).collect::<Vec<_>>(), source.hooks.iter().map(|h| json!(h.name)).collect::<Vec<_>>(), "{what}: hooks");
     for (i, (m, h2)) in hooks.iter().zip(&source.hooks).enumerate() {
         assert_eq!(last_run_of(m), expected_last_run(&source, h2), "{what}: hook {} last_run", h2.name);
-        d.retain(|p, _| !p.starts_with(&format!(".hooks[{i}].last_run.")));
+        // Checked just above: only these three keys may differ from the genuine record, and nothing else may
+        // be in (or missing from) the migrated last_run.
+        let keys: Vec<&String> = m["last_run"].as_object().unwrap_or_else(|| panic!("{what}: hook {} last_run", h2.name)).keys().collect();
+        assert_eq!(keys, ["started_at", "completed_at", "phase"], "{what}: hook {} last_run keys", h2.name);
+        for key in ["started_at", "completed_at", "phase"] {
+            d.remove(&format!(".hooks[{i}].last_run.{key}"));
+        }
     }
     for p in extra_allowed {
         d.remove(*p);

@@ -89,6 +89,92 @@ fn completion_scripts_for_every_shell() {
         assert!(!script.is_empty() && script.contains("kubectl-werf"), "{shell}: {script}");
     }
     let help = Command::new(env!("CARGO_BIN_EXE_kubectl-werf")).args(["completion", "--help"]).output().unwrap();
+    assert!(help.status.success());
     let help = String::from_utf8(help.stdout).unwrap();
     assert!(help.contains("kubectl_complete-werf") && help.contains("fish"), "{help}");
+}
+
+/// A shell on PATH, or `None` with the reason printed (zsh and fish are optional; bash is not).
+fn shell(name: &str) -> Option<std::path::PathBuf> {
+    let found = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).map(|d| d.join(name)).find(|p| p.is_file());
+    if found.is_none() {
+        eprintln!("skipping the {name} completion script: no {name} on PATH (apt-get install {name})");
+    }
+    found
+}
+
+/// `kubectl werf completion SHELL` written to a file in `dir`.
+fn script_file(dir: &Path, shell: &str) -> std::path::PathBuf {
+    let out = Command::new(env!("CARGO_BIN_EXE_kubectl-werf")).args(["completion", shell]).output().unwrap();
+    assert!(out.status.success(), "{shell}: {}", String::from_utf8_lossy(&out.stderr));
+    let path = dir.join(format!("kubectl-werf.{shell}"));
+    std::fs::write(&path, &out.stdout).unwrap();
+    path
+}
+
+fn shell_output(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{cmd:?}: {text}{}", String::from_utf8_lossy(&out.stderr));
+    text
+}
+
+/// Each generated script, loaded into its own shell, completes `kubectl-werf rel` (the binary the static
+/// scripts complete) with the two verbs starting so: `release-name` and `releases`.
+#[test]
+fn completion_scripts_complete_a_verb_in_their_shells() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+
+    // bash: the script's function called as bash's programmable completion calls it.
+    let bash = shell("bash").expect("bash is needed for the completion test");
+    let script = script_file(dir.path(), "bash");
+    let got = shell_output(Command::new(&bash).env("HOME", &home).args(["--norc", "--noprofile", "-c"]).arg(
+        r#"source "$1" || exit 1
+COMP_WORDS=(kubectl-werf rel); COMP_CWORD=1; COMP_LINE="kubectl-werf rel"; COMP_POINT=${#COMP_LINE}
+_kubectl_werf kubectl-werf rel kubectl-werf
+printf '%s\n' "${COMPREPLY[@]}""#,
+    ).args(["bash"]).arg(&script));
+    assert_eq!(lines(&got), ["release-name", "releases"], "bash");
+
+    // fish: `complete -C` prints what fish would offer, `candidate<TAB>description` a line.
+    if let Some(fish) = shell("fish") {
+        let script = script_file(dir.path(), "fish");
+        let got = shell_output(Command::new(fish).env("HOME", &home).env("XDG_CONFIG_HOME", &home).args(["--no-config", "-c"]).arg(
+            format!("source '{}'; or exit 1; complete -C 'kubectl-werf rel'", script.display()),
+        ));
+        let mut words: Vec<&str> = got.lines().map(|l| l.split('\t').next().unwrap()).collect();
+        words.sort();
+        assert_eq!(words, ["release-name", "releases"], "fish: {got}");
+    }
+
+    // zsh: completion runs only inside the line editor, so an interactive zsh in a pseudo-terminal
+    // (zsh/zpty) gets `kubectl-werf rel` and two TABs: the first inserts the common prefix `release`,
+    // the second lists both verbs with their descriptions.
+    if let Some(zsh) = shell("zsh") {
+        let script = script_file(dir.path(), "zsh");
+        let driver = format!(
+            r#"zmodload zsh/zpty || exit 1
+zpty z 'zsh -f -i'
+zpty -w z 'PS1="%% "; autoload -U compinit; compinit -u -D; source {script}; bindkey -e'
+zpty -w -n z $'kubectl-werf rel\t\t'
+out=""
+integer i
+for i in {{1..300}}; do
+  if zpty -r -t z line; then out+="$line"; fi
+  [[ $out == *releases*--* ]] && break
+  sleep 0.1
+done
+zpty -d z
+print -r -- "$out"
+"#,
+            script = script.display()
+        );
+        let got = shell_output(Command::new(zsh).env("HOME", &home).env("TERM", "dumb").args(["-f", "-c", &driver]));
+        let plain: String = got.chars().filter(|c| !c.is_control() || *c == '\n').collect();
+        assert!(plain.contains("kubectl-werf release"), "zsh inserted the common prefix: {plain}");
+        assert!(plain.contains("release-name  -- Print the release name"), "zsh: {plain}");
+        assert!(plain.contains("releases      -- List and inspect"), "zsh: {plain}");
+    }
 }

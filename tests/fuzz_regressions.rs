@@ -1,7 +1,7 @@
 //! The fuzzing that CI can afford.
 //!
-//! - Replays every input in `tests/data/fuzz-regressions/<target>/` (crashes the fuzzer found, once
-//!   minimized, and interesting corpus entries) through the same checks the libFuzzer targets run
+//! - Replays every input in `tests/data/fuzz-regressions/<target>/` (fixed findings of the fuzzer,
+//!   minimized, and interesting corpus entries; every target has some) through the same checks the libFuzzer targets run
 //!   (`fuzz/src/checks.rs`, included below, so a fuzzer finding reproduces here exactly).
 //! - Runs each target's checks over a few thousand deterministic pseudo-random and mutated-fixture
 //!   inputs (xorshift PRNG, fixed seeds), a cheap stand-in for `scripts/fuzz`, which CI does not run.
@@ -30,24 +30,44 @@ fn read(rel: &str) -> Vec<u8> {
 // ---------------------------------------------------------------------------------------------
 // Replay
 
-/// Every saved input runs through its target's checks. Inputs that still make a check fail live in
-/// `crashes/` and have their own `#[ignore]`d tests below until the code is fixed.
+/// Every saved input runs through its target's checks, and every fuzz target (each file of
+/// `fuzz/fuzz_targets/`, each name of `checks::TARGETS`) has saved inputs: a target without any would
+/// never be exercised by CI.
 #[test]
 fn replay_saved_inputs() {
-    let mut count = 0;
+    let mut on_disk: Vec<String> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/fuzz_targets"))
+        .unwrap()
+        .map(|e| e.unwrap().path().file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    on_disk.sort();
+    let mut known: Vec<String> = checks::TARGETS.iter().map(|t| t.to_string()).collect();
+    known.sort();
+    assert_eq!(on_disk, known, "fuzz/fuzz_targets and checks::TARGETS name the same targets");
     for target in checks::TARGETS {
         let dir = data_dir().join(target);
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{target}: no saved inputs in {}: {e}", dir.display()));
         let mut paths: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).filter(|p| p.is_file()).collect();
         paths.sort();
+        assert!(!paths.is_empty(), "{target}: no saved inputs in {}", dir.display());
         for p in paths {
             let bytes = std::fs::read(&p).unwrap();
             let outcome = std::panic::catch_unwind(|| checks::run(target, &bytes));
             assert!(outcome.is_ok(), "{target}: {} fails its checks", p.display());
-            count += 1;
         }
     }
-    assert!(count >= 20, "regression inputs missing ({count} found)");
+}
+
+/// The `helm2_text` inputs reach the decoder's both sides: a genuine Tiller record (gzip) and its
+/// body as plain base64 decode to the same release; cut in half or garbled they are errors.
+#[test]
+fn helm2_text_inputs_decode_or_fail_as_meant() {
+    let limits = &checks::LIMITS;
+    let gz = codec::decode_helm2(&read("helm2_text/genuine-tiller-blog-gzip.b64"), limits).unwrap();
+    assert_eq!(gz.name, "blog");
+    assert_eq!(codec::decode_helm2(&read("helm2_text/genuine-tiller-blog-plain-base64.b64"), limits).unwrap(), gz);
+    assert!(codec::decode_helm2(&read("helm2_text/genuine-tiller-blog-truncated.b64"), limits).is_err());
+    assert!(codec::decode_helm2(&read("helm2_text/gzip-magic-then-garbage.b64"), limits).is_err());
+    assert!(codec::decode_helm2(&read("helm2_text/values-large-integral-floats.b64"), limits).is_ok());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -193,26 +213,59 @@ fn manifest_yaml_alias_bomb_is_bounded() {
     assert!(start.elapsed() < std::time::Duration::from_secs(8), "alias expansion took {:?}", start.elapsed());
 }
 
+/// Nesting within the parser's depth budget (64) is an object; deeper is one error naming the limit
+/// (serde-saphyr's depth budget, or for very deep flow collections its recursion limit), not a crash.
 #[test]
 fn manifest_deep_yaml_nesting() {
-    for depth in [200usize, 5_000] {
-        let flow = format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: x}}\ndata: {}1{}\n", "[".repeat(depth), "]".repeat(depth));
-        let _ = kubectl_werf::manifest::parse_objects(&flow, false);
+    let flow = |depth: usize| format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: x}}\ndata: {}1{}\n", "[".repeat(depth), "]".repeat(depth));
+    let block = |depth: usize| {
         let mut block = String::from("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata:\n");
         for i in 0..depth.min(1_000) {
             block.push_str(&" ".repeat(i + 1));
             block.push_str("- \n");
         }
-        let _ = kubectl_werf::manifest::parse_objects(&block, false);
+        block
+    };
+    for text in [flow(20), block(20)] {
+        let r = kubectl_werf::manifest::parse_objects(&text, false);
+        assert!(matches!(&r[..], [Ok(o)] if o.kind == "ConfigMap" && o.name == "x"), "{r:?}");
+    }
+    for (text, limit) in [
+        (flow(200), "budget breached: Depth"),
+        (block(200), "budget breached: Depth"),
+        (flow(5_000), "recursion limit exceeded"),
+        (block(5_000), "budget breached: Depth"),
+    ] {
+        let r = kubectl_werf::manifest::parse_objects(&text, false);
+        assert!(matches!(&r[..], [Err(e)] if e.reason.contains(limit)), "{limit}: {r:?}");
     }
 }
 
+/// Saved oddities parse to exactly this: escapes Go's `%q` cannot write (`\777`, `\q`, `\x4`) leave a
+/// quoted value verbatim, quotes included; a marker without a subject, and bare bytes, are no error.
 #[test]
 fn helm_error_text_oddities() {
+    use kubectl_werf::helm_errors::parse_bytes;
+    use kubectl_werf::ownership::{HelmAction, MetaField};
     for name in ["helm_errors/quoted-escapes.txt", "helm_errors/marker-without-subject.txt"] {
         checks::helm_errors(&read(name));
     }
+    let odd = parse_bytes(&read("helm_errors/quoted-escapes.txt"));
+    assert_eq!(odd.len(), 1, "{odd:?}");
+    let e = &odd[0];
+    assert_eq!((e.action, e.kind.as_str()), (Some(HelmAction::Upgrade), "Widget"));
+    assert_eq!(e.name, r#""a\"b\\c\x41\u00e9\U0001F389\777\q""#);
+    assert_eq!(e.namespace.as_deref(), Some(r#""\""#));
+    assert_eq!((e.release.as_deref(), e.release_namespace.as_deref()), (Some(r"\x4"), None));
+    let problems: Vec<(MetaField, &str, &str, Option<&str>)> =
+        e.problems.iter().map(|p| (p.field, p.key.as_str(), p.expected.as_str(), p.current.as_deref())).collect();
+    assert_eq!(
+        problems,
+        [(MetaField::Annotation, "meta.helm.sh/release-name", r"\x4", Some(r"\U0011ffff")), (MetaField::Label, r"\", "\"", None)]
+    );
+    assert_eq!(parse_bytes(&read("helm_errors/marker-without-subject.txt")), []);
     checks::helm_errors(&[0xff, 0xfe, b'"', b'\\', b'x']);
+    assert_eq!(parse_bytes(&[0xff, 0xfe, b'"', b'\\', b'x']), []);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -505,7 +558,7 @@ fn cheap_fuzz_gotime() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Findings that still fail (see the fuzzing report); un-ignore once the code is fixed.
+// Findings of the fuzzer, fixed; each pinned by name.
 
 /// F1: a Helm 3 release JSON without an `info` object. The full decoder fills in `Info::default()`
 /// (status `unknown`, zero times written back as `""`), the summary decoder leaves the status unset

@@ -483,21 +483,69 @@ fn committed_manifest_is_in_the_generators_layout() {
     assert_eq!(regenerated, committed, "plugins/werf.yaml is not in the layout scripts/krew-manifest writes");
 }
 
-#[test]
-fn a_tag_at_head_names_the_crate_version() {
-    let out = Command::new("git")
-        .args(["describe", "--exact-match", "--tags", "HEAD"])
-        .current_dir(repo())
-        .output();
-    let Ok(out) = out else { return };
+/// When HEAD of the git repository `dir` is exactly a `v*` tag: `Ok(tag)` if the tag is `v` + the crate
+/// version and `plugins/werf.yaml` there says that version, else what is wrong. `None` when HEAD is not at
+/// a `v*` tag (or `dir` is no git repository).
+fn tag_violation(dir: &Path) -> Option<Result<String, String>> {
+    let out = Command::new("git").args(["describe", "--exact-match", "--tags", "HEAD"]).current_dir(dir).output().ok()?;
     if !out.status.success() {
-        return; // not at a tag: nothing to compare
+        return None;
     }
     let tag = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    if tag.starts_with('v') {
-        assert_eq!(tag, format!("v{}", crate_version()), "HEAD is tagged {tag}, Cargo.toml says {}", crate_version());
-        let manifest = yaml_file(&repo().join("plugins/werf.yaml"));
-        assert_eq!(manifest["spec"]["version"], tag.as_str());
+    if !tag.starts_with('v') {
+        return None;
+    }
+    let want = format!("v{}", crate_version());
+    if tag != want {
+        return Some(Err(format!("HEAD is tagged {tag}, Cargo.toml says {}", crate_version())));
+    }
+    let manifest = yaml_file(&dir.join("plugins/werf.yaml"));
+    if manifest["spec"]["version"] != tag.as_str() {
+        return Some(Err(format!("HEAD is tagged {tag}, plugins/werf.yaml says {}", manifest["spec"]["version"])));
+    }
+    Some(Ok(tag))
+}
+
+/// The tag rule, run for real in a scratch repository holding this checkout's plugins/werf.yaml (so it
+/// cannot pass by never meeting a tag), then on this checkout when it is at a tag.
+#[test]
+fn a_tag_at_head_names_the_crate_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let work = dir.path().join("repo");
+    fs::create_dir_all(work.join("plugins")).unwrap();
+    fs::create_dir_all(&home).unwrap();
+    fs::copy(repo().join("plugins/werf.yaml"), work.join("plugins/werf.yaml")).unwrap();
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(["-c", "user.name=test", "-c", "user.email=test@example.com", "-c", "tag.gpgSign=false", "-c", "commit.gpgSign=false"])
+            .args(args)
+            .current_dir(&work)
+            .env("HOME", &home)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .output()
+            .expect("git is needed for the tag rule");
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    git(&["init", "-q"]);
+    git(&["add", "plugins/werf.yaml"]);
+    git(&["commit", "-q", "-m", "manifest"]);
+    assert_eq!(tag_violation(&work), None, "no tag yet");
+    let good = format!("v{}", crate_version());
+    git(&["tag", &good]);
+    assert_eq!(tag_violation(&work), Some(Ok(good.clone())));
+    git(&["commit", "-q", "--allow-empty", "-m", "next"]);
+    git(&["tag", "v0.0.0-not-the-crate"]);
+    assert_eq!(tag_violation(&work), Some(Err(format!("HEAD is tagged v0.0.0-not-the-crate, Cargo.toml says {}", crate_version()))));
+    git(&["tag", "-d", "v0.0.0-not-the-crate"]);
+    git(&["tag", "not-a-version"]);
+    assert_eq!(tag_violation(&work), None, "only v* tags are release tags");
+
+    match tag_violation(&repo()) {
+        None => eprintln!("this checkout's HEAD is not at a v* tag: the rule was checked on the scratch repository only"),
+        Some(result) => {
+            result.unwrap_or_else(|e| panic!("{e}"));
+        }
     }
 }
 

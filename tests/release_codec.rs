@@ -141,14 +141,14 @@ fn helm3_shop_history_details() {
         assert_eq!(statuses, [Status::Superseded, Status::Superseded, Status::Failed, Status::Uninstalled]);
         for r in &rels {
             assert_eq!(r.namespace, ns);
-            let meta = r.chart.metadata.as_ref().unwrap();
+            let meta = r.chart.as_ref().unwrap().metadata.as_ref().unwrap();
             assert_eq!((meta.name.as_str(), meta.version.as_str(), meta.app_version.as_str()), ("shop", "1.4.2", "2.7.0"));
             assert_eq!(meta.kube_version, ">=1.20.0-0");
             let pre = r.hooks.iter().find(|h| h.name == "shop-pre").unwrap();
             assert_eq!(pre.weight, -5);
             assert_eq!(pre.events, [HookEvent::PreInstall, HookEvent::PreUpgrade]);
             assert!(r.hooks.iter().any(|h| h.events == [HookEvent::Test]));
-            assert!(r.chart.schema.as_deref().unwrap().starts_with(b"{"));
+            assert!(r.chart.as_ref().unwrap().schema.as_deref().unwrap().starts_with(b"{"));
         }
         let v1 = &rels[0];
         let post = v1.hooks.iter().find(|h| h.name == "shop-post").unwrap();
@@ -159,12 +159,12 @@ fn helm3_shop_history_details() {
         if ver == "helm3" {
             assert_eq!(v1.info.deleted, Time::Zero(ZeroForm::EmptyString));
             assert!(v1.apply_method.is_empty());
-            assert!(v1.chart.modtime.is_absent());
+            assert!(v1.chart.as_ref().unwrap().modtime.is_absent());
         } else {
             assert_eq!(v1.info.deleted, Time::Zero(ZeroForm::Absent));
             assert_eq!(v1.apply_method, "ssa");
-            assert!(!v1.chart.modtime.is_zero());
-            assert!(!v1.chart.templates()[0].modtime.is_zero());
+            assert!(!v1.chart.as_ref().unwrap().modtime.is_zero());
+            assert!(!v1.chart.as_ref().unwrap().templates()[0].modtime.is_zero());
         }
         // uninstalled with --keep-history has a deletion time
         assert!(!rels[3].info.deleted.is_zero());
@@ -181,8 +181,8 @@ fn helm3_shop_history_details() {
 fn helm3_pluto_records_keep_nulls() {
     for r in helm3_records().into_iter().filter(|r| r.file.starts_with("pluto-")) {
         let rel = codec::decode_helm3(&r.payload, &limits()).unwrap();
-        assert!(rel.chart.lock.is_none());
-        assert!(rel.chart.schema.is_none());
+        assert!(rel.chart.as_ref().unwrap().lock.is_none());
+        assert!(rel.chart.as_ref().unwrap().schema.is_none());
         assert!(matches!(rel.info.first_deployed, Time::At { offset, .. } if offset.seconds() == -6 * 3600));
         let json = String::from_utf8(codec::helm3_json(&rel).unwrap()).unwrap();
         assert!(json.contains(r#""lock":null"#) && json.contains(r#""schema":null"#) && json.contains(r#""deleted":"""#));
@@ -216,7 +216,7 @@ fn go_json_escaping_in_payloads() {
     let json = String::from_utf8(codec::helm3_json(&rel).unwrap()).unwrap();
     assert_eq!(
         json,
-        r#"{"name":"esc","info":{"first_deployed":"","last_deployed":"","deleted":"","description":"a\u003cb\u003e\u0026c\u2028\u2029","status":"deployed"},"chart":{"metadata":null,"lock":null,"templates":null,"values":null,"schema":null,"files":null},"config":{"k\u003c":1e+21},"version":1,"namespace":"ns"}"#
+        r#"{"name":"esc","info":{"first_deployed":"","last_deployed":"","deleted":"","description":"a\u003cb\u003e\u0026c\u2028\u2029","status":"deployed"},"config":{"k\u003c":1e+21},"version":1,"namespace":"ns"}"#
     );
     let back = codec::decode_helm3(codec::encode_helm3(&rel).unwrap().as_bytes(), &limits()).unwrap();
     assert_eq!(back, rel);
@@ -356,4 +356,26 @@ fn deeply_nested_json_is_refused() {
     let deeper = format!("{{\"name\":\"x\",\"config\":{{\"a\":{}1{}}},\"version\":2}}", "[".repeat(200_000), "]".repeat(200_000));
     let s = codec::decode_helm3_summary(codec::encode_payload(deeper.as_bytes()).as_bytes(), &limits()).unwrap();
     assert_eq!((s.name.as_str(), s.version), ("x", 2));
+}
+
+/// Helm's `Release.Chart` is a `*chart.Chart` tagged `json:"chart,omitempty"` (Helm 3 `pkg/release`, Helm 4
+/// `pkg/release/v1`): a release without a chart has no `chart` key at all, whether the record had none or
+/// had `"chart": null` (Go decodes both to a nil pointer). Re-encoding must not invent an empty chart.
+#[test]
+fn release_without_chart_has_no_chart_key() {
+    let r = &helm3_records()[0];
+    let mut want: Value = serde_json::from_slice(&raw_json(r)).unwrap();
+    want.as_object_mut().unwrap().shift_remove("chart").expect("a helm-written record has a chart");
+    for chart in [None, Some(Value::Null)] {
+        let mut v = want.clone();
+        if let Some(c) = chart {
+            v.as_object_mut().unwrap().insert("chart".into(), c);
+        }
+        let text = codec::encode_payload(&gojson::to_vec(&v).unwrap());
+        let rel = codec::decode_helm3(text.as_bytes(), &limits()).unwrap();
+        assert!(rel.chart.is_none());
+        let json = codec::helm3_json(&rel).unwrap();
+        assert!(!String::from_utf8_lossy(&json).contains(r#""chart""#), "{}", String::from_utf8_lossy(&json));
+        assert_eq!(serde_json::from_slice::<Value>(&json).unwrap(), want);
+    }
 }

@@ -303,7 +303,7 @@ pub fn convert(v2: &helm2::Release, opts: &ConvertOptions) -> Result<Conversion,
     let release = helm3::Release {
         name,
         info: info3,
-        chart,
+        chart: Some(chart),
         config,
         manifest: v2.manifest.clone(),
         hooks,

@@ -124,8 +124,10 @@ pub struct Release {
     pub name: String,
     #[serde(default)]
     pub info: Info,
-    #[serde(default)]
-    pub chart: Chart,
+    /// `None` when the record has no chart: Go's `Chart *chart.Chart` is `omitempty`, so a nil chart
+    /// (a missing key, or `null`) is left out of the JSON entirely.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chart: Option<Chart>,
     /// User-supplied values (`helm get values`).
     #[serde(default, skip_serializing_if = "Map::is_empty", serialize_with = "gojson::serialize_sorted_map")]
     pub config: Map<String, Value>,
@@ -171,6 +173,13 @@ pub struct Info {
     /// Keys this version does not know (e.g. newer Helm's `annotations`), kept verbatim.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl Release {
+    /// `chart.metadata`, if there is a chart and it has metadata.
+    pub fn chart_metadata(&self) -> Option<&Metadata> {
+        self.chart.as_ref()?.metadata.as_ref()
+    }
 }
 
 impl Info {
@@ -557,7 +566,7 @@ impl<'de> Deserialize<'de> for ReleaseSummary {
 
 impl From<&Release> for ReleaseSummary {
     fn from(r: &Release) -> Self {
-        let meta = r.chart.metadata.as_ref();
+        let meta = r.chart_metadata();
         ReleaseSummary {
             name: r.name.clone(),
             namespace: r.namespace.clone(),
@@ -612,7 +621,7 @@ mod tests {
         });
         let r: Release = serde_json::from_value(j.clone()).unwrap();
         assert_eq!(r.extra["toplevel_new"], serde_json::json!({"k": "v"}));
-        assert_eq!(r.chart.templates()[0].bytes(), b"a");
+        assert_eq!(r.chart.as_ref().unwrap().templates()[0].bytes(), b"a");
         assert_eq!(r.hooks[0].weight, -5);
         let back = serde_json::to_value(&r).unwrap();
         assert_eq!(back, j);
@@ -623,6 +632,10 @@ mod tests {
         let r = Release { name: "a".into(), version: 1, info: Info { status: Status::Deployed, ..Default::default() }, ..Default::default() };
         let s = String::from_utf8(gojson::to_vec(&r).unwrap()).unwrap();
         assert!(s.contains(r#""info":{"first_deployed":"","last_deployed":"","deleted":"","status":"deployed"}"#), "{s}");
+        // no chart: Go's `Chart *chart.Chart` is `omitempty`, a nil chart is not written at all
+        assert!(!s.contains(r#""chart""#), "{s}");
+        let empty = Release { chart: Some(Chart::default()), ..r };
+        let s = String::from_utf8(gojson::to_vec(&empty).unwrap()).unwrap();
         assert!(s.contains(r#""chart":{"metadata":null,"lock":null,"templates":null,"values":null,"schema":null,"files":null}"#), "{s}");
     }
 

@@ -103,15 +103,16 @@ pub fn helm3_release(name: &str, namespace: &str, revision: i64, status: helm3::
     r.info.description = description.into();
     r.info.first_deployed = Time::from_unix(1_600_000_000, 0).unwrap();
     r.info.last_deployed = Time::from_unix(1_600_000_000 + revision * 3600, 0).unwrap();
-    r.chart.metadata = Some(helm3::Metadata {
+    let chart = r.chart.get_or_insert_with(Default::default);
+    chart.metadata = Some(helm3::Metadata {
         name: rendered.chart_name.clone(),
         version: rendered.chart_version.clone(),
         app_version: rendered.app_version.clone(),
         api_version: "v1".into(),
         ..Default::default()
     });
-    r.chart.values = Some(serde_json::Map::new());
-    r.chart.templates = Some(Vec::new());
+    chart.values = Some(serde_json::Map::new());
+    chart.templates = Some(Vec::new());
     r.hooks = rendered
         .hooks
         .iter()

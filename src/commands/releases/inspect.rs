@@ -87,7 +87,7 @@ fn summary_release(s: &crate::release::helm3::ReleaseSummary) -> Release {
     r.info.deleted = s.deleted;
     r.info.description = s.description.clone();
     if !(s.chart_name.is_empty() && s.chart_version.is_empty() && s.app_version.is_empty()) {
-        r.chart.metadata = Some(crate::release::helm3::Metadata {
+        r.chart.get_or_insert_with(Default::default).metadata = Some(crate::release::helm3::Metadata {
             name: s.chart_name.clone(),
             version: s.chart_version.clone(),
             app_version: s.app_version.clone(),
@@ -241,7 +241,7 @@ fn status_text_with(r: &Release, flavor: Flavor, show_metadata: bool, debug: boo
     s.push_str(&format!("STATUS: {}\n", r.info.status));
     s.push_str(&format!("REVISION: {}\n", r.version));
     if show_metadata {
-        let m = r.chart.metadata.clone().unwrap_or_default();
+        let m = r.chart_metadata().cloned().unwrap_or_default();
         s.push_str(&format!("CHART: {}\nVERSION: {}\nAPP_VERSION: {}\n", m.name, m.version, m.app_version));
     }
     if flavor == Flavor::Helm4 || show_desc {
@@ -292,7 +292,7 @@ fn config_value(r: &Release) -> Value {
 }
 
 fn computed_values(r: &Release) -> Map<String, Value> {
-    let chart = r.chart.values.clone().unwrap_or_default();
+    let chart = r.chart.as_ref().and_then(|c| c.values.clone()).unwrap_or_default();
     view::coalesce(&chart, &r.config)
 }
 
@@ -378,7 +378,7 @@ pub async fn get(scope: &Scope, what: ReleasesGetCommand) -> Result<Outcome, App
 
 /// `helm get metadata`: helm's `action.Metadata`.
 fn metadata(r: &Release, labels: &std::collections::BTreeMap<String, String>, flavor: Flavor, output: OutputFormat) -> Vec<u8> {
-    let m = r.chart.metadata.clone().unwrap_or_default();
+    let m = r.chart_metadata().cloned().unwrap_or_default();
     let deployed_at = time_of(&r.info.last_deployed).map(|t| t.format("2006-01-02T15:04:05Z07:00")).unwrap_or_else(|| "0001-01-01T00:00:00Z".into());
     let mut deps: Vec<&str> = m.dependencies.iter().map(|d| d.name.as_str()).collect();
     deps.sort();

@@ -99,7 +99,7 @@ pub fn status_value(release: &Release, flavor: Flavor) -> Value {
 
 /// `formatChartname`: `name-version`, or `MISSING` without chart metadata.
 pub fn chart_name(release: &Release) -> String {
-    match &release.chart.metadata {
+    match release.chart_metadata() {
         Some(m) => format!("{}-{}", m.name, m.version),
         None => "MISSING".into(),
     }
@@ -107,7 +107,7 @@ pub fn chart_name(release: &Release) -> String {
 
 /// `formatAppVersion`.
 pub fn app_version(release: &Release) -> String {
-    match &release.chart.metadata {
+    match release.chart_metadata() {
         Some(m) => m.app_version.clone(),
         None => "MISSING".into(),
     }
