@@ -55,15 +55,19 @@ fn verbs_go_on_after_their_continue_token_expired() {
     let ns = c.namespace("expiry");
     let side = c.namespace("expiry-side");
     c.create_object(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ticker", "namespace": side}}));
-    // 600 records: `long` with 150 revisions (two payload pages of 100 for its history), 45 more
-    // releases of 10 (two metadata pages of 500 for the namespace).
+    // 810 records: `long` with 150 revisions (two payload pages of 100 for its history and export), 45
+    // more releases of 10, and 210 of one (256 latest records: two pages of 250 for list).
     let base = synthetic_releases::shop();
     let mut objects = seeding::release_secrets(&base, &ns, "long", 0, 150);
     for i in 1..=45 {
         objects.extend(seeding::release_secrets(&base, &ns, &format!("app{i:02}"), i, 10));
     }
+    // list reads the latest records in pages of 250 (LATEST_PAGE): more releases than that page.
+    for i in 0..210 {
+        objects.extend(seeding::release_secrets(&base, &ns, &format!("one{i:03}"), 100 + i, 1));
+    }
     seeding::create_all(&c, objects, 16);
-    eprintln!("control plane and 600 records in {:.1}s", t0.elapsed().as_secs_f64());
+    eprintln!("control plane and 810 records in {:.1}s", t0.elapsed().as_secs_f64());
 
     let proxy = HoldingProxy::start(&c.kubeconfig);
     let via_proxy = proxy.kubeconfig(c.dir.path());
