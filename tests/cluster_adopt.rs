@@ -141,6 +141,8 @@ fn assert_only_ownership_changed(before: &Value, after: &Value) {
 }
 
 fn widgets_served(c: &TestCluster) -> bool {
+    // a real cluster (and the emulator, like one) serves Widgets only once their CRD is installed
+    c.install_widget_crd();
     let catalog = c.rt.block_on(kubectl_werf::live::discovery::load(&c.client)).unwrap();
     let served = catalog.resolve_type("widgets.shop.example.com").is_ok();
     if !served {

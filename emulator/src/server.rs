@@ -23,6 +23,8 @@ use crate::util;
 
 /// Maximum accepted request body (the real server's 3 MiB).
 pub const MAX_BODY: usize = 3 * 1024 * 1024;
+/// How much of a too-large body is read (and dropped) before answering 413.
+const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
 
 /// A response body made of shared chunks (objects are served from their stored bytes).
 pub struct ChunkBody {
@@ -273,9 +275,10 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Resul
     let reply = async {
         // body, with the 3 MiB limit
         let declared: Option<u64> = req.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
-        if declared.is_some_and(|n| n > MAX_BODY as u64) {
-            return Ok(Reply::error(&ApiError::too_large()));
-        }
+        // Too large: answered 413 once the client has sent it all (as kube-apiserver does; answering
+        // early breaks the client's write). At most DRAIN_LIMIT is read.
+        let mut too_large = declared.is_some_and(|n| n > MAX_BODY as u64);
+        let mut drained = 0usize;
         let user = match authenticate(&shared, &auth, &path) {
             Ok(u) => u,
             Err(e) => return Ok(Reply::error(&e)),
@@ -287,14 +290,25 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Resul
             match frame {
                 Ok(f) => {
                     if let Some(d) = f.data_ref() {
+                        if too_large {
+                            drained += d.len();
+                            if drained > DRAIN_LIMIT {
+                                return Err(());
+                            }
+                            continue;
+                        }
                         body_bytes.extend_from_slice(d);
                         if body_bytes.len() > MAX_BODY {
-                            return Ok(Reply::error(&ApiError::too_large()));
+                            too_large = true;
+                            body_bytes = Vec::new();
                         }
                     }
                 }
                 Err(_) => return Err(()),
             }
+        }
+        if too_large {
+            return Ok(Reply::error(&ApiError::too_large()));
         }
         log.request_bytes = body_bytes.len() as u64;
         let attrs = RequestAttributes {
@@ -460,10 +474,17 @@ fn dispatch(
     body: &[u8],
 ) -> Reply {
     if !info.is_resource {
+        if let Some(doc) = (method == "GET" || method == "HEAD").then(|| shared.store.crds.discovery(path.trim_end_matches('/'), wants_aggregated(accept))).flatten() {
+            let mut r = Reply::json(200, &doc);
+            if wants_aggregated(accept) && path.trim_end_matches('/') == "/apis" {
+                r.content_type = AGGREGATED_CT.into();
+            }
+            return r;
+        }
         return non_resource(method, path, accept);
     }
-    let Some(res) = discovery::find(&info.group, &info.version, &info.resource) else {
-        if discovery::group_versions().iter().any(|(g, v)| *g == info.group && *v == info.version) {
+    let Some(res) = shared.store.find_resource(&info.group, &info.version, &info.resource) else {
+        if discovery::group_versions().iter().chain(shared.store.crds.group_versions().iter()).any(|(g, v)| *g == info.group && *v == info.version) {
             return Reply::error(&ApiError::resource_not_found());
         }
         return Reply::text(404, "404 page not found\n");
@@ -680,11 +701,8 @@ fn resource_request(
             Ok(with_warnings(Reply::json(if out.created { 201 } else { 200 }, &out.object), &out.warnings))
         }
         "delete" => {
-            let opts: Value = if body.is_empty() {
-                Value::Null
-            } else {
-                serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}")))?
-            };
+            // client-go's typed clients (helm uninstall) send DeleteOptions as protobuf
+            let opts: Value = if body.is_empty() { Value::Null } else { parse_body(content_type, body)? };
             let pre_rv = opts.pointer("/preconditions/resourceVersion").and_then(Value::as_str);
             let pre_uid = opts.pointer("/preconditions/uid").and_then(Value::as_str);
             let dry_run = qget(query, "dryRun") == Some("All")
