@@ -203,16 +203,27 @@ with --yes, --force selects them too (each one is named on stderr). Each patch i
 exactly the label app.kubernetes.io/managed-by=Helm and the annotations meta.helm.sh/release-name and \
 meta.helm.sh/release-namespace, carrying the resourceVersion that was classified; when the object changed \
 meanwhile it is read and classified again (a steal by another release is then refused without --force).\n\n\
+Helm 4 applies server-side (field manager helm, operation Apply): a field the chart sets that another \
+field manager owns with a different value is a conflict and Helm 4 fails. With a manifest of the object \
+(-f, --from-release, or -f beside --from-error; e.g. `helm template ...`), adopt also moves exactly the fields \
+it sets to helm (Apply), from whichever managers own them, by rewriting metadata.managedFields under the \
+object's resourceVersion (values do not change); objects already in the release are handed over too. \
+Fields owned through a subresource (status, scale) or by another server-side apply manager (Argo CD, \
+Flux; not kubectl) move only with --force. --keep-field-managers skips this. Without a manifest only \
+the ownership metadata is stamped and a warning says how to pass one.\n\n\
 Namespaced RESOURCE arguments are looked up in -n (default: the release namespace); objects of -f \
 without a namespace are where Helm would put them: the release namespace. With --dry-run nothing \
 changes, the exact patches are printed and the exit code is 1 when any object would fail Helm's \
-ownership check (a CI preflight; Helm's would-be error is printed for each).\n\n\
+ownership check (a CI preflight; Helm's would-be error is printed for each). With a manifest, --dry-run also \
+asks the server for the server-side dry-run apply Helm 4 would send (manager helm, no force, with Helm's \
+ownership metadata), reports each conflicting field and its manager and whether it passes after this \
+adopt, and exits 1 when Helm 4 would fail now.\n\n\
 --detach, for objects taken from another release A: A's stored revision is backed up, then a new \
 revision of A is written whose manifest lacks the moved objects (so a later upgrade of A does not delete \
 them). It is based on A's last deployed revision (the one Helm's upgrade compares against) and becomes \
 deployed, that revision is then marked superseded; when A has no deployed revision the new one is based on \
 the latest and keeps its status. A release with an operation in flight (pending-*, uninstalling) is refused.",
-        after_help = "Examples:\n  kubectl werf adopt deploy/web configmap/settings --release app -n prod\n  helm template app ./chart -n prod | kubectl werf adopt -f - --release app -n prod --dry-run\n  helm upgrade --install app ./chart 2>&1 | kubectl werf adopt --from-error - --yes\n  kubectl werf adopt --from-release old --release app --force --detach --yes"
+        after_help = "Examples:\n  kubectl werf adopt deploy/web configmap/settings --release app -n prod\n  helm template app ./chart -n prod | kubectl werf adopt -f - --release app -n prod --dry-run\n  helm upgrade --install app ./chart 2>&1 | kubectl werf adopt --from-error - --yes\n  kubectl werf adopt --from-release old --release app --force --detach --yes\n  helm template app ./chart -n prod > app.yaml; helm upgrade --install app ./chart -n prod 2>err.txt || kubectl werf adopt -f app.yaml --from-error err.txt --yes\n  kubectl werf adopt --from-release app -n prod --yes   # Helm 3 -> Helm 4: hand the release's fields to helm (Apply)"
     )]
     Adopt(Box<AdoptArgs>),
 
@@ -509,6 +520,11 @@ pub struct AdoptArgs {
     #[arg(long, requires = "force")]
     pub detach: bool,
 
+    /// Stamp ownership only: leave field ownership (managedFields) as it is. By default, with a manifest (-f,
+    /// --from-release), the fields it sets move to Helm 4's field manager (helm, Apply).
+    #[arg(long = "keep-field-managers")]
+    pub keep_field_managers: bool,
+
     /// Where --detach backs up release records first (default: a new directory under ~/.cache/kubectl-werf/backups).
     #[arg(long = "backup-dir", value_name = "DIR")]
     pub backup_dir: Option<PathBuf>,
@@ -600,6 +616,38 @@ was refused or failed.",
         after_help = "Examples:\n  kubectl werf releases restore --dir ./shop-records --dry-run\n  kubectl werf releases restore --dir ~/.cache/kubectl-werf/backups/2025-01-01T000000Z-prune-42 --yes\n  kubectl werf releases restore --dir ./shop-records --force --yes --backup-dir ./replaced"
     )]
     Restore(ReleasesRestoreArgs),
+    /// Delete every record of a release but keep its objects running (Helm forgets the release).
+    #[command(
+        long_about = "Delete every record of a release, every revision, from Helm's storage, and leave every object \
+of it in place: Helm no longer knows the release, its objects keep running.\n\n\
+Helm 3/4 records of both drivers (Secrets and ConfigMaps) in the namespace are taken; --helm-version 2 takes \
+the Helm 2 (Tiller) records instead. The objects of the latest revision's manifest keep their ownership keys \
+by default (a later `helm install NAME` takes them over again), lose them with --strip-ownership, or are \
+handed to another release with --to-release R (as `adopt --force` would). Objects another release claims \
+are left alone.\n\n\
+Shows the plan, asks (or --yes), backs every record and every object's ownership keys up first (--backup-dir; \
+`releases restore --dir DIR` puts both back), changes the objects, then deletes the records, oldest first, \
+each under its resourceVersion. A release whose latest revision is pending or uninstalling is refused (see \
+`releases unlock`). Re-running after an interruption finishes the job.",
+        after_help = "Examples:\n  kubectl werf releases forget shop -n shop --dry-run\n  kubectl werf releases forget shop -n shop --yes\n  kubectl werf releases forget shop -n shop --strip-ownership --yes --backup-dir ./shop-forgotten\n  kubectl werf releases forget shop -n shop --to-release store --yes\n  kubectl werf releases restore --dir ./shop-forgotten --yes     # undo"
+    )]
+    Forget(ReleasesForgetArgs),
+    /// Rename a release: every revision under a new name, its objects' ownership keys re-stamped.
+    #[command(
+        long_about = "Rename a Helm 3/4 release: every revision is written again under --to-name (the name inside \
+the payload and in the labels; nothing else changes), each new record is read back and compared, the live \
+objects of the latest revision that name the release in their ownership annotations are re-stamped, and \
+only then are the old records deleted (backed up first, each under its resourceVersion).\n\n\
+Renaming a release does not rename its objects: every place the old name appears in object names, labels \
+or selectors is listed as a warning. --to-namespace moves the records to another namespace too, but only \
+when every namespaced object of every revision names its namespace explicitly (a chart relying on the \
+release namespace would be re-created elsewhere by the next upgrade).\n\n\
+Refused when the new name already has records (unless --force, which backs them up and replaces them), \
+and for a release whose latest revision is pending or uninstalling. Re-running after an interruption \
+finishes the job.",
+        after_help = "Examples:\n  kubectl werf releases move shop -n shop --to-name store --dry-run\n  kubectl werf releases move shop -n shop --to-name store --yes\n  kubectl werf releases move shop -n shop --to-name shop --to-namespace shop-prod --yes"
+    )]
+    Move(ReleasesMoveArgs),
 }
 
 /// Where `unlock --to` leaves the stuck revision.
@@ -692,6 +740,60 @@ pub struct ReleasesRestoreArgs {
     #[arg(short = 'y', long)]
     pub yes: bool,
     /// Directory for backups of replaced records (default: a new directory under ~/.cache/kubectl-werf/backups).
+    #[arg(long, value_name = "DIR")]
+    pub backup_dir: Option<PathBuf>,
+    /// Output format of the results.
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ReleasesForgetArgs {
+    /// Release name.
+    pub name: String,
+    /// Remove the ownership keys (managed-by label, release-name/-namespace annotations) from its objects.
+    #[arg(long, conflicts_with = "to_release")]
+    pub strip_ownership: bool,
+    /// Hand its objects to this release (same namespace unless --to-release-namespace).
+    #[arg(long, value_name = "RELEASE")]
+    pub to_release: Option<String>,
+    /// Namespace of the --to-release release (default: the release's own).
+    #[arg(long, value_name = "NAMESPACE", requires = "to_release")]
+    pub to_release_namespace: Option<String>,
+    /// Show the plan and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation (required without a terminal).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Directory for the backup (default: a new directory under ~/.cache/kubectl-werf/backups).
+    #[arg(long, value_name = "DIR")]
+    pub backup_dir: Option<PathBuf>,
+    /// Output format of the results.
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ReleasesMoveArgs {
+    /// Release name.
+    pub name: String,
+    /// The new release name.
+    #[arg(long, value_name = "NAME")]
+    pub to_name: String,
+    /// Move the records to this namespace too.
+    #[arg(long, value_name = "NAMESPACE")]
+    pub to_namespace: Option<String>,
+    /// Replace the records the new name already has (after backing them up).
+    #[arg(long)]
+    pub force: bool,
+    /// Show the plan and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation (required without a terminal).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Directory for the backup (default: a new directory under ~/.cache/kubectl-werf/backups).
     #[arg(long, value_name = "DIR")]
     pub backup_dir: Option<PathBuf>,
     /// Output format of the results.

@@ -220,6 +220,8 @@ pub async fn connect(settings: &ConnectionSettings, env: &dyn EnvLookup) -> Resu
     let namespace = config.default_namespace.clone();
     let cluster_url = config.cluster_url.to_string();
     let builder = kube::client::ClientBuilder::try_from(config).map_err(|e| ClusterError::Client(e.to_string()))?;
+    // Every request goes through the client's backoff window (fewer in flight while the server throttles).
+    let builder = builder.with_layer(&crate::retry::BackoffLayer::new());
     let client = match settings.rate_limit {
         Some(limit) => builder.with_layer(&crate::ratelimit::RateLimitLayer::new(limit)).build(),
         None => builder.build(),

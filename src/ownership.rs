@@ -255,6 +255,75 @@ pub fn metadata_patch(
     json!({ "metadata": metadata })
 }
 
+/// The three keys by which Helm recognises an object as a release's, as they stand on one object
+/// (`None`: the key is absent). What `releases forget` and `releases move` change and back up.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OwnershipKeys {
+    pub managed_by: Option<String>,
+    pub release_name: Option<String>,
+    pub release_namespace: Option<String>,
+}
+
+impl OwnershipKeys {
+    pub fn of(labels: &BTreeMap<String, String>, annotations: &BTreeMap<String, String>) -> OwnershipKeys {
+        OwnershipKeys {
+            managed_by: labels.get(MANAGED_BY_LABEL).cloned(),
+            release_name: annotations.get(RELEASE_NAME_ANNOTATION).cloned(),
+            release_namespace: annotations.get(RELEASE_NAMESPACE_ANNOTATION).cloned(),
+        }
+    }
+
+    /// The keys Helm writes for `release` in `namespace`.
+    pub fn helm(release: &str, namespace: &str) -> OwnershipKeys {
+        OwnershipKeys {
+            managed_by: Some(MANAGED_BY_HELM.to_string()),
+            release_name: Some(release.to_string()),
+            release_namespace: Some(namespace.to_string()),
+        }
+    }
+
+    /// Whether these keys name exactly this release (the label may be anything: Helm checks it, but a
+    /// release's objects are recognised by the two annotations).
+    pub fn names(&self, release: &str, namespace: &str) -> bool {
+        self.release_name.as_deref() == Some(release) && self.release_namespace.as_deref() == Some(namespace)
+    }
+
+    /// The merge patch that turns an object carrying `self` into one carrying `wanted` (`null` removes a
+    /// key); `None` when nothing differs. No other key is touched.
+    pub fn patch_to(&self, wanted: &OwnershipKeys) -> Option<Value> {
+        let value = |v: &Option<String>| v.clone().map(Value::String).unwrap_or(Value::Null);
+        let mut labels = Map::new();
+        let mut annotations = Map::new();
+        if self.managed_by != wanted.managed_by {
+            labels.insert(MANAGED_BY_LABEL.into(), value(&wanted.managed_by));
+        }
+        if self.release_name != wanted.release_name {
+            annotations.insert(RELEASE_NAME_ANNOTATION.into(), value(&wanted.release_name));
+        }
+        if self.release_namespace != wanted.release_namespace {
+            annotations.insert(RELEASE_NAMESPACE_ANNOTATION.into(), value(&wanted.release_namespace));
+        }
+        if labels.is_empty() && annotations.is_empty() {
+            return None;
+        }
+        let mut metadata = Map::new();
+        if !labels.is_empty() {
+            metadata.insert("labels".into(), Value::Object(labels));
+        }
+        if !annotations.is_empty() {
+            metadata.insert("annotations".into(), Value::Object(annotations));
+        }
+        Some(json!({ "metadata": metadata }))
+    }
+
+    /// `label=value, release-name=value, ...` for plans; `-` for an absent key.
+    pub fn describe(&self) -> String {
+        let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+        format!("{}/{} ({}={})", show(&self.release_namespace), show(&self.release_name), MANAGED_BY_LABEL, show(&self.managed_by))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -413,5 +482,24 @@ mod tests {
             metadata_patch(&empty, &[], &empty, &["a".into()], None),
             json!({"metadata":{"annotations":{"a":null}}})
         );
+    }
+
+    #[test]
+    fn ownership_keys_patch_only_what_differs() {
+        let labels = BTreeMap::from([(MANAGED_BY_LABEL.to_string(), "Helm".to_string()), ("app".to_string(), "x".to_string())]);
+        let annotations = BTreeMap::from([(RELEASE_NAME_ANNOTATION.to_string(), "shop".to_string()), (RELEASE_NAMESPACE_ANNOTATION.to_string(), "apps".to_string())]);
+        let keys = OwnershipKeys::of(&labels, &annotations);
+        assert_eq!(keys, OwnershipKeys::helm("shop", "apps"));
+        assert!(keys.names("shop", "apps") && !keys.names("shop", "other"));
+        assert_eq!(keys.patch_to(&keys), None);
+        assert_eq!(
+            keys.patch_to(&OwnershipKeys::helm("store", "apps")),
+            Some(json!({"metadata": {"annotations": {RELEASE_NAME_ANNOTATION: "store"}}}))
+        );
+        assert_eq!(
+            keys.patch_to(&OwnershipKeys::default()),
+            Some(json!({"metadata": {"labels": {MANAGED_BY_LABEL: null}, "annotations": {RELEASE_NAME_ANNOTATION: null, RELEASE_NAMESPACE_ANNOTATION: null}}}))
+        );
+        assert_eq!(OwnershipKeys::default().patch_to(&keys).unwrap()["metadata"]["labels"][MANAGED_BY_LABEL], "Helm");
     }
 }

@@ -34,6 +34,8 @@ fn seed_shop(c: &TestCluster, hint: &str, want: impl Fn(&str, &str) -> bool) -> 
     c.seed_file(&fixture("helm3/fx-helm3-shop-secrets.yaml"), &BTreeMap::from([("fx-helm3", ns.as_str())]));
     let history = c.rt.block_on(store(c).history(&ns, "shop")).unwrap();
     let release = history.records.last().unwrap().release.clone();
+    // the shop release holds a Widget: served once its CRD is installed, on either server
+    c.install_widget_crd();
     let catalog = c.rt.block_on(discovery::load(&c.client)).unwrap();
     for obj in kubectl_werf::manifest::parse_objects(&release.manifest, true) {
         let obj = obj.unwrap();

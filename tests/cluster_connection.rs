@@ -11,6 +11,30 @@ fn server_version(c: &TestCluster) -> String {
     v["serverVersion"]["gitVersion"].as_str().unwrap().to_string()
 }
 
+/// Where the test's server is and how to reach it without a kubeconfig: its URL, the admin's bearer
+/// token and its CA certificate (PEM), all read from the test cluster's kubeconfig (the emulator's or a
+/// real server's alike).
+struct Endpoint {
+    url: String,
+    token: String,
+    ca_pem: String,
+}
+
+fn endpoint(c: &TestCluster) -> Endpoint {
+    let kc: serde_json::Value = serde_saphyr::from_str(&std::fs::read_to_string(&c.kubeconfig).unwrap()).unwrap();
+    let current = kc["current-context"].as_str().unwrap();
+    let context = kc["contexts"].as_array().unwrap().iter().find(|x| x["name"] == current).unwrap();
+    let cluster = kc["clusters"].as_array().unwrap().iter().find(|x| x["name"] == context["context"]["cluster"]).unwrap();
+    let user = kc["users"].as_array().unwrap().iter().find(|x| x["name"] == context["context"]["user"]).unwrap();
+    let ca = cluster["cluster"]["certificate-authority-data"].as_str().expect("the kubeconfig carries its CA");
+    let ca_pem = String::from_utf8(kubectl_werf::storage::codec::decode_base64(ca.as_bytes()).unwrap()).unwrap();
+    Endpoint {
+        url: cluster["cluster"]["server"].as_str().unwrap().to_string(),
+        token: user["user"]["token"].as_str().expect("the kubeconfig's user has a token").to_string(),
+        ca_pem,
+    }
+}
+
 #[test]
 fn version_reports_the_server() {
     let c = TestCluster::start();
@@ -71,12 +95,12 @@ fn several_kubeconfig_files_and_context_selection() {
 }
 
 #[test]
-fn flags_and_helm_environment_reach_the_emulator_emulator_only() {
+fn flags_and_helm_environment_reach_the_server() {
     let c = TestCluster::start();
-    let emu = c.emulator_for("needs a known token and the server's CA");
+    let emu = endpoint(&c);
     let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("ca.pem");
-    emu.write_ca_certificate(&ca).unwrap();
+    std::fs::write(&ca, &emu.ca_pem).unwrap();
     let empty_home = dir.path().join("home");
     std::fs::create_dir_all(&empty_home).unwrap();
     // kubectl-style flags only, no kubeconfig at all.
@@ -84,7 +108,7 @@ fn flags_and_helm_environment_reach_the_emulator_emulator_only() {
         c.werf()
             .env_remove("KUBECONFIG")
             .env("HOME", &empty_home)
-            .args(["version", "-o", "json", "--server", &emu.url(), "--token", &emu.admin_token(), "--certificate-authority"])
+            .args(["version", "-o", "json", "--server", &emu.url, "--token", &emu.token, "--certificate-authority"])
             .arg(&ca),
     );
     assert!(out.contains("serverVersion"), "{out}");
@@ -94,8 +118,8 @@ fn flags_and_helm_environment_reach_the_emulator_emulator_only() {
             .env_remove("KUBECONFIG")
             .env("HOME", &empty_home)
             .env("HELM_PLUGIN_NAME", "werf-releases")
-            .env("HELM_KUBEAPISERVER", emu.url())
-            .env("HELM_KUBETOKEN", emu.admin_token())
+            .env("HELM_KUBEAPISERVER", &emu.url)
+            .env("HELM_KUBETOKEN", &emu.token)
             .env("HELM_KUBECAFILE", &ca)
             .args(["version", "-o", "json"]),
     );
@@ -105,7 +129,7 @@ fn flags_and_helm_environment_reach_the_emulator_emulator_only() {
         c.werf()
             .env_remove("KUBECONFIG")
             .env("HOME", &empty_home)
-            .args(["version", "-o", "json", "--server", &emu.url(), "--token", &emu.admin_token()]),
+            .args(["version", "-o", "json", "--server", &emu.url, "--token", &emu.token]),
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("error: cannot reach the API server"), "{stderr}");
@@ -115,7 +139,7 @@ fn flags_and_helm_environment_reach_the_emulator_emulator_only() {
         c.werf()
             .env_remove("KUBECONFIG")
             .env("HOME", &empty_home)
-            .args(["version", "-o", "json", "--server", &emu.url(), "--token", &emu.admin_token(), "--insecure-skip-tls-verify"]),
+            .args(["version", "-o", "json", "--server", &emu.url, "--token", &emu.token, "--insecure-skip-tls-verify"]),
     );
     assert!(out.contains("serverVersion"), "{out}");
     // A wrong token is the server's 401, said in one line.
@@ -123,7 +147,7 @@ fn flags_and_helm_environment_reach_the_emulator_emulator_only() {
         c.werf()
             .env_remove("KUBECONFIG")
             .env("HOME", &empty_home)
-            .args(["version", "--server", &emu.url(), "--token", "wrong", "--certificate-authority"])
+            .args(["version", "--server", &emu.url, "--token", "wrong", "--certificate-authority"])
             .arg(&ca),
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -131,18 +155,18 @@ fn flags_and_helm_environment_reach_the_emulator_emulator_only() {
     assert!(!stderr.contains("wrong"), "the token must not be echoed: {stderr}");
 }
 
-/// Every emulator instance makes its own CA: trusting another instance's CA (from a file, from
-/// `HELM_KUBECAFILE`, or from that instance's kubeconfig) is refused like any unknown authority,
-/// and accepted only with --insecure-skip-tls-verify.
+/// Every server has its own CA (each emulator instance makes one): trusting another server's CA (from a
+/// file, from `HELM_KUBECAFILE`, or from that server's kubeconfig) is refused like any unknown
+/// authority, and accepted only with --insecure-skip-tls-verify.
 #[test]
-fn another_emulators_ca_is_refused_emulator_only() {
+fn another_servers_ca_is_refused() {
     let c = TestCluster::start();
-    let emu = c.emulator_for("needs two emulators with CAs of their own");
-    let other = kube_emulator::Emulator::start_blocking().expect("second emulator");
-    assert_ne!(emu.ca_certificate_pem(), other.ca_certificate_pem(), "two instances, two CAs");
+    let emu = endpoint(&c);
+    let other = kube_emulator::Emulator::start_blocking().expect("an emulator, for a CA of its own");
+    assert_ne!(emu.ca_pem, other.ca_certificate_pem(), "two servers, two CAs");
     let dir = tempfile::tempdir().unwrap();
     let (right, wrong) = (dir.path().join("right.pem"), dir.path().join("wrong.pem"));
-    emu.write_ca_certificate(&right).unwrap();
+    std::fs::write(&right, &emu.ca_pem).unwrap();
     other.write_ca_certificate(&wrong).unwrap();
     let empty_home = dir.path().join("home");
     std::fs::create_dir_all(&empty_home).unwrap();
@@ -151,7 +175,7 @@ fn another_emulators_ca_is_refused_emulator_only() {
             .werf()
             .env_remove("KUBECONFIG")
             .env("HOME", &empty_home)
-            .args(["releases", "list", "-A", "-o", "json", "--server", &emu.url(), "--token", &emu.admin_token()])
+            .args(["releases", "list", "-A", "-o", "json", "--server", &emu.url, "--token", &emu.token])
             .arg("--certificate-authority")
             .arg(ca)
             .args(extra))
@@ -176,18 +200,16 @@ fn another_emulators_ca_is_refused_emulator_only() {
         .env_remove("KUBECONFIG")
         .env("HOME", &empty_home)
         .env("HELM_PLUGIN_NAME", "werf-releases")
-        .env("HELM_KUBEAPISERVER", emu.url())
-        .env("HELM_KUBETOKEN", emu.admin_token())
+        .env("HELM_KUBEAPISERVER", &emu.url)
+        .env("HELM_KUBETOKEN", &emu.token)
         .env("HELM_KUBECAFILE", &wrong)
         .args(["version", "-o", "json"])));
     // The other instance's own kubeconfig, pointed at this server: still its CA, still refused ...
     let foreign = dir.path().join("foreign-kubeconfig");
-    std::fs::write(&foreign, other.kubeconfig_yaml_for(&emu.admin_token(), None).replace(&other.url(), &emu.url())).unwrap();
+    std::fs::write(&foreign, other.kubeconfig_yaml_for(&emu.token, None).replace(&other.url(), &emu.url)).unwrap();
     unreachable(run(c.werf().env("KUBECONFIG", &foreign).args(["version", "-o", "json"])));
     // ... while this instance's own kubeconfig works.
-    let own = dir.path().join("own-kubeconfig");
-    emu.write_kubeconfig(&own).unwrap();
-    assert!(run_ok(c.werf().env("KUBECONFIG", &own).args(["version", "-o", "json"])).contains("serverVersion"));
+    assert!(run_ok(c.werf().env("KUBECONFIG", &c.kubeconfig).args(["version", "-o", "json"])).contains("serverVersion"));
     // Skipping verification is honoured only when asked for.
     let skipped = list(&wrong, &["--insecure-skip-tls-verify"]);
     assert!(skipped.status.success(), "{}", String::from_utf8_lossy(&skipped.stderr));

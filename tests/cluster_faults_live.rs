@@ -4,7 +4,8 @@
 //! request of that log, a fresh scenario fails exactly that request with 429 + Retry-After, 500, 503, a
 //! dropped connection and a slow answer, and writes (patches) also with 409 Conflict and with a write that
 //! lands while its answer is lost. Reads must be retried and the run must end exactly like the undisturbed one;
-//! a write must never be sent again blindly (the next request about that object is a read), the run either
+//! a write must never be sent again blindly (the next request about that object is a read; a throttled one,
+//! 429, was not executed and goes again as it is), the run either
 //! decides from that read or names the object and exits non-zero, and running the same command again ends in
 //! exactly the undisturbed end state.
 //!
@@ -608,11 +609,16 @@ fn faulted(setup: Setup, base: &Baseline, neutral_req: &Req, kind: Kind) -> Opti
         return None;
     }
 
-    // A write: never sent again blindly. The next request about the object is a read.
+    // A write: never sent again blindly. The next request about the object is a read — except after a
+    // 429: the server throttled the patch and did not execute it, so the same patch goes again.
     let at = req.position(&log).unwrap_or_else(|| panic!("{what}: the faulted request is not in the log"));
     if kind == Kind::Slow {
         assert!(same_as_undisturbed, "{what}: a slow write changes nothing\n{}", first.text());
         assert_eq!(count(&log, req), count(&base.log, &base_req), "{what}: a slow write is sent once");
+    } else if kind == Kind::TooManyRequests {
+        let next = log[at + 1..].iter().find(|r| req.same_object(r)).unwrap_or_else(|| panic!("{what}: the throttled patch was not sent again"));
+        assert_eq!((next.verb.as_str(), next.status), ("patch", 200), "{what}: a throttled patch is sent again as it is: {next:?}");
+        assert!(same_as_undisturbed, "{what}: a throttled patch changes nothing\n{}", first.text());
     } else if let Some(next) = log[at + 1..].iter().find(|r| req.same_object(r)) {
         assert_eq!(next.verb, "get", "{what}: after a failed patch the object is read before anything else: {next:?}");
     }

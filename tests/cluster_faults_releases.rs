@@ -4,7 +4,8 @@
 //! and a write that landed while its answer was lost. Read verbs must print exactly what the undisturbed
 //! run printed; write verbs must never lose a record (whatever was deleted or replaced is in the backup
 //! directory, as `releases restore` reads it), never leave a record half-changed, name what they could
-//! not do, and a re-run must end exactly where the undisturbed run ended.
+//! not do, and a re-run must end exactly where the undisturbed run ended. A failed write is read again
+//! before it is sent again, unless it was throttled (429: not executed, sent again as it is).
 //! SIGTERM/SIGINT during `unlock` and `prune`: writes in flight settle, no new ones start, the command to
 //! re-run is printed, exit 1 (as migrate2to3), and the re-run converges.
 //! These need the emulator (faults, request log); against a real cluster they are skipped.
@@ -285,6 +286,8 @@ fn scripts() -> Vec<Script> {
         s("unlock-delete", Kind::Write, &["releases", "unlock", "stuck", "-n", APPS, "--to", "delete", "--yes", "--backup-dir", "@B"]),
         s("prune-A", Kind::Write, &["releases", "prune", "-A", "--keep", "2", "--tiller-namespace", TILLER, "--yes", "--backup-dir", "@B"]),
         restore,
+        s("forget", Kind::Write, &["releases", "forget", "cart", "-n", APPS, "--yes", "--backup-dir", "@B"]),
+        s("move", Kind::Write, &["releases", "move", "shop", "-n", APPS, "--to-name", "store", "--yes", "--backup-dir", "@B"]),
     ]
 }
 
@@ -433,7 +436,8 @@ fn fired(p: &Pos, fk: Fk, log: &[LoggedRequest]) -> bool {
 /// A write that failed is not sent again before the object was read again.
 fn check_no_blind_resend(log: &[LoggedRequest]) -> Result<(), String> {
     for (j, f) in log.iter().enumerate() {
-        if !is_write(&f.verb) || (!f.dropped && (200..300).contains(&f.status)) {
+        // Answered, or throttled (429: the server did not execute it, so it may go again as it is).
+        if !is_write(&f.verb) || (!f.dropped && ((200..300).contains(&f.status) || f.status == 429)) {
             continue;
         }
         let same = |r: &LoggedRequest| r.resource == f.resource && r.namespace == f.namespace && (f.name.is_empty() || r.name == f.name);
@@ -505,10 +509,19 @@ impl Baseline {
         if !p.name.is_empty() {
             return format!("{}/{}/{}", p.namespace, p.resource, p.name);
         }
+        // A create request names no object: the n-th create of the undisturbed run made the n-th new
+        // record of that namespace and kind, in the order the server stored them (resourceVersion).
         let prefix = format!("{}/{}/", p.namespace, p.resource);
-        let created: Vec<&String> = self.end.keys().filter(|k| k.starts_with(&prefix) && !self.start.contains_key(*k)).collect();
-        assert_eq!(created.len(), 1, "{}: creates in {prefix} cannot be told apart: {created:?}", self.script.name);
-        created[0].clone()
+        let mut created: Vec<(u64, &String)> = self
+            .end
+            .iter()
+            .filter(|(k, _)| k.starts_with(&prefix) && !self.start.contains_key(*k))
+            .map(|(k, r)| (r.raw["metadata"]["resourceVersion"].as_str().and_then(|v| v.parse().ok()).unwrap_or_default(), k))
+            .collect();
+        created.sort();
+        let creates = self.positions.iter().filter(|q| q.verb == "create" && q.namespace == p.namespace && q.resource == p.resource).count();
+        assert_eq!(created.len(), creates, "{}: {creates} creates in {prefix} but {} new records", self.script.name, created.len());
+        created[p.nth as usize - 1].1.clone()
     }
 
     fn deletes_or_replaces(&self) -> bool {
@@ -638,7 +651,10 @@ fn write_scenario(b: &Baseline, p: &Pos, fk: Fk) -> Result<Tally, String> {
         let undo = s.work.path().join("undo");
         let out =
             run(s.c.werf().args(["releases", "restore", "--force", "--yes", "--dir"]).arg(s.backup_dir()).arg("--backup-dir").arg(&undo));
-        if !out.status.success() || meanings(&s.state()) != meanings(&start) {
+        // Records the run created (move's new names) stay: restore puts back, it never deletes.
+        let mut back = meanings(&s.state());
+        back.retain(|k, _| start.contains_key(k));
+        if !out.status.success() || back != meanings(&start) {
             return Err(ctx(format!("restoring the backup directory does not give back the start: {}", both(&out))));
         }
     }
@@ -807,6 +823,52 @@ fn prune_interrupted_settles_deletes_in_flight_and_starts_no_more_emulator_only(
         assert!(deleted >= 1 && deleted < planned, "{what}: {deleted} of {planned} deleted: {}", both(&out));
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(stdout.contains("interrupted before this delete"), "{what}: {stdout}");
+    }
+}
+
+/// An interrupted or killed run left every record as it was or as the finished run leaves it, backed up
+/// whatever it changed, and the same command finishes the job.
+fn check_settled_and_converges(s: &Scenario, b: &Baseline, start: &State, out: &Output, what: &str) {
+    let now = s.state();
+    for k in now.keys().chain(start.keys()).chain(b.end.keys()).collect::<BTreeSet<_>>() {
+        let m = |st: &State| st.get(k).map(|r| r.meaning.clone());
+        assert!(m(&now) == m(start) || m(&now) == m(&b.end), "{what}: {k} is half-done: {}", both(out));
+    }
+    let lost = unbacked(start, &now, &s.backup_dir());
+    assert!(lost.is_empty(), "{what}: changed or deleted without a backup: {lost:?}");
+    s.emu().clear_faults();
+    let again = s.run(&b.script);
+    assert!(again.status.success(), "{what}: re-run: {}", both(&again));
+    assert_eq!(meanings(&s.state()), meanings(&b.end), "{what}: end state after the re-run");
+}
+
+#[test]
+fn forget_and_move_interrupted_or_killed_lose_nothing_and_converge_emulator_only() {
+    for (script, signal, during, resource) in [
+        ("forget", "TERM", "delete", "configmaps"),
+        ("forget", "INT", "delete", "configmaps"),
+        ("forget", "KILL", "delete", "configmaps"),
+        ("move", "TERM", "create", "secrets"),
+        ("move", "INT", "delete", "secrets"),
+        ("move", "KILL", "create", "secrets"),
+        ("move", "KILL", "delete", "secrets"),
+    ] {
+        let b = baseline_of(script).unwrap();
+        let what = format!("{script}: SIG{signal} during a {during}");
+        let s = Scenario::new().unwrap();
+        let start = s.state();
+        // Every such request is held, so the signal comes while the first is in flight.
+        let out = interrupted_run(&s, &b.script, Fault::on(during, resource).namespace(APPS).always(), signal);
+        if signal == "KILL" {
+            assert_eq!(out.status.code(), None, "{what}: {}", both(&out));
+        } else {
+            assert_eq!(out.status.code(), Some(1), "{what}: {}", both(&out));
+            let resume = format!("interrupted: run the same command again to finish: kubectl werf {}", b.script.args[..4].join(" "));
+            assert!(both(&out).contains(&resume), "{what}: no `{resume}` in {}", both(&out));
+        }
+        let changed = s.state();
+        assert_ne!(meanings(&changed), meanings(&b.end), "{what}: the run finished before the signal");
+        check_settled_and_converges(&s, &b, &start, &out, &what);
     }
 }
 

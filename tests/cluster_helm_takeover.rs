@@ -1,5 +1,6 @@
 //! Real helm installs and upgrades around our verbs: an object Helm refuses ("invalid ownership
-//! metadata") is taken over after `adopt`; what helm writes, `releases` reads the same way.
+//! metadata") is taken over after `adopt` with the chart's manifest (Helm 4 would otherwise conflict with
+//! kubectl-create on the fields the chart sets); what helm writes, `releases` reads the same way.
 
 mod common;
 
@@ -30,9 +31,12 @@ fn helm_takes_over_an_adopted_object_and_our_history_matches_helms() {
         assert!(!out.status.success(), "helm{major} should refuse the unowned object");
         let err = String::from_utf8_lossy(&out.stderr).to_string();
         assert!(err.contains("invalid ownership metadata"), "{err}");
-        // Feed Helm's own error to adopt.
+        // Feed Helm's own error to adopt, with the chart's manifest: Helm 4 applies server-side, so the
+        // fields the chart sets must move to its field manager too (kubectl-create owns data.from).
+        let manifest = dir.path().join(format!("{ns}.yaml"));
+        std::fs::write(&manifest, run_ok(c.helm(major).args(["template", "app", "-n", &ns]).arg(&chart))).unwrap();
         let mut adopt = c.werf();
-        adopt.args(["adopt", "--from-error", "-", "--yes", "-n", &ns]).stdin(std::process::Stdio::piped());
+        adopt.args(["adopt", "--from-error", "-", "-f"]).arg(&manifest).args(["--yes", "-n", &ns]).stdin(std::process::Stdio::piped());
         adopt.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
         let mut child = adopt.spawn().unwrap();
         {

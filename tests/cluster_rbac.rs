@@ -1,7 +1,9 @@
-//! The least-privilege RBAC manifests of `deploy/rbac/` against the emulator's RBAC authorizer.
+//! The least-privilege RBAC manifests of `deploy/rbac/`, on the emulator's RBAC authorizer and on a
+//! real kube-apiserver's.
 //!
 //! For one verb's manifest the generic check [`least_privilege`]:
-//! 1. applies the manifest (its namespaces mapped to the test's) with `kubectl apply`, as an
+//! 1. applies the manifest (its namespaces mapped to the test's; its role, binding and group names
+//!    given the test's own suffix, so tests sharing a server never meet) with `kubectl apply`, as an
 //!    admin would, and runs every scenario as a user who has nothing but the manifest's group:
 //!    each must succeed without any Forbidden;
 //! 2. for every single permission of the manifest, a verb on a resource in one rule of one
@@ -11,17 +13,29 @@
 //!    A permission no scenario misses is reported: either the manifest grants too much or the
 //!    scenarios do not cover it.
 //!
-//! Emulator only (tokens of test users and the RBAC authorizer); skipped, and said so, against
-//! a real cluster. Every verb's manifest is checked this way: releases (read and maintenance),
-//! migrate2to3, adopt and annotate.
+//! The user: on the emulator a token user of its own; on a real server the admin impersonating
+//! (`as`/`as-groups` in a kubeconfig of the test's own), so the real RBAC authorizer decides. A real
+//! server's authorizer learns of RBAC changes through its informers a moment later: after each
+//! change the check waits until a SubjectAccessReview shows it. Every verb's manifest is checked this
+//! way: releases (read and maintenance), migrate2to3, adopt and annotate. The roles and bindings are
+//! deleted when the test ends.
 
 mod common;
+mod release_fixtures;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
-use common::{Emulator, TestCluster, fixture, repo_root, run, run_ok};
+use common::{TestCluster, fixture, repo_root, run, run_ok};
+use k8s_openapi::api::authorization::v1::{ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, ServiceAccount};
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use kubectl_werf::release::helm2;
+use kubectl_werf::settings::Helm2Storage;
+use kubectl_werf::storage::codec::{self, DecodeLimits};
+use kubectl_werf::storage::{Helm2Store, ObjectKind};
 use serde_json::{Value, json};
 
 const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
@@ -224,39 +238,113 @@ impl Manifest {
         docs[u.doc]["rules"] = Value::Array(out);
         docs
     }
+
+    /// The manifest with every role, binding and group name given `suffix`, so that tests sharing
+    /// one server (and the manifests' fixed names) never see each other's grants.
+    fn isolated(mut self, suffix: &str) -> Manifest {
+        let renamed = |name: &str| format!("{name}-{suffix}");
+        for d in &mut self.docs {
+            let Some(name) = d["metadata"]["name"].as_str().map(renamed) else { continue };
+            d["metadata"]["name"] = json!(name);
+            if let Some(role) = d["roleRef"]["name"].as_str().map(renamed) {
+                d["roleRef"]["name"] = json!(role);
+            }
+            for s in d.get_mut("subjects").and_then(Value::as_array_mut).into_iter().flatten() {
+                if s["kind"] == "Group"
+                    && let Some(group) = s["name"].as_str().map(renamed)
+                {
+                    s["name"] = json!(group);
+                }
+            }
+        }
+        self
+    }
 }
 
-/// The emulator with RBAC on and a user who is in the manifest's groups only.
+/// A user who has nothing but some groups (the manifest's): on the emulator (RBAC switched on) a token
+/// user; on a real server the admin impersonating that user and those groups.
 struct Rig<'a> {
     c: &'a TestCluster,
-    emu: &'a Emulator,
     user: String,
+    groups: Vec<String>,
     kubeconfig: PathBuf,
+    /// The file last applied, whose roles and bindings are deleted when the rig drops.
+    file: PathBuf,
     applied: bool,
 }
 
 impl<'a> Rig<'a> {
-    fn new(c: &'a TestCluster, user: &str, groups: &[String], default_ns: &str) -> Option<Rig<'a>> {
-        let emu = c.emulator_for("needs the emulator's token users and its RBAC authorizer");
-        emu.enable_rbac();
-        let token = format!("{user}-token");
-        let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
-        emu.add_user(&token, user, &groups);
-        let kubeconfig = c.dir.path().join(format!("{user}.kubeconfig"));
-        std::fs::write(&kubeconfig, emu.kubeconfig_yaml_for(&token, Some(default_ns))).unwrap();
-        Some(Rig { c, emu, user: user.to_string(), kubeconfig, applied: false })
+    fn new(c: &'a TestCluster, user: &str, groups: &[String], default_ns: &str) -> Rig<'a> {
+        let suffix = common::unique_suffix();
+        let kubeconfig = c.dir.path().join(format!("{user}-{suffix}.kubeconfig"));
+        match &c.emulator {
+            Some(emu) => {
+                emu.enable_rbac();
+                let token = format!("{user}-token");
+                let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
+                emu.add_user(&token, user, &groups);
+                std::fs::write(&kubeconfig, emu.kubeconfig_yaml_for(&token, Some(default_ns))).unwrap();
+            }
+            None => std::fs::write(&kubeconfig, impersonating_kubeconfig(&c.kubeconfig, user, groups, default_ns)).unwrap(),
+        }
+        let file = c.dir.path().join(format!("rbac-under-test-{suffix}.json"));
+        Rig { c, user: user.to_string(), groups: groups.to_vec(), kubeconfig, file, applied: false }
     }
 
     /// `kubectl apply -f` the first time (as an admin would), `kubectl replace -f` afterwards
     /// (a replace takes rules away; a client-side apply would too, but needs its annotation).
     fn apply(&mut self, docs: &[Value]) {
         // a stream of JSON documents, as kubectl reads them
-        let file = self.c.dir.path().join("rbac-under-test.json");
         let text: Vec<String> = docs.iter().map(|d| serde_json::to_string_pretty(d).unwrap()).collect();
-        std::fs::write(&file, text.join("\n")).unwrap();
+        std::fs::write(&self.file, text.join("\n")).unwrap();
         let verb = if self.applied { "replace" } else { "apply" };
-        run_ok(self.c.kubectl().args([verb, "-f"]).arg(&file));
+        run_ok(self.c.kubectl().args([verb, "-f"]).arg(&self.file));
         self.applied = true;
+    }
+
+    /// Whether the server's authorizer allows `u` to this rig's user now (a SubjectAccessReview).
+    fn allows(&self, docs: &[Value], u: &Unit) -> bool {
+        let d = &docs[u.doc];
+        let namespace = (d["kind"] == "Role").then(|| d["metadata"]["namespace"].as_str().unwrap_or_default().to_string());
+        let (resource, subresource) = match u.target.split_once('/') {
+            Some((r, s)) => (r.to_string(), Some(s.to_string())),
+            None => (u.target.clone(), None),
+        };
+        let review = SubjectAccessReview {
+            spec: SubjectAccessReviewSpec {
+                user: Some(self.user.clone()),
+                groups: Some(self.groups.iter().cloned().chain(["system:authenticated".to_string()]).collect()),
+                resource_attributes: Some(ResourceAttributes {
+                    verb: Some(u.verb.clone()),
+                    group: u.groups.first().cloned(),
+                    resource: Some(resource),
+                    subresource,
+                    namespace,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let api: Api<SubjectAccessReview> = Api::all(self.c.client.clone());
+        let answer = self.c.rt.block_on(api.create(&PostParams::default(), &review)).expect("SubjectAccessReview");
+        answer.status.is_some_and(|s| s.allowed)
+    }
+
+    /// On a real server, wait until its authorizer sees what was just applied: every unit of `allowed`
+    /// allowed and `denied` (if any) denied. A permission another rule also grants never turns denied:
+    /// after a while the check goes on (and the scenarios then show it as needed by none).
+    fn settle(&self, docs: &[Value], allowed: &[Unit], denied: Option<&Unit>) {
+        if !self.c.is_real() {
+            return;
+        }
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(15) {
+            if allowed.iter().all(|u| self.allows(docs, u)) && denied.is_none_or(|u| !self.allows(docs, u)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     fn command(&self, s: &Scenario) -> Command {
@@ -286,14 +374,44 @@ impl<'a> Rig<'a> {
     }
 }
 
+impl Drop for Rig<'_> {
+    /// The test's roles and bindings go (the namespaced ones would go with their namespaces anyway).
+    fn drop(&mut self) {
+        if self.applied {
+            let _ = run(self.c.kubectl().args(["delete", "--ignore-not-found", "--wait=false", "-f"]).arg(&self.file));
+        }
+    }
+}
+
+/// The admin's kubeconfig with its user impersonating `user` in `groups` (`as`, `as-groups`), and
+/// `namespace` as the context's namespace. Written as JSON, which kubectl and kube read as YAML.
+fn impersonating_kubeconfig(admin: &std::path::Path, user: &str, groups: &[String], namespace: &str) -> String {
+    let text = std::fs::read_to_string(admin).unwrap();
+    let mut kc: Value = serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", admin.display()));
+    let current = kc["current-context"].as_str().expect("a current context").to_string();
+    let context = kc["contexts"].as_array_mut().unwrap().iter_mut().find(|c| c["name"] == current.as_str()).expect("the current context");
+    context["context"]["namespace"] = json!(namespace);
+    let auth = context["context"]["user"].as_str().unwrap().to_string();
+    let entry = kc["users"].as_array_mut().unwrap().iter_mut().find(|u| u["name"] == auth.as_str()).expect("the context's user");
+    entry["user"]["as"] = json!(user);
+    if !groups.is_empty() {
+        entry["user"]["as-groups"] = json!(groups);
+    }
+    serde_json::to_string_pretty(&kc).unwrap()
+}
+
 /// The generic check (see the module notes). `reset` runs before every scenario run (for
-/// scenarios that change what the next one sees).
-fn least_privilege(c: &TestCluster, manifest: &Manifest, default_ns: &str, scenarios: &[Scenario], reset: &dyn Fn()) {
+/// scenarios that change what the next one sees). Returns the rig, the whole manifest applied.
+fn least_privilege<'a>(c: &'a TestCluster, manifest: &Manifest, default_ns: &str, scenarios: &[Scenario], reset: &dyn Fn()) -> Rig<'a> {
+    let manifest = manifest.clone().isolated(&common::unique_suffix());
     let groups = manifest.groups();
     assert!(!groups.is_empty(), "{}: binds no group", manifest.path.display());
-    let Some(mut rig) = Rig::new(c, "rbac-tester", &groups, default_ns) else { return };
+    let mut rig = Rig::new(c, "rbac-tester", &groups, default_ns);
+    let units = manifest.units();
+    assert!(!units.is_empty(), "{}: grants nothing", manifest.path.display());
     // 1. exactly the manifest: everything works
     rig.apply(&manifest.docs);
+    rig.settle(&manifest.docs, &units, None);
     for s in scenarios {
         reset();
         let (out, text) = rig.run(s);
@@ -308,10 +426,11 @@ fn least_privilege(c: &TestCluster, manifest: &Manifest, default_ns: &str, scena
     }
     // 2. one permission less: some scenario names it in a Forbidden message
     let mut unneeded = Vec::new();
-    let units = manifest.units();
-    assert!(!units.is_empty(), "{}: grants nothing", manifest.path.display());
     for u in &units {
-        rig.apply(&manifest.without(u));
+        let docs = manifest.without(u);
+        rig.apply(&docs);
+        let others: Vec<Unit> = units.iter().filter(|o| o.doc != u.doc || o.rule != u.rule || o.verb != u.verb || o.target != u.target).cloned().collect();
+        rig.settle(&docs, &others, Some(u));
         let mut seen = Vec::new();
         let named = scenarios.iter().any(|s| {
             reset();
@@ -331,12 +450,37 @@ fn least_privilege(c: &TestCluster, manifest: &Manifest, default_ns: &str, scena
         }
     }
     rig.apply(&manifest.docs);
+    rig.settle(&manifest.docs, &units, None);
     assert!(
         unneeded.is_empty(),
         "{}: permissions no scenario misses (grant less, or add a scenario that needs them):\n{}",
         manifest.path.display(),
         unneeded.join("\n")
     );
+    rig
+}
+
+/// Delete every Secret and ConfigMap of `ns` (as the admin).
+fn clear_records(c: &TestCluster, ns: &str) {
+    let dp = DeleteParams::default();
+    let lp = ListParams::default();
+    c.rt.block_on(async {
+        Api::<Secret>::namespaced(c.client.clone(), ns).delete_collection(&dp, &lp).await.unwrap();
+        Api::<ConfigMap>::namespaced(c.client.clone(), ns).delete_collection(&dp, &lp).await.unwrap();
+    });
+}
+
+fn delete_object<K>(c: &TestCluster, ns: &str, name: &str)
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    K::DynamicType: Default,
+{
+    let api: Api<K> = Api::namespaced(c.client.clone(), ns);
+    match c.rt.block_on(api.delete(name, &DeleteParams::default())) {
+        Ok(_) => {}
+        Err(kube::Error::Api(s)) if s.code == 404 => {}
+        Err(e) => panic!("delete {ns}/{name}: {e}"),
+    }
 }
 
 fn ns_map<'a>(pairs: &[(&'a str, &str)]) -> BTreeMap<&'a str, String> {
@@ -386,15 +530,24 @@ fn manifests_are_well_formed() {
 }
 
 /// `version` needs no rule of ours: `/version` is public information for every authenticated
-/// user (the default system:public-info-viewer). Without those defaults it says why it failed.
+/// user (the default system:public-info-viewer).
 #[test]
-fn version_needs_nothing_beyond_the_defaults_emulator_only() {
+fn version_needs_nothing_beyond_the_defaults() {
     let c = TestCluster::start();
-    let Some(rig) = Rig::new(&c, "nobody", &[], "default") else { return };
+    let rig = Rig::new(&c, "nobody", &[], "default");
     let out = run_ok(&mut rig.command(&werf(&["version"])));
     assert!(out.contains("Server Version: v1.36"), "{out}");
+}
+
+/// Without those defaults `version` says why it failed. The defaults of a real server are not a test's
+/// to delete (its other tests share them, and the server restores them only when it restarts).
+#[test]
+fn version_says_why_without_the_defaults_emulator_only() {
+    let c = TestCluster::start();
+    let emu = c.emulator_for("deletes the default ClusterRoleBindings");
+    let rig = Rig::new(&c, "nobody", &[], "default");
     for b in ["system:public-info-viewer", "system:discovery"] {
-        rig.emu.store().delete("clusterrolebindings.rbac.authorization.k8s.io", "", b).unwrap();
+        emu.store().delete("clusterrolebindings.rbac.authorization.k8s.io", "", b).unwrap();
     }
     let (out, text) = rig.run(&werf(&["version"]));
     assert_eq!(out.status.code(), Some(1), "{text}");
@@ -405,9 +558,8 @@ fn version_needs_nothing_beyond_the_defaults_emulator_only() {
 /// The generic check itself, with kubectl as the client: releases-read.yaml allows exactly
 /// reading Secrets and ConfigMaps anywhere.
 #[test]
-fn releases_read_rules_as_kubectl_sees_them_emulator_only() {
+fn releases_read_rules_as_kubectl_sees_them() {
     let c = TestCluster::start();
-    c.emulator_for("least-privilege check");
     let ns = c.namespace("rbac-read");
     c.create_object(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s1", "namespace": ns}}));
     c.create_object(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c1", "namespace": ns}}));
@@ -423,9 +575,8 @@ fn releases_read_rules_as_kubectl_sees_them_emulator_only() {
 
 /// The namespaced variant: its namespace and Tiller's only; -A and other namespaces refused.
 #[test]
-fn releases_read_namespaced_as_kubectl_sees_it_emulator_only() {
+fn releases_read_namespaced_as_kubectl_sees_it() {
     let c = TestCluster::start();
-    c.emulator_for("least-privilege check");
     let ns = c.namespace("rbac-app");
     let tiller = c.namespace("rbac-tiller");
     let other = c.namespace("rbac-other");
@@ -442,14 +593,12 @@ fn releases_read_namespaced_as_kubectl_sees_it_emulator_only() {
         kubectl(&["get", "configmap", "c1", "-n", &tiller]),
         kubectl(&["get", "configmaps", "-n", &tiller]),
     ];
-    least_privilege(&c, &m, &ns, &scenarios, &|| {});
-    let rig = Rig::new(&c, "rbac-tester", &m.groups(), &ns).unwrap();
+    let rig = least_privilege(&c, &m, &ns, &scenarios, &|| {});
     rig.assert_forbidden(&kubectl(&["get", "secrets", "-A"]), "cannot list resource \"secrets\" in API group \"\" at the cluster scope");
     rig.assert_forbidden(&kubectl(&["get", "secrets", "-n", &other]), &format!("in the namespace \"{other}\""));
     rig.assert_forbidden(&kubectl(&["get", "secrets", "-n", &tiller]), &format!("cannot list resource \"secrets\" in API group \"\" in the namespace \"{tiller}\""));
     rig.assert_forbidden(&kubectl(&["delete", "configmap", "c1", "-n", &ns]), "cannot delete resource \"configmaps\"");
 }
-
 /// The helper's bookkeeping: one permission less is exactly one (verb, resource) less.
 #[test]
 fn removing_one_permission_splits_its_rule() {
@@ -475,11 +624,26 @@ fn removing_one_permission_splits_its_rule() {
     assert_eq!(m.without(tiller_delete)[tiller_delete.doc]["rules"], json!([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["delete"]}]));
 }
 
-// ---- per-verb checks of verbs that are not in this branch yet ----
+// ---- per-verb checks ----
+
+/// The `shop` release's manifest without its Widget (a custom resource whose CRD a real cluster
+/// does not have): the objects these checks create and annotate.
+fn shop_objects_file(c: &TestCluster) -> PathBuf {
+    let text = std::fs::read_to_string(fixture("helm3/fx-helm3-shop-manifest.txt")).unwrap();
+    let path = c.dir.path().join("shop-objects.yaml");
+    std::fs::write(&path, without_widgets(&text)).unwrap();
+    path
+}
+
+/// A release manifest without its Widgets (custom resources no real cluster serves).
+fn without_widgets(manifest: &str) -> String {
+    let docs: Vec<&str> = manifest.split("\n---").filter(|d| !d.contains("\nkind: Widget")).collect();
+    docs.join("\n---")
+}
 
 /// The objects of the `shop` release's manifest, created in `ns` as an admin.
 fn create_shop_objects(c: &TestCluster, ns: &str) {
-    run_ok(c.kubectl().args(["apply", "-n", ns, "-f"]).arg(fixture("helm3/fx-helm3-shop-manifest.txt")));
+    run_ok(c.kubectl().args(["apply", "-n", ns, "-f"]).arg(shop_objects_file(c)));
 }
 
 /// Helm 3 fixtures (Secret and ConfigMap drivers) in `ns`, Helm 2 fixtures in `tiller`.
@@ -492,9 +656,8 @@ fn seed_releases(c: &TestCluster, ns: &str, tiller: &str) {
 }
 
 #[test]
-fn releases_read_least_privilege_emulator_only() {
+fn releases_read_least_privilege() {
     let c = TestCluster::start();
-    c.emulator_for("least-privilege check");
     let ns = c.namespace("rbac-rel");
     let tiller = c.namespace("rbac-rel-tiller");
     seed_releases(&c, &ns, &tiller);
@@ -512,9 +675,8 @@ fn releases_read_least_privilege_emulator_only() {
 }
 
 #[test]
-fn releases_read_namespaced_least_privilege_emulator_only() {
+fn releases_read_namespaced_least_privilege() {
     let c = TestCluster::start();
-    c.emulator_for("least-privilege check");
     let ns = c.namespace("rbac-reln");
     let tiller = c.namespace("rbac-reln-tiller");
     seed_releases(&c, &ns, &tiller);
@@ -527,28 +689,21 @@ fn releases_read_namespaced_least_privilege_emulator_only() {
         // Helm 2 records of namespace legacy-shop, kept in Tiller's namespace
         werf(&["releases", "status", "shop", "-n", "legacy-shop", "--helm-version", "2", t[0], t[1], t[2], t[3]]),
     ];
-    least_privilege(&c, &m, &ns, &scenarios, &|| {});
-    let rig = Rig::new(&c, "rbac-tester", &m.groups(), &ns).unwrap();
+    let rig = least_privilege(&c, &m, &ns, &scenarios, &|| {});
     let (out, text) = rig.run(&werf(&["releases", "list", "-A", "--helm-version", "3"]));
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("cluster-wide"), "{text}");
 }
 
 #[test]
-fn releases_maintain_least_privilege_emulator_only() {
+fn releases_maintain_least_privilege() {
     let c = TestCluster::start();
-    c.emulator_for("least-privilege check");
     let ns = c.namespace("rbac-maint");
     let tiller = c.namespace("rbac-maint-tiller");
     let backup = c.dir.path().join("backup");
     let seed_all = || {
-        let h = c.emulator.as_ref().unwrap().store();
-        for kind in ["secrets", "configmaps"] {
-            for n in [&ns, &tiller] {
-                for o in h.list(kind, Some(n), None).unwrap() {
-                    let _ = h.delete(kind, n, o["metadata"]["name"].as_str().unwrap());
-                }
-            }
+        for n in [&ns, &tiller] {
+            clear_records(&c, n);
         }
         seed_releases(&c, &ns, &tiller);
         c.seed_file(&fixture("helm3/fx-helm3-stuck-secrets.yaml"), &BTreeMap::from([("fx-helm3", ns.as_str())]));
@@ -559,9 +714,8 @@ fn releases_maintain_least_privilege_emulator_only() {
     // Before each run: everything seeded, minus one record of each kind for restore to create.
     let reseed = || {
         seed_all();
-        let h = c.emulator.as_ref().unwrap().store();
-        h.delete("secrets", &ns, "sh.helm.release.v1.shop.v1").unwrap();
-        h.delete("configmaps", &ns, "sh.helm.release.v1.cart.v1").unwrap();
+        delete_object::<Secret>(&c, &ns, "sh.helm.release.v1.shop.v1");
+        delete_object::<ConfigMap>(&c, &ns, "sh.helm.release.v1.cart.v1");
     };
     reseed();
     let m = Manifest::load("deploy/rbac/releases-maintain.yaml", &BTreeMap::new());
@@ -578,32 +732,38 @@ fn releases_maintain_least_privilege_emulator_only() {
     least_privilege(&c, &m, &ns, &scenarios, &reseed);
 }
 
+/// A Helm 2 synthetic fixture revision (`shop.v3`), decoded.
+fn helm2_synthetic(name: &str) -> helm2::Release {
+    let r = release_fixtures::load("helm2-synthetic").into_iter().find(|r| r.name == name).unwrap();
+    codec::decode_helm2(&r.payload, &DecodeLimits::default()).unwrap()
+}
+
 #[test]
-fn migrate2to3_least_privilege_emulator_only() {
+fn migrate2to3_least_privilege() {
     let c = TestCluster::start();
-    c.emulator_for("least-privilege check");
     let tiller = c.namespace("rbac-mig-tiller");
+    // The releases' own namespaces: the test's (a migration writes there), named in the Helm 2 records.
+    let shop_ns = c.namespace("rbac-mig-shop");
+    let cart_ns = c.namespace("rbac-mig-cart");
+    let helm2 = Helm2Store::new(c.client.clone(), &tiller, Helm2Storage::Auto, DecodeLimits::default());
     let reseed = || {
-        let h = c.emulator.as_ref().unwrap().store();
-        for kind in ["secrets", "configmaps"] {
-            for o in h.list(kind, None, Some("owner=helm")).unwrap() {
-                let _ = h.delete(kind, o["metadata"]["namespace"].as_str().unwrap(), o["metadata"]["name"].as_str().unwrap());
-            }
-            for o in h.list(kind, Some(&tiller), None).unwrap() {
-                let _ = h.delete(kind, &tiller, o["metadata"]["name"].as_str().unwrap());
-            }
+        for n in [&tiller, &shop_ns, &cart_ns] {
+            clear_records(&c, n);
         }
         // Helm 2: shop in ConfigMaps, cart in Secrets, both in Tiller's namespace.
-        c.seed_file(&fixture("helm2-synthetic/kube-system-shop-4revs-configmaps.yaml"), &BTreeMap::from([("kube-system", tiller.as_str())]));
-        c.seed_file(&fixture("helm2-synthetic/tiller-apps-cart-2revs-secrets.yaml"), &BTreeMap::from([("tiller-apps", tiller.as_str())]));
-        let _ = h.ensure_namespace("legacy-shop");
-        let _ = h.ensure_namespace("legacy-cart");
+        for (name, revs, kind, ns) in [("shop", 4, ObjectKind::ConfigMap, &shop_ns), ("cart", 2, ObjectKind::Secret, &cart_ns)] {
+            for rev in 1..=revs {
+                let mut rel = helm2_synthetic(&format!("{name}.v{rev}"));
+                rel.namespace = ns.to_string();
+                c.rt.block_on(helm2.create(kind, &rel)).unwrap();
+            }
+        }
         // Helm 3 records that differ from what the migration writes: only --force replaces them.
-        c.seed_file(&fixture("helm3/fx-helm3-shop-secrets.yaml"), &BTreeMap::from([("fx-helm3", "legacy-shop")]));
-        c.seed_file(&fixture("helm3/fx-helm3-cart-configmaps.yaml"), &BTreeMap::from([("fx-helm3", "legacy-cart")]));
+        c.seed_file(&fixture("helm3/fx-helm3-shop-secrets.yaml"), &BTreeMap::from([("fx-helm3", shop_ns.as_str())]));
+        c.seed_file(&fixture("helm3/fx-helm3-cart-configmaps.yaml"), &BTreeMap::from([("fx-helm3", cart_ns.as_str())]));
         // An object of the shop manifest, to be stamped with Helm's ownership.
-        let _ = h.delete("serviceaccounts", "legacy-shop", "shop");
-        let _ = h.create(json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "shop", "namespace": "legacy-shop"}}));
+        delete_object::<ServiceAccount>(&c, &shop_ns, "shop");
+        c.create_object(json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "shop", "namespace": shop_ns}}));
     };
     reseed();
     let m = Manifest::load("deploy/rbac/migrate2to3.yaml", &ns_map(&[("kube-system", &tiller)]));
@@ -618,39 +778,40 @@ fn migrate2to3_least_privilege_emulator_only() {
         // replaces differing ConfigMaps
         werf(&["migrate2to3", "cart", t[0], t[1], "--release-storage", "configmap", "--force", "--yes"]),
     ];
-    least_privilege(&c, &m, "legacy-shop", &scenarios, &reseed);
+    least_privilege(&c, &m, &shop_ns, &scenarios, &reseed);
 }
 
 #[test]
-fn adopt_least_privilege_emulator_only() {
+fn adopt_least_privilege() {
     let c = TestCluster::start();
-    c.emulator_for("least-privilege check");
     let ns = c.namespace("rbac-adopt");
     let reseed = || {
-        let h = c.emulator.as_ref().unwrap().store();
-        for kind in ["secrets", "configmaps"] {
-            for o in h.list(kind, Some(&ns), None).unwrap() {
-                let _ = h.delete(kind, &ns, o["metadata"]["name"].as_str().unwrap());
-            }
-        }
+        clear_records(&c, &ns);
         c.seed_file(&fixture("helm3/fx-helm3-shop-secrets.yaml"), &BTreeMap::from([("fx-helm3", ns.as_str())]));
         c.seed_file(&fixture("helm3/fx-helm3-cart-configmaps.yaml"), &BTreeMap::from([("fx-helm3", ns.as_str())]));
         c.seed_file(&fixture("helm3/fx-helm3-big-secrets.yaml"), &BTreeMap::from([("fx-helm3", ns.as_str())]));
-        h.create(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": ns}})).unwrap();
+        c.create_object(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": ns}, "data": {"a": "0"}}));
         // The objects of big (deployed, Secret driver) and cart (ConfigMap driver), owned by their
         // releases, so --detach has something to move.
         for (release, driver) in [("big", "secret"), ("cart", "configmap")] {
             let manifest = run_ok(c.werf().args(["releases", "get", "manifest", release, "-n", &ns, "--release-storage", driver]));
             let path = c.dir.path().join(format!("{release}-manifest.yaml"));
-            std::fs::write(&path, manifest).unwrap();
+            std::fs::write(&path, without_widgets(&manifest)).unwrap();
             run_ok(c.kubectl().args(["apply", "-n", &ns, "-f"]).arg(&path));
             run_ok(c.werf().args(["adopt", "-f"]).arg(&path).args(["--release", release, "-n", &ns, "--force", "--yes"]));
         }
     };
     reseed();
     let m = Manifest::load("deploy/rbac/adopt.yaml", &BTreeMap::new());
+    // The chart's manifest of settings: server-side dry-run applies (which fields it sets; the Helm 4
+    // prediction) and the managedFields handover need patch too.
+    let chart = c.dir.path().join("settings-chart.yaml");
+    std::fs::write(&chart, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  a: \"1\"\n").unwrap();
+    let chart = chart.to_str().unwrap();
     let scenarios = [
         werf(&["adopt", "configmap/settings", "--release", "app", "-n", &ns, "--yes"]),
+        werf(&["adopt", "-f", chart, "--release", "app", "-n", &ns, "--dry-run"]).exits(1),
+        werf(&["adopt", "-f", chart, "--release", "app", "-n", &ns, "--yes"]),
         werf(&["adopt", "--from-release", "big", "--release", "app", "-n", &ns, "--force", "--detach", "--yes"]),
         werf(&["adopt", "--from-release", "cart", "--release", "app", "-n", &ns, "--release-storage", "configmap", "--force", "--detach", "--yes"]),
     ];
@@ -658,9 +819,8 @@ fn adopt_least_privilege_emulator_only() {
 }
 
 #[test]
-fn annotate_least_privilege_emulator_only() {
+fn annotate_least_privilege() {
     let c = TestCluster::start();
-    c.emulator_for("least-privilege check");
     let ns = c.namespace("rbac-annotate");
     c.seed_file(&fixture("helm3/fx-helm3-shop-secrets.yaml"), &BTreeMap::from([("fx-helm3", ns.as_str())]));
     c.seed_file(&fixture("helm3/fx-helm3-cart-configmaps.yaml"), &BTreeMap::from([("fx-helm3", ns.as_str())]));
@@ -671,8 +831,9 @@ fn annotate_least_privilege_emulator_only() {
         werf(&["annotate", "cart", "-n", &ns, "--release-storage", "configmap", "--add-annotation", "example.com/team=cart", "--yes"]),
     ];
     // Each run must really patch: put the live objects back as they were before.
+    let objects = shop_objects_file(&c);
     let reset = || {
-        run_ok(c.kubectl().args(["delete", "-n", &ns, "--wait=false", "-f"]).arg(fixture("helm3/fx-helm3-shop-manifest.txt")));
+        run_ok(c.kubectl().args(["delete", "-n", &ns, "--wait=false", "-f"]).arg(&objects));
         create_shop_objects(&c, &ns);
     };
     least_privilege(&c, &m, &ns, &scenarios, &reset);

@@ -5,7 +5,6 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::process::Command;
-use std::sync::Arc;
 
 use common::{TestCluster, fixture, run, run_ok};
 use serde_json::Value;
@@ -378,36 +377,72 @@ fn list_fetches_only_the_latest_records_emulator_only() {
     assert!(emu.request_log().iter().any(|r| r.verb == "list" && r.accept.starts_with("application/vnd.kubernetes.protobuf")));
 }
 
+/// A user who may read one namespace only (a Role and RoleBinding there): on the emulator a token user of
+/// its own, on a real server the admin impersonating (`--as`, `--as-group`), so the server's RBAC decides.
 #[test]
-fn rbac_one_namespace_user_emulator_only() {
+fn rbac_one_namespace_user() {
     let c = TestCluster::start();
-    let emu = c.emulator_for("needs the emulator's users and authorizer");
     let seeded = seed_helm3(&c);
     let allowed = seeded[0].0.clone();
     let tiller = c.namespace("rel-tiller");
     c.seed_file(&fixture("helm2-synthetic/kube-system-shop-4revs-configmaps.yaml"), &BTreeMap::from([("kube-system", tiller.as_str())]));
-    emu.add_user("ns-token", "alice", &["devs"]);
-    let only = allowed.clone();
-    emu.set_authorizer(Some(Arc::new(move |a: &kube_emulator::RequestAttributes| {
-        if !a.is_resource || a.namespace == only {
-            kube_emulator::Decision::Allow
-        } else {
-            kube_emulator::Decision::Deny(None)
+    let group = format!("devs-{}", common::unique_suffix());
+    c.create_object(serde_json::json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+        "metadata": {"name": "release-reader", "namespace": allowed},
+        "rules": [{"apiGroups": [""], "resources": ["secrets", "configmaps"], "verbs": ["get", "list"]}],
+    }));
+    c.create_object(serde_json::json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": "release-reader", "namespace": allowed},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "release-reader"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}],
+    }));
+    let alice_kubeconfig = c.emulator.as_ref().map(|emu| {
+        emu.enable_rbac();
+        emu.add_user("ns-token", "alice", &[&group]);
+        let kc = c.dir.path().join("alice.kubeconfig");
+        std::fs::write(&kc, emu.kubeconfig_yaml_for("ns-token", Some(&allowed))).unwrap();
+        kc
+    });
+    // Alice's default namespace is the allowed one (her kubeconfig's; on a real server `-n`).
+    let as_alice = |args: &[&str]| {
+        let mut cmd = c.werf();
+        match &alice_kubeconfig {
+            Some(kc) => {
+                cmd.env("KUBECONFIG", kc);
+            }
+            None => {
+                cmd.args(["--as", "alice", "--as-group", &group]);
+                if !args.iter().any(|a| *a == "-n" || *a == "-A") {
+                    cmd.args(["-n", &allowed]);
+                }
+            }
         }
-    })));
-    let kc = c.dir.path().join("alice.kubeconfig");
-    std::fs::write(&kc, emu.kubeconfig_yaml_for("ns-token", Some(&allowed))).unwrap();
+        run(cmd.args(args))
+    };
+    // A real server's authorizer learns of the new binding from its informers a moment later.
+    let start = std::time::Instant::now();
+    while !as_alice(&["releases", "list", "--helm-version", "3"]).status.success() {
+        assert!(start.elapsed() < std::time::Duration::from_secs(15), "the RoleBinding never took effect");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     // -A needs cluster-wide rights: a clear message and a hint.
-    let out = run(c.werf().env("KUBECONFIG", &kc).args(["releases", "list", "-A"]));
+    let out = as_alice(&["releases", "list", "-A"]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("cluster-wide") && stderr.contains("-n NAMESPACE"), "{stderr}");
     // One namespace works; Tiller's namespace is not readable: warned, Helm 3 part still shown.
-    let out = run(c.werf().env("KUBECONFIG", &kc).args(["releases", "list", "--tiller-namespace", &tiller]));
+    let out = as_alice(&["releases", "list", "--tiller-namespace", &tiller]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stdout.contains("shop") && stdout.contains("stuck") && stdout.contains("big"), "{stdout}");
     assert!(stderr.contains("skipping Helm 2 releases") && stderr.contains(&tiller), "{stderr}");
-    emu.set_authorizer(None);
+    // Another namespace: refused, the server's message naming it.
+    let other = &seeded[1].0;
+    let out = as_alice(&["releases", "list", "-n", other, "--helm-version", "3"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(other.as_str()) && stderr.to_ascii_lowercase().contains("forbidden"), "{stderr}");
 }

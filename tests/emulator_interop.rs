@@ -49,7 +49,8 @@ struct Env {
 
 fn setup() -> Env {
     let emu = Emulator::start_blocking().expect("start emulator");
-    for d in ["helm3", "helm2", "helm2-synthetic"] {
+    // crds: the shop chart's Widget CRD, as on a cluster where that chart was installed
+    for d in ["crds", "helm3", "helm2", "helm2-synthetic"] {
         emu.seed_dir(&fixtures().join(d)).unwrap_or_else(|e| panic!("seeding {d}: {e}"));
     }
     let dir = tempfile::tempdir().unwrap();

@@ -16,6 +16,7 @@ async fn client(emu: &Emulator) -> kube::Client {
 async fn kube_rs_discovery_and_crud() {
     let emu = Emulator::start().await.unwrap();
     emu.seed_dir(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/helm3")).unwrap();
+    emu.seed_dir(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/crds")).unwrap();
     let client = client(&emu).await;
 
     let discovery = kube::Discovery::new(client.clone()).run_aggregated().await.unwrap();

@@ -33,7 +33,6 @@ pub static DISCOVERY_FILES: &[(&str, &[u8])] = &[
     ("apis_rbac_authorization_k8s_io_v1", fx!("discovery/apis_rbac_authorization_k8s_io_v1.json")),
     ("apis_resource_k8s_io_v1", fx!("discovery/apis_resource_k8s_io_v1.json")),
     ("apis_scheduling_k8s_io_v1", fx!("discovery/apis_scheduling_k8s_io_v1.json")),
-    ("apis_shop_example_com_v1", fx!("discovery/apis_shop_example_com_v1.json")),
     ("apis_storage_k8s_io_v1", fx!("discovery/apis_storage_k8s_io_v1.json")),
     ("version", fx!("discovery/version.json")),
 ];
@@ -83,7 +82,6 @@ pub static OPENAPI_FILES: &[(&str, &[u8])] = &[
     ("apis_resource_k8s_io_v1", fx!("openapi-v3/apis_resource_k8s_io_v1.json")),
     ("apis_scheduling_k8s_io", fx!("openapi-v3/apis_scheduling_k8s_io.json")),
     ("apis_scheduling_k8s_io_v1", fx!("openapi-v3/apis_scheduling_k8s_io_v1.json")),
-    ("apis_shop_example_com_v1", fx!("openapi-v3/apis_shop_example_com_v1.json")),
     ("apis_storage_k8s_io", fx!("openapi-v3/apis_storage_k8s_io.json")),
     ("apis_storage_k8s_io_v1", fx!("openapi-v3/apis_storage_k8s_io_v1.json")),
     ("index", fx!("openapi-v3/index.json")),

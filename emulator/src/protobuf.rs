@@ -1,12 +1,11 @@
 //! Request bodies in Kubernetes' protobuf encoding, which client-go's typed clients (and so helm,
-//! when it writes release Secrets/ConfigMaps, and `kubectl create namespace`) send. Decoded into the
-//! same JSON the rest of the server handles. Covers the kinds those clients write: Secret, ConfigMap,
-//! Namespace, and DeleteOptions; anything else answers 415 as before.
+//! when it writes release Secrets/ConfigMaps, and `kubectl create ...`) send. Decoded into the
+//! same JSON the rest of the server handles: DeleteOptions here, objects by `pbobject` (every kind of its
+//! table); anything else answers 415.
 //!
 //! Envelope: the 4 bytes `k8s\0`, then a `runtime.Unknown` message {typeMeta=1 {apiVersion=1, kind=2},
 //! raw=2, contentEncoding=3, contentType=4}; `raw` holds the object's own message.
 
-use base64::Engine;
 use serde_json::{Map, Value, json};
 
 const MAGIC: &[u8] = b"k8s\0";
@@ -65,194 +64,6 @@ fn string(b: &[u8]) -> Result<String, String> {
     String::from_utf8(b.to_vec()).map_err(|_| "invalid UTF-8 in a string field".to_string())
 }
 
-/// A `map<string, string|bytes>` entry {key=1, value=2}.
-fn map_entry(b: &[u8], value_is_bytes: bool) -> Result<(String, Value), String> {
-    let mut key = String::new();
-    let mut value = Value::String(String::new());
-    for (n, f) in fields(b)? {
-        match (n, f) {
-            (1, Field::Bytes(k)) => key = string(k)?,
-            (2, Field::Bytes(v)) => {
-                value = if value_is_bytes {
-                    Value::String(base64::engine::general_purpose::STANDARD.encode(v))
-                } else {
-                    Value::String(string(v)?)
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok((key, value))
-}
-
-fn time(b: &[u8]) -> Result<Value, String> {
-    let mut seconds = 0i64;
-    for (n, f) in fields(b)? {
-        if let (1, Field::Varint(v)) = (n, f) {
-            seconds = v as i64;
-        }
-    }
-    // RFC 3339 in UTC, second precision, as metav1.Time marshals.
-    let days = seconds.div_euclid(86400);
-    let secs = seconds.rem_euclid(86400);
-    let (y, m, d) = civil(days);
-    Ok(Value::String(format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs / 60 % 60, secs % 60)))
-}
-
-fn civil(z: i64) -> (i64, u32, u32) {
-    let z = z + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-fn object_meta(b: &[u8]) -> Result<Value, String> {
-    let mut meta = Map::new();
-    let mut labels = Map::new();
-    let mut annotations = Map::new();
-    let mut finalizers = Vec::new();
-    for (n, f) in fields(b)? {
-        match (n, f) {
-            (1, Field::Bytes(v)) => {
-                meta.insert("name".into(), Value::String(string(v)?));
-            }
-            (2, Field::Bytes(v)) => {
-                meta.insert("generateName".into(), Value::String(string(v)?));
-            }
-            (3, Field::Bytes(v)) => {
-                meta.insert("namespace".into(), Value::String(string(v)?));
-            }
-            (5, Field::Bytes(v)) => {
-                meta.insert("uid".into(), Value::String(string(v)?));
-            }
-            (6, Field::Bytes(v)) => {
-                meta.insert("resourceVersion".into(), Value::String(string(v)?));
-            }
-            (7, Field::Varint(v)) => {
-                meta.insert("generation".into(), json!(v as i64));
-            }
-            (8, Field::Bytes(v)) => {
-                meta.insert("creationTimestamp".into(), time(v)?);
-            }
-            (11, Field::Bytes(v)) => {
-                let (k, val) = map_entry(v, false)?;
-                labels.insert(k, val);
-            }
-            (12, Field::Bytes(v)) => {
-                let (k, val) = map_entry(v, false)?;
-                annotations.insert(k, val);
-            }
-            (14, Field::Bytes(v)) => finalizers.push(Value::String(string(v)?)),
-            _ => {}
-        }
-    }
-    if !labels.is_empty() {
-        meta.insert("labels".into(), Value::Object(labels));
-    }
-    if !annotations.is_empty() {
-        meta.insert("annotations".into(), Value::Object(annotations));
-    }
-    if !finalizers.is_empty() {
-        meta.insert("finalizers".into(), Value::Array(finalizers));
-    }
-    Ok(Value::Object(meta))
-}
-
-fn secret(b: &[u8]) -> Result<Map<String, Value>, String> {
-    let mut obj = Map::new();
-    let (mut data, mut string_data) = (Map::new(), Map::new());
-    for (n, f) in fields(b)? {
-        match (n, f) {
-            (1, Field::Bytes(v)) => {
-                obj.insert("metadata".into(), object_meta(v)?);
-            }
-            (2, Field::Bytes(v)) => {
-                let (k, val) = map_entry(v, true)?;
-                data.insert(k, val);
-            }
-            (3, Field::Bytes(v)) => {
-                obj.insert("type".into(), Value::String(string(v)?));
-            }
-            (4, Field::Bytes(v)) => {
-                let (k, val) = map_entry(v, false)?;
-                string_data.insert(k, val);
-            }
-            (5, Field::Varint(v)) => {
-                obj.insert("immutable".into(), Value::Bool(v != 0));
-            }
-            _ => {}
-        }
-    }
-    if !data.is_empty() {
-        obj.insert("data".into(), Value::Object(data));
-    }
-    if !string_data.is_empty() {
-        obj.insert("stringData".into(), Value::Object(string_data));
-    }
-    Ok(obj)
-}
-
-fn config_map(b: &[u8]) -> Result<Map<String, Value>, String> {
-    let mut obj = Map::new();
-    let (mut data, mut binary) = (Map::new(), Map::new());
-    for (n, f) in fields(b)? {
-        match (n, f) {
-            (1, Field::Bytes(v)) => {
-                obj.insert("metadata".into(), object_meta(v)?);
-            }
-            (2, Field::Bytes(v)) => {
-                let (k, val) = map_entry(v, false)?;
-                data.insert(k, val);
-            }
-            (3, Field::Bytes(v)) => {
-                let (k, val) = map_entry(v, true)?;
-                binary.insert(k, val);
-            }
-            (4, Field::Varint(v)) => {
-                obj.insert("immutable".into(), Value::Bool(v != 0));
-            }
-            _ => {}
-        }
-    }
-    if !data.is_empty() {
-        obj.insert("data".into(), Value::Object(data));
-    }
-    if !binary.is_empty() {
-        obj.insert("binaryData".into(), Value::Object(binary));
-    }
-    Ok(obj)
-}
-
-fn namespace(b: &[u8]) -> Result<Map<String, Value>, String> {
-    let mut obj = Map::new();
-    for (n, f) in fields(b)? {
-        match (n, f) {
-            (1, Field::Bytes(v)) => {
-                obj.insert("metadata".into(), object_meta(v)?);
-            }
-            (2, Field::Bytes(v)) => {
-                let mut finalizers = Vec::new();
-                for (n2, f2) in fields(v)? {
-                    if let (1, Field::Bytes(s)) = (n2, f2) {
-                        finalizers.push(Value::String(string(s)?));
-                    }
-                }
-                if !finalizers.is_empty() {
-                    obj.insert("spec".into(), json!({ "finalizers": finalizers }));
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok(obj)
-}
-
 fn delete_options(b: &[u8]) -> Result<Map<String, Value>, String> {
     let mut obj = Map::new();
     for (n, f) in fields(b)? {
@@ -280,6 +91,12 @@ fn delete_options(b: &[u8]) -> Result<Map<String, Value>, String> {
             }
             (4, Field::Bytes(v)) => {
                 obj.insert("propagationPolicy".into(), Value::String(string(v)?));
+            }
+            (5, Field::Bytes(v)) => {
+                let dry = obj.entry("dryRun").or_insert_with(|| Value::Array(Vec::new()));
+                if let Value::Array(a) = dry {
+                    a.push(Value::String(string(v)?));
+                }
             }
             _ => {}
         }
@@ -309,11 +126,11 @@ pub fn decode(body: &[u8]) -> Result<Value, String> {
     }
     let raw = raw.unwrap_or(&[]);
     let mut obj = match kind.as_str() {
-        "Secret" => secret(raw)?,
-        "ConfigMap" => config_map(raw)?,
-        "Namespace" => namespace(raw)?,
         "DeleteOptions" => delete_options(raw)?,
-        other => return Err(format!("protobuf bodies of kind {other:?} are not supported by this emulator")),
+        other => match crate::pbobject::decode_object(&api_version, other, raw) {
+            Some(decoded) => decoded?,
+            None => return Err(format!("protobuf bodies of kind {other:?} are not supported by this emulator")),
+        },
     };
     obj.insert("apiVersion".into(), Value::String(if api_version.is_empty() { "v1".into() } else { api_version }));
     obj.insert("kind".into(), Value::String(kind));
@@ -323,6 +140,7 @@ pub fn decode(body: &[u8]) -> Result<Value, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
 
     fn ld(field: u32, bytes: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();

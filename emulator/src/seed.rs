@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::status::ApiError;
-use crate::store::{StoreHandle, resource_of};
+use crate::store::StoreHandle;
 
 /// Why seeding failed.
 #[derive(Debug, thiserror::Error)]
@@ -76,7 +76,7 @@ pub fn seed_text(store: &StoreHandle, text: &str, origin: &Path) -> Result<usize
             o.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("")
         );
         let err = |error: ApiError| SeedError::Object { path: origin.to_path_buf(), what: what.clone(), error };
-        let res = resource_of(&o).map_err(err)?;
+        let res = store.store.resource_of(&o).map_err(err)?;
         if res.namespaced {
             let ns = o.pointer("/metadata/namespace").and_then(Value::as_str).filter(|s| !s.is_empty()).unwrap_or("default").to_string();
             if let Some(Value::Object(m)) = o.get_mut("metadata") {

@@ -23,6 +23,8 @@ use crate::util;
 
 /// Maximum accepted request body (the real server's 3 MiB).
 pub const MAX_BODY: usize = 3 * 1024 * 1024;
+/// How much of a too-large body is read (and dropped) before answering 413.
+const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
 
 /// A response body made of shared chunks (objects are served from their stored bytes).
 pub struct ChunkBody {
@@ -124,6 +126,8 @@ struct Info {
     subresource: String,
     verb: String,
     route: String,
+    /// `User-Agent` (field tracking names the writer from it when there is no fieldManager).
+    user_agent: String,
 }
 
 fn parse_info(method: &str, path: &str, query: &[(String, String)]) -> Info {
@@ -251,7 +255,8 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Resul
     let content_type = header(&req, "content-type");
     let accept = header(&req, "accept");
     let auth = header(&req, "authorization");
-    let info = parse_info(&method, &path, &query);
+    let mut info = parse_info(&method, &path, &query);
+    info.user_agent = header(&req, "user-agent");
 
     let mut log = LoggedRequest {
         method: method.clone(),
@@ -275,9 +280,10 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Resul
     let reply = async {
         // body, with the 3 MiB limit
         let declared: Option<u64> = req.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
-        if declared.is_some_and(|n| n > MAX_BODY as u64) {
-            return Ok(Reply::error(&ApiError::too_large()));
-        }
+        // Too large: answered 413 once the client has sent it all (as kube-apiserver does; answering
+        // early breaks the client's write). At most DRAIN_LIMIT is read.
+        let mut too_large = declared.is_some_and(|n| n > MAX_BODY as u64);
+        let mut drained = 0usize;
         let user = match authenticate(&shared, &auth, &path) {
             Ok(u) => u,
             Err(e) => return Ok(Reply::error(&e)),
@@ -289,14 +295,25 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Resul
             match frame {
                 Ok(f) => {
                     if let Some(d) = f.data_ref() {
+                        if too_large {
+                            drained += d.len();
+                            if drained > DRAIN_LIMIT {
+                                return Err(());
+                            }
+                            continue;
+                        }
                         body_bytes.extend_from_slice(d);
                         if body_bytes.len() > MAX_BODY {
-                            return Ok(Reply::error(&ApiError::too_large()));
+                            too_large = true;
+                            body_bytes = Vec::new();
                         }
                     }
                 }
                 Err(_) => return Err(()),
             }
+        }
+        if too_large {
+            return Ok(Reply::error(&ApiError::too_large()));
         }
         log.request_bytes = body_bytes.len() as u64;
         let attrs = RequestAttributes {
@@ -462,10 +479,17 @@ fn dispatch(
     body: &[u8],
 ) -> Reply {
     if !info.is_resource {
+        if let Some(doc) = (method == "GET" || method == "HEAD").then(|| shared.store.crds.discovery(path.trim_end_matches('/'), wants_aggregated(accept))).flatten() {
+            let mut r = Reply::json(200, &doc);
+            if wants_aggregated(accept) && path.trim_end_matches('/') == "/apis" {
+                r.content_type = AGGREGATED_CT.into();
+            }
+            return r;
+        }
         return non_resource(method, path, accept);
     }
-    let Some(res) = discovery::find(&info.group, &info.version, &info.resource) else {
-        if discovery::group_versions().iter().any(|(g, v)| *g == info.group && *v == info.version) {
+    let Some(res) = shared.store.find_resource(&info.group, &info.version, &info.resource) else {
+        if discovery::group_versions().iter().chain(shared.store.crds.group_versions().iter()).any(|(g, v)| *g == info.group && *v == info.version) {
             return Reply::error(&ApiError::resource_not_found());
         }
         return Reply::text(404, "404 page not found\n");
@@ -520,7 +544,7 @@ fn qget<'a>(query: &'a [(String, String)], key: &str) -> Option<&'a str> {
     query.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
-fn write_options(query: &[(String, String)]) -> Result<WriteOptions, ApiError> {
+fn write_options(query: &[(String, String)], info: &Info) -> Result<WriteOptions, ApiError> {
     let fv = match qget(query, "fieldValidation") {
         None | Some("") | Some("Warn") => FieldValidation::Warn,
         Some("Strict") => FieldValidation::Strict,
@@ -547,7 +571,15 @@ fn write_options(query: &[(String, String)]) -> Result<WriteOptions, ApiError> {
             ));
         }
     };
-    Ok(WriteOptions { dry_run, field_validation: fv, field_manager: qget(query, "fieldManager").map(String::from) })
+    Ok(WriteOptions {
+        dry_run,
+        field_validation: fv,
+        field_manager: qget(query, "fieldManager").map(String::from),
+        force: qget(query, "force") == Some("true"),
+        user_agent: info.user_agent.clone(),
+        subresource: info.subresource.clone(),
+        apply: false,
+    })
 }
 
 fn parse_body(content_type: &str, body: &[u8]) -> Result<Value, ApiError> {
@@ -598,6 +630,11 @@ fn resource_request(
     let store = &shared.store;
     let verb = info.verb.as_str();
     if !info.subresource.is_empty() {
+        if crate::managed::tracked(res) && (info.subresource == "scale" || verb != "get") {
+            let opts = write_options(query, info)?;
+            return crate::managed::serve_subresource(store, res, &info.namespace, &info.name, verb, content_type, body, &opts)
+                .map(|v| Reply::json(200, &v));
+        }
         if info.subresource == "status" && verb == "get" && res.subresources.iter().any(|s| s == "status") {
             let o = store.get(res, &info.namespace, &info.name)?;
             return Ok(Reply { status: 200, content_type: "application/json".into(), headers: vec![], chunks: o.typed_chunks(res) });
@@ -664,19 +701,19 @@ fn resource_request(
             })
         }
         "create" => {
-            let opts = write_options(query)?;
+            let opts = write_options(query, info)?;
             let obj = parse_body(content_type, body)?;
             let out = store.create(res, ns, obj, &opts)?;
             Ok(with_warnings(Reply::json(201, &out.object), &out.warnings))
         }
         "update" => {
-            let opts = write_options(query)?;
+            let opts = write_options(query, info)?;
             let obj = parse_body(content_type, body)?;
             let out = store.update(res, ns, &info.name, obj, &opts)?;
             Ok(with_warnings(Reply::json(200, &out.object), &out.warnings))
         }
         "patch" => {
-            let opts = write_options(query)?;
+            let opts = write_options(query, info)?;
             let Some(pt) = PatchType::from_content_type(content_type) else {
                 return Err(ApiError::unsupported_media_type(content_type));
             };
@@ -687,11 +724,8 @@ fn resource_request(
             Ok(with_warnings(Reply::json(if out.created { 201 } else { 200 }, &out.object), &out.warnings))
         }
         "delete" => {
-            let opts: Value = if body.is_empty() {
-                Value::Null
-            } else {
-                serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}")))?
-            };
+            // client-go's typed clients (helm uninstall) send DeleteOptions as protobuf
+            let opts: Value = if body.is_empty() { Value::Null } else { parse_body(content_type, body)? };
             let pre_rv = opts.pointer("/preconditions/resourceVersion").and_then(Value::as_str);
             let pre_uid = opts.pointer("/preconditions/uid").and_then(Value::as_str);
             let dry_run = qget(query, "dryRun") == Some("All")

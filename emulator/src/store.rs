@@ -35,6 +35,28 @@ pub struct WriteOptions {
     pub dry_run: bool,
     pub field_validation: FieldValidation,
     pub field_manager: Option<String>,
+    /// Field tracking (see `managed`): `force=true` of an apply, the client's user agent (the manager when
+    /// `fieldManager` is absent), the subresource written, and whether this write is an apply.
+    pub force: bool,
+    pub user_agent: String,
+    pub subresource: String,
+    pub apply: bool,
+}
+
+impl WriteOptions {
+    fn tracking(&self) -> crate::managed::Write<'_> {
+        crate::managed::Write {
+            manager: crate::managed::manager_name(self.field_manager.as_deref(), &self.user_agent),
+            subresource: &self.subresource,
+            apply: self.apply,
+            force: self.force,
+        }
+    }
+}
+
+/// The managedFields a request carried (before `finalize` drops client-set metadata).
+fn requested_managed_fields(obj: &Map<String, Value>) -> Option<Value> {
+    obj.get("metadata").and_then(|m| m.get("managedFields")).cloned()
 }
 
 /// Patch flavours (by request content type).
@@ -179,21 +201,12 @@ pub struct ListPage {
 /// The shared store.
 pub struct Store {
     inner: RwLock<Inner>,
+    /// The CustomResourceDefinitions served now (see `crd.rs`).
+    pub(crate) crds: crate::crd::Registry,
 }
 
 fn uses_generation(res: &Resource) -> bool {
-    res.custom
-        || matches!(
-            res.group.as_str(),
-            "apps"
-                | "batch"
-                | "networking.k8s.io"
-                | "policy"
-                | "autoscaling"
-                | "apiextensions.k8s.io"
-                | "admissionregistration.k8s.io"
-                | "flowcontrol.apiserver.k8s.io"
-        )
+    crate::generation::has_generation(res)
 }
 
 const SERVER_META: &[&str] = &[
@@ -241,10 +254,16 @@ fn ordered_meta(meta: Map<String, Value>) -> Map<String, Value> {
             }
         }
     }
+    let managed = rest.shift_remove("managedFields");
     for (k, v) in rest {
-        if !v.is_null() && k != "managedFields" {
+        if !v.is_null() {
             out.insert(k, v);
         }
+    }
+    // Only `managed::track`/`managed::apply` put them here (`finalize` drops what clients send); last, as
+    // the real server orders ObjectMeta.
+    if let Some(m) = managed.filter(|m| m.as_array().is_some_and(|a| !a.is_empty())) {
+        out.insert("managedFields".into(), m);
     }
     out
 }
@@ -419,23 +438,9 @@ fn finalize(res: &Resource, mut obj: Map<String, Value>, ns: &str, rv: Option<u6
     Value::Object(out)
 }
 
-/// The real server's rule: a spec change bumps `generation`; for a Deployment an annotation change does
-/// too (its strategy copies annotations to the ReplicaSets, so they count as a template change).
+/// The real server's rule, kind by kind (see `generation.rs`).
 fn bumps_generation(res: &Resource, old: &Value, new: &Value) -> bool {
-    let annotations = |v: &Value| v.pointer("/metadata/annotations").cloned().filter(|a| a.as_object().is_some_and(|m| !m.is_empty()));
-    spec_changed(old, new) || (res.group == "apps" && res.plural == "deployments" && annotations(old) != annotations(new))
-}
-
-fn spec_changed(old: &Value, new: &Value) -> bool {
-    let strip = |v: &Value| -> Value {
-        match v {
-            Value::Object(m) => Value::Object(
-                m.iter().filter(|(k, _)| *k != "metadata" && *k != "status").map(|(k, v)| (k.clone(), v.clone())).collect(),
-            ),
-            o => o.clone(),
-        }
-    };
-    strip(old) != strip(new)
+    crate::generation::bumps(res, old, new)
 }
 
 /// Continue tokens look like the real server's: base64url JSON `{"v","rv","start"}`.
@@ -463,7 +468,26 @@ impl Default for Store {
 
 impl Store {
     pub fn new(initial_rv: u64) -> Store {
-        Store { inner: RwLock::new(Inner { rv: initial_rv, tables: HashMap::new() }) }
+        Store { inner: RwLock::new(Inner { rv: initial_rv, tables: HashMap::new() }), crds: Default::default() }
+    }
+
+    /// The resource served at `/apis/{group}/{version}/{plural}`: built in, or from a CRD.
+    pub(crate) fn find_resource(&self, group: &str, version: &str, plural: &str) -> Option<&'static Resource> {
+        discovery::find(group, version, plural).or_else(|| self.crds.find(group, version, plural))
+    }
+
+    /// A resource by kubectl-style name (see [`StoreHandle`]).
+    pub(crate) fn resolve_resource(&self, name: &str) -> Option<&'static Resource> {
+        discovery::resolve(name).or_else(|| self.crds.resolve(name))
+    }
+
+    /// The resource of an object's `apiVersion` and `kind`.
+    pub(crate) fn resource_of(&self, obj: &Value) -> Result<&'static Resource, ApiError> {
+        let av = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+        let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
+        discovery::find_by_kind(av, kind)
+            .or_else(|| self.crds.find_by_kind(av, kind))
+            .ok_or_else(|| ApiError::new(404, "NotFound", format!("no matches for kind \"{kind}\" in version \"{av}\"")))
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
@@ -624,8 +648,16 @@ impl Store {
         if g.tables.get(&res.storage_key()).is_some_and(|t| t.contains_key(&key)) {
             return Err(ApiError::already_exists(res.gr(), &name));
         }
+        if crate::crd::is_crd(res) {
+            self.crds.check(&Value::Object(obj.clone()))?;
+        }
         let rv = if opts.dry_run { None } else { Some(g.rv + 1) };
-        let value = finalize(res, obj, ns, rv, None);
+        let requested = requested_managed_fields(&obj);
+        let mut value = finalize(res, obj, ns, rv, None);
+        if !opts.dry_run && crate::crd::is_crd(res) {
+            self.crds.written(&mut value);
+        }
+        crate::managed::track(res, None, &mut value, requested.as_ref(), &opts.tracking());
         if !opts.dry_run {
             g.rv += 1;
             g.tables.entry(res.storage_key()).or_default().insert(key, Obj::new(&value));
@@ -685,8 +717,9 @@ impl Store {
             validate::secret(&mut obj, name)?;
         }
         let old_value = old.value();
-        // Namespaces keep their status; other kinds keep it when they have a status subresource.
-        if res.subresources.iter().any(|s| s == "status") || (res.group.is_empty() && res.plural == "namespaces") {
+        // Namespaces keep their status; other kinds keep it when they have a status subresource (unless this
+        // is a write of that subresource).
+        if opts.subresource != "status" && (res.subresources.iter().any(|s| s == "status") || (res.group.is_empty() && res.plural == "namespaces")) {
             match old_value.get("status") {
                 Some(s) => {
                     obj.insert("status".into(), s.clone());
@@ -703,12 +736,24 @@ impl Store {
             generation: old_gen,
         };
         let rv = if opts.dry_run { old.meta_str("resourceVersion").parse().ok() } else { Some(g.rv + 1) };
+        let requested = requested_managed_fields(&obj);
         let mut value = finalize(res, obj, ns, rv, Some(&carry));
+        if !opts.apply {
+            crate::managed::track(res, Some(&old_value), &mut value, requested.as_ref(), &opts.tracking());
+        } else if let Some(mf) = requested
+            && let Some(Value::Object(m)) = value.get_mut("metadata")
+        {
+            // computed by managed::apply
+            m.insert("managedFields".into(), mf);
+        }
         if let Some(old_generation) = old_gen
             && bumps_generation(res, &old_value, &value)
                 && let Some(Value::Object(m)) = value.get_mut("metadata") {
                     m.insert("generation".into(), (old_generation + 1).into());
                 }
+        if !opts.dry_run && crate::crd::is_crd(res) {
+            self.crds.written(&mut value);
+        }
         if !opts.dry_run {
             g.rv += 1;
             g.tables.entry(res.storage_key()).or_default().insert((ns.to_string(), name.to_string()), Obj::new(&value));
@@ -761,8 +806,10 @@ impl Store {
                 let mut body = parsed;
                 if let Some(Value::Object(m)) = body.get_mut("metadata") {
                     m.insert("name".into(), name.into());
+                    m.shift_remove("managedFields");
                 }
-                return self.create(res, ns, body, opts);
+                let opts = WriteOptions { apply: true, ..opts.clone() };
+                return self.create(res, ns, body, &opts);
             }
             Err(e) => return Err(e),
         };
@@ -786,9 +833,17 @@ impl Store {
                 if let Some(Value::Object(m)) = p.get_mut("metadata") {
                     m.shift_remove("resourceVersion");
                 }
-                if res.custom { patch::merge_patch(&mut doc, &p) } else { patch::strategic_merge(&mut doc, &p, schema) }
+                if crate::managed::tracked(res) {
+                    let tracking = WriteOptions { apply: true, ..opts.clone() };
+                    crate::managed::apply(res, &mut doc, &p, &tracking.tracking())?;
+                } else if res.custom {
+                    patch::merge_patch(&mut doc, &p)
+                } else {
+                    patch::strategic_merge(&mut doc, &p, schema)
+                }
             }
         }
+        let opts = &WriteOptions { apply: ptype == PatchType::Apply && crate::managed::tracked(res), ..opts.clone() };
         let new_rv = doc.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or("").to_string();
         if !new_rv.is_empty() && new_rv != old_rv {
             return Err(ApiError::conflict_modified(res.gr(), name));
@@ -859,10 +914,17 @@ impl Store {
             if let Some(t) = g.tables.get_mut(&res.storage_key()) {
                 t.remove(&key);
             }
+            // the CRD's custom resources go with it
+            if crate::crd::is_crd(res)
+                && let Some(gone) = self.crds.deleted(name)
+            {
+                g.tables.remove(&gone);
+            }
             if res.group.is_empty() && res.plural == "namespaces" {
+                let custom = self.crds.namespaced_keys();
                 for (rk, t) in g.tables.iter_mut() {
-                    if let Some(r) = discovery::resources().iter().find(|r| r.storage_key() == *rk)
-                        && r.namespaced {
+                    if let Some(r) = discovery::resources().iter().find(|r| r.storage_key() == *rk).map(|r| r.namespaced).or_else(|| custom.contains(rk).then_some(true))
+                        && r {
                             t.retain(|k, _| k.0 != name);
                         }
                 }
@@ -904,8 +966,8 @@ pub struct StoreHandle {
     pub(crate) store: Arc<Store>,
 }
 
-fn resolve(resource: &str) -> Result<&'static Resource, ApiError> {
-    discovery::resolve(resource).ok_or_else(|| {
+fn resolve(store: &Store, resource: &str) -> Result<&'static Resource, ApiError> {
+    store.resolve_resource(resource).ok_or_else(|| {
         ApiError::new(404, "NotFound", format!("the server doesn't have a resource type \"{resource}\""))
     })
 }
@@ -918,13 +980,13 @@ impl StoreHandle {
 
     /// GET an object (`namespace` is ignored for cluster-scoped resources).
     pub fn get(&self, resource: &str, namespace: &str, name: &str) -> Result<Value, ApiError> {
-        let res = resolve(resource)?;
+        let res = resolve(&self.store, resource)?;
         Ok(self.store.get(res, namespace, name)?.typed_value(res))
     }
 
     /// LIST objects (all namespaces when `namespace` is `None`), with an optional label selector.
     pub fn list(&self, resource: &str, namespace: Option<&str>, label_selector: Option<&str>) -> Result<Vec<Value>, ApiError> {
-        let res = resolve(resource)?;
+        let res = resolve(&self.store, resource)?;
         let label = match label_selector {
             Some(s) => Some(LabelSelector::parse(s).map_err(ApiError::bad_request)?),
             None => None,
@@ -935,19 +997,19 @@ impl StoreHandle {
 
     /// Number of stored objects of a resource.
     pub fn count(&self, resource: &str, namespace: Option<&str>) -> usize {
-        resolve(resource).map(|r| self.store.count(r, namespace)).unwrap_or(0)
+        resolve(&self.store, resource).map(|r| self.store.count(r, namespace)).unwrap_or(0)
     }
 
     /// CREATE from a full object (`apiVersion`, `kind`, `metadata.namespace` decide where).
     pub fn create(&self, obj: Value) -> Result<Value, ApiError> {
-        let res = resource_of(&obj)?;
+        let res = self.store.resource_of(&obj)?;
         let ns = obj.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default").to_string();
         Ok(self.store.create(res, &ns, obj, &WriteOptions::default())?.object)
     }
 
     /// UPDATE (PUT semantics: a `metadata.resourceVersion` is a precondition).
     pub fn update(&self, obj: Value) -> Result<Value, ApiError> {
-        let res = resource_of(&obj)?;
+        let res = self.store.resource_of(&obj)?;
         let ns = obj.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default").to_string();
         let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
         Ok(self.store.update(res, &ns, &name, obj, &WriteOptions::default())?.object)
@@ -955,7 +1017,7 @@ impl StoreHandle {
 
     /// PATCH with the given patch type.
     pub fn patch(&self, resource: &str, namespace: &str, name: &str, ptype: PatchType, patch: &Value) -> Result<Value, ApiError> {
-        let res = resolve(resource)?;
+        let res = resolve(&self.store, resource)?;
         let body = serde_json::to_vec(patch).unwrap_or_default();
         let opts = WriteOptions { field_manager: Some("emulator-test".into()), ..Default::default() };
         Ok(self.store.patch(res, namespace, name, ptype, &body, &opts)?.object)
@@ -963,7 +1025,7 @@ impl StoreHandle {
 
     /// DELETE; returns the deleted object.
     pub fn delete(&self, resource: &str, namespace: &str, name: &str) -> Result<Value, ApiError> {
-        let res = resolve(resource)?;
+        let res = resolve(&self.store, resource)?;
         self.store.delete(res, namespace, name, None, None, false)
     }
 
@@ -983,13 +1045,6 @@ impl StoreHandle {
     pub fn keys(&self) -> Vec<(String, String, String, String)> {
         self.store.keys()
     }
-}
-
-pub(crate) fn resource_of(obj: &Value) -> Result<&'static Resource, ApiError> {
-    let av = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
-    discovery::find_by_kind(av, kind)
-        .ok_or_else(|| ApiError::new(404, "NotFound", format!("no matches for kind \"{kind}\" in version \"{av}\"")))
 }
 
 #[cfg(test)]

@@ -117,7 +117,8 @@ pub async fn get(
 
 /// Applies a JSON merge patch (`application/merge-patch+json`), e.g. from
 /// [`crate::ownership::adoption_patch`] or [`crate::ownership::metadata_patch`], and returns the object as
-/// stored afterwards.
+/// stored afterwards. A patch the server throttles (429) is sent again until
+/// [`crate::retry::THROTTLED_DEADLINE`].
 pub async fn merge_patch(
     client: &Client,
     res: &ResolvedResource,
@@ -126,7 +127,95 @@ pub async fn merge_patch(
     patch: &serde_json::Value,
 ) -> Result<DynamicObject, PatchError> {
     let params = PatchParams { field_manager: Some(FIELD_MANAGER.to_string()), ..PatchParams::default() };
-    api_for(client, res, namespace).patch(name, &params, &Patch::Merge(patch)).await.map_err(PatchError::from)
+    let api = api_for(client, res, namespace);
+    // Throttled (429): not executed, so sent again as it is (see crate::retry).
+    let patch = Patch::Merge(patch);
+    crate::retry::throttled(None, || api.patch(name, &params, &patch)).await.map_err(PatchError::from)
+}
+
+/// What a settled patch wants to do with the object as it was just read.
+pub enum PatchDecision {
+    /// Send this merge patch (without `resourceVersion`: the settled path adds the one it read).
+    Patch(serde_json::Value),
+    /// The object already is as wanted.
+    Nothing,
+    /// Leave it alone, for this reason (e.g. another release claims it).
+    Refuse(String),
+}
+
+/// How a settled patch ended.
+#[derive(Debug)]
+pub enum PatchSettled {
+    /// This call changed the object (its answer said so, or a read after an unsure answer found it done).
+    Patched(DynamicObject),
+    /// The object already was as wanted; nothing was sent.
+    Unchanged(DynamicObject),
+    /// The object does not exist.
+    Missing,
+}
+
+/// Why a settled patch did not happen. Callers name the object.
+#[derive(Debug, thiserror::Error)]
+pub enum PatchFailure {
+    /// The decision refused it (after reading the object as it is now).
+    #[error("{0}")]
+    Refused(String),
+    /// The server refused for sure (forbidden, invalid, ...): nothing was written.
+    #[error("{0}")]
+    Failed(PatchError),
+    /// Every attempt met a conflict or an unsure failure, and the object still needs the change.
+    #[error("not patched after {attempts} attempts: {last}")]
+    GaveUp { attempts: u32, last: PatchError },
+    /// An interrupt came after a failure: the patch was not sent again (the object is as last read).
+    #[error("interrupted before the patch could be sent again: {0}")]
+    Interrupted(PatchError),
+}
+
+/// Read, decide, patch under the resourceVersion just read, and make sure of it (the one settled-patch
+/// path, like kube-rs's `Api::entry`): after a 409 or an unsure failure (429, 5xx, a lost answer) the object
+/// is read again and `decide` asked again, so a patch that landed unseen is recognised (`Nothing` to do) and
+/// never sent twice, and a change someone made meanwhile is decided on afresh, never overwritten blindly.
+pub async fn patch_settled(
+    client: &Client,
+    res: &ResolvedResource,
+    namespace: Option<&str>,
+    name: &str,
+    stop: &crate::stop::StopSignal,
+    mut decide: impl FnMut(&DynamicObject) -> PatchDecision,
+) -> Result<PatchSettled, PatchFailure> {
+    let mut sent_unsure = false;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let current = get(client, res, namespace, name).await.map_err(|e| PatchFailure::Failed(PatchError::Other(e)))?;
+        let Some(current) = current else { return Ok(PatchSettled::Missing) };
+        let mut patch = match decide(&current) {
+            PatchDecision::Nothing if sent_unsure => return Ok(PatchSettled::Patched(current)),
+            PatchDecision::Nothing => return Ok(PatchSettled::Unchanged(current)),
+            PatchDecision::Refuse(why) => return Err(PatchFailure::Refused(why)),
+            PatchDecision::Patch(p) => p,
+        };
+        if let (Some(meta), Some(rv)) = (patch.as_object_mut().map(|o| o.entry("metadata").or_insert_with(|| serde_json::json!({}))), current.metadata.resource_version.as_deref()) {
+            meta["resourceVersion"] = serde_json::Value::String(rv.to_string());
+        }
+        let err = match merge_patch(client, res, namespace, name, &patch).await {
+            Ok(patched) => return Ok(PatchSettled::Patched(patched)),
+            Err(PatchError::NotFound(_)) => return Ok(PatchSettled::Missing),
+            Err(e) if e.is_conflict() => e,
+            Err(e) if e.is_transient() => {
+                sent_unsure = true;
+                e
+            }
+            Err(e) => return Err(PatchFailure::Failed(e)),
+        };
+        if attempt >= crate::retry::WRITE_ATTEMPTS {
+            return Err(PatchFailure::GaveUp { attempts: attempt, last: err });
+        }
+        if stop.requested() {
+            return Err(PatchFailure::Interrupted(err));
+        }
+        tokio::time::sleep(err.retry_pause(attempt)).await;
+    }
 }
 
 #[cfg(test)]

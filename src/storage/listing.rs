@@ -4,8 +4,7 @@
 
 use std::sync::Arc;
 
-use super::objects::{ObjectInfo, ObjectKind, ObjectStore, PAYLOAD_PAGE, RawObject, malformed_list};
-use super::rawlist::Shape;
+use super::objects::{Cursor, ObjectInfo, ObjectKind, ObjectStore, PAYLOAD_PAGE, RawObject};
 
 /// A record that could not be decoded, named as `namespace/object: reason`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -101,28 +100,24 @@ where
 {
     let decode = Arc::new(decode);
     let mut listing = Listing::default();
-    let mut pending: Option<tokio::task::JoinHandle<Result<Listing<T>, String>>> = None;
-    let mut token: Option<String> = None;
-    let finish = |done: Result<Result<Listing<T>, String>, tokio::task::JoinError>| match done {
-        Ok(page) => page.map_err(malformed_list),
-        Err(e) => std::panic::resume_unwind(e.into_panic()),
-    };
+    let mut pending: Option<tokio::task::JoinHandle<Listing<T>>> = None;
+    let mut cursor: Option<Cursor> = None;
     loop {
-        let page = store.list_raw_retried(ns, selector, PAYLOAD_PAGE, token.as_deref(), Shape::Full).await?;
-        // Decode this page (its protobuf, then each payload) while the next one is on the wire.
+        let page = store.list_page(ns, selector, PAYLOAD_PAGE, cursor.as_ref()).await?;
+        // Decode this page while the next one is on the wire.
         if let Some(handle) = pending.take() {
-            listing.extend(finish(handle.await)?);
+            listing.extend(handle.await.unwrap_or_default());
         }
         let d = decode.clone();
-        let body = page.body;
-        pending = Some(tokio::task::spawn_blocking(move || body.objects().map(|items| decode_batch(items, &*d))));
-        match page.continue_token {
-            Some(t) => token = Some(t),
+        let items = page.items;
+        pending = Some(tokio::task::spawn_blocking(move || decode_batch(items, &*d)));
+        match page.next {
+            Some(next) => cursor = Some(next),
             None => break,
         }
     }
     if let Some(handle) = pending.take() {
-        listing.extend(finish(handle.await)?);
+        listing.extend(handle.await.unwrap_or_default());
     }
     Ok(listing)
 }

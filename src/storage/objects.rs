@@ -8,7 +8,8 @@
 //! outcome: after a failure whose answer says nothing sure (a transient error, a lost answer, a 409)
 //! the object is read again — found as meant: done; unchanged: the same conditional write may go
 //! again (a bounded number of times, not after an interrupt); changed by someone else: reported, never
-//! overwritten.
+//! overwritten. A write the server throttled (429) was not executed: it is sent again as it is
+//! ([`crate::retry::throttled`]) before any of that.
 
 use std::collections::BTreeMap;
 
@@ -91,7 +92,72 @@ pub struct RawObject {
 /// One page of a LIST.
 pub struct Page<T> {
     pub items: Vec<T>,
-    pub continue_token: Option<String>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<Cursor>,
+}
+
+/// Where a paged LIST stands: the server's `continue` token and the key (`namespace/name`) of the last
+/// object handed out. Objects come in key order (the order of etcd's keys, which the watch cache keeps),
+/// which callers rely on, and the key lets a LIST whose token expired go on from the same place.
+///
+/// A token expires (`410 Expired`) when etcd compacted away the snapshot it reads from — a LIST that
+/// took minutes, or a busy cluster. The server then offers a token that goes on from the same key at
+/// the current state, which is taken; a server that offers none gets the LIST again from the start,
+/// its objects up to that key skipped. Either way no object is handed out twice or out of order, and
+/// objects after the key are as they are now (as in a LIST started now).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    token: String,
+    after: Option<String>,
+}
+
+/// How often one page is tried again after its token expired before the LIST gives up.
+const EXPIRED_ATTEMPTS: u32 = 5;
+
+/// The answer to one LIST request: items, and the `continue` token when there is more.
+type RawPage<T> = (Vec<T>, Option<String>);
+
+/// Fetch the page at `cursor` (`None`: the first) with `fetch(token)`, recovering from an expired token
+/// (see [`Cursor`]); `key` gives an item's `namespace/name`.
+async fn paged<T, F, Fut>(cursor: Option<&Cursor>, fetch: F, key: impl Fn(&T) -> String) -> Result<Page<T>, kube::Error>
+where
+    F: Fn(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<RawPage<T>, kube::Error>>,
+{
+    let after = cursor.and_then(|c| c.after.clone());
+    let mut token = cursor.map(|c| c.token.clone());
+    let mut expired = 0;
+    // Listing again from the start: what is not after the key was handed out already.
+    let mut restarted = false;
+    loop {
+        match fetch(token.clone()).await {
+            Ok((mut items, next)) => {
+                if restarted && let Some(after) = &after {
+                    items.retain(|i| key(i).as_str() > after.as_str());
+                }
+                let next = non_empty(next);
+                // Pages up to the key bring nothing new.
+                if restarted && items.is_empty() && next.is_some() {
+                    token = next;
+                    continue;
+                }
+                let last = items.last().map(&key).or(after);
+                return Ok(Page { items, next: next.map(|token| Cursor { token, after: last }) });
+            }
+            Err(kube::Error::Api(status)) if status.code == 410 && token.is_some() && expired < EXPIRED_ATTEMPTS => {
+                expired += 1;
+                let offered = non_empty(status.metadata.as_ref().and_then(|m| m.continue_.clone()));
+                tracing::debug!(
+                    after = after.as_deref().unwrap_or(""),
+                    offered = offered.is_some(),
+                    "the LIST's continue token expired; going on from the last object listed"
+                );
+                restarted = offered.is_none();
+                token = offered;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Access to record objects of one kind.
@@ -129,17 +195,14 @@ impl ObjectStore {
     }
 
     /// One page of full objects matching `selector`, in `ns` or in all namespaces (protobuf when the
-    /// server speaks it: `storage::rawlist`).
-    pub async fn list_page(
-        &self,
-        ns: Option<&str>,
-        selector: &str,
-        limit: u32,
-        continue_token: Option<&str>,
-    ) -> Result<Page<RawObject>, kube::Error> {
-        let page = self.list_raw_retried(ns, selector, limit, continue_token, Shape::Full).await?;
-        let items = page.body.objects().map_err(malformed_list)?;
-        Ok(Page { items, continue_token: page.continue_token })
+    /// server speaks it: `storage::rawlist`); `cursor` is the previous page's [`Page::next`] (`None` for
+    /// the first page).
+    pub async fn list_page(&self, ns: Option<&str>, selector: &str, limit: u32, cursor: Option<&Cursor>) -> Result<Page<RawObject>, kube::Error> {
+        let fetch = |token: Option<String>| async move {
+            let page = self.list_raw_retried(ns, selector, limit, token.as_deref(), Shape::Full).await?;
+            Ok((page.body.objects().map_err(malformed_list)?, page.continue_token))
+        };
+        paged(cursor, fetch, |o: &RawObject| o.info.key()).await
     }
 
     /// One page of metadata only (`PartialObjectMetadataList`): labels choose what to fetch later.
@@ -148,22 +211,24 @@ impl ObjectStore {
         ns: Option<&str>,
         selector: &str,
         limit: u32,
-        continue_token: Option<&str>,
+        cursor: Option<&Cursor>,
     ) -> Result<Page<ObjectInfo>, kube::Error> {
-        let page = self.list_raw_retried(ns, selector, limit, continue_token, Shape::Meta).await?;
-        let items = page.body.infos().map_err(malformed_list)?;
-        Ok(Page { items, continue_token: page.continue_token })
+        let fetch = |token: Option<String>| async move {
+            let page = self.list_raw_retried(ns, selector, limit, token.as_deref(), Shape::Meta).await?;
+            Ok((page.body.infos().map_err(malformed_list)?, page.continue_token))
+        };
+        paged(cursor, fetch, ObjectInfo::key).await
     }
 
     /// All metadata matching `selector`, following `continue` tokens.
     pub async fn list_meta_all(&self, ns: Option<&str>, selector: &str) -> Result<Vec<ObjectInfo>, kube::Error> {
         let mut out = Vec::new();
-        let mut token: Option<String> = None;
+        let mut cursor: Option<Cursor> = None;
         loop {
-            let page = self.list_meta_page(ns, selector, META_PAGE, token.as_deref()).await?;
+            let page = self.list_meta_page(ns, selector, META_PAGE, cursor.as_ref()).await?;
             out.extend(page.items);
-            match page.continue_token {
-                Some(t) => token = Some(t),
+            match page.next {
+                Some(next) => cursor = Some(next),
                 None => return Ok(out),
             }
         }
@@ -183,8 +248,25 @@ impl ObjectStore {
         })
     }
 
-    /// Create a record object; fails with 409 AlreadyExists rather than overwrite anything.
+    /// Create a record object; fails with 409 AlreadyExists rather than overwrite anything. Sent again
+    /// while the server throttles it (429).
     pub async fn create(&self, object: &NewObject) -> Result<ObjectInfo, kube::Error> {
+        crate::retry::throttled(None, || self.create_once(object)).await
+    }
+
+    /// Replace a record object only if it still has `resource_version` (409 Conflict otherwise). Sent
+    /// again while the server throttles it (429).
+    pub async fn replace(&self, object: &NewObject, resource_version: &str) -> Result<ObjectInfo, kube::Error> {
+        crate::retry::throttled(None, || self.replace_once(object, resource_version)).await
+    }
+
+    /// Delete only the version that was read: a record changed since then is not deleted (409). Sent
+    /// again while the server throttles it (429).
+    pub async fn delete(&self, ns: &str, name: &str, resource_version: Option<&str>) -> Result<(), kube::Error> {
+        crate::retry::throttled(None, || self.delete_once(ns, name, resource_version)).await
+    }
+
+    async fn create_once(&self, object: &NewObject) -> Result<ObjectInfo, kube::Error> {
         let pp = PostParams::default();
         match self.kind {
             ObjectKind::Secret => {
@@ -198,8 +280,7 @@ impl ObjectStore {
         }
     }
 
-    /// Replace a record object only if it still has `resource_version` (409 Conflict otherwise).
-    pub async fn replace(&self, object: &NewObject, resource_version: &str) -> Result<ObjectInfo, kube::Error> {
+    async fn replace_once(&self, object: &NewObject, resource_version: &str) -> Result<ObjectInfo, kube::Error> {
         let pp = PostParams::default();
         let ns = object.namespace.as_str();
         match self.kind {
@@ -216,8 +297,7 @@ impl ObjectStore {
         }
     }
 
-    /// Delete only the version that was read: a record changed since then is not deleted (409).
-    pub async fn delete(&self, ns: &str, name: &str, resource_version: Option<&str>) -> Result<(), kube::Error> {
+    async fn delete_once(&self, ns: &str, name: &str, resource_version: Option<&str>) -> Result<(), kube::Error> {
         let dp = DeleteParams {
             preconditions: resource_version.map(|rv| Preconditions { resource_version: Some(rv.to_string()), uid: None }),
             ..Default::default()
@@ -313,7 +393,7 @@ impl ObjectStore {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let err = match self.create(object).await {
+            let err = match crate::retry::throttled(Some(stop), || self.create_once(object)).await {
                 Ok(_) => return Ok(Settled::Done),
                 Err(e) if write_is_unsure(&e) => e,
                 Err(e) => return Err(SettleError::Refused(Box::new(e))),
@@ -343,7 +423,7 @@ impl ObjectStore {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let err = match self.replace(object, resource_version).await {
+            let err = match crate::retry::throttled(Some(stop), || self.replace_once(object, resource_version)).await {
                 Ok(_) => return Ok(Settled::Done),
                 Err(e) if write_is_unsure(&e) => e,
                 Err(e) if is_status(&e, 404) => return Err(SettleError::Changed("deleted meanwhile; not written")),
@@ -368,7 +448,7 @@ impl ObjectStore {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let err = match self.delete(ns, name, resource_version).await {
+            let err = match crate::retry::throttled(Some(stop), || self.delete_once(ns, name, resource_version)).await {
                 Ok(()) => return Ok(Settled::Done),
                 Err(e) if is_status(&e, 404) => return Ok(if attempt == 1 { Settled::Found } else { Settled::Done }),
                 Err(e) if write_is_unsure(&e) => e,
@@ -393,6 +473,10 @@ pub const META_PAGE: u32 = 500;
 /// An answer whose items could not be decoded: not worth another try.
 pub fn malformed_list(what: String) -> kube::Error {
     kube::Error::SerdeError(<serde_json::Error as serde::de::Error>::custom(format!("malformed LIST answer: {what}")))
+}
+
+fn non_empty(s: Option<String>) -> Option<String> {
+    s.filter(|s| !s.is_empty())
 }
 
 pub(super) fn secret_raw(s: Secret, ns: Option<&str>) -> RawObject {
@@ -465,5 +549,96 @@ impl NewObject {
     /// Size the API server counts against its 1 MiB limit for the data of this object.
     pub fn data_size(&self) -> usize {
         self.payload.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// A server holding `keys` (in order) that answers pages of `limit`; tokens are the index to start
+    /// at, and `expire(token)` makes a token answer 410, offering a fresh one or not.
+    struct Server {
+        keys: Vec<&'static str>,
+        limit: usize,
+        requests: Mutex<Vec<Option<String>>>,
+    }
+
+    impl Server {
+        fn page(&self, token: Option<String>, expire: impl Fn(&str) -> Option<Option<String>>) -> Result<RawPage<String>, kube::Error> {
+            self.requests.lock().unwrap().push(token.clone());
+            if let Some(t) = &token
+                && let Some(offered) = expire(t)
+            {
+                let mut status = kube::core::Status::failure("The provided continue parameter is too old", "Expired").with_code(410);
+                status.metadata = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta { continue_: offered, ..Default::default() });
+                return Err(kube::Error::Api(Box::new(status)));
+            }
+            // A token is `SNAPSHOT:INDEX`; every LIST from the start reads a snapshot of its own.
+            let (snapshot, start) = match token {
+                Some(t) => {
+                    let (snapshot, index) = t.split_once(':').unwrap();
+                    (snapshot.to_string(), index.parse().unwrap())
+                }
+                None => {
+                    let starts = self.requests.lock().unwrap().iter().filter(|r| r.is_none()).count();
+                    (format!("s{starts}"), 0)
+                }
+            };
+            let end = (start + self.limit).min(self.keys.len());
+            let items = self.keys[start..end].iter().map(|k| k.to_string()).collect();
+            Ok((items, (end < self.keys.len()).then(|| format!("{snapshot}:{end}"))))
+        }
+    }
+
+    async fn all(server: &Server, expire: &(dyn Fn(&str) -> Option<Option<String>> + Sync)) -> Result<Vec<String>, kube::Error> {
+        let mut out = Vec::new();
+        let mut cursor: Option<Cursor> = None;
+        loop {
+            let page = paged(cursor.as_ref(), |t| async move { server.page(t, expire) }, |k: &String| k.clone()).await?;
+            out.extend(page.items);
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    fn server() -> Server {
+        let keys = vec!["a/x", "a/y", "a-b/x", "b/v1", "b/v10", "b/v2", "c/z"];
+        let mut sorted = keys.clone();
+        sorted.sort();
+        Server { keys: sorted, limit: 2, requests: Mutex::new(Vec::new()) }
+    }
+
+    #[tokio::test]
+    async fn an_expired_token_goes_on_with_the_one_the_server_offers() {
+        let s = server();
+        // The first LIST's token for index 2 expired; the server offers one at its current snapshot.
+        let got = all(&s, &|t| (t == "s1:2").then(|| Some("now:2".to_string()))).await.unwrap();
+        assert_eq!(got, s.keys.iter().map(|k| k.to_string()).collect::<Vec<_>>());
+        let requests = s.requests.lock().unwrap().clone();
+        let want = [None, Some("s1:2"), Some("now:2"), Some("now:4"), Some("now:6")];
+        assert_eq!(requests, want.map(|t| t.map(String::from)));
+    }
+
+    #[tokio::test]
+    async fn without_an_offered_token_the_list_starts_again_and_skips_what_it_had() {
+        let s = server();
+        let got = all(&s, &|t| (t == "s1:4").then_some(None)).await.unwrap();
+        assert_eq!(got, s.keys.iter().map(|k| k.to_string()).collect::<Vec<_>>(), "each object once, in key order");
+        let requests = s.requests.lock().unwrap().clone();
+        // 0, 2, 4 (expired), then from the start: 0 and 2 bring nothing new, 4 and 6 the rest.
+        let want = [None, Some("s1:2"), Some("s1:4"), None, Some("s2:2"), Some("s2:4"), Some("s2:6")];
+        assert_eq!(requests, want.map(|t| t.map(String::from)));
+    }
+
+    #[tokio::test]
+    async fn a_token_that_keeps_expiring_ends_the_list_with_the_servers_error() {
+        let s = server();
+        let err = all(&s, &|_| Some(Some("now:2".to_string()))).await.unwrap_err();
+        assert!(matches!(err, kube::Error::Api(ref st) if st.code == 410), "{err}");
+        assert_eq!(s.requests.lock().unwrap().len(), 2 + EXPIRED_ATTEMPTS as usize);
     }
 }

@@ -46,7 +46,7 @@ pub fn helm_bin(major: u8) -> PathBuf {
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
-fn unique_suffix() -> String {
+pub fn unique_suffix() -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("{:x}{:x}{n}", std::process::id() % 0xfff, nanos % 0xfffff)
@@ -120,6 +120,13 @@ impl TestCluster {
         let name = format!("kw-{}-{}", hint.to_ascii_lowercase(), unique_suffix());
         self.create_namespace(&name);
         name
+    }
+
+    /// Create a namespace of exactly this name (for tests that need names in a given order), deleted
+    /// when the cluster handle drops.
+    pub fn namespace_named(&self, name: &str) -> String {
+        self.create_namespace(name);
+        name.to_string()
     }
 
     fn create_namespace(&self, name: &str) {

@@ -5,7 +5,8 @@
 //! 2. Read and classify each (bounded concurrency): missing, unowned, owned by this release, partial, foreign.
 //! 3. Select (terminal pick + confirm, or `--yes`); foreign objects only with `--force`.
 //! 4. Patch the three ownership keys with the classified `resourceVersion` as precondition; on 409 read,
-//!    classify and retry (bounded), refusing a steal that happened meanwhile. A patch that met a transient
+//!    classify and retry (bounded), refusing a steal that happened meanwhile. With the object's manifest, then
+//!    hand the fields it sets to Helm 4's field manager (`handover`: `helm`, operation Apply). A patch that met a transient
 //!    failure (429, 5xx, a lost connection) is never simply sent again: the object is read again (it may have
 //!    landed) and classified like after a 409. SIGINT/SIGTERM stops new patches; those sent settle.
 //! 5. `--detach`: write a new revision of each source release without the moved objects (also after an
@@ -13,6 +14,7 @@
 //! 6. Report per object; exit 1 when any chosen object failed or the run was interrupted, saying how to resume.
 
 pub mod detach;
+pub mod handover;
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -29,6 +31,7 @@ use crate::error::AppError;
 use crate::helm_errors::{self, OwnershipError};
 use crate::interact;
 use crate::live::targets::{Unresolved, resolve_objects};
+use crate::live::fields::{FieldSet, entries_of};
 use crate::live::{PatchError, ResolveError, ResolvedResource, ResourceCatalog, discovery, objects};
 use crate::manifest::{ManifestObject, parse_json_objects, parse_objects};
 use crate::ownership::{self, HelmAction, Ownership, Problem};
@@ -81,6 +84,9 @@ enum Done {
     Skipped(String),
     WouldAdopt,
     Adopted,
+    /// Already in the release; its fields would move / moved to Helm 4's manager.
+    WouldHandOver,
+    HandedOver,
     Refused(String),
     Failed(String),
     /// Selected, but the run was interrupted before its patch was sent.
@@ -94,6 +100,8 @@ impl Done {
             Done::Skipped(_) => "skipped",
             Done::WouldAdopt => "would-adopt",
             Done::Adopted => "adopted",
+            Done::WouldHandOver => "would-hand-over",
+            Done::HandedOver => "handed-over",
             Done::Refused(_) => "refused",
             Done::Failed(_) => "failed",
             Done::Interrupted => "interrupted",
@@ -112,6 +120,31 @@ struct Item {
     done: Option<Done>,
     /// The detail behind `done` when it carries none (e.g. re-read results).
     note: Option<String>,
+    /// The object as a manifest (-f, --from-release) writes it, when one does.
+    manifest: Option<ManifestObject>,
+    /// The object as read, kept while its field ownership is planned.
+    live: Option<Value>,
+    fields: Fields,
+    /// `--dry-run` with a manifest: what Helm 4's apply would answer now.
+    helm4: Option<Helm4Answer>,
+    /// What the handover did (or why it failed).
+    handed: Option<Result<handover::Done, String>>,
+    /// Its ownership metadata was patched by this run (even if handing its fields over failed after).
+    stamped: bool,
+}
+
+/// Field ownership work for one object.
+#[derive(Debug, Clone, Default)]
+enum Fields {
+    /// No manifest names this object: ownership metadata only.
+    #[default]
+    NoManifest,
+    /// Not planned (`--keep-field-managers`, missing, unreadable, not ours to take).
+    NotPlanned,
+    /// The server could not tell which fields the manifest sets.
+    Unknown(String),
+    /// The fields the manifest sets, and the handover planned from the object as read.
+    Planned { set: FieldSet, plan: handover::Plan },
 }
 
 impl Item {
@@ -124,6 +157,18 @@ impl Item {
 
     fn is_foreign(&self) -> bool {
         matches!(self.ownership(), Some(Ownership::Foreign { .. }))
+    }
+
+    /// Already in the release, but fields the manifest sets are still with other managers.
+    fn needs_handover(&self) -> bool {
+        matches!(&self.fields, Fields::Planned { plan, .. } if plan.moves_anything())
+    }
+
+    fn field_set(&self) -> Option<&FieldSet> {
+        match &self.fields {
+            Fields::Planned { set, .. } => Some(set),
+            _ => None,
+        }
     }
 
     /// Whether Helm would accept it into the release as it is now (missing objects Helm just creates).
@@ -301,6 +346,8 @@ fn resolve_target(
 struct Candidates {
     items: Vec<(Candidate, Observed)>,
     seen: std::collections::HashSet<(String, String, Option<String>, String)>,
+    /// The first manifest object naming each candidate.
+    manifests: std::collections::HashMap<(String, String, Option<String>, String), ManifestObject>,
 }
 
 impl Candidates {
@@ -347,17 +394,95 @@ fn manifest_objects(source: &str, text: &str) -> Result<Vec<Result<ManifestObjec
 // Reading and patching
 
 async fn observe(client: &kube::Client, c: &Candidate, release: &str, release_ns: &str) -> Observed {
+    observe_full(client, c, release, release_ns).await.0
+}
+
+/// [`observe`], and the object as read (for planning its field ownership).
+async fn observe_full(client: &kube::Client, c: &Candidate, release: &str, release_ns: &str) -> (Observed, Option<Value>) {
     if !c.resource.can_get_and_patch() {
-        return Observed::Error(format!("resource type {} does not support get and patch", c.resource.qualified_name()));
+        return (Observed::Error(format!("resource type {} does not support get and patch", c.resource.qualified_name())), None);
     }
     match objects::get(client, &c.resource, c.namespace.as_deref(), &c.name).await {
-        Ok(None) => Observed::Read { ownership: Ownership::Missing, resource_version: None, problems: Vec::new() },
-        Ok(Some(obj)) => Observed::Read {
-            ownership: ownership::classify(obj.labels(), obj.annotations(), release, release_ns),
-            resource_version: obj.resource_version(),
-            problems: ownership::check(obj.labels(), obj.annotations(), release, release_ns),
-        },
-        Err(e) => Observed::Error(crate::error::describe_kube_error(&e)),
+        Ok(None) => (Observed::Read { ownership: Ownership::Missing, resource_version: None, problems: Vec::new() }, None),
+        Ok(Some(obj)) => {
+            let observed = Observed::Read {
+                ownership: ownership::classify(obj.labels(), obj.annotations(), release, release_ns),
+                resource_version: obj.resource_version(),
+                problems: ownership::check(obj.labels(), obj.annotations(), release, release_ns),
+            };
+            (observed, serde_json::to_value(&obj).ok())
+        }
+        Err(e) => (Observed::Error(crate::error::describe_kube_error(&e)), None),
+    }
+}
+
+/// What a dry-run apply as Helm 4 answered (or why it could not be asked).
+type Helm4Answer = Result<handover::Helm4Now, String>;
+/// What happened to one selected object: result, object as last read, note, handover outcome.
+type Adopted = (usize, Done, Observed, Option<String>, Option<Result<handover::Done, String>>);
+
+/// For every object a manifest names and that adopt may take: which fields the manifest sets (the server's
+/// answer to a forced dry-run apply) and the handover planned from the object as read. With `--dry-run`, also
+/// what Helm 4's apply would answer now (a dry-run apply without force).
+async fn plan_fields(client: &kube::Client, items: &mut [Item], target: &Target, args: &AdoptArgs, concurrency: usize) {
+    let mut work = Vec::new();
+    for (i, it) in items.iter_mut().enumerate().filter(|(_, it)| it.manifest.is_some()) {
+        match it.ownership() {
+            Some(Ownership::Missing) | None => it.fields = Fields::NotPlanned,
+            Some(_) => work.push(i),
+        }
+    }
+    if work.is_empty() {
+        return;
+    }
+    let now = handover::now_rfc3339();
+    let bar = interact::progress(work.len() as u64, "planning fields");
+    let results: Vec<(usize, Fields, Option<Helm4Answer>)> = futures::stream::iter(work.into_iter().map(|i| {
+        let (item, bar, now) = (&items[i], &bar, &now);
+        async move {
+            let c = &item.candidate;
+            let manifest = item.manifest.as_ref().expect("filtered");
+            let applied = handover::applied_object(manifest, c.namespace.as_deref(), &target.release, &target.namespace);
+            let ns = c.namespace.as_deref();
+            let takeable = match item.ownership() {
+                Some(Ownership::Foreign { .. }) => args.force,
+                _ => true,
+            };
+            let fields = if args.keep_field_managers || !takeable {
+                Fields::NotPlanned
+            } else {
+                match handover::manifest_fields(client, &c.resource, ns, &c.name, &applied).await {
+                    Err(e) => Fields::Unknown(e),
+                    Ok(set) => {
+                        let live = item.live.as_ref();
+                        match live.map(entries_of).transpose() {
+                            Err(e) => Fields::Unknown(e),
+                            Ok(entries) => {
+                                let api_version = live
+                                    .and_then(|v| v.get("apiVersion"))
+                                    .and_then(Value::as_str)
+                                    .map(String::from)
+                                    .unwrap_or_else(|| c.resource.api_version());
+                                let plan = handover::plan(&entries.unwrap_or_default(), &set, &api_version, args.force, now);
+                                Fields::Planned { set, plan }
+                            }
+                        }
+                    }
+                }
+            };
+            let helm4 = if args.dry_run { Some(handover::predict(client, &c.resource, ns, &c.name, &applied).await) } else { None };
+            bar.inc(1);
+            (i, fields, helm4)
+        }
+    }))
+    .buffer_unordered(concurrency)
+    .collect()
+    .await;
+    bar.finish_and_clear();
+    for (i, fields, helm4) in results {
+        items[i].fields = fields;
+        items[i].helm4 = helm4;
+        items[i].live = None;
     }
 }
 
@@ -378,7 +503,7 @@ async fn adopt_one(
     release_ns: &str,
     take_foreign: bool,
     stop: &StopSignal,
-) -> (Done, Observed, Option<String>) {
+) -> (Done, Observed, Option<String>, Option<Value>) {
     let c = &item.candidate;
     let original = item.ownership().cloned();
     let mut observed = item.observed.clone();
@@ -391,16 +516,16 @@ async fn adopt_one(
                 Some(e) => format!("{e}; then cannot read it again: {}", state_detail(&observed, release, release_ns)),
                 None => state_detail(&observed, release, release_ns),
             };
-            return (Done::Failed(why), observed, None);
+            return (Done::Failed(why), observed, None, None);
         };
         match current {
-            Ownership::Missing => return (Done::Failed("deleted meanwhile".into()), observed, None),
+            Ownership::Missing => return (Done::Failed("deleted meanwhile".into()), observed, None, None),
             Ownership::OwnedByThis => {
                 if let Some(e) = &unanswered {
                     let note = format!("the patch's answer was lost ({e}); read back: in release {release}");
-                    return (Done::Adopted, observed, Some(note));
+                    return (Done::Adopted, observed, Some(note), None);
                 }
-                return (Done::Unchanged("already in the release (changed meanwhile)".into()), observed, None);
+                return (Done::Unchanged("already in the release (changed meanwhile)".into()), observed, None, None);
             }
             Ownership::Foreign { release: r, namespace: n } => {
                 if !take_foreign && original.as_ref() != Some(current) {
@@ -411,13 +536,14 @@ async fn adopt_one(
                         )),
                         observed,
                         None,
+                        None,
                     );
                 }
             }
             Ownership::Unowned | Ownership::Partial { .. } => {}
         }
         if stop.requested() {
-            return (Done::Interrupted, observed, None);
+            return (Done::Interrupted, observed, None, None);
         }
         let patch = ownership::adoption_patch(release, release_ns, resource_version.as_deref());
         match objects::merge_patch(client, &c.resource, c.namespace.as_deref(), &c.name, &patch).await {
@@ -425,15 +551,15 @@ async fn adopt_one(
                 let problems = ownership::check(obj.labels(), obj.annotations(), release, release_ns);
                 if !problems.is_empty() {
                     let text: Vec<String> = problems.iter().map(Problem::helm_text).collect();
-                    return (Done::Failed(format!("patched, but the server kept: {}", text.join("; "))), observed, None);
+                    return (Done::Failed(format!("patched, but the server kept: {}", text.join("; "))), observed, None, None);
                 }
-                return (Done::Adopted, observed, None);
+                return (Done::Adopted, observed, None, serde_json::to_value(&obj).ok());
             }
             Err(PatchError::Conflict(status)) => {
                 tracing::debug!("{}: changed since it was read; reading it again", c.display());
                 last_error = format!("conflict: {}", status.message);
             }
-            Err(PatchError::NotFound(_)) => return (Done::Failed("deleted meanwhile".into()), observed, None),
+            Err(PatchError::NotFound(_)) => return (Done::Failed("deleted meanwhile".into()), observed, None, None),
             Err(e) if e.is_transient() => {
                 tracing::debug!("{}: patch failed ({e}); it may have landed, reading it again", c.display());
                 last_error = e.to_string();
@@ -442,15 +568,15 @@ async fn adopt_one(
                     tokio::time::sleep(e.retry_pause(attempt)).await;
                 }
             }
-            Err(e) => return (Done::Failed(e.to_string()), observed, None),
+            Err(e) => return (Done::Failed(e.to_string()), observed, None, None),
         }
         observed = observe(client, c, release, release_ns).await;
     }
     // The last read may show that the last patch did land.
     if unanswered.is_some() && matches!(&observed, Observed::Read { ownership: Ownership::OwnedByThis, .. }) {
-        return (Done::Adopted, observed, Some(format!("the patch's answer was lost ({last_error}); read back: in release {release}")));
+        return (Done::Adopted, observed, Some(format!("the patch's answer was lost ({last_error}); read back: in release {release}")), None);
     }
-    (Done::Failed(format!("not adopted after {MAX_ATTEMPTS} attempts, last: {last_error}; try again")), observed, None)
+    (Done::Failed(format!("not adopted after {MAX_ATTEMPTS} attempts, last: {last_error}; try again")), observed, None, None)
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -552,7 +678,7 @@ async fn run_detach(
         .items
         .iter()
         .map(|&i| &items[i])
-        .filter(|it| matches!(it.done, Some(Done::Adopted) | Some(Done::WouldAdopt)))
+        .filter(|it| it.stamped || matches!(it.done, Some(Done::Adopted) | Some(Done::WouldAdopt)))
         .map(|it| &it.candidate)
         .collect();
     let mut report = DetachReport {
@@ -688,6 +814,94 @@ struct ObjectReport {
     detail: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     patch: Option<Value>,
+    /// Field ownership for Helm 4, when a manifest names the object.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field_ownership: Option<FieldsReport>,
+    /// `--dry-run`: Helm 3's ownership check now and after this adopt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    helm3: Option<Verdict>,
+    /// `--dry-run` with a manifest: Helm 4's server-side apply now and after this adopt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    helm4: Option<Verdict>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FieldsReport {
+    /// Fields that move (moved) to manager helm (Apply), per manager they leave.
+    moves: Vec<handover::FieldMove>,
+    /// Fields the manifest sets that stay with their manager, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    kept: Vec<handover::FieldMove>,
+    /// Why the fields could not be planned or handed over.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+/// A prediction: `passes` or `fails`, now and after this adopt (as planned).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Verdict {
+    now: &'static str,
+    after_adopt: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    conflicts: Vec<crate::live::fields::Conflict>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
+}
+
+fn word(pass: bool) -> &'static str {
+    if pass { "passes" } else { "fails" }
+}
+
+/// Whether this run takes the object into the release (or would, with --dry-run).
+fn will_be_in_release(item: &Item) -> bool {
+    item.passes_helm() || matches!(item.done, Some(Done::WouldAdopt | Done::Adopted | Done::WouldHandOver | Done::HandedOver))
+}
+
+/// Helm 4's verdict from the dry-run apply, when there was one.
+struct Helm4Prediction {
+    now: bool,
+    after: bool,
+    conflicts: Vec<crate::live::fields::Conflict>,
+    detail: Option<String>,
+}
+
+fn helm4_prediction(item: &Item, args: &AdoptArgs, helm_migrates: bool) -> Option<Helm4Prediction> {
+    let answer = item.helm4.as_ref()?;
+    let ownership_now = item.passes_helm();
+    let ownership_after = will_be_in_release(item);
+    let hands_over = item.selected && !args.keep_field_managers;
+    Some(match answer {
+        Err(e) => Helm4Prediction { now: false, after: false, conflicts: Vec::new(), detail: Some(format!("cannot tell: {e}")) },
+        Ok(handover::Helm4Now::Refused(msg)) => {
+            Helm4Prediction { now: false, after: false, conflicts: Vec::new(), detail: Some(format!("the server refuses the manifest: {msg}")) }
+        }
+        Ok(handover::Helm4Now::Passes) => Helm4Prediction { now: ownership_now, after: ownership_after, conflicts: Vec::new(), detail: None },
+        Ok(handover::Helm4Now::Conflicts(all)) => {
+            let conflicts: Vec<_> =
+                all.iter().filter(|c| !(helm_migrates && handover::helm_migrates_its_update_fields(c))).cloned().collect();
+            let cleared = |c: &crate::live::fields::Conflict| match &item.fields {
+                Fields::Planned { plan, .. } => hands_over && plan.moves_field(&c.field),
+                _ => false,
+            };
+            let left: Vec<&crate::live::fields::Conflict> = conflicts.iter().filter(|c| !cleared(c)).collect();
+            let detail = if left.is_empty() || conflicts.is_empty() {
+                None
+            } else {
+                let mut why = left.iter().map(|c| format!("{} ({})", c.field, c.manager)).collect::<Vec<_>>().join(", ");
+                why.push_str(match &item.fields {
+                    Fields::Planned { plan, .. } if left.iter().any(|c| plan.keeps_field(&c.field)) => {
+                        " stay with their managers (--force moves them)"
+                    }
+                    _ if args.keep_field_managers => " stay with their managers (--keep-field-managers)",
+                    _ => " stay with their managers",
+                });
+                Some(why)
+            };
+            Helm4Prediction { now: ownership_now && conflicts.is_empty(), after: ownership_after && left.is_empty(), conflicts, detail }
+        }
+    })
 }
 
 #[derive(Debug, Serialize)]
@@ -748,12 +962,74 @@ fn plan_table(items: &[Item], target: &Target) -> String {
 fn done_detail(item: &Item) -> Option<String> {
     match item.done.as_ref()? {
         Done::Unchanged(d) | Done::Skipped(d) | Done::Refused(d) | Done::Failed(d) => Some(d.clone()),
-        Done::Interrupted => Some("interrupted before its patch was sent; not changed".into()),
-        Done::WouldAdopt | Done::Adopted => item.note.clone(),
+        Done::Interrupted => Some(item.note.clone().unwrap_or_else(|| "interrupted before its patch was sent; not changed".into())),
+        done @ (Done::WouldAdopt | Done::Adopted | Done::WouldHandOver | Done::HandedOver) => {
+            let would = matches!(done, Done::WouldAdopt | Done::WouldHandOver);
+            let mut parts: Vec<String> = item.note.iter().cloned().collect();
+            if let Some(f) = fields_report(item) {
+                let from: Vec<String> = f
+                    .moves
+                    .iter()
+                    .map(|m| if m.subresource.is_empty() { format!("{} ({})", m.manager, m.operation) } else { format!("{} ({}, {})", m.manager, m.operation, m.subresource) })
+                    .collect();
+                let n: usize = f.moves.iter().map(|m| m.fields.len()).sum();
+                if !from.is_empty() {
+                    let verb = if would { "would move" } else { "moved" };
+                    parts.push(format!("{n} field(s) {verb} to helm (Apply) from {}", from.join(", ")));
+                } else if f.error.is_none() && !would {
+                    parts.push("the fields it sets are with helm (Apply)".into());
+                }
+                if let Some(e) = &f.error {
+                    parts.push(format!("its fields were not handed to helm: {e}"));
+                }
+                if !f.kept.is_empty() {
+                    let kept: Vec<String> = f.kept.iter().map(|m| format!("{} ({})", m.manager, m.fields.join(", "))).collect();
+                    parts.push(format!("kept with their managers: {} (--force moves them)", kept.join(", ")));
+                }
+            }
+            (!parts.is_empty()).then(|| parts.join("; "))
+        }
     }
 }
 
-fn object_report(item: &Item, target: &Target, dry_run: bool) -> ObjectReport {
+/// The plan's field ownership section: per object, which managers' fields move to helm (Apply), which stay.
+fn fields_text(items: &[Item]) -> String {
+    let mut lines = Vec::new();
+    for it in items {
+        let what = it.candidate.display();
+        match &it.fields {
+            Fields::Unknown(e) => lines.push(format!("  {what}: cannot tell which fields the manifest sets: {e}")),
+            Fields::Planned { plan, .. } => {
+                for m in &plan.moves {
+                    lines.push(format!("  {what}: moves {}", m.describe()));
+                }
+                for m in &plan.kept {
+                    lines.push(format!("  {what}: keeps {} ({})", m.describe(), m.reason.as_deref().unwrap_or("")));
+                }
+            }
+            Fields::NoManifest | Fields::NotPlanned => {}
+        }
+    }
+    if lines.is_empty() {
+        return String::new();
+    }
+    format!("\nField ownership for Helm 4 (server-side apply as manager helm): the fields the manifest sets\n{}\n", lines.join("\n"))
+}
+
+fn fields_report(item: &Item) -> Option<FieldsReport> {
+    let (plan_moves, plan_kept) = match &item.fields {
+        Fields::NoManifest | Fields::NotPlanned => return None,
+        Fields::Unknown(e) => return Some(FieldsReport { moves: Vec::new(), kept: Vec::new(), error: Some(e.clone()) }),
+        Fields::Planned { plan, .. } => (plan.moves.clone(), plan.kept.clone()),
+    };
+    Some(match &item.handed {
+        Some(Ok(done)) => FieldsReport { moves: done.moves.clone(), kept: done.kept.clone(), error: None },
+        Some(Err(e)) => FieldsReport { moves: Vec::new(), kept: plan_kept, error: Some(e.clone()) },
+        None => FieldsReport { moves: plan_moves, kept: plan_kept, error: None },
+    })
+}
+
+fn object_report(item: &Item, target: &Target, dry_run: bool, args: &AdoptArgs, helm_migrates: bool) -> ObjectReport {
     let c = &item.candidate;
     let owner = match item.ownership() {
         Some(Ownership::Foreign { release, namespace }) => Some(Owner { release: release.clone(), namespace: namespace.clone() }),
@@ -780,6 +1056,14 @@ fn object_report(item: &Item, target: &Target, dry_run: bool) -> ObjectReport {
         result: done.word(),
         detail: done_detail(item).filter(|d| !d.is_empty()),
         patch,
+        field_ownership: fields_report(item),
+        helm3: dry_run.then(|| Verdict { now: word(item.passes_helm()), after_adopt: word(will_be_in_release(item)), conflicts: Vec::new(), detail: None }),
+        helm4: helm4_prediction(item, args, helm_migrates).map(|p| Verdict {
+            now: word(p.now),
+            after_adopt: word(p.after),
+            conflicts: p.conflicts,
+            detail: p.detail,
+        }),
     }
 }
 
@@ -818,6 +1102,7 @@ fn pick(items: &[Item], selectable: &[usize], defaults: &[bool]) -> Result<Optio
                 Some(Ownership::Foreign { release, namespace }) => {
                     format!("foreign: take from {}", owner_text(release.as_deref(), namespace.as_deref()))
                 }
+                Some(Ownership::OwnedByThis) => "owned: hand the fields it sets to helm (Apply)".to_string(),
                 _ => state_word(&it.observed).to_string(),
             };
             format!("{}{ns} — {state}", it.candidate.display())
@@ -887,29 +1172,49 @@ pub async fn run(ctx: &Context<'_>, args: AdoptArgs) -> Result<Outcome, AppError
 
     // Read and classify everything, a bounded number at a time; discovery was done once above.
     let concurrency = usize::from(args.concurrency);
+    let mut manifests = std::mem::take(&mut cands.manifests);
     let mut items: Vec<Item> = cands
         .items
         .into_iter()
-        .map(|(candidate, observed)| Item { candidate, observed, selected: false, done: None, note: None })
+        .map(|(candidate, observed)| {
+            let manifest = manifests.remove(&candidate.key());
+            Item {
+                candidate,
+                observed,
+                selected: false,
+                done: None,
+                note: None,
+                manifest,
+                live: None,
+                fields: Fields::NoManifest,
+                helm4: None,
+                handed: None,
+                stamped: false,
+            }
+        })
         .collect();
     let to_read: Vec<usize> = (0..items.len()).filter(|&i| !matches!(items[i].observed, Observed::UnknownType(_))).collect();
     let bar = interact::progress(to_read.len() as u64, "reading");
-    let observed: Vec<(usize, Observed)> = futures::stream::iter(to_read.into_iter().map(|i| {
+    let observed: Vec<(usize, Observed, Option<Value>)> = futures::stream::iter(to_read.into_iter().map(|i| {
         let (client, c, bar) = (&client, &items[i].candidate, &bar);
         let (release, ns) = (&target.release, &target.namespace);
         async move {
-            let o = observe(client, c, release, ns).await;
+            let (o, live) = observe_full(client, c, release, ns).await;
             bar.inc(1);
-            (i, o)
+            (i, o, live)
         }
     }))
     .buffer_unordered(concurrency)
     .collect()
     .await;
     bar.finish_and_clear();
-    for (i, o) in observed {
+    for (i, o, live) in observed {
         items[i].observed = o;
+        if items[i].manifest.is_some() {
+            items[i].live = live;
+        }
     }
+    plan_fields(&client, &mut items, &target, &args, concurrency).await;
     for it in &items {
         if let Observed::UnknownType(reason) = &it.observed {
             eprintln!("warning: {}: {reason}; not adopted", it.candidate.display());
@@ -919,6 +1224,7 @@ pub async fn run(ctx: &Context<'_>, args: AdoptArgs) -> Result<Outcome, AppError
     let table_mode = args.output == OutputFormat::Table;
     if table_mode {
         print_stdout(&plan_table(&items, &target))?;
+        print_stdout(&fields_text(&items))?;
     }
 
     // Selection.
@@ -926,6 +1232,7 @@ pub async fn run(ctx: &Context<'_>, args: AdoptArgs) -> Result<Outcome, AppError
         .filter(|&i| match items[i].ownership() {
             Some(Ownership::Unowned | Ownership::Partial { .. }) => true,
             Some(Ownership::Foreign { .. }) => args.force,
+            Some(Ownership::OwnedByThis) => items[i].needs_handover(),
             _ => false,
         })
         .collect();
@@ -999,7 +1306,10 @@ pub async fn run(ctx: &Context<'_>, args: AdoptArgs) -> Result<Outcome, AppError
         }
         it.done = Some(match it.ownership() {
             Some(Ownership::Missing) => Done::Unchanged("Helm will create it".into()),
-            Some(Ownership::OwnedByThis) => Done::Unchanged("already in the release".into()),
+            Some(Ownership::OwnedByThis) if !it.needs_handover() => Done::Unchanged(match &it.fields {
+                Fields::Planned { .. } => "already in the release; the fields it sets are with helm (Apply)".into(),
+                _ => "already in the release".into(),
+            }),
             Some(Ownership::Foreign { .. }) if !args.force => Done::Skipped("owned by another release (needs --force)".into()),
             Some(_) if cancelled => Done::Skipped("cancelled".into()),
             Some(_) => Done::Skipped("not selected".into()),
@@ -1016,31 +1326,62 @@ pub async fn run(ctx: &Context<'_>, args: AdoptArgs) -> Result<Outcome, AppError
     let stop = if args.dry_run || selected.is_empty() { StopSignal::never() } else { StopSignal::install() };
     if args.dry_run {
         for &i in &selected {
-            items[i].done = Some(Done::WouldAdopt);
+            items[i].done = Some(if items[i].ownership() == Some(&Ownership::OwnedByThis) { Done::WouldHandOver } else { Done::WouldAdopt });
         }
     } else if !selected.is_empty() {
         let take_foreign = args.force && args.yes;
         let bar = interact::progress(selected.len() as u64, "adopting");
         let stop = &stop;
-        let results: Vec<(usize, Done, Observed, Option<String>)> = futures::stream::iter(selected.iter().map(|&i| {
-            let (client, item, bar) = (&client, &items[i], &bar);
-            let (release, ns) = (&target.release, &target.namespace);
-            async move {
-                let (done, observed, note) = adopt_one(client, item, release, ns, take_foreign, stop).await;
-                bar.inc(1);
-                (i, done, observed, note)
-            }
-        }))
-        .buffer_unordered(concurrency)
-        .collect()
-        .await;
+        let results: Vec<Adopted> =
+            futures::stream::iter(selected.iter().map(|&i| {
+                let (client, item, bar) = (&client, &items[i], &bar);
+                let (release, ns) = (&target.release, &target.namespace);
+                let force = args.force;
+                async move {
+                    let (done, observed, note, patched) = if item.ownership() == Some(&Ownership::OwnedByThis) {
+                        (Done::HandedOver, item.observed.clone(), None, None)
+                    } else {
+                        adopt_one(client, item, release, ns, take_foreign, stop).await
+                    };
+                    let in_release = matches!(&observed, Observed::Read { ownership: Ownership::OwnedByThis, .. });
+                    let handed = match item.field_set() {
+                        Some(set) if matches!(done, Done::Adopted | Done::HandedOver) || (in_release && matches!(done, Done::Unchanged(_))) => {
+                            let c = &item.candidate;
+                            Some(handover::hand_over(client, &c.resource, c.namespace.as_deref(), &c.name, set, force, stop, patched).await)
+                        }
+                        _ => None,
+                    };
+                    bar.inc(1);
+                    (i, done, observed, note, handed)
+                }
+            }))
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
         bar.finish_and_clear();
-        for (i, done, observed, note) in results {
+        for (i, mut done, observed, note, handed) in results {
             if note.is_some() {
                 items[i].note = note;
             } else if observed != items[i].observed {
                 items[i].note = Some(format!("re-read: {}", state_detail(&observed, &target.release, &target.namespace)));
             }
+            items[i].stamped = done == Done::Adopted;
+            if let Some(Err(e)) = &handed {
+                done = match done {
+                    Done::HandedOver | Done::Unchanged(_) if stop.requested() => Done::Interrupted,
+                    Done::HandedOver | Done::Unchanged(_) => Done::Failed(format!("its fields were not handed to helm: {e}")),
+                    _ if stop.requested() => {
+                        items[i].note = Some(format!("ownership stamped; {e}; run the same command again"));
+                        Done::Interrupted
+                    }
+                    _ => Done::Failed(format!("ownership stamped, but its fields were not handed to helm: {e}; run the same command again")),
+                };
+            } else if let (Some(Ok(h)), Done::Unchanged(_)) = (&handed, &done)
+                && !h.moves.is_empty()
+            {
+                done = Done::HandedOver;
+            }
+            items[i].handed = handed;
             items[i].done = Some(done);
         }
     }
@@ -1053,15 +1394,19 @@ pub async fn run(ctx: &Context<'_>, args: AdoptArgs) -> Result<Outcome, AppError
 
     // Report.
     let interrupted = stop.requested();
+    // Helm 4 moves helm's own Update fields to its Apply entry before applying, on install and when upgrading a
+    // release Helm 3 wrote (client-side apply method).
+    let helm_migrates = if args.dry_run { latest_apply_method(&helm3, &target).await.is_none_or(|m| m != "ssa") } else { true };
     let report = Report {
         release: target.release.clone(),
         release_namespace: target.namespace.clone(),
         dry_run: args.dry_run,
         interrupted,
-        objects: items.iter().map(|it| object_report(it, &target, args.dry_run)).collect(),
+        objects: items.iter().map(|it| object_report(it, &target, args.dry_run, &args, helm_migrates)).collect(),
         detached,
     };
     let would_fail: Vec<&Item> = items.iter().filter(|it| !it.passes_helm()).collect();
+    let helm4_fails = items.iter().any(|it| helm4_prediction(it, &args, helm_migrates).is_some_and(|p| !p.now));
     if args.dry_run {
         let action = if release_exists(&helm3, &target).await { HelmAction::Upgrade } else { HelmAction::Install };
         for it in &would_fail {
@@ -1087,7 +1432,8 @@ pub async fn run(ctx: &Context<'_>, args: AdoptArgs) -> Result<Outcome, AppError
             crate::stop::resume_command(ctx)
         );
     }
-    if failed || interrupted || (args.dry_run && !would_fail.is_empty()) {
+    no_manifest_warning(&items, &args, &target);
+    if failed || interrupted || (args.dry_run && (!would_fail.is_empty() || helm4_fails)) {
         Ok(Outcome::PartialFailure)
     } else {
         Ok(Outcome::Success)
@@ -1096,6 +1442,9 @@ pub async fn run(ctx: &Context<'_>, args: AdoptArgs) -> Result<Outcome, AppError
 
 fn add_targets(cands: &mut Candidates, targets: Vec<crate::live::targets::Target>, unresolved: Vec<Unresolved>, ns: &str) {
     for t in targets {
+        let namespace = if t.resource.namespaced { t.namespace.clone() } else { None };
+        let key = (t.resource.group.clone(), t.resource.plural.clone(), namespace, t.name.clone());
+        cands.manifests.entry(key).or_insert(t.manifest);
         cands.push_resolved(&t.resource, t.namespace, t.name);
     }
     for u in unresolved {
@@ -1106,6 +1455,35 @@ fn add_targets(cands: &mut Candidates, targets: Vec<crate::live::targets::Target
 /// Helm errors name a Kind only (`ConfigMap`, `Widget`): resolve it like kubectl resolves a type.
 fn resolve_kind<'a>(catalog: &'a ResourceCatalog, kind: &str) -> Result<&'a ResolvedResource, ResolveError> {
     catalog.resolve_type(kind)
+}
+
+/// The apply method (`ssa`, `csa`, or empty for Helm 3) of the release's latest stored revision.
+async fn latest_apply_method(store: &Helm3Store, target: &Target) -> Option<String> {
+    let listing = store.history(&target.namespace, &target.release).await.ok()?;
+    listing.records.last().map(|r| r.release.apply_method.clone())
+}
+
+/// Without a manifest only the ownership metadata is stamped: say what Helm 4 will do and how to pass one.
+fn no_manifest_warning(items: &[Item], args: &AdoptArgs, target: &Target) {
+    if args.keep_field_managers {
+        return;
+    }
+    let bare: Vec<String> = items
+        .iter()
+        .filter(|it| matches!(it.fields, Fields::NoManifest))
+        .filter(|it| it.selected || matches!(it.done, Some(Done::Adopted | Done::WouldAdopt)))
+        .map(|it| it.candidate.display())
+        .collect();
+    if bare.is_empty() {
+        return;
+    }
+    let shown = if bare.len() > 3 { format!("{} and {} more", bare[..3].join(", "), bare.len() - 3) } else { bare.join(", ") };
+    eprintln!(
+        "warning: no manifest names {shown}: only Helm's ownership metadata is stamped, field ownership stays as it is. Helm 3 takes such objects over; Helm 4 (server-side apply) fails with \"conflict occurred while applying object\" on every field the chart sets to another value than its current field manager did. Pass the chart's manifest so that those fields move to Helm's field manager: helm template {release} CHART -n {ns} | kubectl werf adopt -f - --release {release} -n {ns}{from_error}",
+        release = target.release,
+        ns = target.namespace,
+        from_error = if args.from_error.is_some() { " --from-error FILE" } else { "" },
+    );
 }
 
 /// Whether the release has any stored revision: Helm then upgrades (`Unable to continue with update`).
@@ -1128,6 +1506,37 @@ fn result_text(report: &Report, items: &[Item], dry_run: bool) -> String {
                     serde_json::to_string(o.patch.as_ref().expect("filtered")).unwrap_or_default()
                 ));
             }
+        }
+        let rows: Vec<Vec<String>> = report
+            .objects
+            .iter()
+            .filter(|o| o.helm4.is_some() || o.helm3.as_ref().is_some_and(|v| v.now == "fails"))
+            .map(|o| {
+                let h3 = o.helm3.as_ref();
+                let h4 = o.helm4.as_ref();
+                let mut detail: Vec<String> = Vec::new();
+                if let Some(v) = h4 {
+                    if !v.conflicts.is_empty() {
+                        detail.push(format!(
+                            "conflicts: {}",
+                            v.conflicts.iter().map(|c| format!("{} ({})", c.field, c.manager)).collect::<Vec<_>>().join(", ")
+                        ));
+                    }
+                    if let Some(d) = &v.detail {
+                        detail.push(d.clone());
+                    }
+                }
+                vec![
+                    o.resource.clone(),
+                    h3.map(|v| format!("{}/{}", v.now, v.after_adopt)).unwrap_or_else(|| "-".into()),
+                    h4.map(|v| format!("{}/{}", v.now, v.after_adopt)).unwrap_or_else(|| "-".into()),
+                    detail.join("; "),
+                ]
+            })
+            .collect();
+        if !rows.is_empty() {
+            out.push_str("\nPrediction (now/after this adopt): Helm 3 checks ownership metadata; Helm 4 also applies server-side (manager helm, no --force-conflicts):\n");
+            out.push_str(&render_table(&["RESOURCE", "HELM 3", "HELM 4", "DETAIL"], &rows));
         }
     }
     let acted: Vec<Vec<String>> = report

@@ -279,8 +279,25 @@ impl Source {
         let mut out = Vec::new();
         let mut pending: Option<tokio::task::JoinHandle<Result<Vec<T>, String>>> = None;
         let mut token: Option<String> = None;
+        let mut expired = 0;
         loop {
-            let page = self.store.list_raw_retried(self.scope.as_deref(), selector, limit, token.as_deref(), shape).await?;
+            let page = match self.store.list_raw_retried(self.scope.as_deref(), selector, limit, token.as_deref(), shape).await {
+                Ok(page) => page,
+                // The token expired (etcd compacted its snapshot): go on with the token the server
+                // offers (from the same key, at the current state), else list again from the start.
+                Err(kube::Error::Api(status)) if status.code == 410 && token.is_some() && expired < 5 => {
+                    expired += 1;
+                    token = status.metadata.as_ref().and_then(|m| m.continue_.clone()).filter(|t| !t.is_empty());
+                    if token.is_none() {
+                        if let Some(done) = pending.take() {
+                            done.abort();
+                        }
+                        out.clear();
+                    }
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             if let Some(done) = pending.take() {
                 out.extend(join_page(done).await?);
             }

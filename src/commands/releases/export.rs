@@ -26,12 +26,12 @@ use super::Scope;
 /// Every full object matching `selector`, following `continue` tokens.
 pub(super) async fn list_raw(store: &ObjectStore, ns: Option<&str>, selector: &str) -> Result<Vec<RawObject>, kube::Error> {
     let mut out = Vec::new();
-    let mut token: Option<String> = None;
+    let mut cursor: Option<crate::storage::objects::Cursor> = None;
     loop {
-        let page = store.list_page(ns, selector, PAYLOAD_PAGE, token.as_deref()).await?;
+        let page = store.list_page(ns, selector, PAYLOAD_PAGE, cursor.as_ref()).await?;
         out.extend(page.items);
-        match page.continue_token {
-            Some(t) => token = Some(t),
+        match page.next {
+            Some(next) => cursor = Some(next),
             None => return Ok(out),
         }
     }

@@ -25,11 +25,14 @@
 
 mod collect;
 mod export;
+mod forget;
 mod inspect;
 mod list;
+mod move_release;
 mod prune;
 mod restore;
 mod selector;
+mod surgery;
 mod unlock;
 mod view;
 
@@ -82,6 +85,8 @@ pub async fn run(ctx: &Context<'_>, args: ReleasesArgs) -> Result<Outcome, AppEr
         ReleasesCommand::Prune(a) => prune::run(&scope, a).await,
         ReleasesCommand::Export(a) => export::run(&scope, a).await,
         ReleasesCommand::Restore(a) => restore::run(&scope, a).await,
+        ReleasesCommand::Forget(a) => forget::run(&scope, a).await,
+        ReleasesCommand::Move(a) => move_release::run(&scope, a).await,
     }
 }
 

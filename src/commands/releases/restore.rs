@@ -30,6 +30,7 @@ use crate::storage::codec::DecodeLimits;
 use crate::storage::objects::{NewObject, ObjectKind, ObjectStore, RawObject, SettleError, Settled, same_record};
 
 use super::Scope;
+use super::surgery::{self, OwnershipChange};
 
 /// Writes in flight at once.
 pub(super) const WRITE_CONCURRENCY: usize = 8;
@@ -98,6 +99,8 @@ fn plan_word(a: Action, dry: bool) -> &'static str {
 
 pub async fn run(scope: &Scope, args: ReleasesRestoreArgs) -> Result<Outcome, AppError> {
     let entries = backup::read_dir(&args.dir).map_err(|e| AppError::Io(format!("{}: {e}", args.dir.display())))?;
+    // Ownership keys `releases forget`/`move` changed, to be turned back after the records.
+    let keys = surgery::read_ownership_backup(&args.dir).map_err(|e| AppError::Io(e.to_string()))?;
     let mut unreadable = 0;
     let mut groups: BTreeMap<(String, ObjectKind, String), Vec<NewObject>> = BTreeMap::new();
     for e in entries {
@@ -154,10 +157,17 @@ pub async fn run(scope: &Scope, args: ReleasesRestoreArgs) -> Result<Outcome, Ap
             .map(|i| row(&i.obj, plan_word(i.action, args.dry_run), i.detail.clone(), matches!(i.action, Action::Differs | Action::Ambiguous)))
             .collect();
         print_rows(&rows, ["RECORD", "ACTION", "DETAIL"], args.output)?;
-        if writes == 0 && !args.dry_run {
+        let mut failed = rows.iter().any(|r| r.failed);
+        if args.dry_run {
+            if !keys.is_empty() {
+                eprintln!("would restore the ownership keys of {} object(s) where they are still as the backup's change left them", keys.len());
+            }
+        } else if keys.is_empty() {
             eprintln!("nothing to restore");
+        } else if crate::interact::confirm(&format!("Restore the ownership keys of {} object(s)?", keys.len()), args.yes)? {
+            failed |= restore_ownership(scope, &keys, args.force, &StopSignal::install()).await? > 0;
         }
-        return Ok(if unreadable > 0 || rows.iter().any(|r| r.failed) { Outcome::PartialFailure } else { Outcome::Success });
+        return Ok(if unreadable > 0 || failed { Outcome::PartialFailure } else { Outcome::Success });
     }
     let creates = items.iter().filter(|i| i.action == Action::Create).count();
     let replaces = writes - creates;
@@ -166,7 +176,8 @@ pub async fn run(scope: &Scope, args: ReleasesRestoreArgs) -> Result<Outcome, Ap
             eprintln!("  {:<14} {}/{}/{} {}", plan_word(i.action, true), i.obj.namespace, i.obj.kind.kind().to_ascii_lowercase(), i.obj.name, i.detail);
         }
     }
-    if !crate::interact::confirm(&format!("Create {creates} and replace {replaces} release record(s)?"), args.yes)? {
+    let and_keys = if keys.is_empty() { String::new() } else { format!(", and restore the ownership keys of {} object(s)", keys.len()) };
+    if !crate::interact::confirm(&format!("Create {creates} and replace {replaces} release record(s){and_keys}?"), args.yes)? {
         return Err(AppError::Failed("cancelled; nothing was changed".into()));
     }
     let backup_dir = if replaces > 0 { Some(BackupDir::create(args.backup_dir.as_deref(), "restore")?) } else { None };
@@ -192,13 +203,34 @@ pub async fn run(scope: &Scope, args: ReleasesRestoreArgs) -> Result<Outcome, Ap
     if let Some(b) = &backup_dir {
         eprintln!("replaced records were backed up to {}", b.path().display());
     }
-    let failed = rows.iter().filter(|r| r.failed).count();
+    let mut failed = rows.iter().filter(|r| r.failed).count();
+    if !keys.is_empty() && failed == 0 && !stop.requested() {
+        failed += restore_ownership(scope, &keys, args.force, &stop).await?;
+    }
     if stop.requested() {
         super::print_interrupted(scope);
     } else if failed > 0 {
         eprintln!("{failed} record(s) not restored; once the errors above are fixed, run the same command again: {}", scope.resume);
     }
     Ok(if unreadable > 0 || failed > 0 || stop.requested() { Outcome::PartialFailure } else { Outcome::Success })
+}
+
+/// Turn every object's ownership keys back from what the backed-up change made them to what they were.
+/// Keys someone changed since are left alone (named) unless `force`. Returns how many failed.
+async fn restore_ownership(scope: &Scope, changes: &[OwnershipChange], force: bool, stop: &StopSignal) -> Result<usize, AppError> {
+    let catalog = crate::live::discovery::load(&scope.client).await.map_err(|e| AppError::Failed(format!("discovery: {e}")))?;
+    let mut failed = 0;
+    for change in changes {
+        let undo = OwnershipChange { before: change.after.clone(), after: change.before.clone(), ..change.clone() };
+        let (outcome, detail) = surgery::apply_ownership(&scope.client, &catalog, &undo, force, stop).await;
+        if outcome.is_failure() {
+            failed += 1;
+            eprintln!("error: ownership keys of {}: {detail}", change.display());
+        } else {
+            eprintln!("ownership keys of {}: {} ({detail})", change.display(), outcome.as_str());
+        }
+    }
+    Ok(failed)
 }
 
 async fn apply(client: kube::Client, item: Item, backup_dir: Option<&BackupDir>, stop: &StopSignal, limits: &DecodeLimits) -> ResultRow {

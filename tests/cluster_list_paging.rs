@@ -1,0 +1,147 @@
+//! Paged LISTs: releases whose records span many LIST pages (metadata pages of 500, payload pages of
+//! 100), in namespaces and under names whose storage keys sort in the awkward ways (`NS` before `NS-b`
+//! by name but after it by key: `-` sorts before `/`; `web-x` before `web`; revision `v10` before `v2`).
+//! The verbs stream over the pages in the server's key order (a real server's watch cache and etcd give
+//! the same order) and must answer as helm does, which reads every record in one LIST.
+//!
+//! And a continue token that expired (`410`) while a verb paged: on the emulator (which offers no fresh
+//! token) the verb starts the LIST again and skips what it had; tests/real_list_continue.rs makes a real
+//! server expire one.
+
+mod common;
+mod seeding;
+mod synthetic_releases;
+
+use std::collections::BTreeSet;
+
+use common::{TestCluster, run_ok};
+use serde_json::Value;
+
+/// 600 records of 50 releases in namespace A (`web`, `web-x` and `r00`..`r47`, 12 revisions each) and
+/// 6 of 2 releases in `A-b`.
+struct Seeded {
+    a: String,
+    b: String,
+    records: BTreeSet<String>,
+}
+
+fn seed(c: &TestCluster) -> Seeded {
+    let a = c.namespace("paging");
+    let b = c.namespace_named(&format!("{a}-b"));
+    let base = synthetic_releases::shop();
+    let mut objects = Vec::new();
+    let names: Vec<String> = ["web".to_string(), "web-x".to_string()].into_iter().chain((0..48).map(|i| format!("r{i:02}"))).collect();
+    for (i, name) in names.iter().enumerate() {
+        objects.extend(seeding::release_secrets(&base, &a, name, i, 12));
+    }
+    for (i, name) in ["web", "a"].iter().enumerate() {
+        objects.extend(seeding::release_secrets(&base, &b, name, 100 + i, 3));
+    }
+    let records = objects.iter().filter(|o| o["metadata"]["namespace"] == a.as_str()).map(|o| o["metadata"]["name"].as_str().unwrap().to_string()).collect();
+    seeding::create_all(c, objects, 16);
+    Seeded { a, b, records }
+}
+
+fn json(out: &str) -> Vec<Value> {
+    serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+/// Our rows with only the fields helm prints, sorted by namespace and name, to compare with helm's.
+fn like_helm(ours: &[Value], helm: &[Value]) -> (Vec<Value>, Vec<Value>) {
+    let keys: Vec<String> = helm.first().and_then(Value::as_object).map(|m| m.keys().cloned().collect()).unwrap_or_default();
+    let key = |v: &Value| (v["namespace"].as_str().unwrap_or_default().to_string(), v["name"].as_str().unwrap_or_default().to_string());
+    let mut ours: Vec<Value> = ours.iter().map(|v| Value::Object(keys.iter().map(|k| (k.clone(), v[k].clone())).collect())).collect();
+    let mut helm = helm.to_vec();
+    ours.sort_by_key(key);
+    helm.sort_by_key(key);
+    (ours, helm)
+}
+
+#[test]
+fn releases_spanning_many_pages_answer_as_helm() {
+    let c = TestCluster::start();
+    let s = seed(&c);
+    let helm_a = json(&run_ok(c.helm(3).args(["list", "-n", &s.a, "-o", "json"])));
+    let helm_b = json(&run_ok(c.helm(3).args(["list", "-n", &s.b, "-o", "json"])));
+    assert_eq!(helm_a.len(), 50);
+    // One namespace: 600 records, two metadata pages.
+    let ours = json(&run_ok(c.werf().args(["releases", "list", "-n", &s.a, "--helm-version", "3", "-o", "json"])));
+    let (ours, helm) = like_helm(&ours, &helm_a);
+    assert_eq!(ours, helm, "releases list -n {}", s.a);
+    // All namespaces (the whole server, other tests' records interleaved): ours filtered to ours.
+    let all = json(&run_ok(c.werf().args(["releases", "list", "-A", "--helm-version", "3", "-o", "json"])));
+    let mine: Vec<Value> = all.into_iter().filter(|r| r["namespace"] == s.a.as_str() || r["namespace"] == s.b.as_str()).collect();
+    let helm_ab: Vec<Value> = helm_a.iter().chain(&helm_b).cloned().collect();
+    let (ours, helm) = like_helm(&mine, &helm_ab);
+    assert_eq!(ours, helm, "releases list -A, the test's namespaces");
+    // History and every revision's payload: ours as helm's.
+    for name in ["web", "web-x", "r47"] {
+        let ours = json(&run_ok(c.werf().args(["releases", "history", name, "-n", &s.a, "-o", "json"])));
+        let helm = json(&run_ok(c.helm(3).args(["history", name, "-n", &s.a, "-o", "json"])));
+        assert_eq!(ours.len(), 12, "{name}");
+        let keys: Vec<String> = helm[0].as_object().unwrap().keys().cloned().collect();
+        let ours: Vec<Value> = ours.iter().map(|v| Value::Object(keys.iter().map(|k| (k.clone(), v[k].clone())).collect())).collect();
+        assert_eq!(ours, helm, "history {name}");
+    }
+    // Export: every record of the namespace exactly once (six payload pages).
+    let dir = c.dir.path().join("export");
+    run_ok(c.werf().args(["releases", "export", "-n", &s.a, "--dir"]).arg(&dir));
+    assert_eq!(exported(&dir), s.records);
+}
+
+/// The record names of an export directory (one file per record, named after it).
+fn exported(dir: &std::path::Path) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for entry in walk(dir) {
+        let text = std::fs::read_to_string(&entry).unwrap();
+        for o in kubectl_werf::manifest::parse_objects(&text, true) {
+            let o = o.unwrap();
+            assert!(names.insert(o.name.clone()), "{} exported twice", o.name);
+        }
+    }
+    names
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// A continue token that expired mid-LIST, from a server that offers no fresh one: the verb lists
+/// again from the start, skips what it had, and answers exactly as undisturbed.
+#[test]
+fn an_expired_continue_token_restarts_the_list_emulator_only() {
+    let c = TestCluster::start();
+    let emu = c.emulator_for("injects 410 Expired into the second page of a LIST");
+    let s = seed(&c);
+    let list = ["releases", "list", "-n", &s.a, "--helm-version", "3", "-o", "json"];
+    let undisturbed = run_ok(c.werf().args(list));
+    let history = ["releases", "history", "web", "-n", &s.a, "-o", "json"];
+    let undisturbed_history = run_ok(c.werf().args(history));
+    for (what, args, want) in [("list", &list[..], &undisturbed), ("history", &history[..], &undisturbed_history)] {
+        emu.clear_request_log();
+        emu.inject(kube_emulator::Fault::on("list", "secrets").namespace(&s.a).nth(2).respond(410));
+        let got = run_ok(c.werf().args(args));
+        assert_eq!(&got, want, "{what} after an expired token");
+        let lists: Vec<_> = emu.request_log().into_iter().filter(|r| r.verb == "list" && r.resource == "secrets" && r.namespace == s.a).collect();
+        if what == "list" {
+            assert_eq!(lists[1].status, 410, "{lists:?}");
+            assert!(lists[1].query.contains("continue="), "{lists:?}");
+            assert!(!lists[2].query.contains("continue="), "started again: {lists:?}");
+        }
+        emu.clear_faults();
+    }
+    // Export (payload pages of 100): every record once.
+    emu.inject(kube_emulator::Fault::on("list", "secrets").namespace(&s.a).nth(3).respond(410));
+    let dir = c.dir.path().join("export");
+    run_ok(c.werf().args(["releases", "export", "-n", &s.a, "--dir"]).arg(&dir));
+    assert_eq!(exported(&dir), s.records);
+}
