@@ -6,6 +6,7 @@
 //!   adopted by us (we speak JSON to the same server) with nothing else changed;
 //! - namespace termination: a release namespace that is terminating (held by a finalizer) before or
 //!   while a verb writes into it: clear errors naming the namespace, no record lost, re-runs converge.
+//!
 //! Run with the real pass's server (`KUBECTL_WERF_TEST_KUBECONFIG`), or a control plane of their own.
 
 mod common;
