@@ -64,6 +64,9 @@ fn bench_apis_scan_against_list() {
         None => common::TestCluster::start(),
     };
     assert!(c.is_real(), "the benchmark runs on a real kube-apiserver");
+    // The shop manifest holds a Widget: its CRD is installed, as on a cluster running these releases,
+    // so only the legacy releases hold APIs this server does not serve.
+    c.install_widget_crd();
     let namespaces: Vec<String> = (0..40).map(|n| format!("bench-apis-{n:02}")).collect();
     let base = synthetic_releases::shop();
     let legacy = apis_fixtures::render("legacy-app", "legacy", "bench-apis-00", &[]);
