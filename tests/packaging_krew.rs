@@ -908,7 +908,8 @@ fn five_archives(work: &Path) -> Vec<PathBuf> {
     fs::create_dir_all(&content).unwrap();
     fs::create_dir_all(&archives).unwrap();
     fs::copy(repo().join("LICENSE"), content.join("LICENSE")).unwrap();
-    for (i, f) in ["kubectl-werf", "kubectl-werf.exe", "kubectl_complete-werf", "kubectl_complete-werf.exe"].iter().enumerate() {
+    // scripts/dist packs the man page on every platform
+    for (i, f) in ["kubectl-werf", "kubectl-werf.exe", "kubectl_complete-werf", "kubectl_complete-werf.exe", "kubectl-werf.1"].iter().enumerate() {
         fs::write(content.join(f), format!("stand-in {i}\n")).unwrap();
     }
     let mut paths = Vec::new();
@@ -916,10 +917,10 @@ fn five_archives(work: &Path) -> Vec<PathBuf> {
         let path = archives.join(archive_name(&version, os, arch));
         if os == "windows" {
             let script = "import sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], 'w') as z:\n    for f in sys.argv[3:]:\n        z.write(sys.argv[2] + '/' + f, f)\n";
-            run(Command::new("python3").args(["-c", script]).arg(&path).arg(&content).args(["kubectl-werf.exe", "LICENSE", "kubectl_complete-werf.exe"]));
+            run(Command::new("python3").args(["-c", script]).arg(&path).arg(&content).args(["kubectl-werf.exe", "LICENSE", "kubectl-werf.1", "kubectl_complete-werf.exe"]));
         } else {
             fs::write(content.join("platform"), format!("{os}/{arch}\n")).unwrap(); // distinct bytes per archive
-            run(Command::new("tar").arg("-czf").arg(&path).arg("-C").arg(&content).args(["kubectl-werf", "LICENSE", "kubectl_complete-werf"]));
+            run(Command::new("tar").arg("-czf").arg(&path).arg("-C").arg(&content).args(["kubectl-werf", "LICENSE", "kubectl-werf.1", "kubectl_complete-werf"]));
         }
         paths.push(path);
     }
