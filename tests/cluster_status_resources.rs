@@ -130,7 +130,7 @@ fn status_show_resources_and_show_desc_as_helm3_prints_them() {
     assert_eq!(v["info"].as_object().unwrap().keys().next_back().map(String::as_str), Some("resources"));
     let ours = run_ok(c.werf().args(["releases", "status", "shop", "-n", &ns, "--show-resources", "-o", "yaml"]));
     let helm = run_ok(c.helm(3).args(["status", "shop", "-n", &ns, "--show-resources", "-o", "yaml"]));
-    let yaml_mask = |t: &str| regex::Regex::new(r"(?m)^(      resourceVersion: )'?\d+'?$").unwrap().replace_all(t, "$1<masked>").into_owned();
+    let yaml_mask = |t: &str| regex::Regex::new(r#"(?m)^(\s+resourceVersion: )['"]?\d+['"]?$"#).unwrap().replace_all(t, "$1<masked>").into_owned();
     assert_eq!(yaml_mask(&ours), yaml_mask(&helm), "status --show-resources -o yaml");
 }
 
