@@ -359,6 +359,40 @@ fn list_fetches_only_the_latest_records_emulator_only() {
     // Every latest record (big v1, shop v4, stuck v2) came with the first LIST: no GET.
     assert_eq!(gets.len(), 0, "{gets:?}");
 
+    // `-A` over every storage: the Secret driver (helm's) is LISTed at once; the ConfigMap driver and
+    // Tiller's Secrets and ConfigMaps are first asked of the server's cache (resourceVersion=0), and
+    // a storage is LISTed only when the cache holds a record of it.
+    let all_lists = || {
+        emu.clear_request_log();
+        run_ok(c.werf().args(["releases", "list", "-A"]));
+        let log = emu.request_log();
+        let probes: Vec<String> = log
+            .iter()
+            .filter(|r| r.verb == "list" && r.query.contains("resourceVersion=0"))
+            .map(|r| format!("{} {}", r.resource, r.query))
+            .collect();
+        let lists: Vec<String> = log
+            .iter()
+            .filter(|r| r.verb == "list" && !r.query.contains("resourceVersion=0"))
+            .map(|r| format!("{} {}", r.resource, r.query))
+            .collect();
+        (probes, lists)
+    };
+    let (probes, lists) = all_lists();
+    assert_eq!(probes.len(), 3, "{probes:?} {lists:?}");
+    assert!(probes.iter().any(|p| p.starts_with("configmaps ") && p.contains("owner%3Dhelm")), "{probes:?}");
+    assert!(probes.iter().any(|p| p.starts_with("configmaps ") && p.contains("OWNER%3DTILLER")), "{probes:?}");
+    assert!(probes.iter().any(|p| p.starts_with("secrets ") && p.contains("OWNER%3DTILLER")), "{probes:?}");
+    // Both Helm 3 drivers hold records here (the fixtures include ConfigMap-driver ones), Tiller none.
+    assert_eq!(lists.len(), 4, "two LISTs for each Helm 3 driver: {lists:?}");
+    assert!(lists.iter().all(|l| l.contains("owner%3Dhelm")), "{lists:?}");
+    let tiller = c.namespace("rel-probe-tiller");
+    c.seed_file(&fixture("helm2-synthetic/kube-system-shop-4revs-configmaps.yaml"), &BTreeMap::from([("kube-system", tiller.as_str())]));
+    let (probes, lists) = all_lists();
+    assert_eq!(probes.len(), 3, "{probes:?}");
+    assert_eq!(lists.len(), 6, "Tiller's ConfigMaps, found in the cache, are LISTed too: {lists:?}");
+    assert_eq!(lists.iter().filter(|l| l.starts_with("configmaps ") && l.contains("OWNER%3DTILLER")).count(), 2, "{lists:?}");
+
     // A latest record labelled superseded is not in the first LIST: it alone is fetched.
     let shop4 = run_ok(c.kubectl().args(["get", "secret", "-n", ns, "sh.helm.release.v1.shop.v4", "-o", "json"]));
     let mut shop4: Value = serde_json::from_str(&shop4).unwrap();

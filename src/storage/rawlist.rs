@@ -135,7 +135,25 @@ impl ObjectStore {
         if let Some(t) = continue_token {
             lp = lp.continue_token(t);
         }
-        let mut req = kube::core::Request::new(self.list_path(ns)).list(&lp).map_err(kube::Error::BuildRequest)?;
+        self.list_with(ns, &lp, shape).await
+    }
+
+    /// Whether any object matches `selector` in the API server's watch cache (`resourceVersion=0`,
+    /// metadata only, with read retries). A consistent LIST with a label selector costs a real server a
+    /// read of every Secret (or ConfigMap) from etcd, filtered afterwards, even when nothing matches;
+    /// this one is answered from memory. The cache trails etcd by the moments its watch takes, and only
+    /// while etcd answers (the consistent LISTs sent beside it fail otherwise), so a storage is missed
+    /// only when its first record ever was written in those moments.
+    pub async fn any_in_cache(&self, ns: Option<&str>, selector: &str) -> Result<bool, kube::Error> {
+        let lp = ListParams::default().labels(selector).match_any();
+        let retry = crate::retry::ReadRetry::default();
+        let page = crate::retry::read(retry, || self.list_with(ns, &lp, Shape::Meta)).await?;
+        let infos = page.body.infos().map_err(malformed)?;
+        Ok(!infos.is_empty())
+    }
+
+    async fn list_with(&self, ns: Option<&str>, lp: &ListParams, shape: Shape) -> Result<RawPage, kube::Error> {
+        let mut req = kube::core::Request::new(self.list_path(ns)).list(lp).map_err(kube::Error::BuildRequest)?;
         let accept = match shape {
             Shape::Full => protobuf::ACCEPT_FULL,
             Shape::Meta => protobuf::ACCEPT_META,

@@ -10,6 +10,11 @@
 //! object name before they are trusted, and against the payload after: a record whose labels are
 //! missing or disagree is decoded anyway, and a release whose latest turns out damaged or mislabelled
 //! has all its records decoded, so the answer stays Helm's.
+//!
+//! Storages beside helm's default (the ConfigMap driver, Tiller's records) are usually empty, and a
+//! consistent LIST with a label selector costs a real API server a read of every object of that kind
+//! from etcd even when nothing matches. They are first asked of the server's watch cache
+//! (`resourceVersion=0`, answered from memory) and LISTed only when it holds a record of theirs.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -87,6 +92,10 @@ pub struct Source {
     pub scope: Option<String>,
     pub generation: Generation,
     pub limits: DecodeLimits,
+    /// Ask the API server's cache first whether this storage holds any record, and skip it when not:
+    /// for the storages beside helm's default (the ConfigMap driver, Tiller's), which are usually empty
+    /// and whose consistent LISTs would each cost the server a scan of every object of their kind.
+    pub probe: bool,
 }
 
 /// What to fetch.
@@ -249,6 +258,9 @@ impl Source {
     /// The rows `want` needs from this source. `name_filter` (helm's `--filter`) prunes releases by
     /// their label name before anything is decoded.
     pub async fn collect(&self, want: Want, name_filter: Option<&regex::Regex>) -> Result<Collected, kube::Error> {
+        if self.probe && !self.store.any_in_cache(self.scope.as_deref(), self.selector()).await? {
+            return Ok(Collected::default());
+        }
         match want {
             Want::Latest => self.collect_latest(name_filter).await,
             Want::Superseded => self.collect_superseded(name_filter).await,
@@ -336,18 +348,8 @@ impl Source {
             }))
         });
         let metas = self.list_pages(self.selector(), LATEST_META_PAGE, Shape::Meta, |body| body.infos());
-        let (decoded, metas) = if self.generation == Generation::Helm2 {
-            // Tiller's records are rare today: the metadata LIST says whether there are any, and the
-            // payload LIST (one more scan of every Secret or ConfigMap on the server) goes out only then.
-            let metas = metas.await?;
-            if metas.is_empty() {
-                return Ok(Collected::default());
-            }
-            (payloads.await?, metas)
-        } else {
-            let (decoded, metas) = tokio::join!(payloads, metas);
-            (decoded?, metas?)
-        };
+        let (decoded, metas) = tokio::join!(payloads, metas);
+        let (decoded, metas) = (decoded?, metas?);
 
         let keep = |name: &str| name_filter.is_none_or(|re| re.is_match(name));
         // Every release's records by their labels; records whose labels do not match their name go

@@ -93,12 +93,15 @@ pub async fn run(scope: &Scope, args: ReleasesListArgs) -> Result<Outcome, AppEr
     // storages and namespaces: the rule every verb shares (`storage::scope`).
     let sel = scope.selection(all_ns);
     let mut sources: Vec<Source> = Vec::new();
-    for kind in &sel.helm3_kinds {
+    // The first Helm 3 driver (Secrets, helm's default, unless one was chosen) is read at once; the
+    // others are looked for in the server's cache first (`Source::probe`).
+    for (n, kind) in sel.helm3_kinds.iter().enumerate() {
         sources.push(Source {
             store: ObjectStore::new(scope.client.clone(), *kind),
             scope: sel.helm3_namespace().map(str::to_string),
             generation: Generation::Helm3,
             limits: scope.limits(),
+            probe: n > 0,
         });
     }
     for kind in &sel.helm2_kinds {
@@ -107,6 +110,7 @@ pub async fn run(scope: &Scope, args: ReleasesListArgs) -> Result<Outcome, AppEr
             scope: sel.helm2_records_namespace().map(str::to_string),
             generation: Generation::Helm2,
             limits: scope.limits(),
+            probe: true,
         });
     }
     let results = futures::future::join_all(sources.iter().map(|source| source.collect(want, filter.as_ref()))).await;
