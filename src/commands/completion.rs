@@ -12,7 +12,7 @@ use std::time::Duration;
 use clap::CommandFactory;
 use clap::builder::ValueHint;
 
-use crate::app::Outcome;
+use crate::commands::context::Outcome;
 use crate::cli::{Cli, CompletionArgs, ConnectionArgs, StorageArgs};
 use crate::error::AppError;
 use crate::settings::{ConnectionSettings, EnvLookup, Helm2Storage, InvocationMode, ProcessEnv, StorageSettings};

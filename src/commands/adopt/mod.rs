@@ -25,7 +25,7 @@ use kube::ResourceExt;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::app::{Context, Outcome};
+use crate::commands::context::{Context, Outcome};
 use crate::cli::{AdoptArgs, OutputFormat};
 use crate::error::AppError;
 use crate::helm_errors::{self, OwnershipError};
@@ -1467,7 +1467,7 @@ pub async fn run(ctx: &Context<'_>, args: AdoptArgs) -> Result<Outcome, AppError
         let left = items.iter().filter(|it| it.done == Some(Done::Interrupted)).count();
         eprintln!(
             "interrupted: {left} object(s) not adopted; the patches already sent finished. Run the same command again to finish: {}",
-            crate::stop::resume_command(ctx)
+            crate::commands::context::resume_command(ctx)
         );
     }
     no_manifest_warning(&items, &args, &target);

@@ -32,7 +32,7 @@ use kube::ResourceExt;
 use kube::api::DynamicObject;
 use serde::Serialize;
 
-use crate::app::{Context, Outcome};
+use crate::commands::context::{Context, Outcome};
 use crate::cli::{AnnotateArgs, CiEnvChoice, OutputFormat};
 use crate::error::AppError;
 use crate::live::targets::{Target, resolve_objects};
@@ -281,7 +281,7 @@ pub async fn run(ctx: &Context<'_>, args: AnnotateArgs) -> Result<Outcome, AppEr
         let left = results.iter().filter(|r| r.result == State::Interrupted).count();
         eprintln!(
             "interrupted: {left} object(s) not patched; the patches already sent finished. Run the same command again to finish: {}",
-            crate::stop::resume_command(ctx)
+            crate::commands::context::resume_command(ctx)
         );
     }
     Ok(if failed || interrupted { Outcome::PartialFailure } else { Outcome::Success })

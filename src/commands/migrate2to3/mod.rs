@@ -23,7 +23,7 @@ use std::sync::Arc;
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
-use crate::app::{Context, Outcome};
+use crate::commands::context::{Context, Outcome};
 use crate::cli::{Migrate2to3Args, OutputFormat};
 use crate::error::AppError;
 use crate::settings::{Helm2Storage, StorageSettings};
@@ -268,7 +268,7 @@ pub async fn run(ctx: &Context<'_>, args: Migrate2to3Args) -> Result<Outcome, Ap
         }
         let exec_failed = plans.iter().any(|p| !p.blocked() && results.get(&p.name).is_some_and(|r| r.outcome == ReleaseOutcome::Failed));
         if exec_failed && !interrupted {
-            println!("Once the errors above are fixed, run the same command again to finish: {}", crate::stop::resume_command(ctx));
+            println!("Once the errors above are fixed, run the same command again to finish: {}", crate::commands::context::resume_command(ctx));
         }
     } else {
         let view = RunView {
@@ -290,7 +290,7 @@ pub async fn run(ctx: &Context<'_>, args: Migrate2to3Args) -> Result<Outcome, Ap
         crate::output::print_structured(&view, args.output)?;
     }
     if interrupted {
-        eprintln!("interrupted: run the same command again to finish: {}", crate::stop::resume_command(ctx));
+        eprintln!("interrupted: run the same command again to finish: {}", crate::commands::context::resume_command(ctx));
     }
     Ok(if failed > 0 || interrupted { Outcome::PartialFailure } else { Outcome::Success })
 }

@@ -7,7 +7,7 @@ use std::io::Write;
 
 use serde_json::{Map, Value};
 
-use crate::app::Outcome;
+use crate::commands::context::Outcome;
 use crate::cli::{OutputFormat, ReleasesGetCommand, ReleasesHistoryArgs, ReleasesStatusArgs};
 use crate::error::AppError;
 use crate::helmfmt::{self, Table};

@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::app::Outcome;
+use crate::commands::context::Outcome;
 use crate::cli::{OutputFormat, ReleasesMoveArgs};
 use crate::error::AppError;
 use crate::helmfmt::Table;

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use serde::Serialize;
 
-use crate::app::Outcome;
+use crate::commands::context::Outcome;
 use crate::cli::{OutputFormat, ReleasesApisArgs};
 use crate::error::AppError;
 use crate::helmfmt::Table;
