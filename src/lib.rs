@@ -21,6 +21,7 @@ pub mod gotime;
 pub mod helm_errors;
 pub mod helmfmt;
 pub mod interact;
+pub mod kube_failure;
 pub mod live;
 pub mod manifest;
 pub mod names;

@@ -36,7 +36,7 @@ use crate::live::{PatchError, ResolveError, ResolvedResource, ResourceCatalog, d
 use crate::manifest::{ManifestObject, parse_json_objects, parse_objects};
 use crate::ownership::{self, HelmAction, Ownership, Problem};
 use crate::release::helm3::Status;
-use crate::settings::StorageSettings;
+use crate::storage::StorageSettings;
 use crate::storage::backup::{BackupDir, record_from_raw};
 use crate::stop::StopSignal;
 use crate::storage::{Helm3Record, Helm3Store, open_stores};

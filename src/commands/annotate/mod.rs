@@ -38,7 +38,7 @@ use crate::error::AppError;
 use crate::live::targets::{Target, resolve_objects};
 use crate::live::{PatchError, ResourceCatalog, discovery, objects};
 use crate::release::helm3::Release;
-use crate::settings::StorageSettings;
+use crate::storage::StorageSettings;
 use crate::stop::StopSignal;
 use crate::storage::Helm3Store;
 

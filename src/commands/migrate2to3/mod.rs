@@ -26,7 +26,7 @@ use serde::Serialize;
 use crate::commands::context::{Context, Outcome};
 use crate::cli::{Migrate2to3Args, OutputFormat};
 use crate::error::AppError;
-use crate::settings::{Helm2Storage, StorageSettings};
+use crate::storage::{Helm2Storage, StorageSettings};
 use crate::stop::StopSignal;
 use crate::storage::backup::BackupDir;
 use crate::storage::codec::{DecodeLimits, LabelStamp};

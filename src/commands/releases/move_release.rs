@@ -32,7 +32,7 @@ use crate::helmfmt::Table;
 use crate::live::discovery::ResourceCatalog;
 use crate::manifest::parse_objects;
 use crate::ownership::OwnershipKeys;
-use crate::settings::Helm3Driver;
+use crate::storage::Helm3Driver;
 use crate::stop::StopSignal;
 use crate::storage::backup::{self, BackupDir};
 use crate::storage::codec::{self, helm3_object_name};

@@ -26,7 +26,7 @@ use crate::cli::{OutputFormat, ReleasesApisArgs};
 use crate::error::AppError;
 use crate::helmfmt::Table;
 use crate::release::apis::{KubeVersion, Place};
-use crate::settings::Helm2Storage;
+use crate::storage::Helm2Storage;
 use crate::storage::backup::BackupDir;
 use crate::storage::objects::ObjectKind;
 
