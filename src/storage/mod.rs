@@ -10,6 +10,7 @@ pub mod objects;
 pub mod protobuf;
 pub mod rawlist;
 pub mod scope;
+pub mod shape;
 
 pub use drivers::{Helm2Storage, Helm3Driver, StorageSettings};
 pub use helm2::{Helm2Record, Helm2Store};
