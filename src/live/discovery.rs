@@ -19,7 +19,7 @@ use kube::core::Status;
 use kube::discovery::ApiResource;
 use serde::Deserialize;
 
-use crate::ownership::go_quote;
+use crate::golang::strconv::go_quote;
 use crate::retry::ReadRetry;
 
 /// The `Accept` header for aggregated discovery v2, with plain JSON as the fallback the server may choose.

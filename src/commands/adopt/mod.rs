@@ -218,7 +218,7 @@ fn state_detail(observed: &Observed, release: &str, release_ns: &str) -> String 
 fn short_problem(p: &Problem) -> String {
     match &p.current {
         None => format!("{} missing", p.key),
-        Some(c) => format!("{}={}", p.key, ownership::go_quote(c)),
+        Some(c) => format!("{}={}", p.key, crate::golang::strconv::go_quote(c)),
     }
 }
 

@@ -45,7 +45,7 @@ pub use view::{Flavor, coalesce, helm2_as_helm3, helm2_status};
 use crate::commands::context::{Context, Outcome};
 use crate::cli::{ReleasesArgs, ReleasesCommand};
 use crate::error::AppError;
-use crate::gotime::GoTime;
+use crate::golang::time::GoTime;
 use crate::release::Time;
 use crate::settings::InvocationMode;
 use crate::storage::StorageSettings;
