@@ -8,32 +8,9 @@ use clap::{CommandFactory, FromArgMatches};
 
 use crate::cli::{Cli, Command};
 use crate::commands;
+use crate::commands::context::{Context, Outcome};
 use crate::error::AppError;
 use crate::settings::{ConnectionSettings, EnvLookup, InvocationMode, ProcessEnv};
-
-/// Everything a verb needs from the invocation besides its own arguments.
-pub struct Context<'a> {
-    pub mode: InvocationMode,
-    pub connection: ConnectionSettings,
-    pub env: &'a dyn EnvLookup,
-}
-
-impl Context<'_> {
-    pub async fn connect(&self) -> Result<crate::cluster::ClusterAccess, AppError> {
-        Ok(crate::cluster::connect(&self.connection, self.env).await?)
-    }
-}
-
-/// How a verb finished when it did not fail outright.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Success,
-    /// Some items failed (already reported); the rest was done.
-    PartialFailure,
-    /// Done, with an exit code of the verb's own (documented in its help), e.g. 3 when `releases apis`
-    /// found removed APIs.
-    Code(u8),
-}
 
 pub fn main() -> ExitCode {
     // Output to a closed pipe ends the process as SIGPIPE does (see `pipe`); verbs that write switch
@@ -64,7 +41,7 @@ pub fn main() -> ExitCode {
         args
     };
     let mode = InvocationMode::detect(&argv0, &env);
-    let command = crate::cli::command_for_mode(Cli::command(), mode);
+    let command = command_for_mode(Cli::command(), mode);
     let matches = match command.try_get_matches_from(&args) {
         Ok(m) => m,
         Err(e) => {
@@ -80,7 +57,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let guard = if writes(&cli.command) { crate::pipe::for_writing() } else { reading };
+    let guard = if writes(&cli.command) { crate::pipe::for_writing(crate::stop::request_everywhere) } else { reading };
     let code = match run(cli, mode, &env) {
         Ok(Outcome::Success) => 0,
         Ok(Outcome::PartialFailure) => 1,
@@ -91,6 +68,29 @@ pub fn main() -> ExitCode {
         }
     };
     guard.finish(code)
+}
+
+/// Usage lines as Helm users type them: `helm werf-releases list ...` (clap would print the path it
+/// parsed, `... releases list`), for a command and everything below it.
+fn helm_usage(command: clap::Command, path: &str) -> clap::Command {
+    let mut probe = command.clone().bin_name(path);
+    let usage = probe.render_usage().to_string();
+    let usage = usage.strip_prefix("Usage: ").unwrap_or(&usage).to_string();
+    command.override_usage(usage).mut_subcommands(|sub| {
+        let child = format!("{path} {}", sub.get_name());
+        helm_usage(sub, &child)
+    })
+}
+
+/// Adjust usage lines to how the user reached us: `kubectl werf ...` or `helm werf-releases ...`.
+pub fn command_for_mode(command: clap::Command, mode: InvocationMode) -> clap::Command {
+    match mode {
+        InvocationMode::Kubectl => command.bin_name("kubectl werf"),
+        // Helm runs `kubectl-werf releases ...` for `helm werf-releases ...`.
+        InvocationMode::Helm => command
+            .bin_name("helm werf-releases")
+            .mut_subcommands(|sub| if sub.get_name() == "releases" { helm_usage(sub, "helm werf-releases") } else { sub }),
+    }
 }
 
 /// Verbs that may change the cluster (not in a dry run): they must never die between two writes.

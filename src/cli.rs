@@ -1050,26 +1050,3 @@ pub struct ReleasesGetMetadataArgs {
     #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
 }
-
-/// Usage lines as Helm users type them: `helm werf-releases list ...` (clap would print the path it
-/// parsed, `... releases list`), for a command and everything below it.
-fn helm_usage(command: clap::Command, path: &str) -> clap::Command {
-    let mut probe = command.clone().bin_name(path);
-    let usage = probe.render_usage().to_string();
-    let usage = usage.strip_prefix("Usage: ").unwrap_or(&usage).to_string();
-    command.override_usage(usage).mut_subcommands(|sub| {
-        let child = format!("{path} {}", sub.get_name());
-        helm_usage(sub, &child)
-    })
-}
-
-/// Adjust usage lines to how the user reached us: `kubectl werf ...` or `helm werf-releases ...`.
-pub fn command_for_mode(command: clap::Command, mode: crate::settings::InvocationMode) -> clap::Command {
-    match mode {
-        crate::settings::InvocationMode::Kubectl => command.bin_name("kubectl werf"),
-        // Helm runs `kubectl-werf releases ...` for `helm werf-releases ...`.
-        crate::settings::InvocationMode::Helm => command
-            .bin_name("helm werf-releases")
-            .mut_subcommands(|sub| if sub.get_name() == "releases" { helm_usage(sub, "helm werf-releases") } else { sub }),
-    }
-}

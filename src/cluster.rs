@@ -8,21 +8,8 @@ use kube::config::{
     NamedContext,
 };
 
+use crate::error::ClusterError;
 use crate::settings::{ConnectionSettings, EnvLookup};
-
-#[derive(Debug, thiserror::Error)]
-pub enum ClusterError {
-    #[error("kubeconfig {path}: {reason}")]
-    Kubeconfig { path: String, reason: String },
-    #[error("{0}")]
-    Config(String),
-    #[error(
-        "no cluster configured: no kubeconfig ($KUBECONFIG, ~/.kube/config) and not running inside a cluster; pass --kubeconfig or --server"
-    )]
-    NoConfiguration,
-    #[error("cannot create a Kubernetes client: {0}")]
-    Client(String),
-}
 
 /// A ready client plus what the user's configuration says about defaults.
 #[derive(Clone)]
@@ -281,8 +268,6 @@ fn normalize_server(server: &str) -> String {
     if server.contains("://") { server.to_string() } else { format!("https://{server}") }
 }
 
-static SERVER_URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-
 /// A URL without `user:password@` (a server address may carry credentials; messages never do).
 fn without_userinfo(url: &str) -> String {
     match url.split_once("://") {
@@ -295,17 +280,12 @@ fn without_userinfo(url: &str) -> String {
     }
 }
 
-/// The API server this run talks to (for messages), once `connect` ran.
-pub fn server_url() -> Option<String> {
-    SERVER_URL.get().cloned()
-}
-
 /// Connect: resolve the configuration and build a client.
 pub async fn connect(settings: &ConnectionSettings, env: &dyn EnvLookup) -> Result<ClusterAccess, ClusterError> {
     let mut config = resolve_config(settings, env).await?;
     let namespace = config.default_namespace.clone();
     let cluster_url = config.cluster_url.to_string();
-    let _ = SERVER_URL.set(without_userinfo(cluster_url.trim_end_matches('/')));
+    crate::kube_failure::note_server_url(without_userinfo(cluster_url.trim_end_matches('/')));
     // An exec credential plugin runs here, once, under our control (see `credentials`).
     let exec = crate::credentials::take_exec_credentials(&mut config).await?;
     let builder = kube::client::ClientBuilder::try_from(config)

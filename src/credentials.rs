@@ -26,33 +26,12 @@ use http::HeaderValue;
 use kube::config::{ExecConfig, ExecInteractiveMode, Kubeconfig};
 use serde::Deserialize;
 
-use crate::cluster::ClusterError;
+use crate::error::ClusterError;
+use crate::kube_failure::ExecCredentialError;
 use crate::settings::Base64Kubeconfig;
 
 /// Seconds before a token's expiry at which it is fetched again.
 const REFRESH_MARGIN_SECS: i64 = 30;
-
-/// A failed credential plugin, worded for the user; never carries what the plugin printed.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{0}")]
-pub struct ExecCredentialError(pub String);
-
-/// Whether a kube error is (or was caused by) a failed credential plugin: not worth a retry.
-pub fn is_exec_failure(err: &kube::Error) -> bool {
-    exec_failure_message(err).is_some()
-}
-
-/// The credential plugin's failure inside a kube error, if that is what it is.
-pub fn exec_failure_message(err: &kube::Error) -> Option<String> {
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = cause {
-        if let Some(x) = e.downcast_ref::<ExecCredentialError>() {
-            return Some(x.0.clone());
-        }
-        cause = e.source();
-    }
-    None
-}
 
 /// A kube client-building error as one line; kube's own auth errors are replaced by wording that
 /// cannot carry a plugin's output or a credential.

@@ -1,7 +1,6 @@
 //! Errors as users see them: one line naming what failed and why, never a debug dump.
 
-use crate::cluster::ClusterError;
-use crate::settings::SettingsError;
+use crate::kube_failure::{exec_failure_message, is_connect_failure, is_exec_failure, server_url};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -18,6 +17,30 @@ pub enum AppError {
     Io(String),
     #[error("{0}")]
     Failed(String),
+}
+
+/// Flags and variables that cannot be used (from `settings`).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SettingsError {
+    #[error("invalid {what} {value:?}: {reason}")]
+    Invalid { what: &'static str, value: String, reason: String },
+    #[error("release storage driver {0:?} is not supported: kubectl-werf reads and writes releases stored in Secrets or ConfigMaps (use secret or configmap)")]
+    UnsupportedDriver(String),
+}
+
+/// No usable cluster configuration or client (from `cluster` and `credentials`).
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("kubeconfig {path}: {reason}")]
+    Kubeconfig { path: String, reason: String },
+    #[error("{0}")]
+    Config(String),
+    #[error(
+        "no cluster configured: no kubeconfig ($KUBECONFIG, ~/.kube/config) and not running inside a cluster; pass --kubeconfig or --server"
+    )]
+    NoConfiguration,
+    #[error("cannot create a Kubernetes client: {0}")]
+    Client(String),
 }
 
 impl AppError {
@@ -58,8 +81,8 @@ pub fn describe_kube_error(err: &kube::Error) -> String {
             }
         }
         // A failed credential plugin: its own one-line message, nothing of what it printed.
-        other if crate::credentials::is_exec_failure(other) => crate::credentials::exec_failure_message(other).unwrap_or_default(),
-        other if crate::retry::is_connect_failure(other) => {
+        other if is_exec_failure(other) => exec_failure_message(other).unwrap_or_default(),
+        other if is_connect_failure(other) => {
             // One line naming the server and the innermost reason, as kubectl does.
             let mut reason = other.to_string();
             let mut source = std::error::Error::source(other);
@@ -67,7 +90,7 @@ pub fn describe_kube_error(err: &kube::Error) -> String {
                 reason = s.to_string();
                 source = s.source();
             }
-            let server = crate::cluster::server_url().unwrap_or_else(|| "(unknown)".into());
+            let server = server_url().unwrap_or_else(|| "(unknown)".into());
             let mut text = format!("cannot connect to the API server {server}: {reason}");
             if text.to_ascii_lowercase().contains("certificate") {
                 text.push_str(

@@ -16,6 +16,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use crate::golang::strconv::go_unquote;
 use crate::ownership::{HelmAction, MetaField, Problem, RELEASE_NAME_ANNOTATION, RELEASE_NAMESPACE_ANNOTATION};
 
 /// One object Helm refused to import, as named in its error text.
@@ -163,86 +164,10 @@ fn value(s: &str) -> String {
     if s.len() >= 2 && s.starts_with('"') && s.ends_with('"') { go_unquote(s) } else { s.to_string() }
 }
 
-/// Undoes Go's `%q` quoting; unknown or broken escapes are kept literally. Input includes the quotes.
-pub fn go_unquote(quoted: &str) -> String {
-    let inner = quoted.strip_prefix('"').unwrap_or(quoted);
-    let inner = inner.strip_suffix('"').unwrap_or(inner);
-    let mut out = String::with_capacity(inner.len());
-    let mut chars = inner.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        let Some(e) = chars.next() else {
-            out.push('\\');
-            break;
-        };
-        let simple = match e {
-            'n' => Some('\n'),
-            'r' => Some('\r'),
-            't' => Some('\t'),
-            'a' => Some('\u{7}'),
-            'b' => Some('\u{8}'),
-            'f' => Some('\u{c}'),
-            'v' => Some('\u{b}'),
-            '\\' => Some('\\'),
-            '"' => Some('"'),
-            '\'' => Some('\''),
-            _ => None,
-        };
-        if let Some(s) = simple {
-            out.push(s);
-            continue;
-        }
-        let (digits, radix) = match e {
-            'x' => (2, 16),
-            'u' => (4, 16),
-            'U' => (8, 16),
-            '0'..='7' => (2, 8),
-            _ => (0, 0),
-        };
-        if digits == 0 {
-            out.push('\\');
-            out.push(e);
-            continue;
-        }
-        let mut taken = String::new();
-        if radix == 8 {
-            taken.push(e);
-        }
-        while taken.len() < digits + usize::from(radix == 8) {
-            match chars.peek() {
-                Some(d) if d.is_digit(radix) => {
-                    taken.push(*d);
-                    chars.next();
-                }
-                _ => break,
-            }
-        }
-        let decoded = if taken.len() == digits + usize::from(radix == 8) {
-            u32::from_str_radix(&taken, radix).ok().and_then(char::from_u32)
-        } else {
-            None
-        };
-        match decoded {
-            Some(ch) => out.push(ch),
-            None => {
-                out.push('\\');
-                if radix != 8 {
-                    out.push(e);
-                }
-                out.push_str(&taken);
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ownership::{MANAGED_BY_LABEL, go_quote};
+    use crate::ownership::MANAGED_BY_LABEL;
 
     const CAPTURED_ALL_MISSING: &str = r#"Error: INSTALLATION FAILED: Unable to continue with install: ConfigMap "settings" in namespace "adopt-test" exists and cannot be imported into the current release: invalid ownership metadata; label validation error: missing key "app.kubernetes.io/managed-by": must be set to "Helm"; annotation validation error: missing key "meta.helm.sh/release-name": must be set to "app"; annotation validation error: missing key "meta.helm.sh/release-namespace": must be set to "adopt-test""#;
     const CAPTURED_WRONG_RELEASE: &str = r#"Error: INSTALLATION FAILED: Unable to continue with install: ConfigMap "settings" in namespace "adopt-test" exists and cannot be imported into the current release: invalid ownership metadata; annotation validation error: key "meta.helm.sh/release-name" must equal "app": current value is "other""#;
@@ -394,16 +319,6 @@ mod tests {
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].problems, problems);
         assert_eq!(got[0].release.as_deref(), Some("app"));
-    }
-
-    #[test]
-    fn unquote() {
-        for s in ["plain", "a\"b", "back\\slash", "nl\nx", "\u{1}\u{7f}", "é漢🎉", "tab\tcr\r"] {
-            assert_eq!(go_unquote(&go_quote(s)), s);
-        }
-        assert_eq!(go_unquote(r#""\101\x41\u0041\U00000041""#), "AAAA");
-        assert_eq!(go_unquote(r#""bad\q\x4\""#), "bad\\q\\x4\\");
-        assert_eq!(go_unquote(r#""\U0011ffff""#), "\\U0011ffff");
     }
 
     /// Small deterministic generator (xorshift) so the robustness test needs no extra crates.

@@ -4,8 +4,9 @@
 //! - Read-only verbs restore SIGPIPE's default action: the first write to a closed pipe ends the
 //!   process at once, like any Unix filter.
 //! - Verbs that change the cluster must not die between two writes. Their stdout goes through a relay
-//!   thread; when the reader is gone the relay discards further output and asks the verb to stop as the
-//!   first Ctrl-C does ([`crate::stop`]): writes in flight finish, none is started. At exit the
+//!   thread; when the reader is gone the relay discards further output and calls the hook it was given,
+//!   which asks the verb to stop as the first Ctrl-C does (`stop::request_everywhere`): writes in
+//!   flight finish, none is started. At exit the
 //!   process then ends by SIGPIPE when the verb had nothing left undone, otherwise with the verb's own
 //!   exit code (it printed what was not done on stderr).
 
@@ -65,8 +66,9 @@ pub fn for_reading() -> OutputGuard {
     }
 }
 
-/// Verbs that write: stdout through a relay that turns a closed pipe into a stop request.
-pub fn for_writing() -> OutputGuard {
+/// Verbs that write: stdout through a relay that turns a closed pipe into a call of `on_closed` (a stop
+/// request), once.
+pub fn for_writing(on_closed: fn(&str)) -> OutputGuard {
     #[cfg(unix)]
     {
         use std::io::IsTerminal;
@@ -78,14 +80,17 @@ pub fn for_writing() -> OutputGuard {
         if std::io::stdout().is_terminal() {
             return OutputGuard { relay: None };
         }
-        OutputGuard { relay: start_relay() }
+        OutputGuard { relay: start_relay(on_closed) }
     }
     #[cfg(not(unix))]
-    OutputGuard {}
+    {
+        let _ = on_closed;
+        OutputGuard {}
+    }
 }
 
 #[cfg(unix)]
-fn start_relay() -> Option<(std::thread::JoinHandle<()>, libc::c_int)> {
+fn start_relay(on_closed: fn(&str)) -> Option<(std::thread::JoinHandle<()>, libc::c_int)> {
     use std::io::{Read, Write};
     use std::os::fd::FromRawFd;
     let mut fds = [0 as libc::c_int; 2];
@@ -126,7 +131,7 @@ fn start_relay() -> Option<(std::thread::JoinHandle<()>, libc::c_int)> {
                 }
                 if to.write_all(&buf[..n]).and_then(|_| to.flush()).is_err() {
                     CLOSED.store(true, Ordering::SeqCst);
-                    crate::stop::request_everywhere("output closed");
+                    on_closed("output closed");
                 }
             }
         });

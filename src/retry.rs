@@ -15,6 +15,8 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::kube_failure::{is_connect_failure, is_exec_failure, is_tls_refusal};
+
 /// Whether the API server has answered anything yet in this run. Until it has, a failure to connect
 /// at all (refused, unknown host, TLS refused) is reported at once instead of being retried: there is
 /// no sign the server exists, and kubectl answers such a run in milliseconds too.
@@ -37,35 +39,6 @@ pub fn set_request_timeout(timeout: Option<Duration>) {
     if let Some(t) = timeout {
         let _ = REQUEST_TIMEOUT.set(t);
     }
-}
-
-/// A failure to reach the server at all: connection refused, name resolution, TLS refused.
-pub fn is_connect_failure(err: &kube::Error) -> bool {
-    if !matches!(err, kube::Error::HyperError(_) | kube::Error::Service(_)) {
-        return false;
-    }
-    if is_tls_refusal(err) {
-        return true;
-    }
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = cause {
-        if let Some(io) = e.downcast_ref::<std::io::Error>()
-            && io.kind() == std::io::ErrorKind::ConnectionRefused
-        {
-            return true;
-        }
-        let text = e.to_string().to_ascii_lowercase();
-        if text.contains("tcp connect error")
-            || text.contains("connection refused")
-            || text.contains("dns error")
-            || text.contains("failed to lookup address")
-            || text.contains("name or service not known")
-        {
-            return true;
-        }
-        cause = e.source();
-    }
-    false
 }
 
 /// How long reads keep trying in total, and the first and largest pause.
@@ -137,26 +110,11 @@ pub fn is_transient(err: &kube::Error) -> bool {
         kube::Error::Api(status) => matches!(status.code, 429 | 500 | 502 | 503 | 504),
         // A certificate the client refuses stays refused: fail at once with the TLS message.
         // A failed credential plugin is not a broken connection: trying again cannot help.
-        kube::Error::Service(_) if crate::credentials::is_exec_failure(err) => false,
+        kube::Error::Service(_) if is_exec_failure(err) => false,
         kube::Error::HyperError(_) | kube::Error::Service(_) => !is_tls_refusal(err),
         kube::Error::ReadEvents(_) => true,
         _ => false,
     }
-}
-
-/// Whether a transport error is a TLS verification or handshake failure (anywhere in its causes).
-fn is_tls_refusal(err: &kube::Error) -> bool {
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = cause {
-        let text = e.to_string().to_ascii_lowercase();
-        // A certificate refused by us, or a handshake refused by the server (a fatal alert); a
-        // connection merely cut during the handshake stays transient.
-        if text.contains("certificate") || text.contains("received fatal alert") {
-            return true;
-        }
-        cause = e.source();
-    }
-    false
 }
 
 /// The pause the server asked for, when its Status carried `details.retryAfterSeconds`.

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::{ConnectionArgs, StorageArgs};
+use crate::error::SettingsError;
+use crate::storage::{Helm2Storage, Helm3Driver, StorageSettings};
 
 /// A read-only view of environment variables; the real process environment or a test's map.
 pub trait EnvLookup {
@@ -47,14 +49,6 @@ impl EnvLookup for HashMap<String, String> {
         vars.sort();
         vars
     }
-}
-
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum SettingsError {
-    #[error("invalid {what} {value:?}: {reason}")]
-    Invalid { what: &'static str, value: String, reason: String },
-    #[error("release storage driver {0:?} is not supported: kubectl-werf reads and writes releases stored in Secrets or ConfigMaps (use secret or configmap)")]
-    UnsupportedDriver(String),
 }
 
 /// How the program was invoked: as a kubectl plugin (`kubectl werf`) or as a Helm plugin.
@@ -318,51 +312,10 @@ fn parse_go_duration(s: &str) -> Option<Duration> {
     Some(Duration::from_secs_f64(total))
 }
 
-/// The Helm 3 storage driver.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Helm3Driver {
-    Secret,
-    ConfigMap,
-}
-
-impl Helm3Driver {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Helm3Driver::Secret => "secret",
-            Helm3Driver::ConfigMap => "configmap",
-        }
-    }
-}
-
-/// Which kinds of object hold Helm 2 (Tiller) records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Helm2Storage {
-    ConfigMap,
-    Secret,
-    /// Look in both; a release found in both is reported.
-    Auto,
-}
-
-/// Where release records live, resolved once and shared by every verb.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StorageSettings {
-    /// Helm 3 records always live in the release's own namespace; this picks Secrets or ConfigMaps.
-    pub helm3_driver: Helm3Driver,
-    /// Tiller's namespace.
-    pub helm2_namespace: String,
-    pub helm2_storage: Helm2Storage,
-    /// Largest decompressed payload accepted, in bytes.
-    pub max_decompressed_bytes: u64,
-    /// `--release-storage` (or `WERF_RELEASE_STORAGE`/`HELM_DRIVER`) picked the driver; otherwise
-    /// reads cover both drivers (see `storage::scope`).
-    pub helm3_driver_chosen: bool,
-    /// The Tiller namespace was named (flag or variable); otherwise Helm 2 records are looked for in
-    /// every namespace.
-    pub helm2_namespace_chosen: bool,
-}
-
 pub const DEFAULT_TILLER_NAMESPACE: &str = "kube-system";
 
+/// Where release records live, from `--release-storage`, `--helm2-namespace`, `--helm2-storage-type`,
+/// `--max-decompressed-mib` and their variables.
 impl StorageSettings {
     pub fn resolve(args: &StorageArgs, env: &dyn EnvLookup) -> Result<Self, SettingsError> {
         let chosen_driver = args

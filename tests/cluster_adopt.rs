@@ -477,7 +477,7 @@ fn rendered(chart_name: &str, configmaps: &[&str]) -> String {
 #[test]
 fn detach_writes_a_revision_helm_reads() {
     use kubectl_werf::release::helm3::Status;
-    use kubectl_werf::settings::Helm3Driver;
+    use kubectl_werf::storage::Helm3Driver;
     use kubectl_werf::storage::Helm3Store;
     use kubectl_werf::storage::codec::DecodeLimits;
 

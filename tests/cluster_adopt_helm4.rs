@@ -542,7 +542,7 @@ fn object_moved_with_detach_then_helm4_install() {
 
 #[test]
 fn migrate2to3_release_then_helm4_server_side_upgrade() {
-    use kubectl_werf::settings::Helm2Storage;
+    use kubectl_werf::storage::Helm2Storage;
     use kubectl_werf::storage::codec::{self, DecodeLimits};
     use kubectl_werf::storage::{Helm2Store, ObjectKind};
     let c = TestCluster::start();

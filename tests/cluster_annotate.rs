@@ -11,7 +11,7 @@ use common::{TestCluster, fixture, run};
 use kubectl_werf::live::targets::resolve_manifest;
 use kubectl_werf::live::{ResourceCatalog, discovery, objects};
 use kubectl_werf::release::helm3::Release;
-use kubectl_werf::settings::Helm3Driver;
+use kubectl_werf::storage::Helm3Driver;
 use kubectl_werf::storage::Helm3Store;
 use kubectl_werf::storage::codec::DecodeLimits;
 use serde_json::{Value, json};

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use common::{TestCluster, fixture, run_ok};
-use kubectl_werf::settings::Helm3Driver;
+use kubectl_werf::storage::Helm3Driver;
 use kubectl_werf::storage::Helm3Store;
 use kubectl_werf::storage::codec::DecodeLimits;
 use serde_json::json;

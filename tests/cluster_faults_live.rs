@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use common::{Emulator, TestCluster, fixture, run};
 use kube_emulator::{Fault, LoggedRequest, PatchType};
 use kubectl_werf::ownership::{adoption_patch, metadata_patch};
-use kubectl_werf::settings::Helm3Driver;
+use kubectl_werf::storage::Helm3Driver;
 use kubectl_werf::storage::Helm3Store;
 use kubectl_werf::storage::codec::DecodeLimits;
 use serde_json::{Value, json};

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::{TestCluster, fixture, helm_bin, repo_root, run, run_ok};
-use kubectl_werf::settings::Helm3Driver;
+use kubectl_werf::storage::Helm3Driver;
 use kubectl_werf::storage::Helm3Store;
 use kubectl_werf::storage::codec::DecodeLimits;
 use serde_json::Value;

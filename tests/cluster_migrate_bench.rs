@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use common::{TestCluster, run};
 use futures::stream::{self, StreamExt};
-use kubectl_werf::settings::{Helm2Storage, Helm3Driver};
+use kubectl_werf::storage::{Helm2Storage, Helm3Driver};
 use kubectl_werf::storage::codec::{self, DecodeLimits, LabelStamp};
 use kubectl_werf::storage::{Helm2Store, Helm3Store, ObjectKind};
 

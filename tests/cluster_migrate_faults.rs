@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use common::{Emulator, TestCluster, run};
 use kube_emulator::{Fault, LoggedRequest};
 use kubectl_werf::release::helm2;
-use kubectl_werf::settings::{Helm2Storage, Helm3Driver};
+use kubectl_werf::storage::{Helm2Storage, Helm3Driver};
 use kubectl_werf::storage::codec::{self, DecodeLimits};
 use kubectl_werf::storage::{Helm2Store, Helm3Store, ObjectKind};
 use serde_json::json;

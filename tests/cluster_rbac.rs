@@ -33,7 +33,7 @@ use k8s_openapi::api::authorization::v1::{ResourceAttributes, SubjectAccessRevie
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, ServiceAccount};
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use kubectl_werf::release::helm2;
-use kubectl_werf::settings::Helm2Storage;
+use kubectl_werf::storage::Helm2Storage;
 use kubectl_werf::storage::codec::{self, DecodeLimits};
 use kubectl_werf::storage::{Helm2Store, ObjectKind};
 use serde_json::{Value, json};

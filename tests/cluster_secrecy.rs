@@ -11,7 +11,7 @@ use std::process::Output;
 
 use common::{TestCluster, fixture, run};
 use kubectl_werf::release::helm2;
-use kubectl_werf::settings::{Helm2Storage, Helm3Driver};
+use kubectl_werf::storage::{Helm2Storage, Helm3Driver};
 use kubectl_werf::storage::codec::{self, DecodeLimits};
 use kubectl_werf::storage::{Helm2Store, Helm3Store, ObjectKind};
 use serde_json::json;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use common::{TestCluster, fixture, run_ok};
 use kubectl_werf::release::helm3::Status;
-use kubectl_werf::settings::{Helm2Storage, Helm3Driver};
+use kubectl_werf::storage::{Helm2Storage, Helm3Driver};
 use kubectl_werf::storage::codec::{self, DecodeLimits};
 use kubectl_werf::storage::{Helm2Store, Helm3Store, ObjectKind};
 

@@ -13,7 +13,7 @@ use std::process::Command;
 
 use common::{TestCluster, helm_bin, repo_root, run_ok};
 use kubectl_werf::release::helm2;
-use kubectl_werf::settings::{Helm2Storage, Helm3Driver};
+use kubectl_werf::storage::{Helm2Storage, Helm3Driver};
 use kubectl_werf::storage::codec::{self, DecodeLimits};
 use kubectl_werf::storage::{Helm2Store, Helm3Store, ObjectKind};
 use serde_json::json;

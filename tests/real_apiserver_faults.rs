@@ -24,7 +24,7 @@ use common::{RealControlPlane, TestCluster};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ListParams};
 use kubectl_werf::release::helm2;
-use kubectl_werf::settings::{Helm2Storage, Helm3Driver};
+use kubectl_werf::storage::{Helm2Storage, Helm3Driver};
 use kubectl_werf::storage::codec::{self, DecodeLimits};
 use kubectl_werf::storage::{Helm2Store, Helm3Store, ObjectKind};
 use serde_json::{Value, json};

@@ -282,7 +282,7 @@ fn writing_into_a_terminating_namespace_fails_clearly_and_loses_nothing() {
         c.create_object(o);
     }
     // Helm 2 releases whose namespace is the target.
-    let helm2 = kubectl_werf::storage::Helm2Store::new(c.client.clone(), &tiller, kubectl_werf::settings::Helm2Storage::Auto, Default::default());
+    let helm2 = kubectl_werf::storage::Helm2Store::new(c.client.clone(), &tiller, kubectl_werf::storage::Helm2Storage::Auto, Default::default());
     for rev in 1..=2 {
         let raw = release_fixtures::load("helm2-synthetic").into_iter().find(|r| r.name == format!("cart.v{rev}")).unwrap();
         let mut rel = kubectl_werf::storage::codec::decode_helm2(&raw.payload, &Default::default()).unwrap();
@@ -364,7 +364,7 @@ fn migrate2to3_while_the_namespace_starts_terminating() {
     let c = &r.c;
     let tiller = c.namespace("termrun-tiller");
     let apps = c.namespace("termrun-apps");
-    let helm2 = kubectl_werf::storage::Helm2Store::new(c.client.clone(), &tiller, kubectl_werf::settings::Helm2Storage::Auto, Default::default());
+    let helm2 = kubectl_werf::storage::Helm2Store::new(c.client.clone(), &tiller, kubectl_werf::storage::Helm2Storage::Auto, Default::default());
     let revisions: Vec<_> = (1..=4)
         .map(|rev| {
             let raw = release_fixtures::load("helm2-synthetic").into_iter().find(|r| r.name == format!("shop.v{rev}")).unwrap();

@@ -27,7 +27,7 @@ use common::{RealControlPlane, TestCluster, run, run_parallel};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{Api, DeleteParams, ListParams};
 use kubectl_werf::release::helm3::Status;
-use kubectl_werf::settings::Helm2Storage;
+use kubectl_werf::storage::Helm2Storage;
 use kubectl_werf::storage::codec::{self, DecodeLimits};
 use kubectl_werf::storage::{Helm2Store, ObjectKind};
 use serde_json::{Value, json};

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use kubectl_werf::release::helm2;
 use kubectl_werf::release::helm3::{self, HookEvent, HookPhase, Status};
-use kubectl_werf::release::{Time, ZeroForm, gojson};
+use kubectl_werf::golang::json as gojson;
+use kubectl_werf::release::{Time, ZeroForm};
 use kubectl_werf::storage::codec::{self, CodecError, DecodeLimits, GzipFault, LabelStamp};
 use release_fixtures::{Record, decode_helm2_unless_broken, helm2_records, load};
 use serde_json::Value;

@@ -95,6 +95,7 @@ mod selector;
 mod server;
 mod status;
 mod store;
+mod subresource;
 mod tls;
 mod util;
 mod validate;

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::validate::{validate_label_key, validate_label_value};
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
     Equals,
@@ -229,47 +231,6 @@ impl Parser {
             }
         }
         Ok(vals)
-    }
-}
-
-fn is_alnum(c: char) -> bool {
-    c.is_ascii_alphanumeric()
-}
-
-/// Validates a qualified label key (`prefix/name`), returning the upstream-style message.
-pub fn validate_label_key(key: &str) -> Result<(), String> {
-    let (prefix, name) = match key.split_once('/') {
-        Some((p, n)) => (Some(p), n),
-        None => (None, key),
-    };
-    let name_ok = !name.is_empty()
-        && name.len() <= 63
-        && name.starts_with(is_alnum)
-        && name.ends_with(is_alnum)
-        && name.chars().all(|c| is_alnum(c) || matches!(c, '-' | '_' | '.'));
-    let prefix_ok = prefix.is_none_or(crate::validate::is_dns1123_subdomain);
-    if name_ok && prefix_ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "key: Invalid value: \"{key}\": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
-        ))
-    }
-}
-
-/// Validates a label value (empty or ≤ 63 chars of alnum/-_. starting and ending alnum).
-pub fn validate_label_value(v: &str) -> Result<(), String> {
-    if v.is_empty()
-        || (v.len() <= 63
-            && v.starts_with(is_alnum)
-            && v.ends_with(is_alnum)
-            && v.chars().all(|c| is_alnum(c) || matches!(c, '-' | '_' | '.')))
-    {
-        Ok(())
-    } else {
-        Err(format!(
-            "values[0][{v}]: Invalid value: \"{v}\": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
-        ))
     }
 }
 

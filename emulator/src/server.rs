@@ -684,7 +684,7 @@ fn resource_request(
     if !info.subresource.is_empty() {
         if crate::managed::tracked(res) && (info.subresource == "scale" || verb != "get") {
             let opts = write_options(query, info)?;
-            return crate::managed::serve_subresource(store, res, &info.namespace, &info.name, verb, content_type, body, &opts)
+            return crate::subresource::serve_subresource(store, res, &info.namespace, &info.name, verb, content_type, body, &opts)
                 .map(|v| Reply::json(200, &v));
         }
         if info.subresource == "status" && verb == "get" && res.subresources.iter().any(|s| s == "status") {

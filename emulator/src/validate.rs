@@ -33,6 +33,47 @@ fn is_dns1035_label(s: &str) -> bool {
     is_dns1123_label(s) && s.as_bytes()[0].is_ascii_lowercase()
 }
 
+fn is_alnum(c: char) -> bool {
+    c.is_ascii_alphanumeric()
+}
+
+/// Validates a qualified label key (`prefix/name`), returning the upstream-style message.
+pub fn validate_label_key(key: &str) -> Result<(), String> {
+    let (prefix, name) = match key.split_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, key),
+    };
+    let name_ok = !name.is_empty()
+        && name.len() <= 63
+        && name.starts_with(is_alnum)
+        && name.ends_with(is_alnum)
+        && name.chars().all(|c| is_alnum(c) || matches!(c, '-' | '_' | '.'));
+    let prefix_ok = prefix.is_none_or(is_dns1123_subdomain);
+    if name_ok && prefix_ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "key: Invalid value: \"{key}\": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
+        ))
+    }
+}
+
+/// Validates a label value (empty or ≤ 63 chars of alnum/-_. starting and ending alnum).
+pub fn validate_label_value(v: &str) -> Result<(), String> {
+    if v.is_empty()
+        || (v.len() <= 63
+            && v.starts_with(is_alnum)
+            && v.ends_with(is_alnum)
+            && v.chars().all(|c| is_alnum(c) || matches!(c, '-' | '_' | '.')))
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "values[0][{v}]: Invalid value: \"{v}\": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
+        ))
+    }
+}
+
 const SUBDOMAIN_MSG: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
 const LABEL_MSG: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
 const DNS1035_MSG: &str = "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')";
@@ -210,7 +251,7 @@ pub fn metadata_causes(meta: &serde_json::Map<String, Value>) -> Vec<Cause> {
     let mut out = Vec::new();
     if let Some(Value::Object(labels)) = meta.get("labels") {
         for (k, v) in labels {
-            if crate::selector::validate_label_key(k).is_err() {
+            if validate_label_key(k).is_err() {
                 out.push(Cause {
                     reason: "FieldValueInvalid".into(),
                     message: format!("Invalid value: \"{k}\": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"),
@@ -218,7 +259,7 @@ pub fn metadata_causes(meta: &serde_json::Map<String, Value>) -> Vec<Cause> {
                 });
             }
             match v {
-                Value::String(s) if crate::selector::validate_label_value(s).is_ok() => {}
+                Value::String(s) if validate_label_value(s).is_ok() => {}
                 Value::String(s) => out.push(Cause {
                     reason: "FieldValueInvalid".into(),
                     message: format!("Invalid value: \"{s}\": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"),

@@ -8,7 +8,7 @@
 //! functions assert invariants that the rest of the program relies on (round trips, agreement
 //! between the cheap and the full decoder, slugs always being valid names).
 
-use kubectl_werf::gotime::GoTime;
+use kubectl_werf::golang::time::GoTime;
 use kubectl_werf::release::convert::{self, ConvertOptions};
 use kubectl_werf::storage::codec::{self, CodecError, DecodeLimits};
 use kubectl_werf::{helm_errors, manifest, names, werf::slug};
@@ -220,9 +220,9 @@ pub fn helm_errors(data: &[u8]) {
     if let Ok(text) = std::str::from_utf8(data) {
         assert_eq!(helm_errors::parse(text), from_bytes);
         // Unquoting what Go's %q would write gives back the text.
-        let quoted = kubectl_werf::ownership::go_quote(text);
-        assert_eq!(helm_errors::go_unquote(&quoted), text, "go_unquote(go_quote(s)) != s");
-        let _ = helm_errors::go_unquote(text);
+        let quoted = kubectl_werf::golang::strconv::go_quote(text);
+        assert_eq!(kubectl_werf::golang::strconv::go_unquote(&quoted), text, "go_unquote(go_quote(s)) != s");
+        let _ = kubectl_werf::golang::strconv::go_unquote(text);
     }
     for e in &from_bytes {
         assert!(!e.kind.is_empty(), "error without a kind: {e:?}");

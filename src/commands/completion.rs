@@ -12,10 +12,11 @@ use std::time::Duration;
 use clap::CommandFactory;
 use clap::builder::ValueHint;
 
-use crate::app::Outcome;
+use crate::commands::context::Outcome;
 use crate::cli::{Cli, CompletionArgs, ConnectionArgs, StorageArgs};
 use crate::error::AppError;
-use crate::settings::{ConnectionSettings, EnvLookup, Helm2Storage, InvocationMode, ProcessEnv, StorageSettings};
+use crate::settings::{ConnectionSettings, EnvLookup, InvocationMode, ProcessEnv};
+use crate::storage::{Helm2Storage, StorageSettings};
 
 /// Cobra directives (a bitmask).
 pub const DIRECTIVE_DEFAULT: u32 = 0;

@@ -2,6 +2,7 @@
 
 pub mod annotate;
 pub mod completion;
+pub mod context;
 pub mod adopt;
 pub mod migrate2to3;
 pub mod release_name;

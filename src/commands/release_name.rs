@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::app::{Context, Outcome};
+use crate::commands::context::{Context, Outcome};
 use crate::cli::{OutputFormat, ReleaseNameArgs};
 use crate::error::AppError;
 

@@ -19,7 +19,7 @@ use kube::core::Status;
 use kube::discovery::ApiResource;
 use serde::Deserialize;
 
-use crate::ownership::go_quote;
+use crate::golang::strconv::go_quote;
 use crate::retry::ReadRetry;
 
 /// The `Accept` header for aggregated discovery v2, with plain JSON as the fallback the server may choose.
@@ -408,6 +408,11 @@ async fn fetch_aggregated(client: &Client, path: &str) -> Result<Option<String>,
         .map_err(|source| DiscoveryError::Kube { path: path.to_string(), source })
 }
 
+// Not kube's `Client::list_api_groups_aggregated`/`list_core_api_versions_aggregated`: they deserialize
+// whatever comes back into `APIGroupDiscoveryList`, whose fields all default, so a server without
+// aggregated discovery answering its plain `APIGroupList` (the `application/json` fallback) reads as an
+// empty catalog instead of sending us to plain discovery; only the response's Content-Type tells the
+// two apart, and 404/406 must mean "fall back" rather than fail. Their Accept also takes v2beta1.
 async fn fetch_aggregated_once(client: &Client, path: &str) -> Result<Option<String>, kube::Error> {
     let request = http::Request::get(path)
         .header(http::header::ACCEPT, ACCEPT_AGGREGATED)

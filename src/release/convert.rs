@@ -64,8 +64,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Number, Value};
+use serde_json::{Map, Value};
 
 use super::helm2;
 use super::helm3;
@@ -652,248 +651,10 @@ fn convert_metadata(m: &helm2::Metadata, notes: &mut Notes) -> helm3::Metadata {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Values: YAML text → JSON map, as Helm (sigs.k8s.io/yaml over go-yaml v2) reads it.
-
-/// Parses Helm 2 values YAML into the JSON map Helm 3 stores. Empty, comment-only, `null` and `{}`
-/// documents give an empty map; a document that is not a mapping is an error.
+/// Parses Helm 2 values YAML into the JSON map Helm 3 stores, as Helm reads it
+/// ([`crate::golang::yaml::unmarshal_values`]). Errors say which values failed, never what they hold.
 pub fn parse_values(raw: &str, source: ValuesSource) -> Result<Map<String, Value>, ConvertError> {
-    let err = |message: String| ConvertError::Values { which: source, message };
-    if raw.trim().is_empty() {
-        return Ok(Map::new());
-    }
-    let mut budget = serde_saphyr::Budget::default();
-    // Tiller payloads are capped by the decoder (64 MiB); allow big values documents, keep the
-    // nesting well inside serde_json's recursion limit for the JSON we write.
-    budget.max_nodes = 16_000_000;
-    budget.max_events = 32_000_000;
-    budget.max_depth = 100;
-    let mut options = serde_saphyr::Options::default();
-    options.budget = Some(budget);
-    options.legacy_octal_numbers = true;
-    options.strict_booleans = false;
-    options.non_finite_float_policy = serde_saphyr::NonFiniteFloatPolicy::Reject;
-    options.with_snippet = false;
-    // go-yaml v2's Unmarshal (what Helm uses) lets the last duplicate key win.
-    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::LastWins;
-    let doc: YamlDoc = serde_saphyr::from_str_with_options(raw, options).map_err(|e| err(format!("YAML: {e}")))?;
-    match doc.0 {
-        Value::Null => Ok(Map::new()),
-        Value::Object(m) => Ok(m),
-        other => Err(err(format!(
-            "YAML document is {}, not a mapping",
-            match other {
-                Value::Array(_) => "a sequence",
-                Value::String(_) => "a string",
-                Value::Bool(_) => "a boolean",
-                _ => "a number",
-            }
-        ))),
-    }
-}
-
-/// A YAML node converted to JSON the way `sigs.k8s.io/yaml` does.
-struct YamlDoc(Value);
-
-impl<'de> Deserialize<'de> for YamlDoc {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(NodeVisitor).map(YamlDoc)
-    }
-}
-
-struct NodeVisitor;
-
-/// A float as the JSON number Go writes for it. Integral values below 2^63 are held as integers: Go
-/// writes them as plain digits either way, and reading the stored JSON back then gives the same value.
-fn float<E: de::Error>(f: f64) -> Result<Value, E> {
-    // A whole number is written by Go as plain digits and read back as an integer, so store it as
-    // one whenever an integer type holds it exactly: i64 below 2^63, u64 up to 2^64.
-    if f.fract() == 0.0 && !(f == 0.0 && f.is_sign_negative()) {
-        const TWO_63: f64 = 9_223_372_036_854_775_808.0;
-        const TWO_64: f64 = 18_446_744_073_709_551_616.0;
-        if (-TWO_63..TWO_63).contains(&f) {
-            return Ok(Value::Number((f as i64).into()));
-        }
-        if (TWO_63..TWO_64).contains(&f) {
-            return Ok(Value::Number((f as u64).into()));
-        }
-    }
-    Number::from_f64(f).map(Value::Number).ok_or_else(|| E::custom("non-finite number cannot be stored as JSON"))
-}
-
-impl<'de> Visitor<'de> for NodeVisitor {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a YAML node")
-    }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::Number(v.into()))
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::Number(v.into()))
-    }
-    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Value, E> {
-        match i64::try_from(v) {
-            Ok(i) => self.visit_i64(i),
-            // Go falls back to a float64 when an integer does not fit.
-            Err(_) => float(v as f64),
-        }
-    }
-    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Value, E> {
-        match u64::try_from(v) {
-            Ok(u) => self.visit_u64(u),
-            Err(_) => float(v as f64),
-        }
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        float(v)
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_owned()))
-    }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
-    }
-    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Value, E> {
-        // `!!binary`: Go decodes it into a string of those bytes.
-        Ok(Value::String(String::from_utf8_lossy(v).into_owned()))
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        d.deserialize_any(NodeVisitor)
-    }
-    fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        d.deserialize_any(NodeVisitor)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
-        while let Some(YamlDoc(v)) = seq.next_element()? {
-            out.push(v);
-        }
-        Ok(Value::Array(out))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut out = Map::new();
-        while let Some(YamlKey(k)) = map.next_key()? {
-            let YamlDoc(v) = map.next_value()?;
-            out.insert(k, v);
-        }
-        Ok(Value::Object(out))
-    }
-}
-
-/// A mapping key as `sigs.k8s.io/yaml` turns it into a JSON key: strings as they are, integers in
-/// decimal, booleans `true`/`false`, floats as Go's `FormatFloat(f, 'g', -1, 32)`. Other keys are an error.
-struct YamlKey(String);
-
-impl<'de> Deserialize<'de> for YamlKey {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(KeyVisitor).map(YamlKey)
-    }
-}
-
-struct KeyVisitor;
-
-impl<'de> Visitor<'de> for KeyVisitor {
-    type Value = String;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a string, number or boolean mapping key")
-    }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<String, E> {
-        Ok(v.to_string())
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
-        Ok(v.to_string())
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
-        Ok(v.to_string())
-    }
-    fn visit_i128<E: de::Error>(self, v: i128) -> Result<String, E> {
-        Ok(v.to_string())
-    }
-    fn visit_u128<E: de::Error>(self, v: u128) -> Result<String, E> {
-        Ok(v.to_string())
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<String, E> {
-        Ok(go_format_g32(v))
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
-        Ok(v.to_owned())
-    }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<String, E> {
-        Ok(v)
-    }
-    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<String, E> {
-        Ok(String::from_utf8_lossy(v).into_owned())
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
-        d.deserialize_any(KeyVisitor)
-    }
-    fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
-        d.deserialize_any(KeyVisitor)
-    }
-}
-
-/// Go's `strconv.FormatFloat(f, 'g', -1, 32)` (shortest digits that round-trip as a float32).
-fn go_format_g32(f: f64) -> String {
-    let f = f as f32;
-    if f.is_nan() {
-        return ".nan".to_owned();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { ".inf".to_owned() } else { "-.inf".to_owned() };
-    }
-    if f == 0.0 {
-        return if f.is_sign_negative() { "-0".to_owned() } else { "0".to_owned() };
-    }
-    // `{:e}` gives the shortest round-trip digits: `d.ddde±x`.
-    let e = format!("{f:e}");
-    let (mant, exp) = e.split_once('e').expect("exponent");
-    let exp: i32 = exp.parse().expect("exponent digits");
-    let neg = mant.starts_with('-');
-    let digits: String = mant.chars().filter(char::is_ascii_digit).collect();
-    let nd = digits.len() as i32;
-    let dp = exp + 1; // decimal point position
-    let mut eprec = 6;
-    if eprec > nd && nd >= dp {
-        eprec = nd;
-    }
-    let mut s = String::new();
-    if neg {
-        s.push('-');
-    }
-    if exp < -4 || exp >= eprec {
-        s.push_str(&digits[..1]);
-        if nd > 1 {
-            s.push('.');
-            s.push_str(&digits[1..]);
-        }
-        s.push('e');
-        s.push(if exp < 0 { '-' } else { '+' });
-        s.push_str(&format!("{:02}", exp.abs()));
-    } else if dp <= 0 {
-        s.push_str("0.");
-        s.push_str(&"0".repeat((-dp) as usize));
-        s.push_str(&digits);
-    } else if dp >= nd {
-        s.push_str(&digits);
-        s.push_str(&"0".repeat((dp - nd) as usize));
-    } else {
-        s.push_str(&digits[..dp as usize]);
-        s.push('.');
-        s.push_str(&digits[dp as usize..]);
-    }
-    s
+    crate::golang::yaml::unmarshal_values(raw).map_err(|message| ConvertError::Values { which: source, message })
 }
 
 #[cfg(test)]
@@ -932,7 +693,7 @@ mod tests {
         let v = vals("a: 2.0\nb: 1e3\nc: -0.0\nd: 0.5\n");
         assert_eq!(v, serde_json::json!({"a": 2, "b": 1000, "c": -0.0, "d": 0.5}));
         assert!(v["a"].is_i64() && v["c"].is_f64());
-        let text = String::from_utf8(crate::release::gojson::to_vec(&v).unwrap()).unwrap();
+        let text = String::from_utf8(crate::golang::json::to_vec(&v).unwrap()).unwrap();
         assert_eq!(text, r#"{"a":2,"b":1000,"c":-0,"d":0.5}"#);
     }
 
@@ -964,13 +725,6 @@ mod tests {
             assert_eq!(*which, ValuesSource::ChartValues);
             assert!(!message.contains("secret-value"), "{message}");
             assert!(e.to_string().starts_with("chart values (chart.values.raw): "), "{e}");
-        }
-    }
-
-    #[test]
-    fn go_float_keys() {
-        for (f, s) in [(1.5, "1.5"), (100.0, "100"), (1e6, "1e+06"), (123456.0, "123456"), (0.0001, "0.0001"), (0.00001, "1e-05"), (-2.25, "-2.25"), (0.1, "0.1")] {
-            assert_eq!(go_format_g32(f), s, "{f}");
         }
     }
 

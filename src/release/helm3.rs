@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use super::gojson;
+use crate::golang::json as gojson;
 use super::string_enum;
 pub use super::time::{Time, ZeroForm};
 

@@ -4,7 +4,6 @@
 
 pub mod apis;
 pub mod convert;
-pub mod gojson;
 pub mod helm2;
 pub mod helm3;
 pub mod time;

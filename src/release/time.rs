@@ -8,8 +8,10 @@
 
 use std::fmt;
 
-use jiff::{Timestamp, civil::DateTime, tz::Offset};
+use jiff::{Timestamp, tz::Offset};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::golang::time::{format_rfc3339_nano, parse_rfc3339_nano};
 
 /// How a zero time was (or will be) written.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -96,14 +98,14 @@ impl Time {
         if text.is_empty() {
             return Ok(Time::Zero(ZeroForm::EmptyString));
         }
-        parse_rfc3339(text).ok_or_else(|| TimeParseError(text.to_owned()))
+        parse_rfc3339_nano(text).map(|(instant, offset)| Time::At { instant, offset }).ok_or_else(|| TimeParseError(text.to_owned()))
     }
 
     /// Formats as Go's `time.RFC3339Nano`; zero forms give `None`.
     pub fn to_rfc3339(&self) -> Option<String> {
         match self {
             Time::Zero(_) => None,
-            Time::At { instant, offset } => Some(format_rfc3339(*instant, *offset)),
+            Time::At { instant, offset } => Some(format_rfc3339_nano(*instant, *offset)),
         }
     }
 }
@@ -134,108 +136,13 @@ impl fmt::Display for Time {
     }
 }
 
-fn digits(b: &[u8]) -> Option<i32> {
-    if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some(b.iter().fold(0i32, |acc, d| acc * 10 + i32::from(d - b'0')))
-}
-
-fn parse_rfc3339(s: &str) -> Option<Time> {
-    let b = s.as_bytes();
-    // YYYY-MM-DDTHH:MM:SS
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') || b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    let year = digits(&b[0..4])?;
-    let month = digits(&b[5..7])?;
-    let day = digits(&b[8..10])?;
-    let hour = digits(&b[11..13])?;
-    let minute = digits(&b[14..16])?;
-    let second = digits(&b[17..19])?;
-    let mut rest = &b[19..];
-    let mut nanos = 0i32;
-    if let Some((b'.', frac)) = rest.split_first() {
-        let n = frac.iter().take_while(|c| c.is_ascii_digit()).count();
-        if n == 0 || n > 9 {
-            return None;
-        }
-        nanos = digits(&frac[..n])? * 10i32.pow(9 - n as u32);
-        rest = &frac[n..];
-    }
-    let offset_seconds = match rest {
-        [b'Z' | b'z'] => 0,
-        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
-            let h = digits(&[*h1, *h2])?;
-            let m = digits(&[*m1, *m2])?;
-            if h > 23 || m > 59 {
-                return None;
-            }
-            let v = h * 3600 + m * 60;
-            if *sign == b'-' { -v } else { v }
-        }
-        _ => return None,
-    };
-    let dt = DateTime::new(
-        i16::try_from(year).ok()?,
-        i8::try_from(month).ok()?,
-        i8::try_from(day).ok()?,
-        i8::try_from(hour).ok()?,
-        i8::try_from(minute).ok()?,
-        i8::try_from(second).ok()?,
-        nanos,
-    )
-    .ok()?;
-    let offset = Offset::from_seconds(offset_seconds).ok()?;
-    let instant = offset.to_timestamp(dt).ok()?;
-    Some(Time::At { instant, offset })
-}
-
-fn format_rfc3339(instant: Timestamp, offset: Offset) -> String {
-    use std::fmt::Write;
-    let dt = offset.to_datetime(instant);
-    let mut s = String::with_capacity(35);
-    let year = dt.year();
-    if year < 0 {
-        // Go refuses to marshal these; write something parseable rather than fail.
-        let _ = write!(s, "-{:04}", -i32::from(year));
-    } else {
-        let _ = write!(s, "{year:04}");
-    }
-    let _ = write!(
-        s,
-        "-{:02}-{:02}T{:02}:{:02}:{:02}",
-        dt.month(),
-        dt.day(),
-        dt.hour(),
-        dt.minute(),
-        dt.second()
-    );
-    let ns = dt.subsec_nanosecond();
-    if ns != 0 {
-        let frac = format!("{ns:09}");
-        s.push('.');
-        s.push_str(frac.trim_end_matches('0'));
-    }
-    let off = offset.seconds();
-    if off == 0 {
-        s.push('Z');
-    } else {
-        let sign = if off < 0 { '-' } else { '+' };
-        let a = off.unsigned_abs();
-        // Go's "Z07:00" drops offset seconds.
-        let _ = write!(s, "{sign}{:02}:{:02}", a / 3600, (a / 60) % 60);
-    }
-    s
-}
-
 impl Serialize for Time {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
             Time::Zero(ZeroForm::Null) => serializer.serialize_none(),
             // `Absent` is normally skipped by `skip_serializing_if`; if it is not, write Helm 3's form.
             Time::Zero(_) => serializer.serialize_str(""),
-            Time::At { instant, offset } => serializer.serialize_str(&format_rfc3339(*instant, *offset)),
+            Time::At { instant, offset } => serializer.serialize_str(&format_rfc3339_nano(*instant, *offset)),
         }
     }
 }

@@ -31,7 +31,7 @@ use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 use prost::Message;
 
-use crate::release::gojson;
+use crate::golang::json as gojson;
 use crate::release::helm2;
 use crate::release::helm3::{self, ReleaseSummary, Status};
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::release::helm2::Release;
-use crate::settings::Helm2Storage;
+use super::drivers::Helm2Storage;
 
 use super::codec::{self, DecodeLimits, HELM2_LIST_SELECTOR, LabelStamp, helm2_labels, helm2_object_name, parse_helm2_labels};
 use super::helm3::{WriteError, now_unix};

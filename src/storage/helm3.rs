@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::release::helm3::{Release, ReleaseSummary};
-use crate::settings::Helm3Driver;
+use super::drivers::Helm3Driver;
 
 use super::codec::{
     self, DecodeLimits, HELM3_LIST_SELECTOR, HELM3_SECRET_TYPE, LabelStamp, helm3_custom_labels, helm3_history_selector,

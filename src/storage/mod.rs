@@ -2,6 +2,7 @@
 
 pub mod codec;
 pub mod backup;
+pub mod drivers;
 pub mod helm2;
 pub mod helm3;
 pub mod listing;
@@ -9,13 +10,13 @@ pub mod objects;
 pub mod protobuf;
 pub mod rawlist;
 pub mod scope;
+pub mod shape;
 
+pub use drivers::{Helm2Storage, Helm3Driver, StorageSettings};
 pub use helm2::{Helm2Record, Helm2Store};
 pub use helm3::{Helm3Record, Helm3Store, Helm3Summary, WriteError};
 pub use listing::{Listing, RecordError};
 pub use objects::{NewObject, ObjectInfo, ObjectKind};
-
-use crate::settings::StorageSettings;
 
 /// Both stores as the user's storage settings describe them.
 pub fn open_stores(client: &kube::Client, settings: &StorageSettings) -> (Helm3Store, Helm2Store) {

@@ -20,7 +20,7 @@ use kube::api::{Api, DeleteParams, PostParams, Preconditions};
 use kube::Client;
 
 use super::codec::{self, DATA_KEY, DecodeLimits};
-use super::rawlist::Shape;
+use super::shape::Shape;
 use crate::error::describe_kube_error;
 use crate::retry::{WRITE_ATTEMPTS, write_is_unsure, write_pause};
 use crate::stop::StopSignal;

@@ -15,6 +15,7 @@ use kube::api::ListParams;
 
 use super::objects::{ObjectInfo, ObjectKind, ObjectStore, RawObject, configmap_raw, malformed_list as malformed, secret_raw};
 use super::protobuf;
+use super::shape::Shape;
 
 /// One page of a LIST, not decoded yet.
 pub struct RawPage {
@@ -60,16 +61,6 @@ impl ListBody {
         }
     }
 }
-
-/// What a LIST asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shape {
-    /// Whole objects, payloads included.
-    Full,
-    /// `PartialObjectMetadataList`: names, labels, versions.
-    Meta,
-}
-
 
 /// The error a failed request's body describes, as kube reports one (`Error::Api`).
 fn api_error(code: u16, content_type: &str, body: Bytes) -> kube::Error {

@@ -23,7 +23,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::AppError;
-use crate::settings::{Helm2Storage, Helm3Driver, StorageSettings};
+use super::drivers::{Helm2Storage, Helm3Driver, StorageSettings};
 
 use super::codec::{self, DecodeLimits, HELM2_LIST_SELECTOR, HELM3_LIST_SELECTOR, helm3_history_selector};
 use super::helm2::{Helm2Record, Helm2Store};

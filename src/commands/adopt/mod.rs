@@ -25,7 +25,7 @@ use kube::ResourceExt;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::app::{Context, Outcome};
+use crate::commands::context::{Context, Outcome};
 use crate::cli::{AdoptArgs, OutputFormat};
 use crate::error::AppError;
 use crate::helm_errors::{self, OwnershipError};
@@ -36,7 +36,7 @@ use crate::live::{PatchError, ResolveError, ResolvedResource, ResourceCatalog, d
 use crate::manifest::{ManifestObject, parse_json_objects, parse_objects};
 use crate::ownership::{self, HelmAction, Ownership, Problem};
 use crate::release::helm3::Status;
-use crate::settings::StorageSettings;
+use crate::storage::StorageSettings;
 use crate::storage::backup::{BackupDir, record_from_raw};
 use crate::stop::StopSignal;
 use crate::storage::{Helm3Record, Helm3Store, open_stores};
@@ -218,7 +218,7 @@ fn state_detail(observed: &Observed, release: &str, release_ns: &str) -> String 
 fn short_problem(p: &Problem) -> String {
     match &p.current {
         None => format!("{} missing", p.key),
-        Some(c) => format!("{}={}", p.key, ownership::go_quote(c)),
+        Some(c) => format!("{}={}", p.key, crate::golang::strconv::go_quote(c)),
     }
 }
 
@@ -1467,7 +1467,7 @@ pub async fn run(ctx: &Context<'_>, args: AdoptArgs) -> Result<Outcome, AppError
         let left = items.iter().filter(|it| it.done == Some(Done::Interrupted)).count();
         eprintln!(
             "interrupted: {left} object(s) not adopted; the patches already sent finished. Run the same command again to finish: {}",
-            crate::stop::resume_command(ctx)
+            crate::commands::context::resume_command(ctx)
         );
     }
     no_manifest_warning(&items, &args, &target);

@@ -32,13 +32,13 @@ use kube::ResourceExt;
 use kube::api::DynamicObject;
 use serde::Serialize;
 
-use crate::app::{Context, Outcome};
+use crate::commands::context::{Context, Outcome};
 use crate::cli::{AnnotateArgs, CiEnvChoice, OutputFormat};
 use crate::error::AppError;
 use crate::live::targets::{Target, resolve_objects};
 use crate::live::{PatchError, ResourceCatalog, discovery, objects};
 use crate::release::helm3::Release;
-use crate::settings::StorageSettings;
+use crate::storage::StorageSettings;
 use crate::stop::StopSignal;
 use crate::storage::Helm3Store;
 
@@ -281,7 +281,7 @@ pub async fn run(ctx: &Context<'_>, args: AnnotateArgs) -> Result<Outcome, AppEr
         let left = results.iter().filter(|r| r.result == State::Interrupted).count();
         eprintln!(
             "interrupted: {left} object(s) not patched; the patches already sent finished. Run the same command again to finish: {}",
-            crate::stop::resume_command(ctx)
+            crate::commands::context::resume_command(ctx)
         );
     }
     Ok(if failed || interrupted { Outcome::PartialFailure } else { Outcome::Success })
@@ -659,39 +659,14 @@ fn print_table(results: &[ObjectResult], dry_run: bool) -> std::io::Result<()> {
             writeln!(out)?;
         }
     }
-    let rows: Vec<[String; 4]> = results
+    let rows: Vec<Vec<String>> = results
         .iter()
         .map(|r| {
-            [r.resource.clone(), r.namespace.clone().unwrap_or_else(|| "-".into()), r.result.as_str().to_string(), r.detail.clone()]
+            let painted = crate::interact::paint_status(r.result.as_str(), colors);
+            vec![r.resource.clone(), r.namespace.clone().unwrap_or_else(|| "-".into()), painted, r.detail.clone()]
         })
         .collect();
-    let headers = ["RESOURCE", "NAMESPACE", "RESULT", "DETAIL"];
-    let mut widths = headers.map(str::len);
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: [&str; 4], painted: Option<String>| {
-        let status = painted.unwrap_or_else(|| cells[2].to_string());
-        let pad = widths[2].saturating_sub(cells[2].chars().count());
-        format!(
-            "{:<w0$}   {:<w1$}   {status}{}   {}",
-            cells[0],
-            cells[1],
-            " ".repeat(pad),
-            cells[3],
-            w0 = widths[0],
-            w1 = widths[1]
-        )
-        .trim_end()
-        .to_string()
-    };
-    writeln!(out, "{}", line(headers, None))?;
-    for row in &rows {
-        let painted = crate::interact::paint_status(&row[2], colors);
-        writeln!(out, "{}", line([&row[0], &row[1], &row[2], &row[3]], Some(painted)))?;
-    }
+    out.write_all(crate::output::columns("", 3, &["RESOURCE", "NAMESPACE", "RESULT", "DETAIL"], &rows).as_bytes())?;
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for r in results {
         *counts.entry(r.result.as_str()).or_default() += 1;

@@ -23,10 +23,10 @@ use std::sync::Arc;
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
-use crate::app::{Context, Outcome};
+use crate::commands::context::{Context, Outcome};
 use crate::cli::{Migrate2to3Args, OutputFormat};
 use crate::error::AppError;
-use crate::settings::{Helm2Storage, StorageSettings};
+use crate::storage::{Helm2Storage, StorageSettings};
 use crate::stop::StopSignal;
 use crate::storage::backup::BackupDir;
 use crate::storage::codec::{DecodeLimits, LabelStamp};
@@ -268,7 +268,7 @@ pub async fn run(ctx: &Context<'_>, args: Migrate2to3Args) -> Result<Outcome, Ap
         }
         let exec_failed = plans.iter().any(|p| !p.blocked() && results.get(&p.name).is_some_and(|r| r.outcome == ReleaseOutcome::Failed));
         if exec_failed && !interrupted {
-            println!("Once the errors above are fixed, run the same command again to finish: {}", crate::stop::resume_command(ctx));
+            println!("Once the errors above are fixed, run the same command again to finish: {}", crate::commands::context::resume_command(ctx));
         }
     } else {
         let view = RunView {
@@ -290,7 +290,7 @@ pub async fn run(ctx: &Context<'_>, args: Migrate2to3Args) -> Result<Outcome, Ap
         crate::output::print_structured(&view, args.output)?;
     }
     if interrupted {
-        eprintln!("interrupted: run the same command again to finish: {}", crate::stop::resume_command(ctx));
+        eprintln!("interrupted: run the same command again to finish: {}", crate::commands::context::resume_command(ctx));
     }
     Ok(if failed > 0 || interrupted { Outcome::PartialFailure } else { Outcome::Success })
 }
@@ -359,33 +359,12 @@ fn render_plan(plans: &[ReleasePlan], args: &Migrate2to3Args) -> String {
     for p in plans {
         let _ = writeln!(s, "\nRELEASE {} → {} in namespace {} ({})", p.name, p.target_name, if p.target_namespace.is_empty() { "?" } else { &p.target_namespace }, args.storage.release_storage.as_deref().map(str::to_string).unwrap_or_else(|| storage_word(p)));
         if !p.revisions.is_empty() {
-            let rows: Vec<[String; 5]> = p
+            let rows: Vec<Vec<String>> = p
                 .revisions
                 .iter()
-                .map(|r| [r.revision.to_string(), r.status.clone(), kib(r.object.data_size()), r.object.name.clone(), r.action.as_str().to_string()])
+                .map(|r| vec![r.revision.to_string(), r.status.clone(), kib(r.object.data_size()), r.object.name.clone(), r.action.as_str().to_string()])
                 .collect();
-            let header = ["REVISION", "STATUS", "SIZE", "HELM 3 RECORD", "ACTION"];
-            let mut widths = header.map(str::len);
-            for row in &rows {
-                for (w, c) in widths.iter_mut().zip(row) {
-                    *w = (*w).max(c.chars().count());
-                }
-            }
-            let line = |cells: [&str; 5]| {
-                let mut l = String::from("  ");
-                for (i, c) in cells.iter().enumerate() {
-                    if i == 4 {
-                        l.push_str(c);
-                    } else {
-                        let _ = write!(l, "{c:<w$}  ", w = widths[i]);
-                    }
-                }
-                l
-            };
-            let _ = writeln!(s, "{}", line(header));
-            for row in &rows {
-                let _ = writeln!(s, "{}", line([&row[0], &row[1], &row[2], &row[3], &row[4]]));
-            }
+            s.push_str(&crate::output::columns("  ", 2, &["REVISION", "STATUS", "SIZE", "HELM 3 RECORD", "ACTION"], &rows));
             // Every conversion note, each text once with the revisions it applies to.
             let mut notes: Vec<(String, Vec<i32>)> = Vec::new();
             for r in &p.revisions {

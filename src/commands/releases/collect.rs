@@ -26,7 +26,7 @@ use crate::release::helm3::Status;
 use crate::storage::codec::{self, DecodeLimits};
 use crate::storage::listing::par_map;
 use crate::storage::objects::{ObjectInfo, ObjectKind, ObjectStore, RawObject};
-use crate::storage::rawlist::Shape;
+use crate::storage::shape::Shape;
 use crate::storage::RecordError;
 
 use super::view;

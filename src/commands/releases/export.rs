@@ -13,7 +13,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::app::Outcome;
+use crate::commands::context::Outcome;
 use crate::cli::ReleasesExportArgs;
 use crate::error::AppError;
 use crate::storage::backup;

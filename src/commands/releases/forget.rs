@@ -19,7 +19,7 @@
 
 use serde::Serialize;
 
-use crate::app::Outcome;
+use crate::commands::context::Outcome;
 use crate::cli::{OutputFormat, ReleasesForgetArgs};
 use crate::error::AppError;
 use crate::helmfmt::Table;
@@ -242,7 +242,7 @@ pub async fn run(scope: &Scope, args: ReleasesForgetArgs) -> Result<Outcome, App
         "release {name} forgotten: {} record(s) deleted, its objects left in place (backup: {}; undo: kubectl werf releases restore --dir {})",
         revisions.len(),
         dir.path().display(),
-        crate::stop::shell_quote(&dir.path().display().to_string())
+        crate::commands::context::shell_quote(&dir.path().display().to_string())
     );
     finish(&report, &msg, args.output, Outcome::Success)
 }

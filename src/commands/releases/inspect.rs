@@ -7,12 +7,13 @@ use std::io::Write;
 
 use serde_json::{Map, Value};
 
-use crate::app::Outcome;
+use crate::commands::context::Outcome;
 use crate::cli::{OutputFormat, ReleasesGetCommand, ReleasesHistoryArgs, ReleasesStatusArgs};
 use crate::error::AppError;
 use crate::helmfmt::{self, Table};
 use crate::release::helm3::{HookEvent, Release};
-use crate::release::{Time, gojson};
+use crate::golang::json as gojson;
+use crate::release::Time;
 use crate::storage::codec::{self, helm3_history_selector};
 use crate::live::resources::Form;
 use crate::storage::Helm3Store;

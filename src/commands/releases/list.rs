@@ -5,7 +5,7 @@ use std::io::Write;
 
 use serde_json::{Map, Value};
 
-use crate::app::Outcome;
+use crate::commands::context::Outcome;
 use crate::cli::{ListOutputFormat, ReleasesListArgs};
 use crate::error::AppError;
 use crate::helmfmt::{self, Table};
@@ -235,7 +235,7 @@ fn kind_plural(kind: ObjectKind) -> &'static str {
 pub fn sort_rows(rows: &mut [Row], by_date: bool, reverse: bool) {
     let tie = |a: &Row, b: &Row| (&a.namespace, a.storage, &a.object_namespace).cmp(&(&b.namespace, b.storage, &b.object_namespace));
     if by_date {
-        let secs = |r: &Row| r.last_deployed.unix_seconds().unwrap_or(crate::gotime::GoTime::ZERO_UNIX);
+        let secs = |r: &Row| r.last_deployed.unix_seconds().unwrap_or(crate::golang::time::GoTime::ZERO_UNIX);
         rows.sort_by(|a, b| secs(a).cmp(&secs(b)).then_with(|| a.name.cmp(&b.name)).then_with(|| tie(a, b)));
         if reverse {
             rows.reverse();

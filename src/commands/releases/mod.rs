@@ -42,12 +42,13 @@ pub use collect::{FETCH_CONCURRENCY, Generation, Row};
 pub use selector::Selector;
 pub use view::{Flavor, coalesce, helm2_as_helm3, helm2_status};
 
-use crate::app::{Context, Outcome};
+use crate::commands::context::{Context, Outcome};
 use crate::cli::{ReleasesArgs, ReleasesCommand};
 use crate::error::AppError;
-use crate::gotime::GoTime;
+use crate::golang::time::GoTime;
 use crate::release::Time;
-use crate::settings::{InvocationMode, StorageSettings};
+use crate::settings::InvocationMode;
+use crate::storage::StorageSettings;
 use crate::storage::RecordError;
 use crate::storage::codec::DecodeLimits;
 use crate::storage::scope::ReleaseScope;
@@ -87,7 +88,7 @@ pub async fn run(ctx: &Context<'_>, mut args: ReleasesArgs) -> Result<Outcome, A
         ReleasesCommand::List(_) => Flavor::Helm3,
         _ => detect_flavor(ctx),
     };
-    let resume = crate::stop::resume_command(ctx);
+    let resume = crate::commands::context::resume_command(ctx);
     let scope = Scope { client: access.client, namespace: access.namespace, explicit_namespace: access.namespace_explicit, storage, helm_version: args.helm_version, flavor, resume };
     match args.command {
         ReleasesCommand::List(a) => list::run(&scope, a).await,

@@ -25,14 +25,14 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::app::Outcome;
+use crate::commands::context::Outcome;
 use crate::cli::{OutputFormat, ReleasesMoveArgs};
 use crate::error::AppError;
 use crate::helmfmt::Table;
 use crate::live::discovery::ResourceCatalog;
 use crate::manifest::parse_objects;
 use crate::ownership::OwnershipKeys;
-use crate::settings::Helm3Driver;
+use crate::storage::Helm3Driver;
 use crate::stop::StopSignal;
 use crate::storage::backup::{self, BackupDir};
 use crate::storage::codec::{self, helm3_object_name};

@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use futures::StreamExt;
 
-use crate::app::Outcome;
+use crate::commands::context::Outcome;
 use crate::cli::{OutputFormat, ReleasesPruneArgs};
 use crate::error::AppError;
 use crate::helmfmt::Table;

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use futures::StreamExt;
 use serde::Serialize;
 
-use crate::app::Outcome;
+use crate::commands::context::Outcome;
 use crate::cli::{OutputFormat, ReleasesRestoreArgs};
 use crate::error::AppError;
 use crate::helmfmt::Table;

@@ -15,7 +15,7 @@ use crate::live::objects::{self, PatchDecision, PatchFailure, PatchSettled};
 use crate::live::targets::{Target, Unresolved, resolve_manifest};
 use crate::ownership::OwnershipKeys;
 use crate::release::helm3::Status;
-use crate::settings::Helm3Driver;
+use crate::storage::Helm3Driver;
 use crate::stop::StopSignal;
 use crate::storage::objects::ObjectInfo;
 use crate::storage::scope::{Place, helm3_driver, locate};

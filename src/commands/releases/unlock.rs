@@ -23,7 +23,7 @@
 
 use serde::Serialize;
 
-use crate::app::Outcome;
+use crate::commands::context::Outcome;
 use crate::cli::{OutputFormat, ReleasesUnlockArgs, UnlockTarget};
 use crate::error::AppError;
 use crate::helmfmt::Table;

@@ -89,7 +89,7 @@ pub fn as_printed(release: &Release, flavor: Flavor) -> Release {
 /// The release JSON `helm status -o json` prints (chart stripped), as a JSON value in Go field order.
 pub fn status_value(release: &Release, flavor: Flavor) -> Value {
     let printed = as_printed(release, flavor);
-    let bytes = crate::release::gojson::to_vec(&printed).unwrap_or_default();
+    let bytes = crate::golang::json::to_vec(&printed).unwrap_or_default();
     let mut v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     if let Value::Object(m) = &mut v {
         m.shift_remove("chart");

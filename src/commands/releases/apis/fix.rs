@@ -31,7 +31,7 @@ use super::scan::{ReleaseScan, ServedApis, scan_texts};
 use crate::release::apis::convert::{MappedObject, convert_text};
 use crate::release::apis::{KubeVersion, Place, RemovedApi};
 use crate::release::{Time, helm2, helm3};
-use crate::settings::{Helm2Storage, Helm3Driver};
+use crate::storage::{Helm2Storage, Helm3Driver};
 use crate::stop::StopSignal;
 use crate::storage::backup::{BackupDir, record_from_raw};
 use crate::storage::codec::{DecodeLimits, LabelStamp};

@@ -21,12 +21,12 @@ use std::sync::Arc;
 use futures::StreamExt;
 use serde::Serialize;
 
-use crate::app::Outcome;
+use crate::commands::context::Outcome;
 use crate::cli::{OutputFormat, ReleasesApisArgs};
 use crate::error::AppError;
 use crate::helmfmt::Table;
 use crate::release::apis::{KubeVersion, Place};
-use crate::settings::Helm2Storage;
+use crate::storage::Helm2Storage;
 use crate::storage::backup::BackupDir;
 use crate::storage::objects::ObjectKind;
 

@@ -1,8 +1,11 @@
-//! Times as Helm prints them. Helm is written in Go: its release times are RFC 3339 strings in
-//! storage, `time.Time.String()` in `helm list`, `time.ANSIC` in `helm history`, and any Go layout
-//! with `--time-format`. This module reproduces those forms exactly.
+//! Go's `time.Time` as Helm parses and prints it. Helm is written in Go: its release times are RFC 3339
+//! strings in storage, `time.Time.String()` in `helm list`, `time.ANSIC` in `helm history`, and any Go
+//! layout with `--time-format`. This module reproduces those forms exactly: [`GoTime`] for printing,
+//! [`parse_rfc3339_nano`]/[`format_rfc3339_nano`] for the stored form.
 
 use std::fmt::Write as _;
+
+use jiff::{Timestamp, civil::DateTime, tz::Offset};
 
 /// A wall-clock time with the UTC offset it was written with (Go keeps the offset when parsing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -342,6 +345,107 @@ fn next_token(s: &str) -> (Token, usize) {
     // One literal character (whole UTF-8 sequence).
     let len = s.chars().next().map(char::len_utf8).unwrap_or(1);
     (Token::Literal, len)
+}
+
+// ---------------------------------------------------------------------------------------------
+// RFC 3339 over jiff's types, for release times as Helm stores them (`release::Time`)
+
+fn digits(b: &[u8]) -> Option<i32> {
+    if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(b.iter().fold(0i32, |acc, d| acc * 10 + i32::from(d - b'0')))
+}
+
+/// Parses Go's RFC 3339 text as `time.Time.UnmarshalJSON` accepts it, into the instant and the offset
+/// it was written with (jiff's types, which release times are held in).
+pub fn parse_rfc3339_nano(s: &str) -> Option<(Timestamp, Offset)> {
+    let b = s.as_bytes();
+    // YYYY-MM-DDTHH:MM:SS
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let year = digits(&b[0..4])?;
+    let month = digits(&b[5..7])?;
+    let day = digits(&b[8..10])?;
+    let hour = digits(&b[11..13])?;
+    let minute = digits(&b[14..16])?;
+    let second = digits(&b[17..19])?;
+    let mut rest = &b[19..];
+    let mut nanos = 0i32;
+    if let Some((b'.', frac)) = rest.split_first() {
+        let n = frac.iter().take_while(|c| c.is_ascii_digit()).count();
+        if n == 0 || n > 9 {
+            return None;
+        }
+        nanos = digits(&frac[..n])? * 10i32.pow(9 - n as u32);
+        rest = &frac[n..];
+    }
+    let offset_seconds = match rest {
+        [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let h = digits(&[*h1, *h2])?;
+            let m = digits(&[*m1, *m2])?;
+            if h > 23 || m > 59 {
+                return None;
+            }
+            let v = h * 3600 + m * 60;
+            if *sign == b'-' { -v } else { v }
+        }
+        _ => return None,
+    };
+    let dt = DateTime::new(
+        i16::try_from(year).ok()?,
+        i8::try_from(month).ok()?,
+        i8::try_from(day).ok()?,
+        i8::try_from(hour).ok()?,
+        i8::try_from(minute).ok()?,
+        i8::try_from(second).ok()?,
+        nanos,
+    )
+    .ok()?;
+    let offset = Offset::from_seconds(offset_seconds).ok()?;
+    let instant = offset.to_timestamp(dt).ok()?;
+    Some((instant, offset))
+}
+
+/// Formats as Go's `time.RFC3339Nano` (fraction without trailing zeros, `Z` for UTC, offset seconds
+/// dropped).
+pub fn format_rfc3339_nano(instant: Timestamp, offset: Offset) -> String {
+    let dt = offset.to_datetime(instant);
+    let mut s = String::with_capacity(35);
+    let year = dt.year();
+    if year < 0 {
+        // Go refuses to marshal these; write something parseable rather than fail.
+        let _ = write!(s, "-{:04}", -i32::from(year));
+    } else {
+        let _ = write!(s, "{year:04}");
+    }
+    let _ = write!(
+        s,
+        "-{:02}-{:02}T{:02}:{:02}:{:02}",
+        dt.month(),
+        dt.day(),
+        dt.hour(),
+        dt.minute(),
+        dt.second()
+    );
+    let ns = dt.subsec_nanosecond();
+    if ns != 0 {
+        let frac = format!("{ns:09}");
+        s.push('.');
+        s.push_str(frac.trim_end_matches('0'));
+    }
+    let off = offset.seconds();
+    if off == 0 {
+        s.push('Z');
+    } else {
+        let sign = if off < 0 { '-' } else { '+' };
+        let a = off.unsigned_abs();
+        // Go's "Z07:00" drops offset seconds.
+        let _ = write!(s, "{sign}{:02}:{:02}", a / 3600, (a / 60) % 60);
+    }
+    s
 }
 
 #[cfg(test)]
