@@ -44,7 +44,7 @@ fn interrupted_prune_and_unlock_converge_on_rerun_emulator_only() {
     let emu = c.emulator_for("fault injection between backup and write");
     let ns = seed(&c, "interrupt", &["shop-secrets", "stuck-secrets"], "fx-helm3");
     let backup = c.dir.path().join("b");
-    // One failed delete is read again and sent again (tests/cluster_faults_releases.rs sweeps that);
+    // One failed delete is read again and sent again (tests/cluster_releases_faults.rs sweeps that);
     // a delete that keeps failing is given up, named, and left for a re-run.
     emu.inject(kube_emulator::Fault::on("delete", "secrets").namespace(&ns).name("sh.helm.release.v1.shop.v2").always().respond(500));
     let out = run(c.werf().args(["releases", "prune", "shop", "-n", &ns, "--keep", "1", "--yes", "--backup-dir"]).arg(&backup));
