@@ -14,6 +14,8 @@ use serde_json::Value;
 
 pub use kube_emulator::Emulator;
 
+pub mod maintenance;
+
 pub const REAL_CLUSTER_ENV: &str = "KUBECTL_WERF_TEST_KUBECONFIG";
 
 /// The repository root (tests run with the package root as working directory).

@@ -1,7 +1,8 @@
-//! Benchmark (ignored; run it through `scripts/bench-annotate`, which starts a release-built sandbox and
-//! builds this in release mode): a release of 300 ConfigMaps, annotated and labelled by
+//! Benchmark (`cargo bench --bench annotate`, a `harness = false` bench; run it through
+//! `scripts/bench-annotate`, which starts a release-built sandbox): a release of 300 ConfigMaps, annotated and labelled by
 //! `kubectl werf annotate` versus `kubectl annotate -f` + `kubectl label -f` over the same objects.
 
+#[path = "../tests/common/mod.rs"]
 mod common;
 
 use std::collections::BTreeMap;
@@ -21,8 +22,10 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-#[test]
-#[ignore = "benchmark: run scripts/bench-annotate"]
+fn main() {
+    bench_annotate_300_configmaps();
+}
+
 fn bench_annotate_300_configmaps() {
     let c = TestCluster::start();
     let ns = c.namespace("annotate-bench");

@@ -5,7 +5,7 @@
 //! the same order) and must answer as helm does, which reads every record in one LIST.
 //!
 //! And a continue token that expired (`410`) while a verb paged: on the emulator (which offers no fresh
-//! token) the verb starts the LIST again and skips what it had; tests/real_list_continue.rs makes a real
+//! token) the verb starts the LIST again and skips what it had; tests/real_verbs_list_continue.rs makes a real
 //! server expire one.
 
 mod common;

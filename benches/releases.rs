@@ -1,12 +1,13 @@
 //! Benchmarks of the read verbs against helm3 and helm4 and against the API server's floor, on the
 //! cluster `KUBECTL_WERF_TEST_KUBECONFIG` names (`scripts/bench-releases` starts a real kube-apiserver
-//! for it) or, without it, on the emulator. Ignored by default; prints Markdown tables.
+//! for it) or, without it, on the emulator. A `harness = false` bench (not run by `cargo test`); prints
+//! Markdown tables. Parts: `list` and `status` (both when none is named).
 //!
 //! ```text
-//! cargo test --release --test cluster_releases_bench -- --ignored --nocapture bench_list
+//! cargo bench --bench releases -- list
 //! BENCH_PLAN=100,1000,5000   release counts, seeded cumulatively (defaults to 1000)
 //! BENCH_REVISIONS=10 BENCH_PAYLOAD_KB=18 BENCH_RUNS=5 BENCH_HELM_RUNS=<runs>
-//! cargo test --release --test cluster_releases_bench -- --ignored --nocapture bench_status_history
+//! cargo bench --bench releases -- status     (`status` and `history` of one release)
 //! BENCH_STATUS_REVISIONS=200
 //! BENCH_SEED_ONLY=1          seed the first step of the plan, keep it, measure nothing
 //! ```
@@ -19,7 +20,9 @@
 //! without: the protobuf LIST `owner=helm,status!=superseded` and the protobuf metadata-only LIST
 //! `owner=helm`, issued at once by two curl processes.
 
+#[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "../tests/synthetic_releases/mod.rs"]
 mod synthetic_releases;
 
 use std::path::{Path, PathBuf};
@@ -31,6 +34,23 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, PostParams};
 use kubectl_werf::release::helm3::Release;
 use serde_json::Value;
+
+/// `cargo bench --bench releases [-- PART ...]`: `list`, `status`; none = both. Flags (cargo passes
+/// `--bench`) are ignored.
+fn main() {
+    let parts: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    if let Some(p) = parts.iter().find(|p| !["list", "status"].contains(&p.as_str())) {
+        eprintln!("benches/releases: unknown part {p} (list, status)");
+        std::process::exit(2);
+    }
+    let want = |p: &str| parts.is_empty() || parts.iter().any(|a| a == p);
+    if want("list") {
+        bench_list();
+    }
+    if want("status") {
+        bench_status_history();
+    }
+}
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -229,8 +249,6 @@ fn requests(mut cmd: Command) -> (usize, usize) {
     (lines.len(), lists)
 }
 
-#[test]
-#[ignore = "benchmark: run with --release -- --ignored --nocapture"]
 fn bench_list() {
     let plan: Vec<usize> = std::env::var("BENCH_PLAN")
         .ok()
@@ -328,8 +346,6 @@ fn bench_list() {
     }
 }
 
-#[test]
-#[ignore = "benchmark: run with --release -- --ignored --nocapture"]
 fn bench_status_history() {
     let revisions = env_usize("BENCH_STATUS_REVISIONS", 200);
     let runs = env_usize("BENCH_RUNS", 5);

@@ -1,9 +1,11 @@
-//! Decode throughput on the Helm 3/4 fixture payloads. Run in release mode:
+//! Decode throughput on the Helm 3/4 fixture payloads (a `harness = false` bench, built with the bench
+//! profile, i.e. release):
 //!
 //! ```text
-//! cargo test --release --test release_bench -- --ignored --nocapture
+//! cargo bench --bench decode
 //! ```
 
+#[path = "../tests/release_fixtures/mod.rs"]
 mod release_fixtures;
 
 use std::hint::black_box;
@@ -37,8 +39,10 @@ fn measure(label: &str, payloads: &[Vec<u8>], stored_bytes: usize, json_bytes: u
     mb(stored_bytes)
 }
 
-#[test]
-#[ignore = "benchmark: run with --release --ignored --nocapture"]
+fn main() {
+    helm3_decode_throughput();
+}
+
 fn helm3_decode_throughput() {
     let limits = DecodeLimits::default();
     let payloads: Vec<Vec<u8>> = release_fixtures::load("helm3").into_iter().map(|r| r.payload).collect();

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! scripts/bench-apis [RELEASES] [REVISIONS] [RUNS]        (defaults 1000 10 5)
-//! cargo test --release --test bench_apis -- --ignored --nocapture
+//! cargo bench --bench apis                                (BENCH_RELEASES, BENCH_REVISIONS, BENCH_RUNS)
 //! ```
 //! A real control plane of its own is started (or the one named by KUBECTL_WERF_TEST_KUBECONFIG). The
 //! records are the fixture release `shop` re-encoded per release and revision (~20 KB payloads, see
@@ -11,10 +11,13 @@
 //! (removed APIs), and every 17th release's latest revision failed, so the scan reads two revisions there.
 //! Both commands run RUNS times, interleaved; medians of wall time and peak RSS are printed, with the
 //! verdict against the goal. A measurement, not a test: timings are never asserted, and the suite
-//! (scripts/test) does not run it.
+//! (scripts/test) does not build or run it (a `harness = false` bench).
 
+#[path = "../tests/apis_fixtures/mod.rs"]
 mod apis_fixtures;
+#[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "../tests/synthetic_releases/mod.rs"]
 mod synthetic_releases;
 
 use std::process::Command;
@@ -52,8 +55,10 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-#[test]
-#[ignore = "benchmark on a real kube-apiserver: scripts/bench-apis"]
+fn main() {
+    bench_apis_scan_against_list();
+}
+
 fn bench_apis_scan_against_list() {
     let releases = env_usize("BENCH_RELEASES", 1000);
     let revisions = env_usize("BENCH_REVISIONS", 10);

@@ -3,7 +3,7 @@
 //! that differs from the address (`tls-server-name` in the kubeconfig, `--tls-server-name`,
 //! `$WERF_KUBE_TLS_SERVER`, `$HELM_KUBETLS_SERVER_NAME`), and werf's `WERF_KUBE_*` variables with
 //! werf's precedence (flag > WERF_* > kubectl's own).
-//! Client certificates and `--as-uid` need the server's CA key and RBAC: tests/real_connection.rs.
+//! Client certificates and `--as-uid` need the server's CA key and RBAC: tests/real_verbs_connection.rs.
 
 mod common;
 

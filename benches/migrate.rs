@@ -1,9 +1,12 @@
-//! Benchmark (ignored by default; `scripts/bench-migrate` runs it on the sandbox with a release build):
+//! Benchmark (`cargo bench --bench migrate`, a `harness = false` bench; `scripts/bench-migrate` runs it
+//! on a real kube-apiserver or the sandbox):
 //! migrate 200 releases × 10 revisions and compare with the time `kubectl create -f` takes to write the
 //! same number of Secrets of the same size (the very objects the migration writes) to the same server.
 //! Sizes: BENCH_RELEASES, BENCH_REVISIONS.
 
+#[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "../tests/release_fixtures/mod.rs"]
 mod release_fixtures;
 
 use std::io::Write as _;
@@ -19,8 +22,10 @@ fn env_num(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-#[test]
-#[ignore = "benchmark: run scripts/bench-migrate"]
+fn main() {
+    bench_migrate_vs_kubectl_create();
+}
+
 fn bench_migrate_vs_kubectl_create() {
     let releases = env_num("BENCH_RELEASES", 200);
     let revisions = env_num("BENCH_REVISIONS", 10);
