@@ -352,10 +352,9 @@ fn bench_status_history() {
     let kb = env_usize("BENCH_PAYLOAD_KB", 18);
     let c = common::TestCluster::start();
     let dir = c.dir.path().to_path_buf();
-    if c.is_real() {
-        // helm status maps the manifest's kinds through discovery: the shop chart has a Widget.
-        c.install_widget_crd();
-    }
+    // helm status maps the manifest's kinds through discovery: the shop chart has a Widget (the
+    // emulator, like a real server, serves a CRD's kind only once it is installed).
+    c.install_widget_crd();
     let ns = c.namespace("bench-status");
     let base = synthetic_releases::shop();
     let blob = blob_for(&base, kb);
