@@ -202,12 +202,23 @@ impl Helm3Store {
         self.objects.create(object).await.map_err(|source| WriteError::Api { object: format!("{}/{}", object.namespace, object.name), source })
     }
 
-    /// Rewrite an existing record, only if it is still at `existing.resource_version`.
-    pub async fn update(&self, existing: &ObjectInfo, release: &Release) -> Result<ObjectInfo, WriteError> {
+    /// The object that rewrites `existing` with `release`: where it is, under its own name, even if it
+    /// was copied or moved there.
+    pub fn replacement_for(&self, existing: &ObjectInfo, release: &Release) -> Result<NewObject, codec::CodecError> {
         let mut object = self.object_for(release, LabelStamp::Modified(now_unix()))?;
-        // Rewrite the record where it is, under its own name, even if it was copied or moved there.
         object.namespace = existing.namespace.clone();
         object.name = existing.name.clone();
+        Ok(object)
+    }
+
+    /// The object store the records live in (for the settled writes, `ObjectStore::*_settled`).
+    pub fn objects(&self) -> &ObjectStore {
+        &self.objects
+    }
+
+    /// Rewrite an existing record, only if it is still at `existing.resource_version`.
+    pub async fn update(&self, existing: &ObjectInfo, release: &Release) -> Result<ObjectInfo, WriteError> {
+        let object = self.replacement_for(existing, release)?;
         let rv = existing.resource_version.clone().unwrap_or_default();
         self.objects.replace(&object, &rv).await.map_err(|source| WriteError::Api { object: existing.key(), source })
     }
