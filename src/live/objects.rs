@@ -175,8 +175,8 @@ pub enum PatchFailure {
     /// The server refused for sure (forbidden, invalid, ...): nothing was written.
     #[error("{0}")]
     Failed(PatchError),
-    /// The object could not be read (before the first patch, or after an unsure one: then whether that
-    /// one landed is unknown). `after` is the failure that made the read needed.
+    /// The object could not be read (before the first patch, or after a failed one: after an unsure one,
+    /// whether it landed is unknown). `after` is the failure that made the read needed.
     #[error("{}", describe_kube_error(.read))]
     Unread { read: kube::Error, after: Option<PatchError> },
     /// Every attempt met a conflict or an unsure failure, and the object still needs the change.
@@ -217,30 +217,27 @@ pub async fn patch_settled(
     mut decide: impl FnMut(&DynamicObject) -> PatchDecision,
 ) -> Result<PatchSettled, PatchFailure> {
     let mut trail = PatchTrail::default();
-    // The last failure whose patch may have landed, while no later answer settled it.
-    let mut unsure: Option<PatchError> = None;
+    // The last patch's failure, and whether that patch may have landed (no answer said it did not).
+    let mut last: Option<PatchError> = None;
+    let mut unsure = false;
     let mut known = known;
     let mut attempt = 0;
     loop {
         attempt += 1;
         let current = match known.take() {
             Some(obj) => Some(obj),
-            None => get(client, res, namespace, name).await.map_err(|read| PatchFailure::Unread { read, after: unsure.take() })?,
+            None => get(client, res, namespace, name).await.map_err(|read| PatchFailure::Unread { read, after: last.take() })?,
         };
         let Some(current) = current else { return Ok(PatchSettled::Missing) };
         let mut patch = match decide(&current) {
             PatchDecision::Nothing => {
-                return Ok(match unsure {
+                return Ok(match last.filter(|_| unsure) {
                     Some(lost) => PatchSettled::Patched(current, PatchTrail { lost: Some(lost.to_string()), ..trail }),
                     None => PatchSettled::Unchanged(current, trail),
                 });
             }
             PatchDecision::Refuse(why) => return Err(PatchFailure::Refused(why)),
-            // Still needed: whatever an earlier unsure patch did, it did not leave the object as wanted.
-            PatchDecision::Patch(p) => {
-                unsure = None;
-                p
-            }
+            PatchDecision::Patch(p) => p,
         };
         if let (Some(meta), Some(rv)) = (patch.as_object_mut().map(|o| o.entry("metadata").or_insert_with(|| serde_json::json!({}))), current.metadata.resource_version.as_deref()) {
             meta["resourceVersion"] = serde_json::Value::String(rv.to_string());
@@ -262,10 +259,10 @@ pub async fn patch_settled(
         if stop.requested() {
             return Err(PatchFailure::Interrupted(err));
         }
-        // A conflict says for sure that this patch did not land; a transient failure leaves it open.
-        if err.is_transient() {
-            unsure = Some(err);
-        }
+        // A conflict says for sure that this patch did not land; a transient failure leaves it open. (An
+        // earlier unsure patch that a read found still needed did not leave the object as wanted either.)
+        unsure = err.is_transient();
+        last = Some(err);
         tokio::time::sleep(pause).await;
     }
 }

@@ -21,7 +21,9 @@ use std::io::Read;
 use std::path::Path;
 
 use futures::StreamExt;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::ResourceExt;
+use kube::api::DynamicObject;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -32,7 +34,8 @@ use crate::helm_errors::{self, OwnershipError};
 use crate::interact;
 use crate::live::targets::{Unresolved, resolve_objects};
 use crate::live::fields::{FieldSet, entries_of};
-use crate::live::{PatchError, ResolveError, ResolvedResource, ResourceCatalog, discovery, objects};
+use crate::live::objects::{PatchDecision, PatchFailure, PatchSettled, PatchTrail};
+use crate::live::{ResolveError, ResolvedResource, ResourceCatalog, discovery, objects};
 use crate::manifest::{ManifestObject, parse_json_objects, parse_objects};
 use crate::ownership::{self, HelmAction, Ownership, Problem};
 use crate::release::helm3::Status;
@@ -40,9 +43,6 @@ use crate::settings::StorageSettings;
 use crate::storage::backup::{BackupDir, record_from_raw};
 use crate::stop::StopSignal;
 use crate::storage::{Helm3Record, Helm3Store, open_stores};
-
-/// How often a patch that met a changed object (or a transient failure) is read, classified and tried again.
-const MAX_ATTEMPTS: u32 = 5;
 
 /// One object to look at, resolved to its API resource.
 #[derive(Debug, Clone)]
@@ -124,6 +124,8 @@ struct Item {
     manifest: Option<ManifestObject>,
     /// The object as read, kept while its field ownership is planned.
     live: Option<Value>,
+    /// The metadata as read (labels, annotations, resourceVersion): the first patch is decided on it.
+    seen: Option<DynamicObject>,
     fields: Fields,
     /// `--dry-run` with a manifest: what Helm 4's apply would answer now.
     helm4: Option<Helm4Answer>,
@@ -420,27 +422,40 @@ fn object_name_error(resource: &ResolvedResource, name: &str) -> Option<String> 
 // ---------------------------------------------------------------------------------------------------------
 // Reading and patching
 
-async fn observe(client: &kube::Client, c: &Candidate, release: &str, release_ns: &str) -> Observed {
-    observe_full(client, c, release, release_ns).await.0
-}
-
-/// [`observe`], and the object as read (for planning its field ownership).
-async fn observe_full(client: &kube::Client, c: &Candidate, release: &str, release_ns: &str) -> (Observed, Option<Value>) {
+/// Read and classify a candidate; also the object as read (for planning its field ownership).
+async fn observe_full(client: &kube::Client, c: &Candidate, release: &str, release_ns: &str) -> (Observed, Option<DynamicObject>) {
     if !c.resource.can_get_and_patch() {
         return (Observed::Error(format!("resource type {} does not support get and patch", c.resource.qualified_name())), None);
     }
     match objects::get(client, &c.resource, c.namespace.as_deref(), &c.name).await {
         Ok(None) => (Observed::Read { ownership: Ownership::Missing, resource_version: None, problems: Vec::new() }, None),
-        Ok(Some(obj)) => {
-            let observed = Observed::Read {
-                ownership: ownership::classify(obj.labels(), obj.annotations(), release, release_ns),
-                resource_version: obj.resource_version(),
-                problems: ownership::check(obj.labels(), obj.annotations(), release, release_ns),
-            };
-            (observed, serde_json::to_value(&obj).ok())
-        }
+        Ok(Some(obj)) => (observed_of(&obj, release, release_ns), Some(obj)),
         Err(e) => (Observed::Error(crate::error::describe_kube_error(&e)), None),
     }
+}
+
+/// An object as read, classified for `release`.
+fn observed_of(obj: &DynamicObject, release: &str, release_ns: &str) -> Observed {
+    Observed::Read {
+        ownership: ownership::classify(obj.labels(), obj.annotations(), release, release_ns),
+        resource_version: obj.resource_version(),
+        problems: ownership::check(obj.labels(), obj.annotations(), release, release_ns),
+    }
+}
+
+/// Only what deciding on a patch reads (identity, labels, annotations, resourceVersion): kept per object
+/// until it is patched, so the first patch needs no second read.
+fn metadata_only(obj: &DynamicObject) -> DynamicObject {
+    let m = &obj.metadata;
+    let metadata = ObjectMeta {
+        name: m.name.clone(),
+        namespace: m.namespace.clone(),
+        labels: m.labels.clone(),
+        annotations: m.annotations.clone(),
+        resource_version: m.resource_version.clone(),
+        ..ObjectMeta::default()
+    };
+    DynamicObject { types: obj.types.clone(), metadata, data: Value::Null }
 }
 
 /// What a dry-run apply as Helm 4 answered (or why it could not be asked).
@@ -513,16 +528,17 @@ async fn plan_fields(client: &kube::Client, items: &mut [Item], target: &Target,
     }
 }
 
-/// Patch one object; on a conflict, read and classify again and retry while it is still ours to take. An object
-/// that another release took meanwhile is taken only when `take_foreign` (`--force --yes`: foreign objects are
-/// selected anyway); otherwise only the owner the user saw and picked may be replaced.
+/// Patch one object through the settled patch (`live::objects::patch_settled`): on a conflict it is read and
+/// classified again and patched again while it is still ours to take. An object that another release took
+/// meanwhile is taken only when `take_foreign` (`--force --yes`: foreign objects are selected anyway);
+/// otherwise only the owner the user saw and picked may be replaced.
 ///
-/// A patch that met a transient failure may have landed with its answer lost: after a pause (the server's
-/// `Retry-After`, else backoff) the object is read and classified again, exactly as after a conflict. Found in
-/// the release, it was ours: adopted. Otherwise the next patch carries the fresh `resourceVersion`, so it can
-/// never apply on top of a first one that landed unseen. No patch starts once `stop` is requested.
+/// A patch that met a transient failure may have landed with its answer lost: the object is read and
+/// classified again, exactly as after a conflict. Found in the release, it was ours: adopted. Otherwise the
+/// next patch carries the fresh `resourceVersion`, so it can never apply on top of a first one that landed
+/// unseen. No patch starts once `stop` is requested.
 ///
-/// Returns what happened, the object as last read, and a note for the report.
+/// Returns what happened, the object as last read, a note for the report and the object as patched.
 async fn adopt_one(
     client: &kube::Client,
     item: &Item,
@@ -534,76 +550,62 @@ async fn adopt_one(
     let c = &item.candidate;
     let original = item.ownership().cloned();
     let mut observed = item.observed.clone();
-    // The failure of a patch whose outcome is unknown (it may have landed).
-    let mut unanswered: Option<String> = None;
-    let mut last_error = String::new();
-    for attempt in 1..=MAX_ATTEMPTS {
-        let Observed::Read { ownership: current, resource_version, .. } = &observed else {
-            let why = match &unanswered {
+    if !matches!(observed, Observed::Read { .. }) {
+        return (Done::Failed(state_detail(&observed, release, release_ns)), observed, None, None);
+    }
+    if stop.requested() {
+        return (Done::Interrupted, observed, None, None);
+    }
+    // Why the last decision left the object alone.
+    let mut refusal: Option<Done> = None;
+    let settled = objects::patch_settled(client, &c.resource, c.namespace.as_deref(), &c.name, item.seen.clone(), stop, |obj| {
+        observed = observed_of(obj, release, release_ns);
+        let Observed::Read { ownership: current, .. } = &observed else { unreachable!("observed_of reads") };
+        match current {
+            Ownership::OwnedByThis => PatchDecision::Nothing,
+            Ownership::Missing => {
+                refusal = Some(Done::Failed("deleted meanwhile".into()));
+                PatchDecision::Refuse(String::new())
+            }
+            Ownership::Foreign { release: r, namespace: n } if !take_foreign && original.as_ref() != Some(current) => {
+                let why = format!("changed meanwhile: now owned by {}; re-run with --force to take it", owner_text(r.as_deref(), n.as_deref()));
+                refusal = Some(Done::Refused(why));
+                PatchDecision::Refuse(String::new())
+            }
+            Ownership::Foreign { .. } | Ownership::Unowned | Ownership::Partial { .. } => {
+                PatchDecision::Patch(ownership::adoption_patch(release, release_ns, None))
+            }
+        }
+    })
+    .await;
+    match settled {
+        Ok(PatchSettled::Patched(_, PatchTrail { lost: Some(lost), .. })) => {
+            let note = format!("the patch's answer was lost ({lost}); read back: in release {release}");
+            (Done::Adopted, observed, Some(note), None)
+        }
+        Ok(PatchSettled::Patched(obj, _)) => {
+            let problems = ownership::check(obj.labels(), obj.annotations(), release, release_ns);
+            if !problems.is_empty() {
+                let text: Vec<String> = problems.iter().map(Problem::helm_text).collect();
+                return (Done::Failed(format!("patched, but the server kept: {}", text.join("; "))), observed, None, None);
+            }
+            (Done::Adopted, observed, None, serde_json::to_value(&obj).ok())
+        }
+        Ok(PatchSettled::Unchanged(..)) => (Done::Unchanged("already in the release (changed meanwhile)".into()), observed, None, None),
+        Ok(PatchSettled::Missing) => (Done::Failed("deleted meanwhile".into()), observed, None, None),
+        Err(PatchFailure::Refused(_)) => (refusal.unwrap_or_else(|| Done::Failed("left alone".into())), observed, None, None),
+        Err(PatchFailure::Interrupted(_)) => (Done::Interrupted, observed, None, None),
+        Err(PatchFailure::Unread { read, after }) => {
+            observed = Observed::Error(crate::error::describe_kube_error(&read));
+            let why = match after {
                 Some(e) => format!("{e}; then cannot read it again: {}", state_detail(&observed, release, release_ns)),
                 None => state_detail(&observed, release, release_ns),
             };
-            return (Done::Failed(why), observed, None, None);
-        };
-        match current {
-            Ownership::Missing => return (Done::Failed("deleted meanwhile".into()), observed, None, None),
-            Ownership::OwnedByThis => {
-                if let Some(e) = &unanswered {
-                    let note = format!("the patch's answer was lost ({e}); read back: in release {release}");
-                    return (Done::Adopted, observed, Some(note), None);
-                }
-                return (Done::Unchanged("already in the release (changed meanwhile)".into()), observed, None, None);
-            }
-            Ownership::Foreign { release: r, namespace: n } => {
-                if !take_foreign && original.as_ref() != Some(current) {
-                    return (
-                        Done::Refused(format!(
-                            "changed meanwhile: now owned by {}; re-run with --force to take it",
-                            owner_text(r.as_deref(), n.as_deref())
-                        )),
-                        observed,
-                        None,
-                        None,
-                    );
-                }
-            }
-            Ownership::Unowned | Ownership::Partial { .. } => {}
+            (Done::Failed(why), observed, None, None)
         }
-        if stop.requested() {
-            return (Done::Interrupted, observed, None, None);
-        }
-        let patch = ownership::adoption_patch(release, release_ns, resource_version.as_deref());
-        match objects::merge_patch(client, &c.resource, c.namespace.as_deref(), &c.name, &patch).await {
-            Ok(obj) => {
-                let problems = ownership::check(obj.labels(), obj.annotations(), release, release_ns);
-                if !problems.is_empty() {
-                    let text: Vec<String> = problems.iter().map(Problem::helm_text).collect();
-                    return (Done::Failed(format!("patched, but the server kept: {}", text.join("; "))), observed, None, None);
-                }
-                return (Done::Adopted, observed, None, serde_json::to_value(&obj).ok());
-            }
-            Err(PatchError::Conflict(status)) => {
-                tracing::debug!("{}: changed since it was read; reading it again", c.display());
-                last_error = format!("conflict: {}", status.message);
-            }
-            Err(PatchError::NotFound(_)) => return (Done::Failed("deleted meanwhile".into()), observed, None, None),
-            Err(e) if e.is_transient() => {
-                tracing::debug!("{}: patch failed ({e}); it may have landed, reading it again", c.display());
-                last_error = e.to_string();
-                unanswered = Some(e.to_string());
-                if attempt < MAX_ATTEMPTS {
-                    tokio::time::sleep(e.retry_pause(attempt)).await;
-                }
-            }
-            Err(e) => return (Done::Failed(e.to_string()), observed, None, None),
-        }
-        observed = observe(client, c, release, release_ns).await;
+        Err(e @ PatchFailure::GaveUp { .. }) => (Done::Failed(format!("{e}; try again")), observed, None, None),
+        Err(PatchFailure::Failed(e)) => (Done::Failed(e.to_string()), observed, None, None),
     }
-    // The last read may show that the last patch did land.
-    if unanswered.is_some() && matches!(&observed, Observed::Read { ownership: Ownership::OwnedByThis, .. }) {
-        return (Done::Adopted, observed, Some(format!("the patch's answer was lost ({last_error}); read back: in release {release}")), None);
-    }
-    (Done::Failed(format!("not adopted after {MAX_ATTEMPTS} attempts, last: {last_error}; try again")), observed, None, None)
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -1217,6 +1219,7 @@ pub async fn run(ctx: &Context<'_>, args: AdoptArgs) -> Result<Outcome, AppError
                 note: None,
                 manifest,
                 live: None,
+                seen: None,
                 fields: Fields::NoManifest,
                 helm4: None,
                 handed: None,
@@ -1229,7 +1232,7 @@ pub async fn run(ctx: &Context<'_>, args: AdoptArgs) -> Result<Outcome, AppError
         .filter(|&i| !matches!(&items[i].observed, Observed::UnknownType(_)) && !matches!(&items[i].observed, Observed::Error(e) if !e.is_empty()))
         .collect();
     let bar = interact::progress(to_read.len() as u64, "reading");
-    let observed: Vec<(usize, Observed, Option<Value>)> = futures::stream::iter(to_read.into_iter().map(|i| {
+    let observed: Vec<(usize, Observed, Option<DynamicObject>)> = futures::stream::iter(to_read.into_iter().map(|i| {
         let (client, c, bar) = (&client, &items[i].candidate, &bar);
         let (release, ns) = (&target.release, &target.namespace);
         async move {
@@ -1244,8 +1247,9 @@ pub async fn run(ctx: &Context<'_>, args: AdoptArgs) -> Result<Outcome, AppError
     bar.finish_and_clear();
     for (i, o, live) in observed {
         items[i].observed = o;
+        items[i].seen = live.as_ref().map(metadata_only);
         if items[i].manifest.is_some() {
-            items[i].live = live;
+            items[i].live = live.and_then(|obj| serde_json::to_value(&obj).ok());
         }
     }
     plan_fields(&client, &mut items, &target, &args, concurrency).await;

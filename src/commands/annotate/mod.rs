@@ -12,7 +12,7 @@
 //! - Everything is validated before the first write, including each object's resulting 256 KiB annotation
 //!   total (which needs the live objects, so that failure exits 1, still with nothing changed).
 //! - One merge patch per object with only the keys whose value differs, guarded by the resourceVersion read
-//!   just before; on 409 the object is read again and re-planned, up to [`MAX_ATTEMPTS`] times. Objects
+//!   just before; on 409 the object is read again and re-planned, up to [`crate::retry::WRITE_ATTEMPTS`] times. Objects
 //!   already carrying every value are `unchanged` and get no request.
 //! - Reads retry transient failures. A patch that met one (429, 5xx, a lost connection) may have landed: it is
 //!   never simply sent again; the object is read again and re-planned like after a 409 (nothing left to do
@@ -25,7 +25,6 @@ pub mod plan;
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::time::Duration;
 
 use futures::StreamExt;
 use kube::ResourceExt;
@@ -36,6 +35,7 @@ use crate::app::{Context, Outcome};
 use crate::cli::{AnnotateArgs, CiEnvChoice, OutputFormat};
 use crate::error::AppError;
 use crate::live::targets::{Target, resolve_objects};
+use crate::live::objects::{PatchDecision, PatchFailure, PatchSettled, PatchTrail};
 use crate::live::{PatchError, ResourceCatalog, discovery, objects};
 use crate::release::helm3::Release;
 use crate::settings::StorageSettings;
@@ -47,8 +47,6 @@ use plan::{ObjectPlan, chart_conflicts, plan_object};
 
 /// Requests in flight at once.
 pub const CONCURRENCY: usize = 16;
-/// Attempts per object when the resourceVersion precondition keeps failing.
-pub const MAX_ATTEMPTS: u32 = 5;
 
 /// What happened to one object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -501,8 +499,8 @@ async fn apply_all(
             let bar = bar.clone();
             async move {
                 let result = match planned {
-                    Planned::Patch { object, plan } => {
-                        let r = apply_one(client, item, *object, plan, changes, stop).await;
+                    Planned::Patch { object, .. } => {
+                        let r = apply_one(client, item, *object, changes, stop).await;
                         bar.inc(1);
                         r
                     }
@@ -519,88 +517,77 @@ async fn apply_all(
     out.into_iter().map(|(_, r)| r).collect()
 }
 
-/// Patch one object; on a stale resourceVersion read it again, re-plan and retry. After a transient failure the
-/// patch may have landed with its answer lost: pause (the server's `Retry-After`, else backoff), read again and
-/// re-plan the same way; an object that needs nothing any more got the patch. No patch starts once `stop` is
-/// requested.
+/// Patch one object through the settled patch (`live::objects::patch_settled`), deciding first on the object
+/// as planned: on a stale resourceVersion it is read again and re-planned. After a transient failure the patch
+/// may have landed with its answer lost: it is read again and re-planned the same way; an object that needs
+/// nothing any more got the patch. No patch starts once `stop` is requested.
 async fn apply_one(
     client: &kube::Client,
     item: &Item,
     object: DynamicObject,
-    plan: ObjectPlan,
     changes: &Changes,
     stop: &StopSignal,
 ) -> ObjectResult {
     let Some(t) = &item.target else { unreachable!("only resolved targets are planned") };
-    let mut current = (object, plan);
-    let mut conflicts = 0u32;
-    // The last patch whose outcome is unknown, and why.
-    let mut unanswered: Option<(serde_json::Value, String)> = None;
-    let mut attempt = 0u32;
-    loop {
-        attempt += 1;
-        let (object, plan) = &current;
-        if stop.requested() {
-            let detail = "interrupted before its patch was sent; not changed".to_string();
-            return result_of(item, State::Interrupted, with_hook(item, detail), None);
-        }
-        let patch = plan.patch(object.resource_version().as_deref());
-        let retried = if conflicts > 0 { format!(" (after {conflicts} conflict(s))") } else { String::new() };
-        let why = match objects::merge_patch(client, &t.resource, t.namespace.as_deref(), &t.name, &patch).await {
-            Ok(_) => return result_of(item, State::Patched, with_hook(item, format!("{}{retried}", plan.summary())), Some(patch)),
-            Err(PatchError::NotFound(_)) => return result_of(item, State::Missing, with_hook(item, "deleted meanwhile".into()), None),
-            Err(PatchError::Conflict(status)) => {
-                conflicts += 1;
-                if attempt < MAX_ATTEMPTS {
-                    tokio::time::sleep(Duration::from_millis(20 * u64::from(conflicts))).await;
-                }
-                format!("conflict: {}", status.message)
+    if stop.requested() {
+        let detail = "interrupted before its patch was sent; not changed".to_string();
+        return result_of(item, State::Interrupted, with_hook(item, detail), None);
+    }
+    // The last patch decided on (for the report) and the last re-plan that left the object alone.
+    let mut sent: Option<(serde_json::Value, String)> = None;
+    let mut left: Option<(State, String)> = None;
+    let settled = objects::patch_settled(client, &t.resource, t.namespace.as_deref(), &t.name, Some(object), stop, |obj| {
+        match plan_from(Some(obj.clone()), changes) {
+            Planned::Patch { plan, .. } => {
+                let patch = plan.patch(obj.resource_version().as_deref());
+                sent = Some((patch.clone(), plan.summary()));
+                PatchDecision::Patch(patch)
             }
-            Err(e) if e.is_transient() => {
-                let why = e.to_string();
-                unanswered = Some((patch, why.clone()));
-                if attempt < MAX_ATTEMPTS {
-                    tokio::time::sleep(e.retry_pause(attempt)).await;
-                }
-                why
-            }
-            Err(e) => return result_of(item, State::Failed, with_hook(item, e.to_string()), None),
-        };
-        let fresh = match objects::get(client, &t.resource, t.namespace.as_deref(), &t.name).await {
-            Ok(obj) => obj,
-            Err(e) => {
-                let detail = format!("{why}; then cannot read it again: {}", crate::error::describe_kube_error(&e));
-                return result_of(item, State::Failed, with_hook(item, detail), None);
-            }
-        };
-        let summary = plan.summary();
-        match plan_from(fresh, changes) {
-            Planned::Patch { object, plan } => {
-                if attempt >= MAX_ATTEMPTS {
-                    let detail = if conflicts == MAX_ATTEMPTS {
-                        format!("still changing after {conflicts} attempts: {why}")
-                    } else {
-                        format!("not patched after {attempt} attempts, last: {why}")
-                    };
-                    return result_of(item, State::Failed, with_hook(item, detail), None);
-                }
-                current = (*object, plan);
-            }
-            Planned::Unchanged => {
-                if let Some((patch, lost)) = unanswered {
-                    let detail = format!("{summary} (the answer was lost: {lost}; read back: applied)");
-                    return result_of(item, State::Patched, with_hook(item, detail), Some(patch));
-                }
-                let retried = if conflicts > 0 { format!(" (after {conflicts} conflict(s))") } else { String::new() };
-                return result_of(item, State::Unchanged, with_hook(item, format!("already set{retried}")), None);
-            }
+            Planned::Unchanged => PatchDecision::Nothing,
             Planned::Missing(_) => {
-                return result_of(item, State::Missing, with_hook(item, "deleted meanwhile".into()), None);
+                left = Some((State::Missing, "deleted meanwhile".into()));
+                PatchDecision::Refuse(String::new())
             }
             Planned::Invalid(why) | Planned::Failed(why) => {
-                return result_of(item, State::Failed, with_hook(item, why), None);
+                left = Some((State::Failed, why));
+                PatchDecision::Refuse(String::new())
             }
         }
+    })
+    .await;
+    let retried = |conflicts: u32| if conflicts > 0 { format!(" (after {conflicts} conflict(s))") } else { String::new() };
+    let (patch, summary) = sent.unzip();
+    let summary = summary.unwrap_or_default();
+    match settled {
+        Ok(PatchSettled::Patched(_, PatchTrail { lost: Some(lost), .. })) => {
+            let detail = format!("{summary} (the answer was lost: {lost}; read back: applied)");
+            result_of(item, State::Patched, with_hook(item, detail), patch)
+        }
+        Ok(PatchSettled::Patched(_, trail)) => result_of(item, State::Patched, with_hook(item, format!("{summary}{}", retried(trail.conflicts))), patch),
+        Ok(PatchSettled::Unchanged(_, trail)) => result_of(item, State::Unchanged, with_hook(item, format!("already set{}", retried(trail.conflicts))), None),
+        Ok(PatchSettled::Missing) => result_of(item, State::Missing, with_hook(item, "deleted meanwhile".into()), None),
+        Err(PatchFailure::Refused(_)) => {
+            let (state, why) = left.unwrap_or((State::Failed, String::new()));
+            result_of(item, state, with_hook(item, why), None)
+        }
+        Err(PatchFailure::Unread { read, after }) => {
+            let read = crate::error::describe_kube_error(&read);
+            let detail = match after {
+                Some(e) => format!("{}; then cannot read it again: {read}", failure_text(&e)),
+                None => format!("cannot read it: {read}"),
+            };
+            result_of(item, State::Failed, with_hook(item, detail), None)
+        }
+        Err(e @ PatchFailure::Interrupted(_)) => result_of(item, State::Interrupted, with_hook(item, e.to_string()), None),
+        Err(e) => result_of(item, State::Failed, with_hook(item, e.to_string()), None),
+    }
+}
+
+/// A failed patch as the report names it.
+fn failure_text(e: &PatchError) -> String {
+    match e {
+        PatchError::Conflict(status) => format!("conflict: {}", status.message),
+        other => other.to_string(),
     }
 }
 
