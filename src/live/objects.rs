@@ -3,9 +3,9 @@
 //!
 //! Reads retry transient failures ([`crate::retry::read`]); a patch is sent once. A patch that met a transient
 //! failure ([`PatchError::is_transient`]) may or may not have landed: the caller reads the object again and
-//! decides, pausing [`PatchError::retry_pause`] before it writes again. The patches `adopt`, `annotate` and
-//! `migrate2to3` send carry a `resourceVersion` precondition, so a second one can never apply on top of a first
-//! that landed unseen.
+//! decides, pausing [`PatchError::retry_pause`] before it writes again: [`patch_settled`] is that loop, the one
+//! `adopt`, `annotate`, `migrate2to3` and the release surgery verbs use. Its patches carry a `resourceVersion`
+//! precondition, so a second one can never apply on top of a first that landed unseen.
 //!
 //! ```no_run
 //! # async fn example(client: kube::Client) -> Result<(), Box<dyn std::error::Error>> {

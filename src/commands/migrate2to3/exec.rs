@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::error::describe_kube_error;
 use crate::live::objects::{self, PatchDecision, PatchFailure, PatchSettled};
-use crate::live::targets::Target as ManifestTarget;
+use crate::live::targets::Target;
 use crate::ownership::adoption_patch;
 use crate::storage::backup::{BackupDir, record_from_raw};
 use crate::storage::codec::{self, DecodeLimits, parse_helm3_labels};
@@ -32,7 +32,7 @@ pub struct Writer {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Outcome {
+pub enum ReleaseOutcome {
     /// Something was written (records, ownership or deletions) and everything planned is done.
     Migrated,
     /// Everything was already done.
@@ -60,7 +60,7 @@ pub struct ReleaseResult {
     pub release: String,
     pub target_release: String,
     pub target_namespace: String,
-    pub outcome: Outcome,
+    pub outcome: ReleaseOutcome,
     pub written: Vec<i32>,
     pub replaced: Vec<i32>,
     pub skipped: Vec<i32>,
@@ -80,7 +80,7 @@ impl ReleaseResult {
             release: plan.name.clone(),
             target_release: plan.target_name.clone(),
             target_namespace: plan.target_namespace.clone(),
-            outcome: Outcome::Skipped,
+            outcome: ReleaseOutcome::Skipped,
             written: Vec::new(),
             replaced: Vec::new(),
             skipped: Vec::new(),
@@ -94,12 +94,12 @@ impl ReleaseResult {
 
     fn fail(mut self, error: String) -> Self {
         self.errors.push(error);
-        self.outcome = Outcome::Failed;
+        self.outcome = ReleaseOutcome::Failed;
         self
     }
 
     fn interrupted(mut self) -> Self {
-        self.outcome = Outcome::Interrupted;
+        self.outcome = ReleaseOutcome::Interrupted;
         self
     }
 }
@@ -200,7 +200,7 @@ pub async fn delete_v2(writer: &Writer, info: &ObjectInfo) -> Result<bool, Strin
 
 /// Stamp Helm's ownership on one live object through the settled patch: read, decide, patch at the
 /// resourceVersion read; a conflict or a lost answer reads and decides again.
-async fn stamp_one(writer: &Writer, target: &ManifestTarget, release: &str, release_ns: &str, out: &mut OwnershipResult) {
+async fn stamp_one(writer: &Writer, target: &Target, release: &str, release_ns: &str, out: &mut OwnershipResult) {
     let shown = target.display();
     // What the last read found, for sorting a refusal into the report.
     let mut last = LiveState::NeedsStamp;
@@ -241,7 +241,7 @@ pub async fn execute(writer: &Writer, plan: &ReleasePlan, ownership: bool) -> Re
     let mut res = ReleaseResult::new(plan);
     if plan.blocked() {
         res.errors.extend(plan.blockers.iter().cloned());
-        res.outcome = Outcome::Failed;
+        res.outcome = ReleaseOutcome::Failed;
         return res;
     }
     let mut created: Vec<ObjectInfo> = Vec::new();
@@ -325,6 +325,6 @@ pub async fn execute(writer: &Writer, plan: &ReleasePlan, ownership: bool) -> Re
             }
         }
     }
-    res.outcome = if wrote_any { Outcome::Migrated } else { Outcome::Skipped };
+    res.outcome = if wrote_any { ReleaseOutcome::Migrated } else { ReleaseOutcome::Skipped };
     res
 }

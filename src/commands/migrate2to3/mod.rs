@@ -35,7 +35,7 @@ use crate::storage::open_stores;
 
 use crate::commands::releases::apis::migrate::{self as apis_migrate, Context as ApisContext};
 use cleanup::CleanupItem;
-use exec::{Writer, Outcome as ReleaseOutcome, ReleaseResult};
+use exec::{ReleaseOutcome, ReleaseResult, Writer};
 use plan::{Action, LiveState, PlanOptions, ReleasePlan, Selection};
 
 pub async fn run(ctx: &Context<'_>, args: Migrate2to3Args) -> Result<Outcome, AppError> {
