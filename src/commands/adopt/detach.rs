@@ -12,6 +12,9 @@ use crate::manifest::{ManifestObject, parse_objects};
 use crate::ownership::Ownership;
 use crate::release::helm3::{Release, Status};
 use crate::storage::backup::{BackupDir, record_from_raw};
+use crate::stop::StopSignal;
+use crate::storage::codec::LabelStamp;
+use crate::storage::helm3::now_unix;
 use crate::storage::{Helm3Record, Helm3Store};
 
 use super::inputs::TargetRelease;
@@ -176,6 +179,7 @@ pub(super) async fn run_detach(
     target: &TargetRelease,
     backup: &mut Option<BackupDir>,
     opts: &AdoptOptions,
+    stop: &StopSignal,
 ) -> DetachReport {
     // Only objects that now belong to the adopting release leave the source's manifest.
     let moved: Vec<&Candidate> = plan
@@ -259,15 +263,29 @@ pub(super) async fn run_detach(
         }
     }
     // New revision first: if anything fails after it, the release is still consistent (the newest revision
-    // describes what is deployed), and nothing is lost.
-    if let Err(e) = store.create_in(&latest.object.namespace, &next).await {
-        return failed(report, format!("writing revision {}: {e}", next.version));
+    // describes what is deployed), and nothing is lost. Written where the release's records live (which may
+    // differ from the payload's namespace for records that were copied or moved), through the settled create:
+    // it never overwrites, and a lost answer is read back rather than guessed.
+    let limits = store.limits();
+    let mut object = match store.object_for(&next, LabelStamp::Created(now_unix())) {
+        Ok(o) => o,
+        Err(e) => return failed(report, format!("writing revision {}: {e}", next.version)),
+    };
+    object.namespace = latest.object.namespace.clone();
+    if let Err(e) = store.objects().create_settled(&object, &limits, stop).await {
+        return failed(report, format!("writing revision {}: {}/{}: {e}", next.version, object.namespace, object.name));
     }
     report.result = "detached".into();
     if deployed {
         let mut old = base.release.clone();
         old.info.status = Status::Superseded;
-        match store.update(&base.object, &old).await {
+        // Only at the resourceVersion it was read (and backed up) at: a base changed meanwhile is not overwritten.
+        let rv = base.object.resource_version.clone().unwrap_or_default();
+        let superseded = match store.replacement_for(&base.object, &old) {
+            Ok(o) => store.objects().replace_settled(&o, &rv, &limits, stop).await.map_err(|e| format!("{}: {e}", base.object.key())),
+            Err(e) => Err(e.to_string()),
+        };
+        match superseded {
             Ok(_) => report.superseded = Some(base.release.version),
             Err(e) => {
                 report.result = "failed".into();

@@ -302,7 +302,7 @@ pub async fn run(ctx: &Context<'_>, args: AdoptArgs) -> Result<Outcome, AppError
     let mut backup = None;
     let mut detached = Vec::new();
     for plan in &plans {
-        detached.push(detach::run_detach(&helm3, plan, &items, &target, &mut backup, &opts).await);
+        detached.push(detach::run_detach(&helm3, plan, &items, &target, &mut backup, &opts, &stop).await);
     }
 
     // Report.
