@@ -143,43 +143,126 @@ fn usage(e: inputs::InputError) -> AppError {
     AppError::Usage(e.0)
 }
 
+/// What `annotate` was asked to do, taken from its clap arguments once at the top of [`run`]; nothing below
+/// `run` sees `AnnotateArgs`.
+struct AnnotateOptions {
+    add_annotation: Vec<String>,
+    add_label: Vec<String>,
+    remove_annotation: Vec<String>,
+    remove_label: Vec<String>,
+    werf_auto_annotations: bool,
+    werf_version: Option<String>,
+    ci_env: CiEnvChoice,
+    include_hooks: bool,
+    dry_run: bool,
+    yes: bool,
+    output: OutputFormat,
+}
+
+impl AnnotateOptions {
+    fn from_args(args: &AnnotateArgs) -> Self {
+        AnnotateOptions {
+            add_annotation: args.add_annotation.clone(),
+            add_label: args.add_label.clone(),
+            remove_annotation: args.remove_annotation.clone(),
+            remove_label: args.remove_label.clone(),
+            werf_auto_annotations: args.werf_auto_annotations,
+            werf_version: args.werf_version.clone(),
+            ci_env: args.ci_env,
+            include_hooks: args.include_hooks,
+            dry_run: args.dry_run,
+            yes: args.yes,
+            output: args.output,
+        }
+    }
+}
+
+/// The release whose objects are annotated, located and read.
+struct Located {
+    client: kube::Client,
+    namespace: String,
+    release: Release,
+}
+
+/// What was read and planned: the objects, the final changes, and each object's planned patch.
+struct Planning {
+    items: Vec<Item>,
+    changes: Changes,
+    planned: Vec<Planned>,
+}
+
 pub async fn run(ctx: &Context<'_>, args: AnnotateArgs) -> Result<Outcome, AppError> {
-    let mut warnings: Vec<String> = Vec::new();
+    let opts = AnnotateOptions::from_args(&args);
 
     // Inputs first: a bad key or value is reported before anything is read.
+    let (mut requests, mut warnings) = read_requests(ctx, &opts)?;
+    let names = super::resolve_release_names(&args.werf, args.release.clone(), ctx.connection.namespace.clone())?;
+    let storage = StorageSettings::resolve(&args.storage, ctx.env)?;
+    let located = locate_release(ctx, &names, &storage, &mut warnings).await?;
+
+    // Plan: read every object and plan its patch; nothing is written until every object passed.
+    let planning = plan_changes(&located, &names, &opts, &mut requests, &mut warnings).await?;
+
+    // Confirm, then execute (or, with --dry-run, say what would be patched).
+    let (results, stop) = if opts.dry_run {
+        let results = planning.items.iter().zip(planning.planned).map(|(item, p)| dry_result(item, p)).collect();
+        (results, StopSignal::never())
+    } else {
+        let to_patch = confirm(&planning, &located, &opts)?;
+        // Installed only now: an interrupt while reading or at the prompt ends the run at once, nothing changed.
+        let stop = if to_patch > 0 { StopSignal::install() } else { StopSignal::never() };
+        let results = apply_all(&located.client, &planning.items, planning.planned, &planning.changes, &stop).await;
+        (results, stop)
+    };
+
+    // Report.
+    report(ctx, &located, &planning.changes, &results, &warnings, &opts, stop.requested())
+}
+
+/// The requested changes from flags, `WERF_ADD_*` variables and `--ci-env`, checked before anything is read;
+/// with the warnings they raise.
+fn read_requests(ctx: &Context<'_>, opts: &AnnotateOptions) -> Result<(Requests, Vec<String>), AppError> {
+    let mut warnings: Vec<String> = Vec::new();
     let mut requests = Requests::default();
-    inputs::from_flags(&args.add_annotation, &args.add_label, &args.remove_annotation, &args.remove_label, &mut requests)
+    inputs::from_flags(&opts.add_annotation, &opts.add_label, &opts.remove_annotation, &opts.remove_label, &mut requests)
         .map_err(usage)?;
     inputs::from_env(ctx.env, &mut requests).map_err(usage)?;
-    match inputs::ci_system(args.ci_env, ctx.env) {
+    match inputs::ci_system(opts.ci_env, ctx.env) {
         Some(system) => {
             requests.ci = inputs::ci_annotations(system, ctx.env);
             if requests.ci.is_empty() {
                 warnings.push(format!("--ci-env: none of {}'s variables are set; no CI annotations added", system.name()));
             }
         }
-        None if args.ci_env == CiEnvChoice::Auto => {
+        None if opts.ci_env == CiEnvChoice::Auto => {
             warnings.push("--ci-env auto: neither GITLAB_CI nor GITHUB_ACTIONS is set; no CI annotations added".into())
         }
         None => {}
     }
     let early = inputs::finalize(&requests).map_err(usage)?;
-    if early.is_empty() && !args.werf_auto_annotations {
+    if early.is_empty() && !opts.werf_auto_annotations {
         return Err(AppError::Usage(
             "nothing to do: give --add-annotation, --add-label, --remove-annotation, --remove-label, \
              --werf-auto-annotations or --ci-env (or WERF_ADD_ANNOTATION_*/WERF_ADD_LABEL_* variables)"
                 .into(),
         ));
     }
+    Ok((requests, warnings))
+}
 
-    let names = super::resolve_release_names(&args.werf, args.release.clone(), ctx.connection.namespace.clone())?;
-    let storage = StorageSettings::resolve(&args.storage, ctx.env)?;
+/// Connect, find the release's storage and read its latest revision.
+async fn locate_release(
+    ctx: &Context<'_>,
+    names: &crate::werf::naming::ResolvedNames,
+    storage: &StorageSettings,
+    warnings: &mut Vec<String>,
+) -> Result<Located, AppError> {
     let access = ctx.connect().await?;
     let client = access.client.clone();
     let namespace = names.namespace.clone().unwrap_or_else(|| access.namespace.clone());
     // The release's storage by the rule every verb shares: both drivers unless --release-storage picks
     // one; a release stored under both is a usage error (which one's objects?).
-    let sel = crate::storage::scope::ReleaseScope::new(&storage, Some(3), &namespace, true, false);
+    let sel = crate::storage::scope::ReleaseScope::new(storage, Some(3), &namespace, true, false);
     let (found, found_warnings) = crate::storage::scope::locate(&client, &sel, &names.release).await?.for_write()?;
     warnings.extend(found_warnings);
     let helm3 = Helm3Store::new(client.clone(), crate::storage::scope::helm3_driver(found.place.kind()), sel.limits);
@@ -192,20 +275,33 @@ pub async fn run(ctx: &Context<'_>, args: AnnotateArgs) -> Result<Outcome, AppEr
             release.name, release.version
         ));
     }
+    Ok(Located { client, namespace, release })
+}
 
-    let catalog = discovery::load(&client).await.map_err(|e| AppError::Kube(e.to_string()))?;
-    let items = collect_items(&catalog, &release, &namespace, args.include_hooks);
-    if args.include_hooks && items.iter().any(|i| i.hook) {
+/// The release's objects, the final changes (with werf's auto annotations), and every object read and its
+/// patch planned. The warnings are printed here; an object that would break Kubernetes' limits fails the run
+/// before anything is written.
+async fn plan_changes(
+    located: &Located,
+    names: &crate::werf::naming::ResolvedNames,
+    opts: &AnnotateOptions,
+    requests: &mut Requests,
+    warnings: &mut Vec<String>,
+) -> Result<Planning, AppError> {
+    let Located { client, namespace, release } = located;
+    let catalog = discovery::load(client).await.map_err(|e| AppError::Kube(e.to_string()))?;
+    let items = collect_items(&catalog, release, namespace, opts.include_hooks);
+    if opts.include_hooks && items.iter().any(|i| i.hook) {
         warnings.push(
             "hook objects are recreated by Helm according to their delete policy; keys set on them now do not carry over"
                 .into(),
         );
     }
 
-    if args.werf_auto_annotations {
-        requests.auto = werf_auto(&args, &names, &release)?;
+    if opts.werf_auto_annotations {
+        requests.auto = werf_auto(opts, names, release)?;
     }
-    let changes = inputs::finalize(&requests).map_err(usage)?;
+    let changes = inputs::finalize(requests).map_err(usage)?;
 
     // Keys the chart sets come back with the next upgrade: say so, per object and key.
     for item in &items {
@@ -217,14 +313,14 @@ pub async fn run(ctx: &Context<'_>, args: AnnotateArgs) -> Result<Outcome, AppEr
     }
 
     // Read every object and plan its patch; nothing is written until every object passed.
-    let planned = plan_all(&client, &items, &changes).await;
+    let planned = plan_all(client, &items, &changes).await;
     let mut too_long = Vec::new();
     for (item, p) in items.iter().zip(&planned) {
         if let Planned::Invalid(reason) = p {
             too_long.push(format!("{}: {reason}", item.target.as_ref().map(Target::display).unwrap_or(item.what.clone())));
         }
     }
-    print_warnings(&warnings);
+    print_warnings(warnings);
     if !too_long.is_empty() {
         return Err(AppError::Failed(format!(
             "nothing was changed: {} object(s) would break Kubernetes' limits:\n  {}",
@@ -232,45 +328,51 @@ pub async fn run(ctx: &Context<'_>, args: AnnotateArgs) -> Result<Outcome, AppEr
             too_long.join("\n  ")
         )));
     }
+    Ok(Planning { items, changes, planned })
+}
 
-    let to_patch = planned.iter().filter(|p| matches!(p, Planned::Patch { .. })).count();
-    let mut stop = StopSignal::never();
-    let results: Vec<ObjectResult> = if args.dry_run {
-        items.iter().zip(planned).map(|(item, p)| dry_result(item, p)).collect()
-    } else {
-        if to_patch > 0 {
-            if !args.yes && crate::interact::interactive() {
-                show_plan(&items, &planned, &release, &namespace);
-            }
-            let question = format!(
-                "Patch {to_patch} object(s) of release {} in namespace {namespace}?",
-                release.name
-            );
-            if !crate::interact::confirm(&question, args.yes)? {
-                return Err(AppError::Failed("cancelled; nothing was changed".into()));
-            }
+/// Show the plan (interactive runs) and ask; returns how many objects are to be patched.
+fn confirm(planning: &Planning, located: &Located, opts: &AnnotateOptions) -> Result<usize, AppError> {
+    let to_patch = planning.planned.iter().filter(|p| matches!(p, Planned::Patch { .. })).count();
+    if to_patch > 0 {
+        if !opts.yes && crate::interact::interactive() {
+            show_plan(&planning.items, &planning.planned, &located.release, &located.namespace);
         }
-        // Installed only now: an interrupt while reading or at the prompt ends the run at once, nothing changed.
-        if to_patch > 0 {
-            stop = StopSignal::install();
+        let question = format!(
+            "Patch {to_patch} object(s) of release {} in namespace {}?",
+            located.release.name, located.namespace
+        );
+        if !crate::interact::confirm(&question, opts.yes)? {
+            return Err(AppError::Failed("cancelled; nothing was changed".into()));
         }
-        apply_all(&client, &items, planned, &changes, &stop).await
-    };
+    }
+    Ok(to_patch)
+}
 
-    let interrupted = stop.requested();
+/// Print the results (table or structured), say how to resume after an interrupt, and pick the outcome.
+fn report(
+    ctx: &Context<'_>,
+    located: &Located,
+    changes: &Changes,
+    results: &[ObjectResult],
+    warnings: &[String],
+    opts: &AnnotateOptions,
+    interrupted: bool,
+) -> Result<Outcome, AppError> {
+    let release = &located.release;
     let failed = results.iter().any(|r| matches!(r.result, State::Failed | State::Interrupted));
-    match args.output {
-        OutputFormat::Table => print_table(&results, args.dry_run)?,
+    match opts.output {
+        OutputFormat::Table => print_table(results, opts.dry_run)?,
         format => crate::output::print_structured(
             &Report {
                 release: &release.name,
-                namespace: &namespace,
+                namespace: &located.namespace,
                 revision: release.version,
-                dry_run: args.dry_run,
+                dry_run: opts.dry_run,
                 interrupted,
-                changes: &changes,
-                results: &results,
-                warnings: &warnings,
+                changes,
+                results,
+                warnings,
             },
             format,
         )?,
@@ -358,7 +460,7 @@ fn collect_items(catalog: &ResourceCatalog, release: &Release, namespace: &str, 
 
 /// werf's three auto annotations, from flags, else from what the release's manifest already carries.
 fn werf_auto(
-    args: &AnnotateArgs,
+    opts: &AnnotateOptions,
     names: &crate::werf::naming::ResolvedNames,
     release: &Release,
 ) -> Result<Vec<inputs::Entry>, AppError> {
@@ -372,7 +474,7 @@ fn werf_auto(
         }
         counts.into_iter().max_by_key(|(_, n)| *n).map(|(v, _)| v)
     };
-    let (version, version_origin) = match (&args.werf_version, carried(inputs::WERF_VERSION_ANNOTATION)) {
+    let (version, version_origin) = match (&opts.werf_version, carried(inputs::WERF_VERSION_ANNOTATION)) {
         (Some(v), _) => (v.clone(), "--werf-version".to_string()),
         (None, Some(v)) => (v, format!("the release's {}", inputs::WERF_VERSION_ANNOTATION)),
         (None, None) => {
