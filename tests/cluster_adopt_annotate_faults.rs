@@ -847,3 +847,62 @@ fn annotate_stops_cleanly_on_sigterm_and_sigint_emulator_only() {
     interrupted(Verb::AnnotateWide, "TERM");
     interrupted(Verb::AnnotateWide, "INT");
 }
+
+/// The one settled patch (`live::objects::patch_settled`) on its own. A 409 (someone changed the object
+/// between the read and the patch) reads the object again and decides afresh on the other writer's change,
+/// which survives. A patch that landed with its answer lost is recognised on the read after it: reported as
+/// patched, with the lost answer named, and not sent again.
+#[test]
+fn settled_patch_decides_again_after_a_conflict_and_a_lost_answer_emulator_only() {
+    use kube::ResourceExt;
+    use kubectl_werf::live::discovery;
+    use kubectl_werf::live::objects::{self, PatchDecision, PatchSettled, PatchTrail};
+    use kubectl_werf::stop::StopSignal;
+
+    let c = TestCluster::start();
+    let emu = c.emulator_for("injects a concurrent write and a lost answer into one patch each");
+    let ns = c.namespace("patch-settled");
+    c.create_object(configmap(&ns, "race", json!({}), json!({})));
+    c.create_object(configmap(&ns, "lost", json!({}), json!({})));
+    let catalog = c.rt.block_on(discovery::load(&c.client)).unwrap();
+    let (res, _) = catalog.resolve_ref("cm/race").unwrap();
+    let mine = json!({"metadata": {"labels": {"mine": "yes"}}});
+    let settle = |name: &str, seen: &mut Vec<Option<String>>| {
+        c.rt.block_on(objects::patch_settled(&c.client, res, Some(&ns), name, None, &StopSignal::never(), |obj| {
+            seen.push(obj.labels().get("other").cloned());
+            if obj.labels().contains_key("mine") { PatchDecision::Nothing } else { PatchDecision::Patch(mine.clone()) }
+        }))
+        .unwrap()
+    };
+    let patches = |name: &str| -> Vec<u16> {
+        emu.request_log().into_iter().filter(|q| q.verb == "patch" && q.name == name).map(|q| q.status).collect()
+    };
+
+    let store = emu.store();
+    let (s, n) = (store.clone(), ns.clone());
+    emu.inject(Fault::on("patch", "configmaps").name("race").nth(1).mutate(move |_| {
+        s.patch("configmaps", &n, "race", PatchType::Merge, &json!({"metadata": {"labels": {"other": "writer"}}})).unwrap();
+    }));
+    let mut seen = Vec::new();
+    let settled = settle("race", &mut seen);
+    let PatchSettled::Patched(obj, trail) = settled else { panic!("{settled:?}") };
+    assert_eq!(trail, PatchTrail { conflicts: 1, lost: None });
+    assert_eq!(seen, [None, Some("writer".to_string())], "decided again on the object as the other writer left it");
+    assert_eq!((obj.labels()["other"].as_str(), obj.labels()["mine"].as_str()), ("writer", "yes"), "nothing overwritten");
+    assert_eq!(patches("race"), [409, 200]);
+
+    let (s, n, landed) = (store.clone(), ns.clone(), mine.clone());
+    let lost = Fault::on("patch", "configmaps").name("lost").nth(1);
+    emu.inject(lost.clone().mutate(move |_| {
+        s.patch("configmaps", &n, "lost", PatchType::Merge, &landed).unwrap();
+    }));
+    emu.inject(lost.drop_connection());
+    let mut seen = Vec::new();
+    let settled = settle("lost", &mut seen);
+    let PatchSettled::Patched(obj, trail) = settled else { panic!("{settled:?}") };
+    assert_eq!(trail.conflicts, 0);
+    assert!(trail.lost.is_some(), "the lost answer is named: {trail:?}");
+    assert_eq!(seen.len(), 2, "decided on the first read and on the read after the lost answer");
+    assert_eq!(obj.labels()["mine"], "yes");
+    assert_eq!(patches("lost").len(), 1, "a patch that landed unseen is not sent again");
+}

@@ -20,7 +20,7 @@ use kube::api::{DynamicObject, Patch, PatchParams};
 use serde_json::{Map, Value, json};
 
 use super::discovery::ResolvedResource;
-use super::objects::{PatchError, api_for};
+use super::objects::api_for;
 
 /// The field manager Helm 3 and Helm 4 use (both set it explicitly, whatever the binary is called).
 pub const HELM_MANAGER: &str = "helm";
@@ -402,21 +402,6 @@ pub async fn dry_run_apply(
         Err(kube::Error::Api(status)) if status.code != 429 && status.code < 500 => Ok(ApplyOutcome::Refused(status.message.clone())),
         Err(e) => Err(e),
     }
-}
-
-/// Replaces the object's `managedFields` with `entries`, guarded by `resource_version` (a JSON merge patch:
-/// the list is replaced as a whole; nothing else changes, so no field moves to this tool's manager).
-pub async fn write_entries(
-    client: &kube::Client,
-    res: &ResolvedResource,
-    namespace: Option<&str>,
-    name: &str,
-    entries: &[ManagedEntry],
-    resource_version: &str,
-) -> Result<DynamicObject, PatchError> {
-    let list: Vec<Value> = entries.iter().map(ManagedEntry::to_json).collect();
-    let patch = json!({"metadata": {"resourceVersion": resource_version, "managedFields": list}});
-    super::objects::merge_patch(client, res, namespace, name, &patch).await
 }
 
 #[cfg(test)]

@@ -3,9 +3,9 @@
 //!
 //! Reads retry transient failures ([`crate::retry::read`]); a patch is sent once. A patch that met a transient
 //! failure ([`PatchError::is_transient`]) may or may not have landed: the caller reads the object again and
-//! decides, pausing [`PatchError::retry_pause`] before it writes again. The patches `adopt`, `annotate` and
-//! `migrate2to3` send carry a `resourceVersion` precondition, so a second one can never apply on top of a first
-//! that landed unseen.
+//! decides, pausing [`PatchError::retry_pause`] before it writes again: [`patch_settled`] is that loop, the one
+//! `adopt`, `annotate`, `migrate2to3` and the release surgery verbs use. Its patches carry a `resourceVersion`
+//! precondition, so a second one can never apply on top of a first that landed unseen.
 //!
 //! ```no_run
 //! # async fn example(client: kube::Client) -> Result<(), Box<dyn std::error::Error>> {
@@ -143,13 +143,25 @@ pub enum PatchDecision {
     Refuse(String),
 }
 
+/// What a settled patch met on its way, for reports.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PatchTrail {
+    /// How many patches met a 409 (the object changed since it was read) and were decided again.
+    pub conflicts: u32,
+    /// Set when the last patch's answer was lost (an unsure failure) and reading again found the object
+    /// as wanted: the failure that hid the answer.
+    pub lost: Option<String>,
+}
+
 /// How a settled patch ended.
 #[derive(Debug)]
 pub enum PatchSettled {
-    /// This call changed the object (its answer said so, or a read after an unsure answer found it done).
-    Patched(DynamicObject),
-    /// The object already was as wanted; nothing was sent.
-    Unchanged(DynamicObject),
+    /// This call changed the object (its answer said so, or a read after an unsure answer found it done);
+    /// the object as the server answered or as read back.
+    Patched(DynamicObject, PatchTrail),
+    /// The object already was as wanted (perhaps after someone else's change met on a conflict); nothing
+    /// of this call's landed.
+    Unchanged(DynamicObject, PatchTrail),
     /// The object does not exist.
     Missing,
 }
@@ -163,35 +175,67 @@ pub enum PatchFailure {
     /// The server refused for sure (forbidden, invalid, ...): nothing was written.
     #[error("{0}")]
     Failed(PatchError),
+    /// The object could not be read (before the first patch, or after a failed one: after an unsure one,
+    /// whether it landed is unknown). `after` is the failure that made the read needed.
+    #[error("{}", describe_kube_error(.read))]
+    Unread { read: kube::Error, after: Option<PatchError> },
     /// Every attempt met a conflict or an unsure failure, and the object still needs the change.
-    #[error("not patched after {attempts} attempts: {last}")]
+    #[error("{}", gave_up_text(*.attempts, .last))]
     GaveUp { attempts: u32, last: PatchError },
     /// An interrupt came after a failure: the patch was not sent again (the object is as last read).
     #[error("interrupted before the patch could be sent again: {0}")]
     Interrupted(PatchError),
 }
 
-/// Read, decide, patch under the resourceVersion just read, and make sure of it (the one settled-patch
-/// path, like kube-rs's `Api::entry`): after a 409 or an unsure failure (429, 5xx, a lost answer) the object
-/// is read again and `decide` asked again, so a patch that landed unseen is recognised (`Nothing` to do) and
-/// never sent twice, and a change someone made meanwhile is decided on afresh, never overwritten blindly.
+/// A run of conflicts says the object keeps changing under other writers (load tests and users look for
+/// "still changing"); other failures are named as they are.
+fn gave_up_text(attempts: u32, last: &PatchError) -> String {
+    match last {
+        PatchError::Conflict(status) => format!("still changing after {attempts} attempts: conflict: {}", status.message),
+        other => format!("not patched after {attempts} attempts, last: {other}"),
+    }
+}
+
+/// Read, decide, patch under the resourceVersion just read, and make sure of it: the one settled-patch path
+/// for live objects (shaped like kube-rs's `Api::entry`: read, modify, commit at the version read). After a
+/// 409 or an unsure failure (429, 5xx, a lost answer) it pauses ([`crate::retry::write_pause`]: the server's
+/// `Retry-After`, else backoff), reads the object again and asks `decide` again, so a patch that landed unseen
+/// is recognised (`Nothing` to do) and never sent twice, and a change someone made meanwhile is decided on
+/// afresh, never overwritten blindly. At most [`crate::retry::WRITE_ATTEMPTS`] patches are sent, and none
+/// again once `stop` is requested.
+///
+/// `known` is the object as the caller just read it, if it has it: the first decision is made on it, without
+/// another GET.
+#[allow(clippy::too_many_arguments)]
 pub async fn patch_settled(
     client: &Client,
     res: &ResolvedResource,
     namespace: Option<&str>,
     name: &str,
+    known: Option<DynamicObject>,
     stop: &crate::stop::StopSignal,
     mut decide: impl FnMut(&DynamicObject) -> PatchDecision,
 ) -> Result<PatchSettled, PatchFailure> {
-    let mut sent_unsure = false;
+    let mut trail = PatchTrail::default();
+    // The last patch's failure, and whether that patch may have landed (no answer said it did not).
+    let mut last: Option<PatchError> = None;
+    let mut unsure = false;
+    let mut known = known;
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let current = get(client, res, namespace, name).await.map_err(|e| PatchFailure::Failed(PatchError::Other(e)))?;
+        let current = match known.take() {
+            Some(obj) => Some(obj),
+            None => get(client, res, namespace, name).await.map_err(|read| PatchFailure::Unread { read, after: last.take() })?,
+        };
         let Some(current) = current else { return Ok(PatchSettled::Missing) };
         let mut patch = match decide(&current) {
-            PatchDecision::Nothing if sent_unsure => return Ok(PatchSettled::Patched(current)),
-            PatchDecision::Nothing => return Ok(PatchSettled::Unchanged(current)),
+            PatchDecision::Nothing => {
+                return Ok(match last.filter(|_| unsure) {
+                    Some(lost) => PatchSettled::Patched(current, PatchTrail { lost: Some(lost.to_string()), ..trail }),
+                    None => PatchSettled::Unchanged(current, trail),
+                });
+            }
             PatchDecision::Refuse(why) => return Err(PatchFailure::Refused(why)),
             PatchDecision::Patch(p) => p,
         };
@@ -199,22 +243,27 @@ pub async fn patch_settled(
             meta["resourceVersion"] = serde_json::Value::String(rv.to_string());
         }
         let err = match merge_patch(client, res, namespace, name, &patch).await {
-            Ok(patched) => return Ok(PatchSettled::Patched(patched)),
+            Ok(patched) => return Ok(PatchSettled::Patched(patched, trail)),
             Err(PatchError::NotFound(_)) => return Ok(PatchSettled::Missing),
-            Err(e) if e.is_conflict() => e,
-            Err(e) if e.is_transient() => {
-                sent_unsure = true;
+            Err(e) if e.is_conflict() => {
+                trail.conflicts += 1;
                 e
             }
+            Err(e) if e.is_transient() => e,
             Err(e) => return Err(PatchFailure::Failed(e)),
         };
+        let pause = err.retry_pause(attempt);
         if attempt >= crate::retry::WRITE_ATTEMPTS {
             return Err(PatchFailure::GaveUp { attempts: attempt, last: err });
         }
         if stop.requested() {
             return Err(PatchFailure::Interrupted(err));
         }
-        tokio::time::sleep(err.retry_pause(attempt)).await;
+        // A conflict says for sure that this patch did not land; a transient failure leaves it open. (An
+        // earlier unsure patch that a read found still needed did not leave the object as wanted either.)
+        unsure = err.is_transient();
+        last = Some(err);
+        tokio::time::sleep(pause).await;
     }
 }
 

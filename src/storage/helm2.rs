@@ -177,21 +177,4 @@ impl Helm2Store {
         let store = self.store(kind).cloned().unwrap_or_else(|| ObjectStore::new(self.stores[0].client(), kind));
         store.create(&object).await.map_err(|source| WriteError::Api { object: format!("{}/{}", object.namespace, object.name), source })
     }
-
-    /// Rewrite a record only if it is still at the version that was read.
-    pub async fn update(&self, existing: &ObjectInfo, release: &Release) -> Result<ObjectInfo, WriteError> {
-        let object = self.object_for(existing.kind, release, LabelStamp::Modified(now_unix()));
-        let store = ObjectStore::new(self.stores[0].client(), existing.kind);
-        let rv = existing.resource_version.clone().unwrap_or_default();
-        store.replace(&object, &rv).await.map_err(|source| WriteError::Api { object: existing.key(), source })
-    }
-
-    /// Delete a record only if it is still at the version that was read.
-    pub async fn delete(&self, existing: &ObjectInfo) -> Result<(), WriteError> {
-        let store = ObjectStore::new(self.stores[0].client(), existing.kind);
-        store
-            .delete(&existing.namespace, &existing.name, existing.resource_version.as_deref())
-            .await
-            .map_err(|source| WriteError::Api { object: existing.key(), source })
-    }
 }

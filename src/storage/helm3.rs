@@ -183,18 +183,11 @@ impl Helm3Store {
         })
     }
 
-    /// Create a new revision record in the release's namespace. Never overwrites: an existing object
-    /// of that name is a 409 for the caller to handle.
+    /// Create a new revision record in the release's namespace (tests and tooling; commands write through
+    /// the settled writes, `ObjectStore::*_settled`). Never overwrites: an existing object of that name is a
+    /// 409 for the caller to handle.
     pub async fn create(&self, release: &Release) -> Result<ObjectInfo, WriteError> {
         let object = self.object_for(release, LabelStamp::Created(now_unix()))?;
-        self.create_object(&object).await
-    }
-
-    /// Create a new revision where the release's records actually live (which may differ from the
-    /// payload's namespace for records that were copied or moved).
-    pub async fn create_in(&self, namespace: &str, release: &Release) -> Result<ObjectInfo, WriteError> {
-        let mut object = self.object_for(release, LabelStamp::Created(now_unix()))?;
-        object.namespace = namespace.to_string();
         self.create_object(&object).await
     }
 
@@ -202,17 +195,33 @@ impl Helm3Store {
         self.objects.create(object).await.map_err(|source| WriteError::Api { object: format!("{}/{}", object.namespace, object.name), source })
     }
 
-    /// Rewrite an existing record, only if it is still at `existing.resource_version`.
-    pub async fn update(&self, existing: &ObjectInfo, release: &Release) -> Result<ObjectInfo, WriteError> {
+    /// The object that rewrites `existing` with `release`: where it is, under its own name, even if it
+    /// was copied or moved there.
+    pub fn replacement_for(&self, existing: &ObjectInfo, release: &Release) -> Result<NewObject, codec::CodecError> {
         let mut object = self.object_for(release, LabelStamp::Modified(now_unix()))?;
-        // Rewrite the record where it is, under its own name, even if it was copied or moved there.
         object.namespace = existing.namespace.clone();
         object.name = existing.name.clone();
+        Ok(object)
+    }
+
+    /// The object store the records live in (for the settled writes, `ObjectStore::*_settled`).
+    pub fn objects(&self) -> &ObjectStore {
+        &self.objects
+    }
+
+    /// The limits payloads are decoded under (the settled writes compare records with them).
+    pub fn limits(&self) -> DecodeLimits {
+        self.limits
+    }
+
+    /// Rewrite an existing record, only if it is still at `existing.resource_version` (tests and tooling).
+    pub async fn update(&self, existing: &ObjectInfo, release: &Release) -> Result<ObjectInfo, WriteError> {
+        let object = self.replacement_for(existing, release)?;
         let rv = existing.resource_version.clone().unwrap_or_default();
         self.objects.replace(&object, &rv).await.map_err(|source| WriteError::Api { object: existing.key(), source })
     }
 
-    /// Delete a record, only if it is still at the version that was read.
+    /// Delete a record, only if it is still at the version that was read (tests and tooling).
     pub async fn delete(&self, existing: &ObjectInfo) -> Result<(), WriteError> {
         self.objects
             .delete(&existing.namespace, &existing.name, existing.resource_version.as_deref())

@@ -18,19 +18,23 @@
 //! conflicts it answers, and whether the handover of this run would clear them.
 
 use kube::ResourceExt;
+use kube::api::DynamicObject;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::live::fields::{
     self, ApplyOutcome, Conflict, FieldSet, HELM_MANAGER, KUBECTL_APPLY_MANAGER, ManagedEntry, entries_of, is_apply,
 };
+use crate::live::objects::{self, PatchDecision, PatchFailure, PatchSettled};
 use crate::live::{PatchError, ResolvedResource};
 use crate::manifest::ManifestObject;
 use crate::ownership::{MANAGED_BY_HELM, MANAGED_BY_LABEL, RELEASE_NAME_ANNOTATION, RELEASE_NAMESPACE_ANNOTATION};
 use crate::stop::StopSignal;
 
-/// How often a managedFields rewrite that met a changed object (or a transient failure) is tried again.
-const MAX_ATTEMPTS: u32 = 5;
+/// How many rounds of rewriting a handover makes while the server's answer still leaves fields with other
+/// managers. (Each round is one settled patch, which bounds its own retries after a conflict or a transient
+/// failure: `crate::retry::WRITE_ATTEMPTS`.)
+const ROUNDS: u32 = 3;
 
 /// Fields of one manager entry that move to Helm, or stay.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -263,9 +267,12 @@ pub struct Done {
     pub kept: Vec<FieldMove>,
 }
 
-/// Move the fields of `manifest` to `helm` (Apply) on the live object: read (or take `start`, the object as a
-/// patch just returned it), plan, rewrite `managedFields` under its `resourceVersion`; on a conflict or a
-/// transient failure read again and re-plan (bounded). No write starts once `stop` is requested.
+/// Move the fields of `manifest` to `helm` (Apply) on the live object through the one settled patch
+/// ([`crate::live::objects::patch_settled`]): read (or take `start`, the object as a patch just returned it),
+/// plan, rewrite `managedFields` under its `resourceVersion`; on a conflict or a transient failure it reads
+/// again and re-plans (bounded), so a rewrite that landed unseen is not sent twice. When the server's answer
+/// still leaves fields with other managers, another round starts from that answer (bounded too). No write
+/// starts once `stop` is requested.
 #[allow(clippy::too_many_arguments)]
 pub async fn hand_over(
     client: &kube::Client,
@@ -275,54 +282,79 @@ pub async fn hand_over(
     manifest: &FieldSet,
     force: bool,
     stop: &StopSignal,
-    mut start: Option<Value>,
+    start: Option<Value>,
 ) -> Result<Done, String> {
     let mut done = Done::default();
-    let mut last_error = String::new();
-    for attempt in 1..=MAX_ATTEMPTS {
-        let live = match start.take() {
-            Some(v) => v,
-            None => match crate::live::objects::get(client, res, namespace, name).await {
-                Ok(Some(obj)) => serde_json::to_value(&obj).map_err(|e| e.to_string())?,
-                Ok(None) => return Err("deleted meanwhile".into()),
-                Err(e) => return Err(format!("cannot read it: {}", crate::error::describe_kube_error(&e))),
-            },
+    let mut known: Option<DynamicObject> = start.and_then(|v| serde_json::from_value(v).ok());
+    for _round in 0..ROUNDS {
+        // What the last decision kept, and the moves of the last rewrite sent: they happened if it (or a lost
+        // one the settled patch found landed) did.
+        let mut kept: Vec<FieldMove> = Vec::new();
+        let mut sent: Vec<FieldMove> = Vec::new();
+        let mut api_version = res.api_version();
+        let settled = objects::patch_settled(client, res, namespace, name, known.take(), stop, |obj| {
+            let live = match serde_json::to_value(obj) {
+                Ok(v) => v,
+                Err(e) => return PatchDecision::Refuse(e.to_string()),
+            };
+            let entries = match entries_of(&live) {
+                Ok(e) => e,
+                Err(e) => return PatchDecision::Refuse(e),
+            };
+            api_version = live.get("apiVersion").and_then(Value::as_str).map(String::from).unwrap_or_else(|| res.api_version());
+            let p = plan(&entries, manifest, &api_version, force, &now_rfc3339());
+            kept = p.kept;
+            match &p.entries {
+                None => PatchDecision::Nothing,
+                Some(_) if stop.requested() => PatchDecision::Refuse("interrupted before its fields were handed to helm".into()),
+                Some(next) => {
+                    sent = p.moves;
+                    // The whole list, replaced as a whole by the merge patch; nothing else changes, so no field
+                    // moves to this tool's manager. The settled patch adds the resourceVersion it read.
+                    let list: Vec<Value> = next.iter().map(ManagedEntry::to_json).collect();
+                    PatchDecision::Patch(serde_json::json!({"metadata": {"managedFields": list}}))
+                }
+            }
+        })
+        .await;
+        let patched = match settled {
+            Ok(PatchSettled::Unchanged(..)) => {
+                done.kept = kept;
+                return Ok(done);
+            }
+            Ok(PatchSettled::Patched(obj, _)) => obj,
+            Ok(PatchSettled::Missing) => return Err("deleted meanwhile".into()),
+            Err(PatchFailure::Refused(why)) => return Err(why),
+            Err(PatchFailure::Failed(e)) => return Err(e.to_string()),
+            Err(PatchFailure::Unread { read, .. }) => return Err(format!("cannot read it: {}", crate::error::describe_kube_error(&read))),
+            Err(PatchFailure::GaveUp { attempts, last }) => {
+                return Err(format!("field ownership not handed over after {attempts} attempts, last: {}; try again", attempt_error(&last)));
+            }
+            Err(PatchFailure::Interrupted(e)) => {
+                return Err(format!("interrupted before its fields were handed to helm (last: {})", attempt_error(&e)));
+            }
         };
-        let entries = entries_of(&live)?;
-        let api_version = live.get("apiVersion").and_then(Value::as_str).map(String::from).unwrap_or_else(|| res.api_version());
-        let p = plan(&entries, manifest, &api_version, force, &now_rfc3339());
-        done.kept = p.kept.clone();
-        let Some(next) = &p.entries else { return Ok(done) };
-        if stop.requested() {
-            return Err("interrupted before its fields were handed to helm".into());
+        merge_moves(&mut done.moves, &sent);
+        done.kept = kept;
+        // Read back what the server kept: another round only if something still has to move.
+        let value = serde_json::to_value(&patched).map_err(|e| e.to_string())?;
+        let check = plan(&entries_of(&value)?, manifest, &api_version, force, "");
+        if !check.moves_anything() {
+            done.kept = check.kept;
+            return Ok(done);
         }
-        let rv = live.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or("").to_string();
-        match fields::write_entries(client, res, namespace, name, next, &rv).await {
-            Ok(obj) => {
-                merge_moves(&mut done.moves, &p.moves);
-                // Read back what the server kept: another round only if something still has to move.
-                let value = serde_json::to_value(&obj).map_err(|e| e.to_string())?;
-                let check = plan(&entries_of(&value)?, manifest, &api_version, force, "");
-                if !check.moves_anything() {
-                    done.kept = check.kept;
-                    return Ok(done);
-                }
-                tracing::debug!("{name}: resourceVersion {:?}: fields still to move", obj.resource_version());
-                start = Some(value);
-                last_error = "the server kept other managers on the fields".into();
-            }
-            Err(PatchError::Conflict(status)) => last_error = format!("conflict: {}", status.message),
-            Err(PatchError::NotFound(_)) => return Err("deleted meanwhile".into()),
-            Err(e) if e.is_transient() => {
-                last_error = e.to_string();
-                if attempt < MAX_ATTEMPTS {
-                    tokio::time::sleep(e.retry_pause(attempt)).await;
-                }
-            }
-            Err(e) => return Err(e.to_string()),
-        }
+        tracing::debug!("{name}: resourceVersion {:?}: fields still to move", patched.resource_version());
+        known = Some(patched);
     }
-    Err(format!("field ownership not handed over after {MAX_ATTEMPTS} attempts, last: {last_error}; try again"))
+    Err(format!("field ownership not handed over after {ROUNDS} rounds, last: the server kept other managers on the fields; try again"))
+}
+
+/// How one failed rewrite is named: a conflict as such, others as they are.
+fn attempt_error(e: &PatchError) -> String {
+    match e {
+        PatchError::Conflict(status) => format!("conflict: {}", status.message),
+        other => other.to_string(),
+    }
 }
 
 fn merge_moves(into: &mut Vec<FieldMove>, more: &[FieldMove]) {

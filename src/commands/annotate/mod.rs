@@ -12,7 +12,7 @@
 //! - Everything is validated before the first write, including each object's resulting 256 KiB annotation
 //!   total (which needs the live objects, so that failure exits 1, still with nothing changed).
 //! - One merge patch per object with only the keys whose value differs, guarded by the resourceVersion read
-//!   just before; on 409 the object is read again and re-planned, up to [`MAX_ATTEMPTS`] times. Objects
+//!   just before; on 409 the object is read again and re-planned, up to [`crate::retry::WRITE_ATTEMPTS`] times. Objects
 //!   already carrying every value are `unchanged` and get no request.
 //! - Reads retry transient failures. A patch that met one (429, 5xx, a lost connection) may have landed: it is
 //!   never simply sent again; the object is read again and re-planned like after a 409 (nothing left to do
@@ -25,7 +25,6 @@ pub mod plan;
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::time::Duration;
 
 use futures::StreamExt;
 use kube::ResourceExt;
@@ -36,6 +35,7 @@ use crate::commands::context::{Context, Outcome};
 use crate::cli::{AnnotateArgs, CiEnvChoice, OutputFormat};
 use crate::error::AppError;
 use crate::live::targets::{Target, resolve_objects};
+use crate::live::objects::{PatchDecision, PatchFailure, PatchSettled, PatchTrail};
 use crate::live::{PatchError, ResourceCatalog, discovery, objects};
 use crate::release::helm3::Release;
 use crate::storage::StorageSettings;
@@ -47,8 +47,6 @@ use plan::{ObjectPlan, chart_conflicts, plan_object};
 
 /// Requests in flight at once.
 pub const CONCURRENCY: usize = 16;
-/// Attempts per object when the resourceVersion precondition keeps failing.
-pub const MAX_ATTEMPTS: u32 = 5;
 
 /// What happened to one object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -145,43 +143,126 @@ fn usage(e: inputs::InputError) -> AppError {
     AppError::Usage(e.0)
 }
 
+/// What `annotate` was asked to do, taken from its clap arguments once at the top of [`run`]; nothing below
+/// `run` sees `AnnotateArgs`.
+struct AnnotateOptions {
+    add_annotation: Vec<String>,
+    add_label: Vec<String>,
+    remove_annotation: Vec<String>,
+    remove_label: Vec<String>,
+    werf_auto_annotations: bool,
+    werf_version: Option<String>,
+    ci_env: CiEnvChoice,
+    include_hooks: bool,
+    dry_run: bool,
+    yes: bool,
+    output: OutputFormat,
+}
+
+impl AnnotateOptions {
+    fn from_args(args: &AnnotateArgs) -> Self {
+        AnnotateOptions {
+            add_annotation: args.add_annotation.clone(),
+            add_label: args.add_label.clone(),
+            remove_annotation: args.remove_annotation.clone(),
+            remove_label: args.remove_label.clone(),
+            werf_auto_annotations: args.werf_auto_annotations,
+            werf_version: args.werf_version.clone(),
+            ci_env: args.ci_env,
+            include_hooks: args.include_hooks,
+            dry_run: args.dry_run,
+            yes: args.yes,
+            output: args.output,
+        }
+    }
+}
+
+/// The release whose objects are annotated, located and read.
+struct Located {
+    client: kube::Client,
+    namespace: String,
+    release: Release,
+}
+
+/// What was read and planned: the objects, the final changes, and each object's planned patch.
+struct Planning {
+    items: Vec<Item>,
+    changes: Changes,
+    planned: Vec<Planned>,
+}
+
 pub async fn run(ctx: &Context<'_>, args: AnnotateArgs) -> Result<Outcome, AppError> {
-    let mut warnings: Vec<String> = Vec::new();
+    let opts = AnnotateOptions::from_args(&args);
 
     // Inputs first: a bad key or value is reported before anything is read.
+    let (mut requests, mut warnings) = read_requests(ctx, &opts)?;
+    let names = super::resolve_release_names(&args.werf, args.release.clone(), ctx.connection.namespace.clone())?;
+    let storage = StorageSettings::resolve(&args.storage, ctx.env)?;
+    let located = locate_release(ctx, &names, &storage, &mut warnings).await?;
+
+    // Plan: read every object and plan its patch; nothing is written until every object passed.
+    let planning = plan_changes(&located, &names, &opts, &mut requests, &mut warnings).await?;
+
+    // Confirm, then execute (or, with --dry-run, say what would be patched).
+    let (results, stop) = if opts.dry_run {
+        let results = planning.items.iter().zip(planning.planned).map(|(item, p)| dry_result(item, p)).collect();
+        (results, StopSignal::never())
+    } else {
+        let to_patch = confirm(&planning, &located, &opts)?;
+        // Installed only now: an interrupt while reading or at the prompt ends the run at once, nothing changed.
+        let stop = if to_patch > 0 { StopSignal::install() } else { StopSignal::never() };
+        let results = apply_all(&located.client, &planning.items, planning.planned, &planning.changes, &stop).await;
+        (results, stop)
+    };
+
+    // Report.
+    report(ctx, &located, &planning.changes, &results, &warnings, &opts, stop.requested())
+}
+
+/// The requested changes from flags, `WERF_ADD_*` variables and `--ci-env`, checked before anything is read;
+/// with the warnings they raise.
+fn read_requests(ctx: &Context<'_>, opts: &AnnotateOptions) -> Result<(Requests, Vec<String>), AppError> {
+    let mut warnings: Vec<String> = Vec::new();
     let mut requests = Requests::default();
-    inputs::from_flags(&args.add_annotation, &args.add_label, &args.remove_annotation, &args.remove_label, &mut requests)
+    inputs::from_flags(&opts.add_annotation, &opts.add_label, &opts.remove_annotation, &opts.remove_label, &mut requests)
         .map_err(usage)?;
     inputs::from_env(ctx.env, &mut requests).map_err(usage)?;
-    match inputs::ci_system(args.ci_env, ctx.env) {
+    match inputs::ci_system(opts.ci_env, ctx.env) {
         Some(system) => {
             requests.ci = inputs::ci_annotations(system, ctx.env);
             if requests.ci.is_empty() {
                 warnings.push(format!("--ci-env: none of {}'s variables are set; no CI annotations added", system.name()));
             }
         }
-        None if args.ci_env == CiEnvChoice::Auto => {
+        None if opts.ci_env == CiEnvChoice::Auto => {
             warnings.push("--ci-env auto: neither GITLAB_CI nor GITHUB_ACTIONS is set; no CI annotations added".into())
         }
         None => {}
     }
     let early = inputs::finalize(&requests).map_err(usage)?;
-    if early.is_empty() && !args.werf_auto_annotations {
+    if early.is_empty() && !opts.werf_auto_annotations {
         return Err(AppError::Usage(
             "nothing to do: give --add-annotation, --add-label, --remove-annotation, --remove-label, \
              --werf-auto-annotations or --ci-env (or WERF_ADD_ANNOTATION_*/WERF_ADD_LABEL_* variables)"
                 .into(),
         ));
     }
+    Ok((requests, warnings))
+}
 
-    let names = super::resolve_release_names(&args.werf, args.release.clone(), ctx.connection.namespace.clone())?;
-    let storage = StorageSettings::resolve(&args.storage, ctx.env)?;
+/// Connect, find the release's storage and read its latest revision.
+async fn locate_release(
+    ctx: &Context<'_>,
+    names: &crate::werf::naming::ResolvedNames,
+    storage: &StorageSettings,
+    warnings: &mut Vec<String>,
+) -> Result<Located, AppError> {
     let access = ctx.connect().await?;
     let client = access.client.clone();
     let namespace = names.namespace.clone().unwrap_or_else(|| access.namespace.clone());
     // The release's storage by the rule every verb shares: both drivers unless --release-storage picks
     // one; a release stored under both is a usage error (which one's objects?).
-    let sel = crate::storage::scope::ReleaseScope::new(&storage, Some(3), &namespace, true, false);
+    let sel = crate::storage::scope::ReleaseScope::new(storage, Some(3), &namespace, true, false);
     let (found, found_warnings) = crate::storage::scope::locate(&client, &sel, &names.release).await?.for_write()?;
     warnings.extend(found_warnings);
     let helm3 = Helm3Store::new(client.clone(), crate::storage::scope::helm3_driver(found.place.kind()), sel.limits);
@@ -194,20 +275,33 @@ pub async fn run(ctx: &Context<'_>, args: AnnotateArgs) -> Result<Outcome, AppEr
             release.name, release.version
         ));
     }
+    Ok(Located { client, namespace, release })
+}
 
-    let catalog = discovery::load(&client).await.map_err(|e| AppError::Kube(e.to_string()))?;
-    let items = collect_items(&catalog, &release, &namespace, args.include_hooks);
-    if args.include_hooks && items.iter().any(|i| i.hook) {
+/// The release's objects, the final changes (with werf's auto annotations), and every object read and its
+/// patch planned. The warnings are printed here; an object that would break Kubernetes' limits fails the run
+/// before anything is written.
+async fn plan_changes(
+    located: &Located,
+    names: &crate::werf::naming::ResolvedNames,
+    opts: &AnnotateOptions,
+    requests: &mut Requests,
+    warnings: &mut Vec<String>,
+) -> Result<Planning, AppError> {
+    let Located { client, namespace, release } = located;
+    let catalog = discovery::load(client).await.map_err(|e| AppError::Kube(e.to_string()))?;
+    let items = collect_items(&catalog, release, namespace, opts.include_hooks);
+    if opts.include_hooks && items.iter().any(|i| i.hook) {
         warnings.push(
             "hook objects are recreated by Helm according to their delete policy; keys set on them now do not carry over"
                 .into(),
         );
     }
 
-    if args.werf_auto_annotations {
-        requests.auto = werf_auto(&args, &names, &release)?;
+    if opts.werf_auto_annotations {
+        requests.auto = werf_auto(opts, names, release)?;
     }
-    let changes = inputs::finalize(&requests).map_err(usage)?;
+    let changes = inputs::finalize(requests).map_err(usage)?;
 
     // Keys the chart sets come back with the next upgrade: say so, per object and key.
     for item in &items {
@@ -219,14 +313,14 @@ pub async fn run(ctx: &Context<'_>, args: AnnotateArgs) -> Result<Outcome, AppEr
     }
 
     // Read every object and plan its patch; nothing is written until every object passed.
-    let planned = plan_all(&client, &items, &changes).await;
+    let planned = plan_all(client, &items, &changes).await;
     let mut too_long = Vec::new();
     for (item, p) in items.iter().zip(&planned) {
         if let Planned::Invalid(reason) = p {
             too_long.push(format!("{}: {reason}", item.target.as_ref().map(Target::display).unwrap_or(item.what.clone())));
         }
     }
-    print_warnings(&warnings);
+    print_warnings(warnings);
     if !too_long.is_empty() {
         return Err(AppError::Failed(format!(
             "nothing was changed: {} object(s) would break Kubernetes' limits:\n  {}",
@@ -234,45 +328,51 @@ pub async fn run(ctx: &Context<'_>, args: AnnotateArgs) -> Result<Outcome, AppEr
             too_long.join("\n  ")
         )));
     }
+    Ok(Planning { items, changes, planned })
+}
 
-    let to_patch = planned.iter().filter(|p| matches!(p, Planned::Patch { .. })).count();
-    let mut stop = StopSignal::never();
-    let results: Vec<ObjectResult> = if args.dry_run {
-        items.iter().zip(planned).map(|(item, p)| dry_result(item, p)).collect()
-    } else {
-        if to_patch > 0 {
-            if !args.yes && crate::interact::interactive() {
-                show_plan(&items, &planned, &release, &namespace);
-            }
-            let question = format!(
-                "Patch {to_patch} object(s) of release {} in namespace {namespace}?",
-                release.name
-            );
-            if !crate::interact::confirm(&question, args.yes)? {
-                return Err(AppError::Failed("cancelled; nothing was changed".into()));
-            }
+/// Show the plan (interactive runs) and ask; returns how many objects are to be patched.
+fn confirm(planning: &Planning, located: &Located, opts: &AnnotateOptions) -> Result<usize, AppError> {
+    let to_patch = planning.planned.iter().filter(|p| matches!(p, Planned::Patch { .. })).count();
+    if to_patch > 0 {
+        if !opts.yes && crate::interact::interactive() {
+            show_plan(&planning.items, &planning.planned, &located.release, &located.namespace);
         }
-        // Installed only now: an interrupt while reading or at the prompt ends the run at once, nothing changed.
-        if to_patch > 0 {
-            stop = StopSignal::install();
+        let question = format!(
+            "Patch {to_patch} object(s) of release {} in namespace {}?",
+            located.release.name, located.namespace
+        );
+        if !crate::interact::confirm(&question, opts.yes)? {
+            return Err(AppError::Failed("cancelled; nothing was changed".into()));
         }
-        apply_all(&client, &items, planned, &changes, &stop).await
-    };
+    }
+    Ok(to_patch)
+}
 
-    let interrupted = stop.requested();
+/// Print the results (table or structured), say how to resume after an interrupt, and pick the outcome.
+fn report(
+    ctx: &Context<'_>,
+    located: &Located,
+    changes: &Changes,
+    results: &[ObjectResult],
+    warnings: &[String],
+    opts: &AnnotateOptions,
+    interrupted: bool,
+) -> Result<Outcome, AppError> {
+    let release = &located.release;
     let failed = results.iter().any(|r| matches!(r.result, State::Failed | State::Interrupted));
-    match args.output {
-        OutputFormat::Table => print_table(&results, args.dry_run)?,
+    match opts.output {
+        OutputFormat::Table => print_table(results, opts.dry_run)?,
         format => crate::output::print_structured(
             &Report {
                 release: &release.name,
-                namespace: &namespace,
+                namespace: &located.namespace,
                 revision: release.version,
-                dry_run: args.dry_run,
+                dry_run: opts.dry_run,
                 interrupted,
-                changes: &changes,
-                results: &results,
-                warnings: &warnings,
+                changes,
+                results,
+                warnings,
             },
             format,
         )?,
@@ -360,7 +460,7 @@ fn collect_items(catalog: &ResourceCatalog, release: &Release, namespace: &str, 
 
 /// werf's three auto annotations, from flags, else from what the release's manifest already carries.
 fn werf_auto(
-    args: &AnnotateArgs,
+    opts: &AnnotateOptions,
     names: &crate::werf::naming::ResolvedNames,
     release: &Release,
 ) -> Result<Vec<inputs::Entry>, AppError> {
@@ -374,7 +474,7 @@ fn werf_auto(
         }
         counts.into_iter().max_by_key(|(_, n)| *n).map(|(v, _)| v)
     };
-    let (version, version_origin) = match (&args.werf_version, carried(inputs::WERF_VERSION_ANNOTATION)) {
+    let (version, version_origin) = match (&opts.werf_version, carried(inputs::WERF_VERSION_ANNOTATION)) {
         (Some(v), _) => (v.clone(), "--werf-version".to_string()),
         (None, Some(v)) => (v, format!("the release's {}", inputs::WERF_VERSION_ANNOTATION)),
         (None, None) => {
@@ -501,8 +601,8 @@ async fn apply_all(
             let bar = bar.clone();
             async move {
                 let result = match planned {
-                    Planned::Patch { object, plan } => {
-                        let r = apply_one(client, item, *object, plan, changes, stop).await;
+                    Planned::Patch { object, .. } => {
+                        let r = apply_one(client, item, *object, changes, stop).await;
                         bar.inc(1);
                         r
                     }
@@ -519,88 +619,77 @@ async fn apply_all(
     out.into_iter().map(|(_, r)| r).collect()
 }
 
-/// Patch one object; on a stale resourceVersion read it again, re-plan and retry. After a transient failure the
-/// patch may have landed with its answer lost: pause (the server's `Retry-After`, else backoff), read again and
-/// re-plan the same way; an object that needs nothing any more got the patch. No patch starts once `stop` is
-/// requested.
+/// Patch one object through the settled patch (`live::objects::patch_settled`), deciding first on the object
+/// as planned: on a stale resourceVersion it is read again and re-planned. After a transient failure the patch
+/// may have landed with its answer lost: it is read again and re-planned the same way; an object that needs
+/// nothing any more got the patch. No patch starts once `stop` is requested.
 async fn apply_one(
     client: &kube::Client,
     item: &Item,
     object: DynamicObject,
-    plan: ObjectPlan,
     changes: &Changes,
     stop: &StopSignal,
 ) -> ObjectResult {
     let Some(t) = &item.target else { unreachable!("only resolved targets are planned") };
-    let mut current = (object, plan);
-    let mut conflicts = 0u32;
-    // The last patch whose outcome is unknown, and why.
-    let mut unanswered: Option<(serde_json::Value, String)> = None;
-    let mut attempt = 0u32;
-    loop {
-        attempt += 1;
-        let (object, plan) = &current;
-        if stop.requested() {
-            let detail = "interrupted before its patch was sent; not changed".to_string();
-            return result_of(item, State::Interrupted, with_hook(item, detail), None);
-        }
-        let patch = plan.patch(object.resource_version().as_deref());
-        let retried = if conflicts > 0 { format!(" (after {conflicts} conflict(s))") } else { String::new() };
-        let why = match objects::merge_patch(client, &t.resource, t.namespace.as_deref(), &t.name, &patch).await {
-            Ok(_) => return result_of(item, State::Patched, with_hook(item, format!("{}{retried}", plan.summary())), Some(patch)),
-            Err(PatchError::NotFound(_)) => return result_of(item, State::Missing, with_hook(item, "deleted meanwhile".into()), None),
-            Err(PatchError::Conflict(status)) => {
-                conflicts += 1;
-                if attempt < MAX_ATTEMPTS {
-                    tokio::time::sleep(Duration::from_millis(20 * u64::from(conflicts))).await;
-                }
-                format!("conflict: {}", status.message)
+    if stop.requested() {
+        let detail = "interrupted before its patch was sent; not changed".to_string();
+        return result_of(item, State::Interrupted, with_hook(item, detail), None);
+    }
+    // The last patch decided on (for the report) and the last re-plan that left the object alone.
+    let mut sent: Option<(serde_json::Value, String)> = None;
+    let mut left: Option<(State, String)> = None;
+    let settled = objects::patch_settled(client, &t.resource, t.namespace.as_deref(), &t.name, Some(object), stop, |obj| {
+        match plan_from(Some(obj.clone()), changes) {
+            Planned::Patch { plan, .. } => {
+                let patch = plan.patch(obj.resource_version().as_deref());
+                sent = Some((patch.clone(), plan.summary()));
+                PatchDecision::Patch(patch)
             }
-            Err(e) if e.is_transient() => {
-                let why = e.to_string();
-                unanswered = Some((patch, why.clone()));
-                if attempt < MAX_ATTEMPTS {
-                    tokio::time::sleep(e.retry_pause(attempt)).await;
-                }
-                why
-            }
-            Err(e) => return result_of(item, State::Failed, with_hook(item, e.to_string()), None),
-        };
-        let fresh = match objects::get(client, &t.resource, t.namespace.as_deref(), &t.name).await {
-            Ok(obj) => obj,
-            Err(e) => {
-                let detail = format!("{why}; then cannot read it again: {}", crate::error::describe_kube_error(&e));
-                return result_of(item, State::Failed, with_hook(item, detail), None);
-            }
-        };
-        let summary = plan.summary();
-        match plan_from(fresh, changes) {
-            Planned::Patch { object, plan } => {
-                if attempt >= MAX_ATTEMPTS {
-                    let detail = if conflicts == MAX_ATTEMPTS {
-                        format!("still changing after {conflicts} attempts: {why}")
-                    } else {
-                        format!("not patched after {attempt} attempts, last: {why}")
-                    };
-                    return result_of(item, State::Failed, with_hook(item, detail), None);
-                }
-                current = (*object, plan);
-            }
-            Planned::Unchanged => {
-                if let Some((patch, lost)) = unanswered {
-                    let detail = format!("{summary} (the answer was lost: {lost}; read back: applied)");
-                    return result_of(item, State::Patched, with_hook(item, detail), Some(patch));
-                }
-                let retried = if conflicts > 0 { format!(" (after {conflicts} conflict(s))") } else { String::new() };
-                return result_of(item, State::Unchanged, with_hook(item, format!("already set{retried}")), None);
-            }
+            Planned::Unchanged => PatchDecision::Nothing,
             Planned::Missing(_) => {
-                return result_of(item, State::Missing, with_hook(item, "deleted meanwhile".into()), None);
+                left = Some((State::Missing, "deleted meanwhile".into()));
+                PatchDecision::Refuse(String::new())
             }
             Planned::Invalid(why) | Planned::Failed(why) => {
-                return result_of(item, State::Failed, with_hook(item, why), None);
+                left = Some((State::Failed, why));
+                PatchDecision::Refuse(String::new())
             }
         }
+    })
+    .await;
+    let retried = |conflicts: u32| if conflicts > 0 { format!(" (after {conflicts} conflict(s))") } else { String::new() };
+    let (patch, summary) = sent.unzip();
+    let summary = summary.unwrap_or_default();
+    match settled {
+        Ok(PatchSettled::Patched(_, PatchTrail { lost: Some(lost), .. })) => {
+            let detail = format!("{summary} (the answer was lost: {lost}; read back: applied)");
+            result_of(item, State::Patched, with_hook(item, detail), patch)
+        }
+        Ok(PatchSettled::Patched(_, trail)) => result_of(item, State::Patched, with_hook(item, format!("{summary}{}", retried(trail.conflicts))), patch),
+        Ok(PatchSettled::Unchanged(_, trail)) => result_of(item, State::Unchanged, with_hook(item, format!("already set{}", retried(trail.conflicts))), None),
+        Ok(PatchSettled::Missing) => result_of(item, State::Missing, with_hook(item, "deleted meanwhile".into()), None),
+        Err(PatchFailure::Refused(_)) => {
+            let (state, why) = left.unwrap_or((State::Failed, String::new()));
+            result_of(item, state, with_hook(item, why), None)
+        }
+        Err(PatchFailure::Unread { read, after }) => {
+            let read = crate::error::describe_kube_error(&read);
+            let detail = match after {
+                Some(e) => format!("{}; then cannot read it again: {read}", failure_text(&e)),
+                None => format!("cannot read it: {read}"),
+            };
+            result_of(item, State::Failed, with_hook(item, detail), None)
+        }
+        Err(e @ PatchFailure::Interrupted(_)) => result_of(item, State::Interrupted, with_hook(item, e.to_string()), None),
+        Err(e) => result_of(item, State::Failed, with_hook(item, e.to_string()), None),
+    }
+}
+
+/// A failed patch as the report names it.
+fn failure_text(e: &PatchError) -> String {
+    match e {
+        PatchError::Conflict(status) => format!("conflict: {}", status.message),
+        other => other.to_string(),
     }
 }
 

@@ -14,7 +14,7 @@ use crate::storage::codec::LabelStamp;
 use crate::storage::{Helm3Store, ObjectInfo};
 
 use super::compare::{Sameness, compare};
-use super::exec::{Exec, delete_v2};
+use super::exec::{Writer, delete_v2};
 use super::plan::{NsState, PlanOptions, V2Release, convert_one, decode_value};
 
 #[derive(Debug, Clone, Serialize)]
@@ -172,15 +172,15 @@ pub fn namespaces(releases: &[V2Release], opts: &PlanOptions) -> BTreeSet<String
 }
 
 /// Delete the records judged deletable, each after its backup, at the version that was read.
-pub async fn execute(x: &Exec, items: &mut [CleanupItem], concurrency: usize) {
+pub async fn execute(writer: &Writer, items: &mut [CleanupItem], concurrency: usize) {
     stream::iter(items.iter_mut().filter(|i| i.delete))
         .for_each_concurrent(concurrency, |item| async move {
-            if x.stop.requested() {
+            if writer.stop.requested() {
                 item.result = Some("not deleted (interrupted)".into());
                 return;
             }
             let Some(info) = &item.info else { return };
-            item.result = Some(match delete_v2(x, info).await {
+            item.result = Some(match delete_v2(writer, info).await {
                 Ok(_) => "deleted".into(),
                 Err(e) => {
                     item.failed = true;

@@ -3,27 +3,24 @@
 //! tried again. Nothing is deleted before it was written to the backup directory, and no Helm 2 record is
 //! deleted before every revision of its release was written and verified.
 
-use std::time::Duration;
-
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::describe_kube_error;
-use crate::live::objects::{self, PatchError};
+use crate::live::objects::{self, PatchDecision, PatchFailure, PatchSettled};
 use crate::live::targets::Target;
 use crate::ownership::adoption_patch;
 use crate::storage::backup::{BackupDir, record_from_raw};
 use crate::storage::codec::{self, DecodeLimits, parse_helm3_labels};
-use crate::storage::{Helm2Store, Helm3Store, NewObject, ObjectInfo, WriteError};
+use crate::storage::objects::{ObjectStore, SettleError, Settled};
+use crate::storage::{Helm2Store, Helm3Store, NewObject, ObjectInfo};
 use crate::stop::StopSignal;
 
 use super::compare::diff_paths;
 use super::plan::{Action, LiveState, ReleasePlan, classify, decode_value};
 
-/// How often a conditional write is tried when the server or the connection failed.
-const WRITE_ATTEMPTS: u32 = 4;
-
-pub struct Exec {
+/// What carrying out a plan writes with: the client and stores, the backup directory and the stop flag.
+pub struct Writer {
     pub client: kube::Client,
     pub h2: Helm2Store,
     pub h3: Helm3Store,
@@ -35,7 +32,7 @@ pub struct Exec {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Outcome {
+pub enum ReleaseOutcome {
     /// Something was written (records, ownership or deletions) and everything planned is done.
     Migrated,
     /// Everything was already done.
@@ -63,7 +60,7 @@ pub struct ReleaseResult {
     pub release: String,
     pub target_release: String,
     pub target_namespace: String,
-    pub outcome: Outcome,
+    pub outcome: ReleaseOutcome,
     pub written: Vec<i32>,
     pub replaced: Vec<i32>,
     pub skipped: Vec<i32>,
@@ -83,7 +80,7 @@ impl ReleaseResult {
             release: plan.name.clone(),
             target_release: plan.target_name.clone(),
             target_namespace: plan.target_namespace.clone(),
-            outcome: Outcome::Skipped,
+            outcome: ReleaseOutcome::Skipped,
             written: Vec::new(),
             replaced: Vec::new(),
             skipped: Vec::new(),
@@ -97,46 +94,28 @@ impl ReleaseResult {
 
     fn fail(mut self, error: String) -> Self {
         self.errors.push(error);
-        self.outcome = Outcome::Failed;
+        self.outcome = ReleaseOutcome::Failed;
         self
     }
 
     fn interrupted(mut self) -> Self {
-        self.outcome = Outcome::Interrupted;
+        self.outcome = ReleaseOutcome::Interrupted;
         self
-    }
-}
-
-fn transient(e: &WriteError) -> bool {
-    match e {
-        WriteError::Api { source, .. } => crate::retry::is_transient(source),
-        _ => false,
-    }
-}
-
-fn pause(attempt: u32) -> Duration {
-    Duration::from_millis(200 * (1 << attempt.min(5)) as u64)
-}
-
-pub fn write_error(e: &WriteError) -> String {
-    match e {
-        WriteError::Api { object, source } => format!("{object}: {}", describe_kube_error(source)),
-        other => other.to_string(),
     }
 }
 
 /// Read a written record back and compare it with what was meant: payload (decoded JSON) and the labels
 /// Helm selects by.
-pub async fn verify(x: &Exec, object: &NewObject, meant: &Value) -> Result<ObjectInfo, String> {
+pub async fn verify(writer: &Writer, object: &NewObject, meant: &Value) -> Result<ObjectInfo, String> {
     let key = format!("{}/{}", object.namespace, object.name);
-    let raw = x
+    let raw = writer
         .h3
         .get_raw(&object.namespace, &object.name)
         .await
         .map_err(|e| format!("{key}: cannot read back: {}", describe_kube_error(&e)))?
         .ok_or_else(|| format!("{key}: not found when read back"))?;
     let payload = raw.payload.as_deref().ok_or_else(|| format!("{key}: read back without data"))?;
-    let stored = decode_value(payload, &x.limits).map_err(|e| format!("{key}: read back cannot be decoded: {e}"))?;
+    let stored = decode_value(payload, &writer.limits).map_err(|e| format!("{key}: read back cannot be decoded: {e}"))?;
     if stored != *meant {
         return Err(format!("{key}: read back differs from what was written (at {})", diff_paths(meant, &stored, 5).join(", ")));
     }
@@ -148,149 +127,121 @@ pub async fn verify(x: &Exec, object: &NewObject, meant: &Value) -> Result<Objec
     Ok(raw.info)
 }
 
-/// Create a record, read it back and compare. Returns the stored object and whether this call created it.
-async fn create_verified(x: &Exec, object: &NewObject) -> Result<(ObjectInfo, bool), String> {
-    let meant = decode_value(object.payload.as_bytes(), &x.limits)?;
-    let mut attempt = 0;
-    let mut maybe_ours = false;
-    loop {
-        attempt += 1;
-        match x.h3.create_object(object).await {
-            Ok(_) => return verify(x, object, &meant).await.map(|i| (i, true)),
-            Err(e) if e.is_conflict() => {
-                // It exists: an earlier attempt whose answer was lost, or someone else. Equal is fine.
-                return verify(x, object, &meant)
-                    .await
-                    .map(|i| (i, maybe_ours))
-                    .map_err(|d| format!("{d} (it was created by someone else meanwhile; not overwritten)"));
-            }
-            Err(e) if transient(&e) && attempt < WRITE_ATTEMPTS => {
-                tokio::time::sleep(pause(attempt)).await;
-                maybe_ours = true;
-                // Did it land? Create is safe to send again: it never overwrites.
-                if let Ok(Some(_)) = x.h3.get_raw(&object.namespace, &object.name).await {
-                    return verify(x, object, &meant).await.map(|i| (i, true));
-                }
-            }
-            Err(e) => return Err(write_error(&e)),
-        }
+/// Create a record through the storage layer's settled create, then read it back and compare. Returns
+/// the stored object and whether this call created it.
+async fn create_verified(writer: &Writer, object: &NewObject) -> Result<(ObjectInfo, bool), String> {
+    let meant = decode_value(object.payload.as_bytes(), &writer.limits)?;
+    let key = format!("{}/{}", object.namespace, object.name);
+    match writer.h3.objects().create_settled(object, &writer.limits, &writer.stop).await {
+        Ok(Settled::Done) => verify(writer, object, &meant).await.map(|i| (i, true)),
+        Ok(Settled::Found) => verify(writer, object, &meant).await.map(|i| (i, false)),
+        // Someone else created it: what migrate compares (payload, Helm's labels) may still be equal.
+        Err(SettleError::Changed(_)) => verify(writer, object, &meant)
+            .await
+            .map(|i| (i, false))
+            .map_err(|d| format!("{d} (it was created by someone else meanwhile; not overwritten)")),
+        Err(e) => Err(format!("{key}: {e}")),
     }
 }
 
-/// Replace a differing record (`--force`): back it up, update it at the resourceVersion it was read at,
-/// read back and compare.
-async fn replace_verified(x: &Exec, existing: &ObjectInfo, object: &NewObject) -> Result<ObjectInfo, String> {
-    let meant = decode_value(object.payload.as_bytes(), &x.limits)?;
+/// Replace a differing record (`--force`): back it up, replace it at the resourceVersion it was read at
+/// through the storage layer's settled replace, read back and compare.
+async fn replace_verified(writer: &Writer, existing: &ObjectInfo, object: &NewObject) -> Result<ObjectInfo, String> {
+    let meant = decode_value(object.payload.as_bytes(), &writer.limits)?;
     let key = existing.key();
-    let raw = x
+    let raw = writer
         .h3
         .get_raw(&existing.namespace, &existing.name)
         .await
         .map_err(|e| format!("{key}: cannot read: {}", describe_kube_error(&e)))?
         .ok_or_else(|| format!("{key}: disappeared since it was read; re-run"))?;
-    if raw.info.resource_version != existing.resource_version {
-        return Err(format!("{key}: changed since it was read; not replaced (re-run to plan again)"));
-    }
-    backup(x, &raw)?;
-    let release = codec::decode_helm3(object.payload.as_bytes(), &x.limits).map_err(|e| e.to_string())?;
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        match x.h3.update(existing, &release).await {
-            Ok(_) => return verify(x, object, &meant).await,
-            Err(e) if e.is_conflict() || (transient(&e) && attempt < WRITE_ATTEMPTS) => {
-                if transient(&e) {
-                    tokio::time::sleep(pause(attempt)).await;
-                }
-                // Our earlier attempt may have landed; otherwise only a retry at the same version is safe.
-                if let Ok(info) = verify(x, object, &meant).await {
-                    return Ok(info);
-                }
-                if e.is_conflict() {
-                    return Err(format!("{key}: changed since it was read; not replaced (re-run to plan again)"));
-                }
-            }
-            Err(e) => return Err(write_error(&e)),
-        }
+    let changed = || format!("{key}: changed since it was read; not replaced (re-run to plan again)");
+    let Some(rv) = raw.info.resource_version.as_deref().filter(|_| raw.info.resource_version == existing.resource_version) else {
+        return Err(changed());
+    };
+    backup(writer, &raw)?;
+    let release = codec::decode_helm3(object.payload.as_bytes(), &writer.limits).map_err(|e| e.to_string())?;
+    let replacement = writer.h3.replacement_for(existing, &release).map_err(|e| e.to_string())?;
+    match writer.h3.objects().replace_settled(&replacement, rv, &writer.limits, &writer.stop).await {
+        Ok(_) => verify(writer, object, &meant).await,
+        // Someone else wrote it meanwhile: fine only if it now holds what was meant.
+        Err(SettleError::Changed(_)) => verify(writer, object, &meant).await.map_err(|_| changed()),
+        Err(e) => Err(format!("{key}: {e}")),
     }
 }
 
-fn backup(x: &Exec, raw: &crate::storage::objects::RawObject) -> Result<(), String> {
-    let Some(dir) = &x.backup else { return Err("no backup directory".into()) };
+fn backup(writer: &Writer, raw: &crate::storage::objects::RawObject) -> Result<(), String> {
+    let Some(dir) = &writer.backup else { return Err("no backup directory".into()) };
     let record = record_from_raw(raw).ok_or_else(|| format!("{}: cannot be backed up (no text data)", raw.info.key()))?;
     dir.write(&record).map(|_| ()).map_err(|e| format!("{}: backup to {} failed: {e}; not changed", raw.info.key(), dir.path().display()))
 }
 
-/// Delete one Helm 2 record: only the version that was read, and only after it is in the backup.
-/// `Ok(false)` when it was already gone.
-pub async fn delete_v2(x: &Exec, info: &ObjectInfo) -> Result<bool, String> {
+/// Delete one Helm 2 record: only the version that was read, only after it is in the backup, through the
+/// storage layer's settled delete. `Ok(false)` when it was already gone.
+pub async fn delete_v2(writer: &Writer, info: &ObjectInfo) -> Result<bool, String> {
     let key = info.key();
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let raw = match x.h2.get_raw(info.kind, &info.name).await {
-            Ok(Some(raw)) => raw,
-            Ok(None) => return Ok(attempt > 1),
-            Err(e) => return Err(format!("{key}: cannot read: {}", describe_kube_error(&e))),
-        };
-        if raw.info.resource_version != info.resource_version {
-            return Err(format!("{key}: changed since it was read; not deleted (re-run to plan again)"));
-        }
-        backup(x, &raw)?;
-        match x.h2.delete(info).await {
-            Ok(()) => return Ok(true),
-            Err(e) if e.status_code() == Some(404) => return Ok(true),
-            Err(e) if transient(&e) && attempt < WRITE_ATTEMPTS => tokio::time::sleep(pause(attempt)).await,
-            Err(e) => return Err(write_error(&e)),
-        }
+    let raw = match writer.h2.get_raw(info.kind, &info.name).await {
+        Ok(Some(raw)) => raw,
+        Ok(None) => return Ok(false),
+        Err(e) => return Err(format!("{key}: cannot read: {}", describe_kube_error(&e))),
+    };
+    if raw.info.resource_version != info.resource_version {
+        return Err(format!("{key}: changed since it was read; not deleted (re-run to plan again)"));
+    }
+    backup(writer, &raw)?;
+    let store = ObjectStore::new(writer.client.clone(), info.kind);
+    match store.delete_settled(&info.namespace, &info.name, info.resource_version.as_deref(), &writer.stop).await {
+        Ok(Settled::Done) => Ok(true),
+        Ok(Settled::Found) => Ok(false),
+        Err(SettleError::Changed(_)) => Err(format!("{key}: changed since it was read; not deleted (re-run to plan again)")),
+        Err(e) => Err(format!("{key}: {e}")),
     }
 }
 
-/// Stamp Helm's ownership on one live object; re-read and retry when it changed meanwhile.
-async fn stamp_one(x: &Exec, t: &Target, release: &str, release_ns: &str, out: &mut OwnershipResult) {
-    let shown = t.display();
-    for attempt in 1..=6u32 {
-        let obj = match objects::get(&x.client, &t.resource, t.namespace.as_deref(), &t.name).await {
-            Ok(Some(o)) => o,
-            Ok(None) => return out.missing.push(shown),
-            Err(e) => return out.errors.push(format!("{shown}: cannot read: {}", describe_kube_error(&e))),
-        };
-        match classify(&obj, release, release_ns) {
-            LiveState::OwnedByThis => {
-                return if attempt > 1 { out.stamped.push(shown) } else { out.already_owned.push(shown) };
-            }
-            LiveState::Foreign { release: r, namespace: n } => {
-                return out.owned_by_other_release.push(format!(
-                    "{shown}: owned by release {} in namespace {}; left alone",
-                    r.as_deref().unwrap_or("?"),
-                    n.as_deref().unwrap_or("?")
-                ));
-            }
-            LiveState::Missing => return out.missing.push(shown),
-            LiveState::Error(e) => return out.errors.push(format!("{shown}: {e}")),
-            LiveState::NeedsStamp => {}
+/// Stamp Helm's ownership on one live object through the settled patch: read, decide, patch at the
+/// resourceVersion read; a conflict or a lost answer reads and decides again.
+async fn stamp_one(writer: &Writer, target: &Target, release: &str, release_ns: &str, out: &mut OwnershipResult) {
+    let shown = target.display();
+    // What the last read found, for sorting a refusal into the report.
+    let mut last = LiveState::NeedsStamp;
+    let settled = objects::patch_settled(&writer.client, &target.resource, target.namespace.as_deref(), &target.name, None, &writer.stop, |obj| {
+        last = classify(obj, release, release_ns);
+        match &last {
+            LiveState::OwnedByThis => PatchDecision::Nothing,
+            LiveState::NeedsStamp => PatchDecision::Patch(adoption_patch(release, release_ns, None)),
+            LiveState::Foreign { .. } | LiveState::Missing | LiveState::Error(_) => PatchDecision::Refuse(String::new()),
         }
-        if x.stop.requested() {
-            return out.errors.push(format!("{shown}: not stamped (interrupted)"));
-        }
-        let patch = adoption_patch(release, release_ns, obj.metadata.resource_version.as_deref());
-        match objects::merge_patch(&x.client, &t.resource, t.namespace.as_deref(), &t.name, &patch).await {
-            Ok(_) => return out.stamped.push(shown),
-            Err(PatchError::Conflict(_)) => continue,
-            Err(PatchError::NotFound(_)) => return out.missing.push(shown),
-            Err(PatchError::Other(e)) if crate::retry::is_transient(&e) => tokio::time::sleep(pause(attempt)).await,
-            Err(e) => return out.errors.push(format!("{shown}: {e}")),
-        }
+    })
+    .await;
+    match settled {
+        Ok(PatchSettled::Patched(..)) => out.stamped.push(shown),
+        // Someone (a concurrent run of this migration) stamped it between our read and our patch: counted
+        // as stamped, as a re-read after a conflict always was.
+        Ok(PatchSettled::Unchanged(_, trail)) if trail.conflicts > 0 => out.stamped.push(shown),
+        Ok(PatchSettled::Unchanged(..)) => out.already_owned.push(shown),
+        Ok(PatchSettled::Missing) => out.missing.push(shown),
+        Err(PatchFailure::Refused(_)) => match last {
+            LiveState::Foreign { release: r, namespace: n } => out.owned_by_other_release.push(format!(
+                "{shown}: owned by release {} in namespace {}; left alone",
+                r.as_deref().unwrap_or("?"),
+                n.as_deref().unwrap_or("?")
+            )),
+            LiveState::Error(e) => out.errors.push(format!("{shown}: {e}")),
+            _ => out.missing.push(shown),
+        },
+        Err(PatchFailure::Interrupted(_)) => out.errors.push(format!("{shown}: not stamped (interrupted)")),
+        Err(PatchFailure::GaveUp { .. }) => out.errors.push(format!("{shown}: kept changing while being stamped; re-run")),
+        Err(PatchFailure::Unread { read, .. }) => out.errors.push(format!("{shown}: cannot read: {}", describe_kube_error(&read))),
+        Err(e) => out.errors.push(format!("{shown}: {e}")),
     }
-    out.errors.push(format!("{shown}: kept changing while being stamped; re-run"));
 }
 
 /// Carry out one release's plan.
-pub async fn execute(x: &Exec, plan: &ReleasePlan, ownership: bool) -> ReleaseResult {
+pub async fn execute(writer: &Writer, plan: &ReleasePlan, ownership: bool) -> ReleaseResult {
     let mut res = ReleaseResult::new(plan);
     if plan.blocked() {
         res.errors.extend(plan.blockers.iter().cloned());
-        res.outcome = Outcome::Failed;
+        res.outcome = ReleaseOutcome::Failed;
         return res;
     }
     let mut created: Vec<ObjectInfo> = Vec::new();
@@ -300,18 +251,18 @@ pub async fn execute(x: &Exec, plan: &ReleasePlan, ownership: bool) -> ReleaseRe
             res.skipped.push(rev.revision);
             continue;
         }
-        if x.stop.requested() {
+        if writer.stop.requested() {
             return res.interrupted();
         }
         let outcome = match rev.action {
-            Action::Create => create_verified(x, &rev.object).await.map(|(info, ours)| {
+            Action::Create => create_verified(writer, &rev.object).await.map(|(info, ours)| {
                 if ours {
                     created.push(info);
                 }
                 res.written.push(rev.revision);
             }),
             Action::Replace => match &rev.existing {
-                Some(existing) => replace_verified(x, existing, &rev.object).await.map(|_| res.replaced.push(rev.revision)),
+                Some(existing) => replace_verified(writer, existing, &rev.object).await.map(|_| res.replaced.push(rev.revision)),
                 None => Err("internal: replace without an existing record".into()),
             },
             _ => Ok(()),
@@ -320,10 +271,10 @@ pub async fn execute(x: &Exec, plan: &ReleasePlan, ownership: bool) -> ReleaseRe
         if let Err(e) = outcome {
             // Leave Helm 3 as it was: remove what this run created for this release, newest first.
             for info in created.iter().rev() {
-                match x.h3.delete(info).await {
-                    Ok(()) => res.rolled_back.push(info.key()),
-                    Err(d) if d.status_code() == Some(404) => {}
-                    Err(d) => res.errors.push(format!("rollback of {} failed: {}; a re-run completes it", info.key(), write_error(&d))),
+                match writer.h3.objects().delete_settled(&info.namespace, &info.name, info.resource_version.as_deref(), &writer.stop).await {
+                    Ok(Settled::Done) => res.rolled_back.push(info.key()),
+                    Ok(Settled::Found) => {}
+                    Err(d) => res.errors.push(format!("rollback of {} failed: {}: {d}; a re-run completes it", info.key(), info.key())),
                 }
             }
             return res.fail(format!("revision {}: {e}", rev.revision));
@@ -337,11 +288,11 @@ pub async fn execute(x: &Exec, plan: &ReleasePlan, ownership: bool) -> ReleaseRe
             match state {
                 LiveState::Missing => out.missing.push(t.display()),
                 _ => {
-                    if x.stop.requested() {
+                    if writer.stop.requested() {
                         res.ownership = Some(out);
                         return res.interrupted();
                     }
-                    stamp_one(x, t, &plan.target_name, &plan.target_namespace, &mut out).await;
+                    stamp_one(writer, t, &plan.target_name, &plan.target_namespace, &mut out).await;
                 }
             }
         }
@@ -354,17 +305,17 @@ pub async fn execute(x: &Exec, plan: &ReleasePlan, ownership: bool) -> ReleaseRe
         }
     }
 
-    if x.delete_v2 {
+    if writer.delete_v2 {
         for rev in &plan.revisions {
             for info in &rev.v2_objects {
                 if !rev.action.has_copy() {
                     res.v2_kept.push(format!("{} (no Helm 3 copy)", info.key()));
                     continue;
                 }
-                if x.stop.requested() {
+                if writer.stop.requested() {
                     return res.interrupted();
                 }
-                match delete_v2(x, info).await {
+                match delete_v2(writer, info).await {
                     Ok(_) => {
                         wrote_any = true;
                         res.v2_deleted.push(info.key());
@@ -374,6 +325,6 @@ pub async fn execute(x: &Exec, plan: &ReleasePlan, ownership: bool) -> ReleaseRe
             }
         }
     }
-    res.outcome = if wrote_any { Outcome::Migrated } else { Outcome::Skipped };
+    res.outcome = if wrote_any { ReleaseOutcome::Migrated } else { ReleaseOutcome::Skipped };
     res
 }

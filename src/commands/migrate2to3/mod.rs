@@ -35,7 +35,7 @@ use crate::storage::open_stores;
 
 use crate::commands::releases::apis::migrate::{self as apis_migrate, Context as ApisContext};
 use cleanup::CleanupItem;
-use exec::{Exec, Outcome as ReleaseOutcome, ReleaseResult};
+use exec::{ReleaseOutcome, ReleaseResult, Writer};
 use plan::{Action, LiveState, PlanOptions, ReleasePlan, Selection};
 
 pub async fn run(ctx: &Context<'_>, args: Migrate2to3Args) -> Result<Outcome, AppError> {
@@ -115,9 +115,9 @@ pub async fn run(ctx: &Context<'_>, args: Migrate2to3Args) -> Result<Outcome, Ap
         }
         return Ok(Outcome::Success);
     }
-    let x = Exec { client: client.clone(), h2: h2.clone(), h3: h3.clone(), limits, backup: None, stop: stop.clone(), delete_v2: args.delete_v2_releases };
+    let writer = Writer { client: client.clone(), h2: h2.clone(), h3: h3.clone(), limits, backup: None, stop: stop.clone(), delete_v2: args.delete_v2_releases };
     if args.cleanup {
-        return run_cleanup(args, x, releases, warnings, opts).await;
+        return run_cleanup(args, writer, releases, warnings, opts).await;
     }
 
     // Plan.
@@ -173,7 +173,7 @@ pub async fn run(ctx: &Context<'_>, args: Migrate2to3Args) -> Result<Outcome, Ap
 
     // Confirm when anything would change.
     let work = plans.iter().filter(|p| !p.blocked()).map(|p| pending_writes(p, &args)).sum::<usize>();
-    let mut x = x;
+    let mut writer = writer;
     if work > 0 {
         let runnable = plans.iter().filter(|p| !p.blocked()).count();
         let question = format!(
@@ -192,7 +192,7 @@ pub async fn run(ctx: &Context<'_>, args: Migrate2to3Args) -> Result<Outcome, Ap
             if table {
                 println!("Backups of records deleted or replaced go to {}", dir.path().display());
             }
-            x.backup = Some(dir);
+            writer.backup = Some(dir);
         }
     }
 
@@ -200,21 +200,21 @@ pub async fn run(ctx: &Context<'_>, args: Migrate2to3Args) -> Result<Outcome, Ap
     stop.arm();
     let bar = if selection_is_all(&selection) && table { crate::interact::progress(plans.len() as u64, "migrating") } else { indicatif::ProgressBar::hidden() };
     let ownership = opts.ownership;
-    let x = Arc::new(x);
+    let writer = Arc::new(writer);
     let mut results: BTreeMap<String, ReleaseResult> = BTreeMap::new();
     let mut api_steps: BTreeMap<String, apis_migrate::ApiStep> = BTreeMap::new();
     {
         let mut running = stream::iter(plans.iter())
             .map(|p| {
-                let x = x.clone();
+                let writer = writer.clone();
                 let ctx = apis_ctx.as_ref().filter(|c| c.map);
                 let backup_dir = args.backup_dir.clone();
                 async move {
-                    let r = exec::execute(&x, p, ownership).await;
+                    let r = exec::execute(&writer, p, ownership).await;
                     let mut step = p.apis.clone();
                     if let (Some(ctx), Some(step), ReleaseOutcome::Migrated | ReleaseOutcome::Skipped) = (ctx, step.as_mut(), r.outcome) {
-                        let mut backup = x.backup.clone();
-                        let (fix, _) = apis_migrate::execute(&x.client, ctx, x.h3.kind(), &p.target_namespace, &p.target_name, &mut backup, backup_dir.as_deref(), &x.stop).await;
+                        let mut backup = writer.backup.clone();
+                        let (fix, _) = apis_migrate::execute(&writer.client, ctx, writer.h3.kind(), &p.target_namespace, &p.target_name, &mut backup, backup_dir.as_deref(), &writer.stop).await;
                         step.result = Some(fix.result.clone());
                         step.errors = apis_migrate::result_lines(&fix);
                         step.not_upgradable = fix.unfixable.clone();
@@ -263,7 +263,7 @@ pub async fn run(ctx: &Context<'_>, args: Migrate2to3Args) -> Result<Outcome, Ap
             if interrupted { format!(", {} interrupted", count(ReleaseOutcome::Interrupted)) } else { String::new() },
             if stuck > 0 { format!("; {stuck} NOT UPGRADABLE by helm (named above)") } else { String::new() }
         );
-        if let Some(dir) = &x.backup {
+        if let Some(dir) = &writer.backup {
             println!("Backups: {} (restore with: kubectl create -f {})", dir.path().display(), dir.path().display());
         }
         let exec_failed = plans.iter().any(|p| !p.blocked() && results.get(&p.name).is_some_and(|r| r.outcome == ReleaseOutcome::Failed));
@@ -274,7 +274,7 @@ pub async fn run(ctx: &Context<'_>, args: Migrate2to3Args) -> Result<Outcome, Ap
         let view = RunView {
             dry_run: false,
             warnings,
-            backup_dir: x.backup.as_ref().map(|d| d.path().display().to_string()),
+            backup_dir: writer.backup.as_ref().map(|d| d.path().display().to_string()),
             releases: plans
                 .iter()
                 .map(|p| {
@@ -628,15 +628,15 @@ fn plan_view(p: &ReleasePlan, result: Option<ReleaseResult>) -> PlanView {
 
 async fn run_cleanup(
     args: Migrate2to3Args,
-    mut x: Exec,
+    mut writer: Writer,
     releases: Vec<plan::V2Release>,
     warnings: Vec<String>,
     opts: PlanOptions,
 ) -> Result<Outcome, AppError> {
     let table = args.output == OutputFormat::Table;
     let namespaces = cleanup::namespaces(&releases, &opts);
-    let states = plan::namespace_states(&x.client, &x.h3, namespaces).await;
-    let mut items: Vec<CleanupItem> = cleanup::plan(&x.h3, releases, &states, &opts).await;
+    let states = plan::namespace_states(&writer.client, &writer.h3, namespaces).await;
+    let mut items: Vec<CleanupItem> = cleanup::plan(&writer.h3, releases, &states, &opts).await;
     let to_delete = items.iter().filter(|i| i.delete).count();
     if table {
         println!("\nCleanup plan: {to_delete} Helm 2 record(s) with an equal Helm 3 copy will be deleted (backed up first).");
@@ -658,28 +658,28 @@ async fn run_cleanup(
     if !crate::interact::confirm(&format!("Delete {to_delete} Helm 2 record(s) that have an equal Helm 3 copy?"), args.yes)? {
         return Err(AppError::Failed("aborted: nothing was changed".into()));
     }
-    x.stop.arm();
+    writer.stop.arm();
     let dir = BackupDir::create(args.backup_dir.as_deref(), "migrate2to3-cleanup")
         .map_err(|e| AppError::Io(format!("cannot create the backup directory: {e}")))?;
     if table {
         println!("Backups go to {}", dir.path().display());
     }
-    x.backup = Some(dir);
-    cleanup::execute(&x, &mut items, opts.concurrency).await;
+    writer.backup = Some(dir);
+    cleanup::execute(&writer, &mut items, opts.concurrency).await;
     let failed = items.iter().any(|i| i.failed);
-    let interrupted = x.stop.requested();
+    let interrupted = writer.stop.requested();
     if table {
         let deleted = items.iter().filter(|i| i.result.as_deref() == Some("deleted")).count();
         for i in items.iter().filter(|i| i.delete && i.result.as_deref() != Some("deleted")) {
             println!("  error: {}: {}", i.record, i.result.as_deref().unwrap_or("not deleted"));
         }
         println!("\nSummary: {deleted} Helm 2 record(s) deleted, {} kept.", items.len() - deleted);
-        if let Some(dir) = &x.backup {
+        if let Some(dir) = &writer.backup {
             println!("Backups: {} (restore with: kubectl create -f {})", dir.path().display(), dir.path().display());
         }
     } else {
         crate::output::print_structured(
-            &serde_json::json!({"dryRun": false, "warnings": warnings, "backupDir": x.backup.as_ref().map(|d| d.path().display().to_string()), "records": items, "interrupted": interrupted}),
+            &serde_json::json!({"dryRun": false, "warnings": warnings, "backupDir": writer.backup.as_ref().map(|d| d.path().display().to_string()), "records": items, "interrupted": interrupted}),
             args.output,
         )?;
     }

@@ -294,7 +294,7 @@ pub(crate) async fn apply_ownership(
         Ok(r) => r,
         Err(e) => return (KeysOutcome::Missing, e.to_string()),
     };
-    let decided = objects::patch_settled(client, res, change.namespace.as_deref(), &change.name, stop, |live| {
+    let decided = objects::patch_settled(client, res, change.namespace.as_deref(), &change.name, None, stop, |live| {
         let now = keys_of(live);
         if now == change.after {
             PatchDecision::Nothing
@@ -306,8 +306,8 @@ pub(crate) async fn apply_ownership(
     })
     .await;
     match decided {
-        Ok(PatchSettled::Patched(_)) => (KeysOutcome::Changed, change.after.describe()),
-        Ok(PatchSettled::Unchanged(_)) => (KeysOutcome::Unchanged, change.after.describe()),
+        Ok(PatchSettled::Patched(..)) => (KeysOutcome::Changed, change.after.describe()),
+        Ok(PatchSettled::Unchanged(..)) => (KeysOutcome::Unchanged, change.after.describe()),
         Ok(PatchSettled::Missing) => (KeysOutcome::Missing, "does not exist".into()),
         Err(PatchFailure::Refused(why)) => (KeysOutcome::Refused, why),
         Err(e @ PatchFailure::Interrupted(_)) => (KeysOutcome::Interrupted, e.to_string()),

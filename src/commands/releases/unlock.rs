@@ -21,6 +21,8 @@
 //! - SIGINT/SIGTERM after the answer to the question: a write in flight finishes, none is started
 //!   after it, the command to run again is printed and the exit code is 1 (as `migrate2to3`).
 
+use std::path::{Path, PathBuf};
+
 use serde::Serialize;
 
 use crate::commands::context::Outcome;
@@ -172,75 +174,165 @@ fn target_name(to: UnlockTarget) -> &'static str {
     }
 }
 
+/// What unlock was asked to do, taken from the command line once: the phases below `run` take this.
+struct UnlockOptions {
+    name: String,
+    to: UnlockTarget,
+    revision: Option<i64>,
+    dry_run: bool,
+    yes: bool,
+    force: bool,
+    backup_dir: Option<PathBuf>,
+    output: OutputFormat,
+}
+
+impl UnlockOptions {
+    fn from_args(args: ReleasesUnlockArgs) -> Self {
+        UnlockOptions {
+            name: args.name,
+            to: args.to,
+            revision: args.revision,
+            dry_run: args.dry_run,
+            yes: args.yes,
+            force: args.force,
+            backup_dir: args.backup_dir,
+            output: args.output,
+        }
+    }
+}
+
+/// The revision to unlock and what is known about it.
+struct UnlockPlan<'a> {
+    record: &'a Record,
+    wanted: i64,
+    latest: i64,
+    status: Status,
+    now: i64,
+    /// Unix seconds of the newest write we know of.
+    newest: Option<i64>,
+    age: Option<i64>,
+    /// Written so recently that the operation may still be running.
+    recent: bool,
+}
+
+/// How the write phase ended.
+enum Executed {
+    /// Stopped before anything was written; what to say.
+    Interrupted(String),
+    /// Written (or failed) after the record was backed up to `backup`.
+    Written { backup: PathBuf, result: Result<Settled, String> },
+}
+
 pub async fn run(scope: &Scope, args: ReleasesUnlockArgs) -> Result<Outcome, AppError> {
-    let mut records = find(scope, &args.name).await?;
+    let opts = UnlockOptions::from_args(args);
+
+    // Inputs.
+    let mut records = find(scope, &opts.name).await?;
     records.sort_by_key(|r| r.version());
+
+    // Plan.
+    let plan = plan(&records, &opts)?;
+    let mut report = new_report(&plan, &opts);
+    if !plan.status.is_pending() {
+        report.result = "not-stuck".into();
+        report.to = report.from.clone();
+        let msg = format!("release {} revision {} is {}, not pending: nothing to unlock", opts.name, plan.wanted, plan.status.as_str());
+        return finish(&report, &msg, opts.output);
+    }
+    check_plan(&records, &plan, &opts)?;
+    show_plan(&plan, &opts)?;
+
+    // Confirm.
+    if opts.dry_run {
+        report.result = "dry-run".into();
+        return finish(&report, "dry run: nothing was changed", opts.output);
+    }
+    confirm(&plan, &opts)?;
+
+    // Execute: from here on an interrupt lets a write in flight finish and starts none.
+    let stop = StopSignal::install();
+    let executed = execute(scope, &plan, &opts, &stop).await?;
+
+    // Report.
+    match executed {
+        Executed::Interrupted(what) => interrupted(scope, &what),
+        Executed::Written { backup, result } => {
+            report.backup = Some(backup.display().to_string());
+            report_written(scope, &plan, &opts, &stop, report, &backup, result)
+        }
+    }
+}
+
+/// The revision to unlock (`--revision`, else the latest) and its age.
+fn plan<'a>(records: &'a [Record], opts: &UnlockOptions) -> Result<UnlockPlan<'a>, AppError> {
     let latest = records.last().map(Record::version).unwrap_or_default();
-    let wanted = args.revision.unwrap_or(latest);
-    let Some(pos) = records.iter().position(|r| r.version() == wanted) else {
-        return Err(AppError::Failed(format!("release {}: revision {wanted} not found", args.name)));
+    let wanted = opts.revision.unwrap_or(latest);
+    let Some(record) = records.iter().find(|r| r.version() == wanted) else {
+        return Err(AppError::Failed(format!("release {}: revision {wanted} not found", opts.name)));
     };
-    let record = &records[pos];
-    let status = record.status();
     let now = now_unix();
     let (newest, _) = record.times();
     let age = newest.map(|t| now - t);
-    let mut report = Report {
-        release: args.name.clone(),
-        namespace: record.namespace(),
-        revision: wanted,
-        storage: record.storage(),
-        object: record.object().key(),
-        from: status.as_str().to_string(),
-        to: target_name(args.to).to_string(),
-        age_seconds: age,
-        dry_run: args.dry_run,
+    let recent = age.is_some_and(|a| a < RECENT_SECONDS);
+    Ok(UnlockPlan { record, wanted, latest, status: record.status(), now, newest, age, recent })
+}
+
+fn new_report(plan: &UnlockPlan<'_>, opts: &UnlockOptions) -> Report {
+    Report {
+        release: opts.name.clone(),
+        namespace: plan.record.namespace(),
+        revision: plan.wanted,
+        storage: plan.record.storage(),
+        object: plan.record.object().key(),
+        from: plan.status.as_str().to_string(),
+        to: target_name(opts.to).to_string(),
+        age_seconds: plan.age,
+        dry_run: opts.dry_run,
         result: String::new(),
         backup: None,
-    };
-    if !status.is_pending() {
-        report.result = "not-stuck".into();
-        report.to = report.from.clone();
-        let msg = format!(
-            "release {} revision {wanted} is {}, not pending: nothing to unlock",
-            args.name,
-            status.as_str()
-        );
-        return finish(&report, &msg, args.output);
     }
-    if wanted != latest {
-        eprintln!("warning: revision {wanted} is not the latest ({latest}); Helm only looks at the latest revision");
+}
+
+/// Warnings about the chosen revision, and the one target that cannot be reached.
+fn check_plan(records: &[Record], plan: &UnlockPlan<'_>, opts: &UnlockOptions) -> Result<(), AppError> {
+    let wanted = plan.wanted;
+    if wanted != plan.latest {
+        eprintln!("warning: revision {wanted} is not the latest ({}); Helm only looks at the latest revision", plan.latest);
     }
-    if args.to == UnlockTarget::Superseded
+    if opts.to == UnlockTarget::Superseded
         && !records.iter().any(|r| r.version() != wanted && r.status() == Status::Deployed)
     {
         return Err(AppError::Usage(format!(
             "--to superseded: release {} has no other deployed revision; use --to failed (or --to delete)",
-            args.name
+            opts.name
         )));
     }
-    if args.to == UnlockTarget::Delete && records.len() == 1 {
-        eprintln!("warning: revision {wanted} is the only revision: deleting it removes release {} from Helm's storage", args.name);
+    if opts.to == UnlockTarget::Delete && records.len() == 1 {
+        eprintln!("warning: revision {wanted} is the only revision: deleting it removes release {} from Helm's storage", opts.name);
     }
+    Ok(())
+}
 
-    // The plan.
-    let updated = match (&record, newest) {
-        (_, Some(t)) => crate::release::Time::from_unix(t, 0).and_then(|t| t.to_rfc3339()).unwrap_or_default(),
-        _ => "unknown".into(),
+/// The plan table (table output) and the warning about a recent write.
+fn show_plan(plan: &UnlockPlan<'_>, opts: &UnlockOptions) -> Result<(), AppError> {
+    let record = plan.record;
+    let updated = match plan.newest {
+        Some(t) => crate::release::Time::from_unix(t, 0).and_then(|t| t.to_rfc3339()).unwrap_or_default(),
+        None => "unknown".into(),
     };
-    if args.output == OutputFormat::Table {
+    if opts.output == OutputFormat::Table {
         let mut t = Table::new();
         t.add_row(["RELEASE", "NAMESPACE", "REVISION", "STATUS", "UPDATED", "AGE", "STORAGE", "RECORDS IN", "ACTION"]);
         t.add_row([
-            args.name.clone(),
-            report.namespace.clone(),
-            wanted.to_string(),
-            status.as_str().to_string(),
+            opts.name.clone(),
+            record.namespace(),
+            plan.wanted.to_string(),
+            plan.status.as_str().to_string(),
             updated,
-            age.map(human_age).unwrap_or_else(|| "unknown".into()),
+            plan.age.map(human_age).unwrap_or_else(|| "unknown".into()),
             record.storage().to_string(),
             record.object().namespace.clone(),
-            match args.to {
+            match opts.to {
                 UnlockTarget::Delete => "delete".to_string(),
                 to => format!("mark {}", target_name(to)),
             },
@@ -248,43 +340,42 @@ pub async fn run(scope: &Scope, args: ReleasesUnlockArgs) -> Result<Outcome, App
         use std::io::Write;
         std::io::stdout().write_all(&t.render())?;
     }
-    let recent = age.is_some_and(|a| a < RECENT_SECONDS);
-    if recent {
+    if plan.recent {
         eprintln!(
-            "WARNING: revision {wanted} was written {} ago: an {} may really be running right now; unlocking it \
+            "WARNING: revision {} was written {} ago: an {} may really be running right now; unlocking it \
              lets another operation run concurrently",
-            human_age(age.unwrap_or_default()),
-            status.as_str().trim_start_matches("pending-")
+            plan.wanted,
+            human_age(plan.age.unwrap_or_default()),
+            plan.status.as_str().trim_start_matches("pending-")
         );
     }
-    if args.dry_run {
-        report.result = "dry-run".into();
-        return finish(&report, "dry run: nothing was changed", args.output);
-    }
-    if recent && args.yes && !args.force {
+    Ok(())
+}
+
+/// Ask (or take `--yes`); a recent write needs `--force` too with `--yes`.
+fn confirm(plan: &UnlockPlan<'_>, opts: &UnlockOptions) -> Result<(), AppError> {
+    let (wanted, status) = (plan.wanted, plan.status.as_str());
+    if plan.recent && opts.yes && !opts.force {
         return Err(AppError::Usage(format!(
             "revision {wanted} was written less than {} minutes ago; add --force to unlock it anyway with --yes",
             RECENT_SECONDS / 60
         )));
     }
-    let question = match args.to {
-        UnlockTarget::Delete => format!("Delete revision {wanted} ({}) of release {}?", status.as_str(), args.name),
-        to => format!("Mark revision {wanted} of release {} {} (was {})?", args.name, target_name(to), status.as_str()),
+    let question = match opts.to {
+        UnlockTarget::Delete => format!("Delete revision {wanted} ({status}) of release {}?", opts.name),
+        to => format!("Mark revision {wanted} of release {} {} (was {status})?", opts.name, target_name(to)),
     };
-    let question = if recent { format!("{question} It was written less than 5 minutes ago — really?") } else { question };
-    if !crate::interact::confirm(&question, args.yes)? {
+    let question = if plan.recent { format!("{question} It was written less than 5 minutes ago — really?") } else { question };
+    if !crate::interact::confirm(&question, opts.yes)? {
         return Err(AppError::Failed("cancelled; nothing was changed".into()));
     }
+    Ok(())
+}
 
-    // From here on an interrupt lets a write in flight finish and starts none.
-    let stop = StopSignal::install();
-    let interrupted = |what: &str| {
-        eprintln!("{what}");
-        super::print_interrupted(scope);
-        Ok(Outcome::PartialFailure)
-    };
-
-    // Read again, back up, write.
+/// Read the record again (it must be unchanged since it was shown), back it up, and write it through the
+/// settled write with its resourceVersion as precondition.
+async fn execute(scope: &Scope, plan: &UnlockPlan<'_>, opts: &UnlockOptions, stop: &StopSignal) -> Result<Executed, AppError> {
+    let record = plan.record;
     let info = record.object().clone();
     let store = ObjectStore::new(scope.client.clone(), info.kind);
     let raw = store.get(&info.namespace, &info.name).await.map_err(|e| AppError::kube(&e))?;
@@ -295,19 +386,18 @@ pub async fn run(scope: &Scope, args: ReleasesUnlockArgs) -> Result<Outcome, App
         return Err(AppError::Failed(format!("{}: changed since it was read; nothing was changed, re-run to see the new state", info.key())));
     }
     if stop.requested() {
-        return interrupted(&format!("{}: interrupted before anything was written; nothing was changed", info.key()));
+        return Ok(Executed::Interrupted(format!("{}: interrupted before anything was written; nothing was changed", info.key())));
     }
     let obj = backup::record_from_raw(&raw).ok_or_else(|| AppError::Failed(format!("{}: no readable payload to back up", info.key())))?;
-    let dir = BackupDir::create(args.backup_dir.as_deref(), "unlock")?;
+    let dir = BackupDir::create(opts.backup_dir.as_deref(), "unlock")?;
     let file = dir.write(&obj).map_err(|e| AppError::Io(format!("backup of {} failed, nothing was changed: {e}", info.key())))?;
-    report.backup = Some(file.display().to_string());
     eprintln!("backed up {} to {}", info.key(), file.display());
     if stop.requested() {
-        return interrupted(&format!("{}: interrupted before it was written (backed up); nothing was changed", info.key()));
+        return Ok(Executed::Interrupted(format!("{}: interrupted before it was written (backed up); nothing was changed", info.key())));
     }
     let note = |to: &str| {
         let old = record.description();
-        let was = status.as_str();
+        let was = plan.status.as_str();
         if old.is_empty() {
             format!("Marked {to} by kubectl-werf releases unlock (was {was})")
         } else {
@@ -316,9 +406,10 @@ pub async fn run(scope: &Scope, args: ReleasesUnlockArgs) -> Result<Outcome, App
     };
     let limits = scope.limits();
     let rv = info.resource_version.clone().unwrap_or_default();
-    let written: Result<Settled, String> = match (args.to, record) {
+    let now = plan.now;
+    let result: Result<Settled, String> = match (opts.to, record) {
         (UnlockTarget::Delete, _) => {
-            store.delete_settled(&info.namespace, &info.name, info.resource_version.as_deref(), &stop).await.map_err(|e| e.to_string())
+            store.delete_settled(&info.namespace, &info.name, info.resource_version.as_deref(), stop).await.map_err(|e| e.to_string())
         }
         (to, Record::Helm3(r)) => {
             let (helm3, _) = open_stores(&scope.client, &scope.storage);
@@ -332,7 +423,7 @@ pub async fn run(scope: &Scope, args: ReleasesUnlockArgs) -> Result<Outcome, App
                     o.namespace = info.namespace.clone();
                     o.name = info.name.clone();
                     o.secret_type = info.secret_type.clone().or(o.secret_type);
-                    store.replace_settled(&o, &rv, &limits, &stop).await.map_err(|e| e.to_string())
+                    store.replace_settled(&o, &rv, &limits, stop).await.map_err(|e| e.to_string())
                 }
                 Err(e) => Err(e.to_string()),
             }
@@ -350,26 +441,40 @@ pub async fn run(scope: &Scope, args: ReleasesUnlockArgs) -> Result<Outcome, App
             let mut o = helm2s.object_for(info.kind, &release, LabelStamp::Modified(now));
             o.namespace = info.namespace.clone();
             o.name = info.name.clone();
-            store.replace_settled(&o, &rv, &limits, &stop).await.map_err(|e| e.to_string())
+            store.replace_settled(&o, &rv, &limits, stop).await.map_err(|e| e.to_string())
         }
     };
-    let outcome = match written {
+    Ok(Executed::Written { backup: file, result })
+}
+
+/// Say how the write ended (and, after an interrupt, that it was the one in flight).
+fn report_written(
+    scope: &Scope,
+    plan: &UnlockPlan<'_>,
+    opts: &UnlockOptions,
+    stop: &StopSignal,
+    mut report: Report,
+    backup: &Path,
+    result: Result<Settled, String>,
+) -> Result<Outcome, AppError> {
+    let (wanted, status) = (plan.wanted, plan.status.as_str());
+    let outcome = match result {
         Ok(settled) => {
-            report.result = target_name(args.to).into();
+            report.result = target_name(opts.to).into();
             let meanwhile = if settled == Settled::Found { " (someone else had already deleted it)" } else { "" };
             let msg = format!(
-                "release {} revision {wanted}: {} → {}{meanwhile} (backup: {})",
-                args.name,
-                status.as_str(),
-                target_name(args.to),
-                file.display()
+                "release {} revision {wanted}: {status} → {}{meanwhile} (backup: {})",
+                opts.name,
+                target_name(opts.to),
+                backup.display()
             );
-            finish(&report, &msg, args.output)?
+            finish(&report, &msg, opts.output)?
         }
         Err(e) => {
             report.result = "failed".into();
-            finish(&report, &format!("error: release {} revision {wanted}: {}: {e}", args.name, info.key()), args.output)?;
-            eprintln!("the record was backed up to {}", file.display());
+            let msg = format!("error: release {} revision {wanted}: {}: {e}", opts.name, plan.record.object().key());
+            finish(&report, &msg, opts.output)?;
+            eprintln!("the record was backed up to {}", backup.display());
             if !stop.requested() {
                 eprintln!("once the error above is fixed, run the same command again: {}", scope.resume);
             }
@@ -378,9 +483,16 @@ pub async fn run(scope: &Scope, args: ReleasesUnlockArgs) -> Result<Outcome, App
     };
     if stop.requested() {
         let done = if outcome == Outcome::Success { "has finished" } else { "did not succeed (see above)" };
-        return interrupted(&format!("the write in flight when the interrupt came {done}"));
+        return interrupted(scope, &format!("the write in flight when the interrupt came {done}"));
     }
     Ok(outcome)
+}
+
+/// After an interrupt: what happened, and the command that resumes.
+fn interrupted(scope: &Scope, what: &str) -> Result<Outcome, AppError> {
+    eprintln!("{what}");
+    super::print_interrupted(scope);
+    Ok(Outcome::PartialFailure)
 }
 
 fn finish(report: &Report, message: &str, format: OutputFormat) -> Result<Outcome, AppError> {
