@@ -18,6 +18,7 @@ mod plan;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use futures::stream::{self, StreamExt};
@@ -38,46 +39,171 @@ use cleanup::CleanupItem;
 use exec::{ReleaseOutcome, ReleaseResult, Writer};
 use plan::{Action, LiveState, PlanOptions, ReleasePlan, Selection};
 
+/// What `migrate2to3` was asked to do, taken from its clap arguments once at the top of [`run`] (and checked
+/// there); nothing below `run` sees `Migrate2to3Args`.
+struct Migrate2to3Options {
+    selection: Selection,
+    target_release: Option<String>,
+    target_namespace: Option<String>,
+    release_versions_max: Option<u32>,
+    delete_v2_releases: bool,
+    cleanup: bool,
+    backup_dir: Option<PathBuf>,
+    force: bool,
+    skip_ownership: bool,
+    no_map_apis: bool,
+    dry_run: bool,
+    yes: bool,
+    concurrency: usize,
+    output: OutputFormat,
+    /// `--release-storage` as given (the plan shows it per release when set).
+    release_storage: Option<String>,
+}
+
+impl Migrate2to3Options {
+    fn from_args(args: &Migrate2to3Args) -> Result<Self, AppError> {
+        let selection = Self::selection(args)?;
+        let single = matches!(&selection, Selection::Names(n) if n.len() == 1);
+        if (args.target_release.is_some() || args.target_namespace.is_some()) && !single {
+            return Err(AppError::Usage("--target-release and --target-namespace apply to exactly one named release".into()));
+        }
+        if let Some(name) = &args.target_release {
+            crate::names::validate_release_name(name).map_err(|e| AppError::Usage(format!("--target-release: {e}")))?;
+        }
+        if let Some(ns) = &args.target_namespace {
+            crate::names::validate_namespace_name(ns).map_err(|e| AppError::Usage(format!("--target-namespace: {e}")))?;
+        }
+        if args.cleanup && (args.force || args.release_versions_max.is_some()) {
+            return Err(AppError::Usage("--cleanup deletes Helm 2 records only; --force and --release-versions-max do not apply".into()));
+        }
+        Ok(Migrate2to3Options {
+            selection,
+            target_release: args.target_release.clone(),
+            target_namespace: args.target_namespace.clone(),
+            release_versions_max: args.release_versions_max,
+            delete_v2_releases: args.delete_v2_releases,
+            cleanup: args.cleanup,
+            backup_dir: args.backup_dir.clone(),
+            force: args.force,
+            skip_ownership: args.skip_ownership,
+            no_map_apis: args.no_map_apis,
+            dry_run: args.dry_run,
+            yes: args.yes,
+            concurrency: args.concurrency as usize,
+            output: args.output,
+            release_storage: args.storage.release_storage.clone(),
+        })
+    }
+
+    fn selection(args: &Migrate2to3Args) -> Result<Selection, AppError> {
+        if args.all {
+            if args.werf.project.is_some() {
+                return Err(AppError::Usage("--all and --project select releases differently; use one".into()));
+            }
+            return Ok(Selection::All);
+        }
+        if !args.releases.is_empty() {
+            if args.werf.project.is_some() {
+                return Err(AppError::Usage("give release names or --project/--env, not both".into()));
+            }
+            return Ok(Selection::Names(args.releases.clone()));
+        }
+        if args.werf.project.is_some() || args.werf.werf_config.is_some() {
+            let names = super::resolve_release_names(&args.werf, None, None)?;
+            return Ok(Selection::Names(vec![names.release]));
+        }
+        Err(AppError::Usage("name the releases to migrate, or use --all, or --project P --env E (see --help)".into()))
+    }
+
+    fn table(&self) -> bool {
+        self.output == OutputFormat::Table
+    }
+
+    fn plan_options(&self, settings: &StorageSettings, limits: DecodeLimits) -> PlanOptions {
+        PlanOptions {
+            target_name: self.target_release.clone(),
+            target_namespace: self.target_namespace.clone(),
+            versions_max: self.release_versions_max,
+            force: self.force,
+            ownership: !self.skip_ownership && !self.cleanup,
+            map_apis: !self.no_map_apis,
+            limits,
+            concurrency: self.concurrency,
+            h2_namespace: settings.helm2_namespace.clone(),
+            h2_kinds: match settings.helm2_storage {
+                Helm2Storage::ConfigMap => "configmaps",
+                Helm2Storage::Secret => "secrets",
+                Helm2Storage::Auto => "configmaps and secrets",
+            },
+        }
+    }
+}
+
+/// The releases' outcomes and their removed-API steps, by release name.
+type Executed = (BTreeMap<String, ReleaseResult>, BTreeMap<String, apis_migrate::ApiStep>);
+
 pub async fn run(ctx: &Context<'_>, args: Migrate2to3Args) -> Result<Outcome, AppError> {
-    let selection = selection(&args)?;
-    let single = matches!(&selection, Selection::Names(n) if n.len() == 1);
-    if (args.target_release.is_some() || args.target_namespace.is_some()) && !single {
-        return Err(AppError::Usage("--target-release and --target-namespace apply to exactly one named release".into()));
-    }
-    if let Some(name) = &args.target_release {
-        crate::names::validate_release_name(name).map_err(|e| AppError::Usage(format!("--target-release: {e}")))?;
-    }
-    if let Some(ns) = &args.target_namespace {
-        crate::names::validate_namespace_name(ns).map_err(|e| AppError::Usage(format!("--target-namespace: {e}")))?;
-    }
-    if args.cleanup && (args.force || args.release_versions_max.is_some()) {
-        return Err(AppError::Usage("--cleanup deletes Helm 2 records only; --force and --release-versions-max do not apply".into()));
-    }
+    let opts = Migrate2to3Options::from_args(&args)?;
     let settings = StorageSettings::resolve(&args.storage, ctx.env)?;
+
+    // Inputs: the Helm 2 releases selected.
     let access = ctx.connect().await?;
-    let client = access.client;
+    let client = access.client.clone();
     let (h3, h2) = open_stores(&client, &settings);
     let limits = DecodeLimits { max_decompressed: settings.max_decompressed_bytes };
     // Reads and the question stop at once on Ctrl-C; armed once writing starts.
     let stop = StopSignal::install_unarmed();
-    let opts = PlanOptions {
-        target_name: args.target_release.clone(),
-        target_namespace: args.target_namespace.clone(),
-        versions_max: args.release_versions_max,
-        force: args.force,
-        ownership: !args.skip_ownership && !args.cleanup,
-        map_apis: !args.no_map_apis,
-        limits,
-        concurrency: args.concurrency as usize,
-        h2_namespace: settings.helm2_namespace.clone(),
-        h2_kinds: match settings.helm2_storage {
-            Helm2Storage::ConfigMap => "configmaps",
-            Helm2Storage::Secret => "secrets",
-            Helm2Storage::Auto => "configmaps and secrets",
-        },
+    let plan_opts = opts.plan_options(&settings, limits);
+    let Some((releases, warnings)) = gather_releases(&access, &h2, &h3, &opts, &plan_opts).await? else {
+        return Ok(Outcome::Success);
     };
-    let table = args.output == OutputFormat::Table;
-    let (mut releases, warnings) = plan::gather(&h2, &selection).await?;
+    let writer = Writer { client: client.clone(), h2: h2.clone(), h3: h3.clone(), limits, backup: None, stop: stop.clone(), delete_v2: opts.delete_v2_releases };
+    if opts.cleanup {
+        return run_cleanup(&opts, writer, releases, warnings, plan_opts).await;
+    }
+
+    // Plan.
+    let (plans, apis_ctx) = plan_releases(&client, &h3, releases, &plan_opts, &opts, limits).await;
+    if opts.table() {
+        print!("{}", render_plan(&plans, &opts));
+    }
+    let blocked = plans.iter().filter(|p| p.blocked()).count();
+    if opts.dry_run {
+        if !opts.table() {
+            let view = RunView { dry_run: true, warnings, backup_dir: None, releases: plans.iter().map(|p| plan_view(p, None)).collect(), interrupted: false };
+            crate::output::print_structured(&view, opts.output)?;
+        } else {
+            println!("\nDry run: nothing was changed.{}", if blocked > 0 { format!(" {blocked} release(s) blocked.") } else { String::new() });
+        }
+        return Ok(if blocked > 0 { Outcome::PartialFailure } else { Outcome::Success });
+    }
+
+    // Confirm when anything would change.
+    let mut writer = writer;
+    confirm(&plans, &opts, &stop, &mut writer)?;
+
+    // Execute: from here the first Ctrl-C lets writes in flight settle.
+    stop.arm();
+    let writer = Arc::new(writer);
+    let executed = execute_all(&plans, &writer, apis_ctx.as_ref(), &opts, plan_opts.ownership).await;
+
+    // Report.
+    let interrupted = stop.requested() || executed.0.values().any(|r| r.outcome == ReleaseOutcome::Interrupted);
+    report(ctx, &plans, executed, warnings, &writer, &opts, interrupted)
+}
+
+/// The Helm 2 releases selected (with `-n`: those of that release namespace), after the header and the
+/// warnings are shown. `None` when there is none (said so already).
+async fn gather_releases(
+    access: &crate::cluster::ClusterAccess,
+    h2: &crate::storage::Helm2Store,
+    h3: &crate::storage::Helm3Store,
+    opts: &Migrate2to3Options,
+    plan_opts: &PlanOptions,
+) -> Result<Option<(Vec<plan::V2Release>, Vec<String>)>, AppError> {
+    let table = opts.table();
+    let selection = &opts.selection;
+    let (mut releases, warnings) = plan::gather(h2, selection).await?;
     if access.namespace_explicit {
         // -n selects Helm 2 releases by their release namespace, as in every verb (names stay global).
         let ns = access.namespace.as_str();
@@ -99,8 +225,8 @@ pub async fn run(ctx: &Context<'_>, args: Migrate2to3Args) -> Result<Outcome, Ap
     if table {
         println!(
             "Helm 2 records: namespace {} ({}) → Helm 3 records: {} in each release's namespace",
-            opts.h2_namespace,
-            opts.h2_kinds,
+            plan_opts.h2_namespace,
+            plan_opts.h2_kinds,
             h3.storage_name()
         );
         for w in &warnings {
@@ -109,37 +235,44 @@ pub async fn run(ctx: &Context<'_>, args: Migrate2to3Args) -> Result<Outcome, Ap
     }
     if releases.is_empty() {
         if table {
-            println!("No Helm 2 releases found in namespace {} ({}).", opts.h2_namespace, opts.h2_kinds);
+            println!("No Helm 2 releases found in namespace {} ({}).", plan_opts.h2_namespace, plan_opts.h2_kinds);
         } else {
-            crate::output::print_structured(&serde_json::json!({"dryRun": args.dry_run, "warnings": warnings, "releases": []}), args.output)?;
+            crate::output::print_structured(&serde_json::json!({"dryRun": opts.dry_run, "warnings": warnings, "releases": []}), opts.output)?;
         }
-        return Ok(Outcome::Success);
+        return Ok(None);
     }
-    let writer = Writer { client: client.clone(), h2: h2.clone(), h3: h3.clone(), limits, backup: None, stop: stop.clone(), delete_v2: args.delete_v2_releases };
-    if args.cleanup {
-        return run_cleanup(args, writer, releases, warnings, opts).await;
-    }
+    Ok(Some((releases, warnings)))
+}
 
-    // Plan.
-    let namespaces: BTreeSet<String> = releases.iter().filter_map(|r| plan::target_of(r, &opts).1).collect();
-    let states = plan::namespace_states(&client, &h3, namespaces).await;
-    let catalog = if opts.ownership {
-        Some(crate::live::discovery::load(&client).await.map_err(|e| format!("cannot load the API's resource types: {e}")))
+/// Plan every release (target namespaces' states, live ownership, then the removed-API step after the
+/// verbatim revisions), sorted by name; with the removed-API context when it loaded.
+async fn plan_releases(
+    client: &kube::Client,
+    h3: &crate::storage::Helm3Store,
+    releases: Vec<plan::V2Release>,
+    plan_opts: &PlanOptions,
+    opts: &Migrate2to3Options,
+    limits: DecodeLimits,
+) -> (Vec<ReleasePlan>, Option<ApisContext>) {
+    let namespaces: BTreeSet<String> = releases.iter().filter_map(|r| plan::target_of(r, plan_opts).1).collect();
+    let states = plan::namespace_states(client, h3, namespaces).await;
+    let catalog = if plan_opts.ownership {
+        Some(crate::live::discovery::load(client).await.map_err(|e| format!("cannot load the API's resource types: {e}")))
     } else {
         None
     };
     let stamp = LabelStamp::Created(now_unix());
     let mut plans: Vec<ReleasePlan> = stream::iter(releases)
         .map(|r| {
-            let state = plan::target_of(&r, &opts).1.and_then(|ns| states.get(&ns).cloned());
-            plan::plan_release(&h3, &client, catalog.as_ref(), r, state, &opts, stamp)
+            let state = plan::target_of(&r, plan_opts).1.and_then(|ns| states.get(&ns).cloned());
+            plan::plan_release(h3, client, catalog.as_ref(), r, state, plan_opts, stamp)
         })
-        .buffer_unordered(opts.concurrency)
+        .buffer_unordered(plan_opts.concurrency)
         .collect()
         .await;
     plans.sort_by(|a, b| a.name.cmp(&b.name));
     // After the verbatim revisions: the revision mapping removed APIs (releases apis --fix).
-    let apis_ctx = match ApisContext::load(&client, !args.no_map_apis, limits).await {
+    let apis_ctx = match ApisContext::load(client, !opts.no_map_apis, limits).await {
         Ok(c) => Some(c),
         Err(e) => {
             eprintln!("warning: removed Kubernetes APIs not checked: {e}");
@@ -157,58 +290,56 @@ pub async fn run(ctx: &Context<'_>, args: Migrate2to3Args) -> Result<Outcome, Ap
             });
         }
     }
-    if table {
-        print!("{}", render_plan(&plans, &args));
-    }
-    let blocked = plans.iter().filter(|p| p.blocked()).count();
-    if args.dry_run {
-        if !table {
-            let view = RunView { dry_run: true, warnings, backup_dir: None, releases: plans.iter().map(|p| plan_view(p, None)).collect(), interrupted: false };
-            crate::output::print_structured(&view, args.output)?;
-        } else {
-            println!("\nDry run: nothing was changed.{}", if blocked > 0 { format!(" {blocked} release(s) blocked.") } else { String::new() });
-        }
-        return Ok(if blocked > 0 { Outcome::PartialFailure } else { Outcome::Success });
-    }
+    (plans, apis_ctx)
+}
 
-    // Confirm when anything would change.
-    let work = plans.iter().filter(|p| !p.blocked()).map(|p| pending_writes(p, &args)).sum::<usize>();
-    let mut writer = writer;
+/// Ask when anything would change; then arm `stop` and create the backup directory if anything is deleted
+/// or replaced.
+fn confirm(plans: &[ReleasePlan], opts: &Migrate2to3Options, stop: &StopSignal, writer: &mut Writer) -> Result<(), AppError> {
+    let work = plans.iter().filter(|p| !p.blocked()).map(|p| pending_writes(p, opts.delete_v2_releases)).sum::<usize>();
     if work > 0 {
         let runnable = plans.iter().filter(|p| !p.blocked()).count();
         let question = format!(
             "Migrate {runnable} release(s) to Helm 3 ({work} write(s){})?",
-            if args.delete_v2_releases { ", deleting their Helm 2 records after verification" } else { "" }
+            if opts.delete_v2_releases { ", deleting their Helm 2 records after verification" } else { "" }
         );
-        if !crate::interact::confirm(&question, args.yes)? {
+        if !crate::interact::confirm(&question, opts.yes)? {
             return Err(AppError::Failed("aborted: nothing was changed".into()));
         }
         stop.arm();
-        let needs_backup = args.delete_v2_releases
+        let needs_backup = opts.delete_v2_releases
             || plans.iter().any(|p| p.revisions.iter().any(|r| r.action == Action::Replace) || p.apis.as_ref().is_some_and(|a| a.writes()));
         if needs_backup {
-            let dir = BackupDir::create(args.backup_dir.as_deref(), "migrate2to3")
+            let dir = BackupDir::create(opts.backup_dir.as_deref(), "migrate2to3")
                 .map_err(|e| AppError::Io(format!("cannot create the backup directory: {e}")))?;
-            if table {
+            if opts.table() {
                 println!("Backups of records deleted or replaced go to {}", dir.path().display());
             }
             writer.backup = Some(dir);
         }
     }
+    Ok(())
+}
 
-    // Execute: from here the first Ctrl-C lets writes in flight settle.
-    stop.arm();
-    let bar = if selection_is_all(&selection) && table { crate::interact::progress(plans.len() as u64, "migrating") } else { indicatif::ProgressBar::hidden() };
-    let ownership = opts.ownership;
-    let writer = Arc::new(writer);
+/// Migrate every planned release (bounded concurrency), then its removed-API step; each result is shown as
+/// it comes.
+async fn execute_all(
+    plans: &[ReleasePlan],
+    writer: &Arc<Writer>,
+    apis_ctx: Option<&ApisContext>,
+    opts: &Migrate2to3Options,
+    ownership: bool,
+) -> Executed {
+    let table = opts.table();
+    let bar = if selection_is_all(&opts.selection) && table { crate::interact::progress(plans.len() as u64, "migrating") } else { indicatif::ProgressBar::hidden() };
     let mut results: BTreeMap<String, ReleaseResult> = BTreeMap::new();
     let mut api_steps: BTreeMap<String, apis_migrate::ApiStep> = BTreeMap::new();
     {
         let mut running = stream::iter(plans.iter())
             .map(|p| {
                 let writer = writer.clone();
-                let ctx = apis_ctx.as_ref().filter(|c| c.map);
-                let backup_dir = args.backup_dir.clone();
+                let ctx = apis_ctx.filter(|c| c.map);
+                let backup_dir = opts.backup_dir.clone();
                 async move {
                     let r = exec::execute(&writer, p, ownership).await;
                     let mut step = p.apis.clone();
@@ -250,9 +381,22 @@ pub async fn run(ctx: &Context<'_>, args: Migrate2to3Args) -> Result<Outcome, Ap
         }
     }
     bar.finish_and_clear();
-    let interrupted = stop.requested() || results.values().any(|r| r.outcome == ReleaseOutcome::Interrupted);
+    (results, api_steps)
+}
+
+/// The summary (table) or the run's view (structured), how to resume, and the outcome.
+fn report(
+    ctx: &Context<'_>,
+    plans: &[ReleasePlan],
+    executed: Executed,
+    warnings: Vec<String>,
+    writer: &Writer,
+    opts: &Migrate2to3Options,
+    interrupted: bool,
+) -> Result<Outcome, AppError> {
+    let (mut results, mut api_steps) = executed;
     let failed = results.values().filter(|r| r.outcome == ReleaseOutcome::Failed).count();
-    if table {
+    if opts.table() {
         let count = |o: ReleaseOutcome| results.values().filter(|r| r.outcome == o).count();
         let stuck = api_steps.values().filter(|s| s.not_upgradable()).count();
         println!(
@@ -287,7 +431,7 @@ pub async fn run(ctx: &Context<'_>, args: Migrate2to3Args) -> Result<Outcome, Ap
                 .collect(),
             interrupted,
         };
-        crate::output::print_structured(&view, args.output)?;
+        crate::output::print_structured(&view, opts.output)?;
     }
     if interrupted {
         eprintln!("interrupted: run the same command again to finish: {}", crate::commands::context::resume_command(ctx));
@@ -295,39 +439,19 @@ pub async fn run(ctx: &Context<'_>, args: Migrate2to3Args) -> Result<Outcome, Ap
     Ok(if failed > 0 || interrupted { Outcome::PartialFailure } else { Outcome::Success })
 }
 
-fn selection(args: &Migrate2to3Args) -> Result<Selection, AppError> {
-    if args.all {
-        if args.werf.project.is_some() {
-            return Err(AppError::Usage("--all and --project select releases differently; use one".into()));
-        }
-        return Ok(Selection::All);
-    }
-    if !args.releases.is_empty() {
-        if args.werf.project.is_some() {
-            return Err(AppError::Usage("give release names or --project/--env, not both".into()));
-        }
-        return Ok(Selection::Names(args.releases.clone()));
-    }
-    if args.werf.project.is_some() || args.werf.werf_config.is_some() {
-        let names = super::resolve_release_names(&args.werf, None, None)?;
-        return Ok(Selection::Names(vec![names.release]));
-    }
-    Err(AppError::Usage("name the releases to migrate, or use --all, or --project P --env E (see --help)".into()))
-}
-
 fn selection_is_all(s: &Selection) -> bool {
     matches!(s, Selection::All) || matches!(s, Selection::Names(n) if n.len() > 1)
 }
 
 /// How many writes a plan makes at most (records, ownership patches, Helm 2 deletions).
-fn pending_writes(p: &ReleasePlan, args: &Migrate2to3Args) -> usize {
+fn pending_writes(p: &ReleasePlan, delete_v2_releases: bool) -> usize {
     let records = p.revisions.iter().filter(|r| r.action.writes()).count() + p.apis.as_ref().map_or(0, |a| if a.writes() { 2 } else { 0 });
     let stamps = p
         .ownership
         .as_ref()
         .map(|o| o.objects.iter().filter(|(_, s)| matches!(s, LiveState::NeedsStamp | LiveState::Error(_))).count())
         .unwrap_or(0);
-    let deletes = if args.delete_v2_releases {
+    let deletes = if delete_v2_releases {
         p.revisions.iter().filter(|r| r.action.has_copy()).map(|r| r.v2_objects.len()).sum()
     } else {
         0
@@ -354,10 +478,10 @@ fn ranges(revs: &[i32]) -> String {
     out.join(", ")
 }
 
-fn render_plan(plans: &[ReleasePlan], args: &Migrate2to3Args) -> String {
+fn render_plan(plans: &[ReleasePlan], opts: &Migrate2to3Options) -> String {
     let mut s = String::new();
     for p in plans {
-        let _ = writeln!(s, "\nRELEASE {} → {} in namespace {} ({})", p.name, p.target_name, if p.target_namespace.is_empty() { "?" } else { &p.target_namespace }, args.storage.release_storage.as_deref().map(str::to_string).unwrap_or_else(|| storage_word(p)));
+        let _ = writeln!(s, "\nRELEASE {} → {} in namespace {} ({})", p.name, p.target_name, if p.target_namespace.is_empty() { "?" } else { &p.target_namespace }, opts.release_storage.as_deref().map(str::to_string).unwrap_or_else(|| storage_word(p)));
         if !p.revisions.is_empty() {
             let rows: Vec<Vec<String>> = p
                 .revisions
@@ -421,7 +545,7 @@ fn render_plan(plans: &[ReleasePlan], args: &Migrate2to3Args) -> String {
                 }
             }
         }
-        if args.delete_v2_releases {
+        if opts.delete_v2_releases {
             let n: usize = p.revisions.iter().filter(|r| r.action.has_copy()).map(|r| r.v2_objects.len()).sum();
             let _ = writeln!(s, "  Helm 2 records: {n} deleted after every revision is verified (backed up first)");
         } else if !p.revisions.is_empty() {
@@ -627,13 +751,13 @@ fn plan_view(p: &ReleasePlan, result: Option<ReleaseResult>) -> PlanView {
 }
 
 async fn run_cleanup(
-    args: Migrate2to3Args,
+    options: &Migrate2to3Options,
     mut writer: Writer,
     releases: Vec<plan::V2Release>,
     warnings: Vec<String>,
     opts: PlanOptions,
 ) -> Result<Outcome, AppError> {
-    let table = args.output == OutputFormat::Table;
+    let table = options.output == OutputFormat::Table;
     let namespaces = cleanup::namespaces(&releases, &opts);
     let states = plan::namespace_states(&writer.client, &writer.h3, namespaces).await;
     let mut items: Vec<CleanupItem> = cleanup::plan(&writer.h3, releases, &states, &opts).await;
@@ -647,19 +771,19 @@ async fn run_cleanup(
         }
     }
     let judged_failed = items.iter().any(|i| i.failed);
-    if args.dry_run || to_delete == 0 {
+    if options.dry_run || to_delete == 0 {
         if table {
-            println!("\n{}", if args.dry_run { "Dry run: nothing was changed." } else { "Nothing to delete." });
+            println!("\n{}", if options.dry_run { "Dry run: nothing was changed." } else { "Nothing to delete." });
         } else {
-            crate::output::print_structured(&serde_json::json!({"dryRun": args.dry_run, "warnings": warnings, "records": items}), args.output)?;
+            crate::output::print_structured(&serde_json::json!({"dryRun": options.dry_run, "warnings": warnings, "records": items}), options.output)?;
         }
         return Ok(if judged_failed { Outcome::PartialFailure } else { Outcome::Success });
     }
-    if !crate::interact::confirm(&format!("Delete {to_delete} Helm 2 record(s) that have an equal Helm 3 copy?"), args.yes)? {
+    if !crate::interact::confirm(&format!("Delete {to_delete} Helm 2 record(s) that have an equal Helm 3 copy?"), options.yes)? {
         return Err(AppError::Failed("aborted: nothing was changed".into()));
     }
     writer.stop.arm();
-    let dir = BackupDir::create(args.backup_dir.as_deref(), "migrate2to3-cleanup")
+    let dir = BackupDir::create(options.backup_dir.as_deref(), "migrate2to3-cleanup")
         .map_err(|e| AppError::Io(format!("cannot create the backup directory: {e}")))?;
     if table {
         println!("Backups go to {}", dir.path().display());
@@ -680,7 +804,7 @@ async fn run_cleanup(
     } else {
         crate::output::print_structured(
             &serde_json::json!({"dryRun": false, "warnings": warnings, "backupDir": writer.backup.as_ref().map(|d| d.path().display().to_string()), "records": items, "interrupted": interrupted}),
-            args.output,
+            options.output,
         )?;
     }
     Ok(if failed || interrupted { Outcome::PartialFailure } else { Outcome::Success })
