@@ -152,7 +152,7 @@ fn emulator_protobuf_lists_match_the_real_servers_emulator_only() {
             loop {
                 let page = c
                     .rt
-                    .block_on(store.list_raw(Some("fx-helm3"), "owner=helm", 2, token.as_deref(), kubectl_werf::storage::shape::Shape::Full))
+                    .block_on(store.lister().list_raw(Some("fx-helm3"), "owner=helm", 2, token.as_deref(), kubectl_werf::storage::shape::Shape::Full))
                     .unwrap();
                 assert_eq!(page.body.is_protobuf(), protobuf_on);
                 token = page.continue_token.clone();
@@ -164,7 +164,7 @@ fn emulator_protobuf_lists_match_the_real_servers_emulator_only() {
             assert_eq!(comparable(got(&all)), want, "{file}, protobuf {protobuf_on}");
             let metas = c
                 .rt
-                .block_on(store.list_raw(Some("fx-helm3"), "owner=helm", 0, None, kubectl_werf::storage::shape::Shape::Meta))
+                .block_on(store.lister().list_raw(Some("fx-helm3"), "owner=helm", 0, None, kubectl_werf::storage::shape::Shape::Meta))
                 .unwrap();
             assert_eq!(metas.body.is_protobuf(), protobuf_on);
             let infos = metas.body.infos().unwrap();

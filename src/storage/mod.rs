@@ -1,4 +1,8 @@
 //! Release storage: codecs and drivers. The only code that reads or writes release records.
+//!
+//! Inside, from the bottom up: `record_object` (a record object, whichever kind holds it), `shape`,
+//! `codec`, `drivers`; `protobuf` and `rawlist` (LIST answers); `objects` (the object store and its
+//! settled writes); `helm3`, `helm2`, `listing`, `backup`; `scope` (which releases a command line selects).
 
 pub mod codec;
 pub mod backup;
@@ -9,6 +13,7 @@ pub mod listing;
 pub mod objects;
 pub mod protobuf;
 pub mod rawlist;
+pub mod record_object;
 pub mod scope;
 pub mod shape;
 

@@ -20,74 +20,13 @@ use kube::api::{Api, DeleteParams, PostParams, Preconditions};
 use kube::Client;
 
 use super::codec::{self, DATA_KEY, DecodeLimits};
+use super::rawlist;
+pub use super::record_object::{ObjectInfo, ObjectKind, RawObject, malformed_list};
+use super::record_object::{configmap_raw, secret_raw};
 use super::shape::Shape;
 use crate::error::describe_kube_error;
 use crate::retry::{WRITE_ATTEMPTS, write_is_unsure, write_pause};
 use crate::stop::StopSignal;
-
-/// Which Kubernetes kind holds a record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ObjectKind {
-    Secret,
-    ConfigMap,
-}
-
-impl ObjectKind {
-    pub fn resource(self) -> &'static str {
-        match self {
-            ObjectKind::Secret => "secrets",
-            ObjectKind::ConfigMap => "configmaps",
-        }
-    }
-
-    pub fn kind(self) -> &'static str {
-        match self {
-            ObjectKind::Secret => "Secret",
-            ObjectKind::ConfigMap => "ConfigMap",
-        }
-    }
-}
-
-/// Identity and labels of a stored record object.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObjectInfo {
-    pub kind: ObjectKind,
-    pub namespace: String,
-    pub name: String,
-    pub labels: BTreeMap<String, String>,
-    pub resource_version: Option<String>,
-    pub uid: Option<String>,
-    pub creation_timestamp: Option<String>,
-    /// A Secret's `type` (Helm 3 writes `helm.sh/release.v1`; Tiller writes none).
-    pub secret_type: Option<String>,
-}
-
-impl ObjectInfo {
-    pub(super) fn from_meta(kind: ObjectKind, meta: ObjectMeta, fallback_namespace: Option<&str>, secret_type: Option<String>) -> Self {
-        ObjectInfo {
-            kind,
-            namespace: meta.namespace.or_else(|| fallback_namespace.map(String::from)).unwrap_or_default(),
-            name: meta.name.unwrap_or_default(),
-            labels: meta.labels.unwrap_or_default(),
-            resource_version: meta.resource_version,
-            uid: meta.uid,
-            creation_timestamp: meta.creation_timestamp.map(|t| t.0.to_string()),
-            secret_type,
-        }
-    }
-
-    /// `namespace/name`, how errors name a record.
-    pub fn key(&self) -> String {
-        format!("{}/{}", self.namespace, self.name)
-    }
-}
-
-/// A record object with its payload (the base64 text under `data.release`, if present).
-#[derive(Debug, Clone)]
-pub struct RawObject {
-    pub info: ObjectInfo,
-    pub payload: Option<Vec<u8>>,
-}
 
 /// One page of a LIST.
 pub struct Page<T> {
@@ -178,6 +117,28 @@ impl ObjectStore {
 
     pub fn client(&self) -> Client {
         self.client.clone()
+    }
+
+    /// The raw (protobuf-asking) LISTs of this kind, for readers that decode pages themselves.
+    pub fn lister(&self) -> rawlist::RawLister {
+        rawlist::RawLister::new(self.client.clone(), self.kind)
+    }
+
+    /// [`rawlist::RawLister::list_raw_retried`] on this kind.
+    pub async fn list_raw_retried(
+        &self,
+        ns: Option<&str>,
+        selector: &str,
+        limit: u32,
+        continue_token: Option<&str>,
+        shape: Shape,
+    ) -> Result<rawlist::RawPage, kube::Error> {
+        self.lister().list_raw_retried(ns, selector, limit, continue_token, shape).await
+    }
+
+    /// [`rawlist::RawLister::any_in_cache`] on this kind.
+    pub async fn any_in_cache(&self, ns: Option<&str>, selector: &str) -> Result<bool, kube::Error> {
+        self.lister().any_in_cache(ns, selector).await
     }
 
     fn secrets(&self, ns: Option<&str>) -> Api<Secret> {
@@ -470,23 +431,8 @@ impl ObjectStore {
 pub const PAYLOAD_PAGE: u32 = 100;
 pub const META_PAGE: u32 = 500;
 
-/// An answer whose items could not be decoded: not worth another try.
-pub fn malformed_list(what: String) -> kube::Error {
-    kube::Error::SerdeError(<serde_json::Error as serde::de::Error>::custom(format!("malformed LIST answer: {what}")))
-}
-
 fn non_empty(s: Option<String>) -> Option<String> {
     s.filter(|s| !s.is_empty())
-}
-
-pub(super) fn secret_raw(s: Secret, ns: Option<&str>) -> RawObject {
-    let payload = s.data.and_then(|mut d| d.remove(DATA_KEY)).map(|b| b.0);
-    RawObject { info: ObjectInfo::from_meta(ObjectKind::Secret, s.metadata, ns, s.type_), payload }
-}
-
-pub(super) fn configmap_raw(c: ConfigMap, ns: Option<&str>) -> RawObject {
-    let payload = c.data.and_then(|mut d| d.remove(DATA_KEY)).map(String::into_bytes);
-    RawObject { info: ObjectInfo::from_meta(ObjectKind::ConfigMap, c.metadata, ns, None), payload }
 }
 
 /// A record object to write: name, labels, and the payload text.

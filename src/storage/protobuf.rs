@@ -13,7 +13,7 @@ use bytes::Bytes;
 use prost::Message;
 
 use super::codec::DATA_KEY;
-use super::objects::{ObjectInfo, ObjectKind, RawObject};
+use super::record_object::{ObjectInfo, ObjectKind, RawObject};
 
 pub const MAGIC: &[u8] = b"k8s\0";
 

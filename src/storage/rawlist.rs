@@ -13,7 +13,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::ListParams;
 
-use super::objects::{ObjectInfo, ObjectKind, ObjectStore, RawObject, configmap_raw, malformed_list as malformed, secret_raw};
+use super::record_object::{ObjectInfo, ObjectKind, RawObject, configmap_raw, malformed_list as malformed, secret_raw};
 use super::protobuf;
 use super::shape::Shape;
 
@@ -102,11 +102,22 @@ struct JsonMetaItem {
     metadata: ObjectMeta,
 }
 
-impl ObjectStore {
+/// Sends the raw LISTs of one kind of record object (the object store's LISTs go through it).
+#[derive(Clone)]
+pub struct RawLister {
+    client: kube::Client,
+    kind: ObjectKind,
+}
+
+impl RawLister {
+    pub fn new(client: kube::Client, kind: ObjectKind) -> Self {
+        RawLister { client, kind }
+    }
+
     fn list_path(&self, ns: Option<&str>) -> String {
         match ns {
-            Some(ns) => format!("/api/v1/namespaces/{ns}/{}", self.kind().resource()),
-            None => format!("/api/v1/{}", self.kind().resource()),
+            Some(ns) => format!("/api/v1/namespaces/{ns}/{}", self.kind.resource()),
+            None => format!("/api/v1/{}", self.kind.resource()),
         }
     }
 
@@ -150,7 +161,7 @@ impl ObjectStore {
             Shape::Meta => protobuf::ACCEPT_META,
         };
         req.headers_mut().insert(http::header::ACCEPT, http::HeaderValue::from_static(accept));
-        let res = self.client().send(req.map(kube::client::Body::from)).await?;
+        let res = self.client.send(req.map(kube::client::Body::from)).await?;
         let code = res.status().as_u16();
         let content_type =
             res.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
@@ -158,7 +169,7 @@ impl ObjectStore {
         if code >= 400 {
             return Err(api_error(code, &content_type, body));
         }
-        let kind = self.kind();
+        let kind = self.kind;
         let fallback_namespace = ns.map(String::from);
         if protobuf::is_protobuf(&content_type) {
             let (_, list) = protobuf::unwrap(body).map_err(malformed)?;
