@@ -97,7 +97,8 @@ fn bench_apis_scan_against_list() {
                         r.manifest = legacy.manifest.clone();
                         r.hooks = apis_fixtures::helm3_release("x", ns, 1, r.info.status.clone(), "", legacy).hooks;
                     }
-                    let secret: Secret = serde_json::from_value(synthetic_releases::secret(&r, synthetic_releases::created_at(i, rev))).unwrap();
+                    let secret: Secret =
+                        serde_json::from_value(synthetic_releases::secret(&r, synthetic_releases::created_at(i, rev))).unwrap();
                     let api: Api<Secret> = Api::namespaced(client, ns);
                     match api.create(&PostParams::default(), &secret).await {
                         Ok(_) => 1,
@@ -128,9 +129,17 @@ fn bench_apis_scan_against_list() {
     assert_eq!(listed.iter().filter(|r| r["namespace"].as_str().is_some_and(|n| n.starts_with("bench-apis-"))).count(), releases);
     let (_, _, out) = timed(&mut scan(&c), &[3]);
     let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
-    let found = report["releases"].as_array().unwrap().iter().filter(|r| r["namespace"].as_str().is_some_and(|n| n.starts_with("bench-apis-"))).count();
+    let found = report["releases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["namespace"].as_str().is_some_and(|n| n.starts_with("bench-apis-")))
+        .count();
     assert_eq!(found, releases.div_ceil(10));
-    eprintln!("scan: {} releases, {} revisions, {} objects read; {found} hold removed APIs", report["scanned"]["releases"], report["scanned"]["revisions"], report["scanned"]["objects"]);
+    eprintln!(
+        "scan: {} releases, {} revisions, {} objects read; {found} hold removed APIs",
+        report["scanned"]["releases"], report["scanned"]["revisions"], report["scanned"]["objects"]
+    );
 
     let (mut lw, mut lr, mut sw, mut sr) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..runs {
@@ -142,7 +151,9 @@ fn bench_apis_scan_against_list() {
         sr.push(r as f64);
     }
     let (l, s) = (median(lw.clone()), median(sw.clone()));
-    println!("\n| command (real kube-apiserver 1.36, {releases} releases x {revisions} revisions, median of {runs}) | wall time | peak RSS |");
+    println!(
+        "\n| command (real kube-apiserver 1.36, {releases} releases x {revisions} revisions, median of {runs}) | wall time | peak RSS |"
+    );
     println!("|---|---|---|");
     println!("| `kubectl werf releases list -A -o json --max 0` | {l:.3} s | {:.0} MiB |", median(lr) / 1024.0);
     println!("| `kubectl werf releases apis -A -o json` | {s:.3} s ({:.2}x) | {:.0} MiB |", s / l, median(sr) / 1024.0);

@@ -14,8 +14,8 @@ use std::time::Instant;
 
 use common::{TestCluster, run};
 use futures::stream::{self, StreamExt};
-use kubectl_werf::storage::{Helm2Storage, Helm3Driver};
 use kubectl_werf::storage::codec::{self, DecodeLimits, LabelStamp};
+use kubectl_werf::storage::{Helm2Storage, Helm3Driver};
 use kubectl_werf::storage::{Helm2Store, Helm3Store, ObjectKind};
 
 fn env_num(name: &str, default: usize) -> usize {
@@ -96,13 +96,33 @@ fn bench_migrate_vs_kubectl_create() {
 
     let backup = c.dir.path().join("bench-backup");
     let t = Instant::now();
-    let out = run(c.werf().args(["migrate2to3", "--cleanup", "--all", "--tiller-namespace", &tiller, "--yes", "-o", "json", "--backup-dir", backup.to_str().unwrap()]));
+    let out = run(c.werf().args([
+        "migrate2to3",
+        "--cleanup",
+        "--all",
+        "--tiller-namespace",
+        &tiller,
+        "--yes",
+        "-o",
+        "json",
+        "--backup-dir",
+        backup.to_str().unwrap(),
+    ]));
     let cleanup = t.elapsed();
     assert!(out.status.success(), "cleanup: {}", String::from_utf8_lossy(&out.stderr));
 
-    eprintln!("\n== migrate2to3 benchmark: {releases} releases × {revisions} revisions = {total} records, {:.1} MiB of Secret data", bytes as f64 / 1048576.0);
-    eprintln!("kubectl create -f ({total} Secrets, same size):                 {kubectl:>8.2?}  ({:.0} records/s)", total as f64 / kubectl.as_secs_f64());
-    eprintln!("migrate2to3 --all (plan, convert, create, read back, ownership): {migrate:>8.2?}  ({:.0} records/s)", total as f64 / migrate.as_secs_f64());
+    eprintln!(
+        "\n== migrate2to3 benchmark: {releases} releases × {revisions} revisions = {total} records, {:.1} MiB of Secret data",
+        bytes as f64 / 1048576.0
+    );
+    eprintln!(
+        "kubectl create -f ({total} Secrets, same size):                 {kubectl:>8.2?}  ({:.0} records/s)",
+        total as f64 / kubectl.as_secs_f64()
+    );
+    eprintln!(
+        "migrate2to3 --all (plan, convert, create, read back, ownership): {migrate:>8.2?}  ({:.0} records/s)",
+        total as f64 / migrate.as_secs_f64()
+    );
     eprintln!("migrate2to3 --all again (everything skipped):                  {rerun:>8.2?}");
     eprintln!("migrate2to3 --cleanup --all (compare, back up, delete):        {cleanup:>8.2?}");
     eprintln!("speed-up over kubectl create: {:.2}x", kubectl.as_secs_f64() / migrate.as_secs_f64());

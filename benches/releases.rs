@@ -166,7 +166,15 @@ fn blob_for(base: &Release, kb: usize) -> usize {
 
 /// Create releases `from..to` (x `revisions`) through the API, 64 creates in flight.
 #[allow(clippy::too_many_arguments)]
-fn seed(c: &common::TestCluster, namespaces: &[String], base: &Release, from: usize, to: usize, revisions: usize, blob: usize) -> (usize, f64) {
+fn seed(
+    c: &common::TestCluster,
+    namespaces: &[String],
+    base: &Release,
+    from: usize,
+    to: usize,
+    revisions: usize,
+    blob: usize,
+) -> (usize, f64) {
     let started = Instant::now();
     let bytes = std::sync::atomic::AtomicUsize::new(0);
     let client = c.client.clone();
@@ -383,13 +391,28 @@ fn bench_status_history() {
         assert_eq!(ours, theirs, "{verb}: ours and helm3's differ");
         let (reqs, _) = requests(werf(verb));
         let tools = [
-            Tool { name: if verb == "status" { "kubectl werf releases status" } else { "kubectl werf releases history" }, cmd: Box::new(move || werf(verb)), runs },
-            Tool { name: if verb == "status" { "helm3 status" } else { "helm3 history --max 1000" }, cmd: Box::new(move || helm(3, verb)), runs },
-            Tool { name: if verb == "status" { "helm4 status" } else { "helm4 history --max 1000" }, cmd: Box::new(move || helm(4, verb)), runs },
+            Tool {
+                name: if verb == "status" { "kubectl werf releases status" } else { "kubectl werf releases history" },
+                cmd: Box::new(move || werf(verb)),
+                runs,
+            },
+            Tool {
+                name: if verb == "status" { "helm3 status" } else { "helm3 history --max 1000" },
+                cmd: Box::new(move || helm(3, verb)),
+                runs,
+            },
+            Tool {
+                name: if verb == "status" { "helm4 status" } else { "helm4 history --max 1000" },
+                cmd: Box::new(move || helm(4, verb)),
+                runs,
+            },
         ];
         let med = measure(&tools, &dir);
         let (ow, or) = med[0];
-        eprintln!("\n`{verb}` of a release with {revisions} revisions ({kb} KB) on the {}: output equal to helm3's; {reqs} requests by us; medians of {runs} runs", mode(&c));
+        eprintln!(
+            "\n`{verb}` of a release with {revisions} revisions ({kb} KB) on the {}: output equal to helm3's; {reqs} requests by us; medians of {runs} runs",
+            mode(&c)
+        );
         eprintln!("| command | wall s | peak RSS MiB | wall vs ours | RSS vs ours |");
         eprintln!("|---|---|---|---|---|");
         for (t, (w, r)) in tools.iter().zip(&med) {

@@ -605,7 +605,9 @@ pub enum ReleasesCommand {
     )]
     History(ReleasesHistoryArgs),
     /// Status of one release (helm status).
-    #[command(after_help = "Examples:\n  kubectl werf releases status shop -n shop\n  kubectl werf releases status shop -n shop -o json\n  kubectl werf releases status shop -n shop --revision 2")]
+    #[command(
+        after_help = "Examples:\n  kubectl werf releases status shop -n shop\n  kubectl werf releases status shop -n shop -o json\n  kubectl werf releases status shop -n shop --revision 2"
+    )]
     Status(ReleasesStatusArgs),
     /// Details of one release (helm get).
     #[command(

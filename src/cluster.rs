@@ -4,8 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use kube::config::{
-    AuthInfo, Cluster as KubeconfigCluster, Context, KubeConfigOptions, Kubeconfig, NamedAuthInfo, NamedCluster,
-    NamedContext,
+    AuthInfo, Cluster as KubeconfigCluster, Context, KubeConfigOptions, Kubeconfig, NamedAuthInfo, NamedCluster, NamedContext,
 };
 
 use crate::error::ClusterError;
@@ -28,10 +27,7 @@ pub struct ClusterAccess {
 pub fn kubeconfig_paths(settings: &ConnectionSettings, env: &dyn EnvLookup) -> Result<Vec<PathBuf>, ClusterError> {
     if let Some(path) = &settings.kubeconfig {
         if !path.exists() {
-            return Err(ClusterError::Kubeconfig {
-                path: path.display().to_string(),
-                reason: "no such file or directory".into(),
-            });
+            return Err(ClusterError::Kubeconfig { path: path.display().to_string(), reason: "no such file or directory".into() });
         }
         return Ok(vec![path.clone()]);
     }
@@ -46,16 +42,11 @@ pub fn kubeconfig_paths(settings: &ConnectionSettings, env: &dyn EnvLookup) -> R
 pub fn load_kubeconfig(paths: &[PathBuf]) -> Result<Option<Kubeconfig>, ClusterError> {
     let mut merged: Option<Kubeconfig> = None;
     for path in paths {
-        let config = Kubeconfig::read_from(path).map_err(|e| ClusterError::Kubeconfig {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
+        let config = Kubeconfig::read_from(path)
+            .map_err(|e| ClusterError::Kubeconfig { path: path.display().to_string(), reason: e.to_string() })?;
         merged = Some(match merged {
             None => config,
-            Some(m) => m.merge(config).map_err(|e| ClusterError::Kubeconfig {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            })?,
+            Some(m) => m.merge(config).map_err(|e| ClusterError::Kubeconfig { path: path.display().to_string(), reason: e.to_string() })?,
         });
     }
     Ok(merged)
@@ -67,11 +58,8 @@ pub async fn resolve_config(settings: &ConnectionSettings, env: &dyn EnvLookup) 
     let mut config = match kubeconfig {
         Some(kc) if has_usable_context(&kc, settings) => {
             let kc = apply_overrides(kc, settings)?;
-            let options = KubeConfigOptions {
-                context: settings.context.clone(),
-                cluster: settings.cluster.clone(),
-                user: settings.user.clone(),
-            };
+            let options =
+                KubeConfigOptions { context: settings.context.clone(), cluster: settings.cluster.clone(), user: settings.user.clone() };
             kube::Config::from_custom_kubeconfig(kc, &options).await.map_err(|e| crate::credentials::kubeconfig_error(settings, &e))?
         }
         Some(_) | None if settings.server.is_some() => {
@@ -83,11 +71,8 @@ pub async fn resolve_config(settings: &ConnectionSettings, env: &dyn EnvLookup) 
         }
         Some(kc) => {
             // A kubeconfig without a usable context: say which context is missing, as kubectl does.
-            let options = KubeConfigOptions {
-                context: settings.context.clone(),
-                cluster: settings.cluster.clone(),
-                user: settings.user.clone(),
-            };
+            let options =
+                KubeConfigOptions { context: settings.context.clone(), cluster: settings.cluster.clone(), user: settings.user.clone() };
             kube::Config::from_custom_kubeconfig(kc, &options).await.map_err(|e| crate::credentials::kubeconfig_error(settings, &e))?
         }
         None => {
@@ -165,27 +150,26 @@ fn apply_overrides(mut kc: Kubeconfig, settings: &ConnectionSettings) -> Result<
         || settings.certificate_authority.is_some()
         || settings.insecure_skip_tls_verify
         || settings.tls_server_name.is_some();
-    if needs_cluster_change
-        && let Some(entry) = kc.clusters.iter_mut().find(|c| c.name == cluster_name) {
-            let cluster = entry.cluster.get_or_insert_with(KubeconfigCluster::default);
-            if let Some(server) = &settings.server {
-                cluster.server = Some(normalize_server(server));
-            }
-            if let Some(ca) = &settings.certificate_authority {
-                check_readable(ca)?;
-                cluster.certificate_authority = Some(ca.display().to_string());
-                cluster.certificate_authority_data = None;
-            }
-            if let Some(name) = &settings.tls_server_name {
-                cluster.tls_server_name = Some(name.clone());
-            }
-            if settings.insecure_skip_tls_verify {
-                cluster.insecure_skip_tls_verify = Some(true);
-                // kubectl refuses a CA together with insecure; dropping the CA is what the user asked for.
-                cluster.certificate_authority = None;
-                cluster.certificate_authority_data = None;
-            }
+    if needs_cluster_change && let Some(entry) = kc.clusters.iter_mut().find(|c| c.name == cluster_name) {
+        let cluster = entry.cluster.get_or_insert_with(KubeconfigCluster::default);
+        if let Some(server) = &settings.server {
+            cluster.server = Some(normalize_server(server));
         }
+        if let Some(ca) = &settings.certificate_authority {
+            check_readable(ca)?;
+            cluster.certificate_authority = Some(ca.display().to_string());
+            cluster.certificate_authority_data = None;
+        }
+        if let Some(name) = &settings.tls_server_name {
+            cluster.tls_server_name = Some(name.clone());
+        }
+        if settings.insecure_skip_tls_verify {
+            cluster.insecure_skip_tls_verify = Some(true);
+            // kubectl refuses a CA together with insecure; dropping the CA is what the user asked for.
+            cluster.certificate_authority = None;
+            cluster.certificate_authority_data = None;
+        }
+    }
     if let Some(token) = &settings.token {
         let auth = AuthInfo { token: Some(token.clone().into()), ..Default::default() };
         match user_name.as_ref().and_then(|u| kc.auth_infos.iter_mut().find(|a| &a.name == u)) {
@@ -403,11 +387,7 @@ mod tests {
     async fn server_and_token_flags_work_without_any_kubeconfig() {
         let dir = tempfile::tempdir().unwrap();
         let env = env_map(&[("HOME", dir.path().display().to_string())]);
-        let settings = ConnectionSettings {
-            server: Some("127.0.0.1:6443".into()),
-            token: Some("abc".into()),
-            ..Default::default()
-        };
+        let settings = ConnectionSettings { server: Some("127.0.0.1:6443".into()), token: Some("abc".into()), ..Default::default() };
         let config = resolve_config(&settings, &env).await.unwrap();
         assert_eq!(config.cluster_url.to_string(), "https://127.0.0.1:6443/");
         assert_eq!(config.default_namespace, "default");

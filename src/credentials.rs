@@ -110,9 +110,11 @@ struct ExecStatusOut {
 
 /// Run an exec credential plugin once, as client-go does. Blocking: call from a blocking thread.
 fn run_plugin(exec: &ExecConfig) -> Result<Credential, ExecCredentialError> {
-    let program = exec.command.as_deref().filter(|c| !c.is_empty()).ok_or_else(|| {
-        ExecCredentialError("the kubeconfig user's exec section has no command".into())
-    })?;
+    let program = exec
+        .command
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| ExecCredentialError("the kubeconfig user's exec section has no command".into()))?;
     let name = format!("{program:?}");
     let api_version = exec.api_version.clone().unwrap_or_else(|| "client.authentication.k8s.io/v1beta1".into());
     let terminal = std::io::stdin().is_terminal();
@@ -304,10 +306,9 @@ where
                         self.refreshing = None;
                         let cred = result.map_err(tower::BoxError::from)?;
                         let Some(token) = cred.token else {
-                            return Poll::Ready(Err(ExecCredentialError(
-                                "the exec credential plugin stopped giving a token".into(),
-                            )
-                            .into()));
+                            return Poll::Ready(
+                                Err(ExecCredentialError("the exec credential plugin stopped giving a token".into()).into()),
+                            );
                         };
                         let header = bearer(&token)?;
                         if let Ok(mut c) = source.cached.lock() {

@@ -24,7 +24,9 @@ pub enum AppError {
 pub enum SettingsError {
     #[error("invalid {what} {value:?}: {reason}")]
     Invalid { what: &'static str, value: String, reason: String },
-    #[error("release storage driver {0:?} is not supported: kubectl-werf reads and writes releases stored in Secrets or ConfigMaps (use secret or configmap)")]
+    #[error(
+        "release storage driver {0:?} is not supported: kubectl-werf reads and writes releases stored in Secrets or ConfigMaps (use secret or configmap)"
+    )]
     UnsupportedDriver(String),
 }
 

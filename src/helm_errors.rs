@@ -44,19 +44,16 @@ const QSTR: &str = r#""(?:[^"\\]|\\.)*""#;
 
 static SUBJECT_QUOTED: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(&format!(r#"(\S+) ({QSTR})(?: in namespace ({QSTR}))?$"#)).expect("valid regex"));
-static SUBJECT_PLAIN_NS: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r#"(\S+) (\S+) in namespace (\S*)$"#).expect("valid regex"));
+static SUBJECT_PLAIN_NS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#"(\S+) (\S+) in namespace (\S*)$"#).expect("valid regex"));
 static SUBJECT_PLAIN: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#"(\S+) (\S+)$"#).expect("valid regex"));
 static ACTION: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r#"(?i)continue with (install|update|upgrade)\s*:\s*$"#).expect("valid regex"));
 static PROBLEM_HEAD: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r#"^\s*;\s*(label|annotation) validation error:\s*"#).expect("valid regex"));
-static MISSING: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(r#"^missing key ({QSTR}|[^\s:;]+):\s*must be set to ({QSTR}|[^\s;]*)"#)).expect("valid regex")
-});
+static MISSING: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(&format!(r#"^missing key ({QSTR}|[^\s:;]+):\s*must be set to ({QSTR}|[^\s;]*)"#)).expect("valid regex"));
 static MISMATCH: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(&format!(r#"^key ({QSTR}|[^\s;]+) must equal ({QSTR}|[^\s;:]*):\s*current value is ({QSTR}|[^;]*)"#))
-        .expect("valid regex")
+    Regex::new(&format!(r#"^key ({QSTR}|[^\s;]+) must equal ({QSTR}|[^\s;:]*):\s*current value is ({QSTR}|[^;]*)"#)).expect("valid regex")
 });
 
 /// Every ownership error found in `text`, in order of appearance; exact repeats (Helm output often prints the
@@ -90,20 +87,10 @@ pub fn parse_bytes(bytes: &[u8]) -> Vec<OwnershipError> {
 fn parse_subject(before: &str, problems: Vec<Problem>) -> Option<OwnershipError> {
     let (kind, name, namespace, head) = if let Some(c) = SUBJECT_QUOTED.captures(before) {
         let whole = c.get(0)?;
-        (
-            c.get(1)?.as_str().to_string(),
-            go_unquote(c.get(2)?.as_str()),
-            c.get(3).map(|m| go_unquote(m.as_str())),
-            &before[..whole.start()],
-        )
+        (c.get(1)?.as_str().to_string(), go_unquote(c.get(2)?.as_str()), c.get(3).map(|m| go_unquote(m.as_str())), &before[..whole.start()])
     } else if let Some(c) = SUBJECT_PLAIN_NS.captures(before) {
         let whole = c.get(0)?;
-        (
-            c.get(1)?.as_str().to_string(),
-            c.get(2)?.as_str().to_string(),
-            Some(c.get(3)?.as_str().to_string()),
-            &before[..whole.start()],
-        )
+        (c.get(1)?.as_str().to_string(), c.get(2)?.as_str().to_string(), Some(c.get(3)?.as_str().to_string()), &before[..whole.start()])
     } else if let Some(c) = SUBJECT_PLAIN.captures(before) {
         let whole = c.get(0)?;
         (c.get(1)?.as_str().to_string(), c.get(2)?.as_str().to_string(), None, &before[..whole.start()])
@@ -114,9 +101,7 @@ fn parse_subject(before: &str, problems: Vec<Problem>) -> Option<OwnershipError>
         .captures(head)
         .and_then(|c| c.get(1))
         .map(|m| if m.as_str().eq_ignore_ascii_case("install") { HelmAction::Install } else { HelmAction::Upgrade });
-    let expected_of = |key: &str| {
-        problems.iter().find(|p| p.field == MetaField::Annotation && p.key == key).map(|p| p.expected.clone())
-    };
+    let expected_of = |key: &str| problems.iter().find(|p| p.field == MetaField::Annotation && p.key == key).map(|p| p.expected.clone());
     Some(OwnershipError {
         action,
         kind,
@@ -268,15 +253,9 @@ mod tests {
         let b = r#"Error: rendered manifests contain a resource that already exists. Unable to continue with install: IngressClass "nginx" in namespace "" exists and cannot be imported into the current release: invalid ownership metadata; annotation validation error: missing key "meta.helm.sh/release-namespace": must be set to "ingress""#;
         let c = "Unable to continue with update: Namespace shop exists and cannot be imported into the current release: invalid ownership metadata; annotation validation error: missing key \"meta.helm.sh/release-name\": must be set to app";
         let ga = parse(a);
-        assert_eq!(
-            (ga[0].kind.as_str(), ga[0].name.as_str(), ga[0].namespace.clone()),
-            ("ClusterRole", "system:reader", None)
-        );
+        assert_eq!((ga[0].kind.as_str(), ga[0].name.as_str(), ga[0].namespace.clone()), ("ClusterRole", "system:reader", None));
         let gb = parse(b);
-        assert_eq!(
-            (gb[0].kind.as_str(), gb[0].name.as_str(), gb[0].namespace.clone()),
-            ("IngressClass", "nginx", None)
-        );
+        assert_eq!((gb[0].kind.as_str(), gb[0].name.as_str(), gb[0].namespace.clone()), ("IngressClass", "nginx", None));
         assert_eq!(gb[0].release_namespace.as_deref(), Some("ingress"));
         let gc = parse(c);
         assert_eq!((gc[0].kind.as_str(), gc[0].name.as_str(), gc[0].namespace.clone()), ("Namespace", "shop", None));
@@ -423,17 +402,10 @@ mod tests {
         assert!(check(&"\"".repeat(100_000)).is_empty());
         // The last `must be set to "b"` before the marker reads as a subject (kind `to`, name `b`); the
         // problems are those after the marker: none.
-        let long_head = check(&format!(
-            "{}{}",
-            "; label validation error: missing key \"a\": must be set to \"b\"".repeat(500),
-            MARKER
-        ));
+        let long_head = check(&format!("{}{}", "; label validation error: missing key \"a\": must be set to \"b\"".repeat(500), MARKER));
         assert_eq!(long_head.iter().map(|e| (e.kind.as_str(), e.name.as_str(), e.problems.len())).collect::<Vec<_>>(), [("to", "b", 0)]);
         // 500 identical problems after the subject are all read.
-        let long_tail = check(&format!(
-            "x x{MARKER}{}",
-            "; label validation error: missing key \"a\": must be set to \"b\"".repeat(500)
-        ));
+        let long_tail = check(&format!("x x{MARKER}{}", "; label validation error: missing key \"a\": must be set to \"b\"".repeat(500)));
         assert_eq!(long_tail.iter().map(|e| (e.kind.as_str(), e.name.as_str(), e.problems.len())).collect::<Vec<_>>(), [("x", "x", 500)]);
     }
 }

@@ -24,8 +24,8 @@
 pub mod app;
 pub mod cli;
 pub mod cluster;
-pub mod credentials;
 pub mod commands;
+pub mod credentials;
 pub mod error;
 pub mod golang;
 pub mod helm_errors;

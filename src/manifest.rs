@@ -131,14 +131,9 @@ fn collect_objects(
         return;
     }
     match object_identity(&value) {
-        Ok((api_version, kind, name, namespace)) => out.push(Ok(ManifestObject {
-            api_version,
-            kind,
-            name,
-            namespace,
-            source: source.map(String::from),
-            object: value,
-        })),
+        Ok((api_version, kind, name, namespace)) => {
+            out.push(Ok(ManifestObject { api_version, kind, name, namespace, source: source.map(String::from), object: value }))
+        }
         Err(reason) if !(skip_non_objects && (value.get("apiVersion").is_none() || value.get("kind").is_none())) => {
             out.push(Err(err(reason)))
         }
@@ -165,8 +160,16 @@ fn object_identity(v: &Value) -> Result<(String, String, String, Option<String>)
 }
 
 /// Metadata the API server sets; a copy meant to be created again must not carry it.
-pub const SERVER_SET_METADATA: &[&str] =
-    &["uid", "resourceVersion", "creationTimestamp", "managedFields", "selfLink", "generation", "deletionTimestamp", "deletionGracePeriodSeconds"];
+pub const SERVER_SET_METADATA: &[&str] = &[
+    "uid",
+    "resourceVersion",
+    "creationTimestamp",
+    "managedFields",
+    "selfLink",
+    "generation",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+];
 
 /// Remove server-set metadata so the object can be created again.
 pub fn strip_server_metadata(object: &mut Value) {
@@ -228,7 +231,8 @@ mod tests {
 
     #[test]
     fn strips_server_metadata() {
-        let mut v: Value = serde_json::json!({"metadata": {"name": "a", "uid": "u", "resourceVersion": "1", "managedFields": [], "labels": {"x": "y"}}});
+        let mut v: Value =
+            serde_json::json!({"metadata": {"name": "a", "uid": "u", "resourceVersion": "1", "managedFields": [], "labels": {"x": "y"}}});
         strip_server_metadata(&mut v);
         assert_eq!(v, serde_json::json!({"metadata": {"name": "a", "labels": {"x": "y"}}}));
     }

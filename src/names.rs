@@ -44,9 +44,7 @@ pub enum NameError {
     LabelValue { value: String, reason: String },
     #[error("invalid annotation key {key:?}: {reason}")]
     AnnotationKey { key: String, reason: String },
-    #[error(
-        "annotations too long: keys and values total {total} bytes, must have at most {limit} bytes"
-    )]
+    #[error("annotations too long: keys and values total {total} bytes, must have at most {limit} bytes")]
     AnnotationsTooLong { total: usize, limit: usize },
     #[error("invalid key=value {input:?}: {reason}")]
     KeyValue { input: String, reason: String },
@@ -64,11 +62,7 @@ fn is_lower_alnum(b: u8) -> bool {
 fn matches_dns1123_label_shape(s: &str) -> bool {
     let b = s.as_bytes();
     match (b.first(), b.last()) {
-        (Some(&first), Some(&last)) => {
-            is_lower_alnum(first)
-                && is_lower_alnum(last)
-                && b.iter().all(|&c| is_lower_alnum(c) || c == b'-')
-        }
+        (Some(&first), Some(&last)) => is_lower_alnum(first) && is_lower_alnum(last) && b.iter().all(|&c| is_lower_alnum(c) || c == b'-'),
         _ => false,
     }
 }
@@ -81,8 +75,7 @@ fn matches_qualified_shape(s: &str) -> bool {
         (Some(&first), Some(&last)) => {
             first.is_ascii_alphanumeric()
                 && last.is_ascii_alphanumeric()
-                && b.iter()
-                    .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+                && b.iter().all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
         }
         _ => false,
     }
@@ -124,11 +117,7 @@ fn qualified_name_errors(s: &str) -> Vec<String> {
             if prefix.is_empty() {
                 errs.push("prefix part must be non-empty".to_string());
             } else {
-                errs.extend(
-                    dns1123_subdomain_errors(prefix)
-                        .into_iter()
-                        .map(|m| format!("prefix part {m}")),
-                );
+                errs.extend(dns1123_subdomain_errors(prefix).into_iter().map(|m| format!("prefix part {m}")));
             }
             *name
         }
@@ -158,11 +147,7 @@ fn label_value_errors(s: &str) -> Vec<String> {
 }
 
 fn into_result(errs: Vec<String>, make: impl FnOnce(String) -> NameError) -> Result<(), NameError> {
-    if errs.is_empty() {
-        Ok(())
-    } else {
-        Err(make(errs.join("; ")))
-    }
+    if errs.is_empty() { Ok(()) } else { Err(make(errs.join("; "))) }
 }
 
 /// DNS-1123 subdomain: at most 253 characters, dot-separated parts of lower-case alphanumerics and
@@ -184,63 +169,35 @@ pub fn validate_release_name(name: &str) -> Result<(), NameError> {
         errs.push("must be non-empty".to_string());
     } else {
         if name.len() > RELEASE_NAME_MAX_LEN {
-            errs.push(format!(
-                "{} (Helm's limit for release names)",
-                max_len_msg(RELEASE_NAME_MAX_LEN)
-            ));
+            errs.push(format!("{} (Helm's limit for release names)", max_len_msg(RELEASE_NAME_MAX_LEN)));
         }
-        errs.extend(
-            dns1123_subdomain_errors(name)
-                .into_iter()
-                .filter(|m| m != &max_len_msg(DNS1123_SUBDOMAIN_MAX_LEN)),
-        );
+        errs.extend(dns1123_subdomain_errors(name).into_iter().filter(|m| m != &max_len_msg(DNS1123_SUBDOMAIN_MAX_LEN)));
     }
-    into_result(errs, |reason| NameError::ReleaseName {
-        name: name.to_string(),
-        reason,
-    })
+    into_result(errs, |reason| NameError::ReleaseName { name: name.to_string(), reason })
 }
 
 /// Kubernetes' namespace rule: DNS-1123 label.
 pub fn validate_namespace_name(name: &str) -> Result<(), NameError> {
-    let errs = if name.is_empty() {
-        vec!["must be non-empty".to_string()]
-    } else {
-        dns1123_label_errors(name)
-    };
-    into_result(errs, |reason| NameError::NamespaceName {
-        name: name.to_string(),
-        reason,
-    })
+    let errs = if name.is_empty() { vec!["must be non-empty".to_string()] } else { dns1123_label_errors(name) };
+    into_result(errs, |reason| NameError::NamespaceName { name: name.to_string(), reason })
 }
 
 /// Label key: optional DNS-1123 subdomain prefix (<= 253) and `/`, then a name part (<= 63,
 /// `[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?`). The prefix must be lower case.
 pub fn validate_label_key(key: &str) -> Result<(), NameError> {
-    into_result(qualified_name_errors(key), |reason| NameError::LabelKey {
-        key: key.to_string(),
-        reason,
-    })
+    into_result(qualified_name_errors(key), |reason| NameError::LabelKey { key: key.to_string(), reason })
 }
 
 /// Label value: empty, or at most 63 characters of `[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?`.
 pub fn validate_label_value(value: &str) -> Result<(), NameError> {
-    into_result(label_value_errors(value), |reason| NameError::LabelValue {
-        value: value.to_string(),
-        reason,
-    })
+    into_result(label_value_errors(value), |reason| NameError::LabelValue { value: value.to_string(), reason })
 }
 
 /// Annotation key: a qualified name like a label key, but — as in Kubernetes'
 /// `ValidateAnnotations`, which lower-cases the key before checking — the prefix may contain
 /// upper-case letters.
 pub fn validate_annotation_key(key: &str) -> Result<(), NameError> {
-    into_result(qualified_name_errors(&key.to_ascii_lowercase()), |reason| {
-        NameError::AnnotationKey {
-            key: key.to_string(),
-            reason,
-        }
-    })
+    into_result(qualified_name_errors(&key.to_ascii_lowercase()), |reason| NameError::AnnotationKey { key: key.to_string(), reason })
 }
 
 /// Checks every key and value of a label set; stops at the first error.
@@ -264,10 +221,7 @@ where
     K: AsRef<str>,
     V: AsRef<str>,
 {
-    annotations
-        .into_iter()
-        .map(|(k, v)| k.as_ref().len() + v.as_ref().len())
-        .sum()
+    annotations.into_iter().map(|(k, v)| k.as_ref().len() + v.as_ref().len()).sum()
 }
 
 /// Checks every annotation key and the 256 KiB total of all keys and values of one object.
@@ -285,10 +239,7 @@ where
         total += k.len() + v.len();
     }
     if total > TOTAL_ANNOTATION_SIZE_LIMIT {
-        return Err(NameError::AnnotationsTooLong {
-            total,
-            limit: TOTAL_ANNOTATION_SIZE_LIMIT,
-        });
+        return Err(NameError::AnnotationsTooLong { total, limit: TOTAL_ANNOTATION_SIZE_LIMIT });
     }
     Ok(())
 }
@@ -298,16 +249,10 @@ where
 /// The key and value are not validated here; use the label/annotation validators.
 pub fn parse_key_value(input: &str) -> Result<(String, String), NameError> {
     let Some((key, value)) = input.split_once('=') else {
-        return Err(NameError::KeyValue {
-            input: input.to_string(),
-            reason: "expected key=value, found no '='".to_string(),
-        });
+        return Err(NameError::KeyValue { input: input.to_string(), reason: "expected key=value, found no '='".to_string() });
     };
     if key.is_empty() {
-        return Err(NameError::KeyValue {
-            input: input.to_string(),
-            reason: "key must be non-empty".to_string(),
-        });
+        return Err(NameError::KeyValue { input: input.to_string(), reason: "key must be non-empty".to_string() });
     }
     Ok((key.to_string(), value.to_string()))
 }

@@ -55,12 +55,7 @@ impl Problem {
     pub fn helm_text(&self) -> String {
         let detail = match &self.current {
             None => format!("missing key {}: must be set to {}", go_quote(&self.key), go_quote(&self.expected)),
-            Some(cur) => format!(
-                "key {} must equal {}: current value is {}",
-                go_quote(&self.key),
-                go_quote(&self.expected),
-                go_quote(cur)
-            ),
+            Some(cur) => format!("key {} must equal {}: current value is {}", go_quote(&self.key), go_quote(&self.expected), go_quote(cur)),
         };
         format!("{} validation error: {}", self.field.word(), detail)
     }
@@ -107,12 +102,7 @@ pub fn check(
     for (field, key, expected, map) in wanted {
         match map.get(key) {
             Some(v) if v == expected => {}
-            current => problems.push(Problem {
-                field,
-                key: key.to_string(),
-                expected: expected.to_string(),
-                current: current.cloned(),
-            }),
+            current => problems.push(Problem { field, key: key.to_string(), expected: expected.to_string(), current: current.cloned() }),
         }
     }
     problems
@@ -152,13 +142,7 @@ pub enum HelmAction {
 /// always writes `in namespace %q`, so they read `in namespace ""` (seen from helm 3.17 and 4.1 in
 /// tests/cluster_adopt.rs; [`crate::helm_errors`] also reads texts without the part).
 /// Helm 4 prints the same text with a lower-case `unable`.
-pub fn helm_error_text(
-    action: HelmAction,
-    kind: &str,
-    name: &str,
-    namespace: Option<&str>,
-    problems: &[Problem],
-) -> String {
+pub fn helm_error_text(action: HelmAction, kind: &str, name: &str, namespace: Option<&str>, problems: &[Problem]) -> String {
     let verb = match action {
         HelmAction::Install => "install",
         HelmAction::Upgrade => "update",
@@ -180,10 +164,7 @@ pub fn helm_error_text(
 pub fn adoption_patch(release: &str, release_namespace: &str, resource_version: Option<&str>) -> Value {
     let mut metadata = Map::new();
     metadata.insert("labels".into(), json!({ MANAGED_BY_LABEL: MANAGED_BY_HELM }));
-    metadata.insert(
-        "annotations".into(),
-        json!({ RELEASE_NAME_ANNOTATION: release, RELEASE_NAMESPACE_ANNOTATION: release_namespace }),
-    );
+    metadata.insert("annotations".into(), json!({ RELEASE_NAME_ANNOTATION: release, RELEASE_NAMESPACE_ANNOTATION: release_namespace }));
     if let Some(rv) = resource_version {
         metadata.insert("resourceVersion".into(), Value::String(rv.to_string()));
     }
@@ -319,16 +300,8 @@ mod tests {
             (map(&[(MANAGED_BY_LABEL, "helm")]), full.clone(), "partial"),
             (map(&[L]), map(&[(RELEASE_NAME_ANNOTATION, "app")]), "partial"),
             (map(&[L]), map(&[(RELEASE_NAME_ANNOTATION, ""), (RELEASE_NAMESPACE_ANNOTATION, "adopt-test")]), "partial"),
-            (
-                map(&[L]),
-                map(&[(RELEASE_NAME_ANNOTATION, "other"), (RELEASE_NAMESPACE_ANNOTATION, "adopt-test")]),
-                "foreign",
-            ),
-            (
-                map(&[L]),
-                map(&[(RELEASE_NAME_ANNOTATION, "app"), (RELEASE_NAMESPACE_ANNOTATION, "elsewhere")]),
-                "foreign",
-            ),
+            (map(&[L]), map(&[(RELEASE_NAME_ANNOTATION, "other"), (RELEASE_NAMESPACE_ANNOTATION, "adopt-test")]), "foreign"),
+            (map(&[L]), map(&[(RELEASE_NAME_ANNOTATION, "app"), (RELEASE_NAMESPACE_ANNOTATION, "elsewhere")]), "foreign"),
             (map(&[]), map(&[(RELEASE_NAME_ANNOTATION, "other")]), "foreign"),
             (map(&[]), map(&[(RELEASE_NAMESPACE_ANNOTATION, "elsewhere")]), "foreign"),
         ];
@@ -358,18 +331,8 @@ mod tests {
         assert_eq!(
             problems,
             vec![
-                Problem {
-                    field: MetaField::Label,
-                    key: MANAGED_BY_LABEL.into(),
-                    expected: "Helm".into(),
-                    current: Some("werf".into())
-                },
-                Problem {
-                    field: MetaField::Annotation,
-                    key: RELEASE_NAMESPACE_ANNOTATION.into(),
-                    expected: "ns".into(),
-                    current: None
-                },
+                Problem { field: MetaField::Label, key: MANAGED_BY_LABEL.into(), expected: "Helm".into(), current: Some("werf".into()) },
+                Problem { field: MetaField::Annotation, key: RELEASE_NAMESPACE_ANNOTATION.into(), expected: "ns".into(), current: None },
             ]
         );
     }
@@ -443,16 +406,16 @@ mod tests {
         );
         let empty = BTreeMap::new();
         assert_eq!(metadata_patch(&empty, &[], &empty, &[], None), json!({"metadata":{}}));
-        assert_eq!(
-            metadata_patch(&empty, &[], &empty, &["a".into()], None),
-            json!({"metadata":{"annotations":{"a":null}}})
-        );
+        assert_eq!(metadata_patch(&empty, &[], &empty, &["a".into()], None), json!({"metadata":{"annotations":{"a":null}}}));
     }
 
     #[test]
     fn ownership_keys_patch_only_what_differs() {
         let labels = BTreeMap::from([(MANAGED_BY_LABEL.to_string(), "Helm".to_string()), ("app".to_string(), "x".to_string())]);
-        let annotations = BTreeMap::from([(RELEASE_NAME_ANNOTATION.to_string(), "shop".to_string()), (RELEASE_NAMESPACE_ANNOTATION.to_string(), "apps".to_string())]);
+        let annotations = BTreeMap::from([
+            (RELEASE_NAME_ANNOTATION.to_string(), "shop".to_string()),
+            (RELEASE_NAMESPACE_ANNOTATION.to_string(), "apps".to_string()),
+        ]);
         let keys = OwnershipKeys::of(&labels, &annotations);
         assert_eq!(keys, OwnershipKeys::helm("shop", "apps"));
         assert!(keys.names("shop", "apps") && !keys.names("shop", "other"));
@@ -463,7 +426,9 @@ mod tests {
         );
         assert_eq!(
             keys.patch_to(&OwnershipKeys::default()),
-            Some(json!({"metadata": {"labels": {MANAGED_BY_LABEL: null}, "annotations": {RELEASE_NAME_ANNOTATION: null, RELEASE_NAMESPACE_ANNOTATION: null}}}))
+            Some(
+                json!({"metadata": {"labels": {MANAGED_BY_LABEL: null}, "annotations": {RELEASE_NAME_ANNOTATION: null, RELEASE_NAMESPACE_ANNOTATION: null}}})
+            )
         );
         assert_eq!(OwnershipKeys::default().patch_to(&keys).unwrap()["metadata"]["labels"][MANAGED_BY_LABEL], "Helm");
     }

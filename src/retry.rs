@@ -66,7 +66,8 @@ pub fn is_throttled(err: &kube::Error) -> bool {
 /// The pause after the `attempt`-th 429 in a row: the server's hint when it gave one, else 250 ms
 /// doubling to at most 5 s; either way spread by up to ±50% so that throttled clients fall out of step.
 pub fn throttled_pause(err: &kube::Error, attempt: u32) -> Duration {
-    let base = server_hint(err).unwrap_or_else(|| Duration::from_millis(250 << attempt.saturating_sub(1).min(5))).min(Duration::from_secs(5));
+    let base =
+        server_hint(err).unwrap_or_else(|| Duration::from_millis(250 << attempt.saturating_sub(1).min(5))).min(Duration::from_secs(5));
     base.mul_f64(0.5 + jitter())
 }
 
@@ -363,7 +364,8 @@ mod tests {
     #[tokio::test]
     async fn transient_errors_are_retried_until_success() {
         let calls = AtomicU32::new(0);
-        let policy = ReadRetry { deadline: Duration::from_secs(5), first_pause: Duration::from_millis(1), max_pause: Duration::from_millis(5) };
+        let policy =
+            ReadRetry { deadline: Duration::from_secs(5), first_pause: Duration::from_millis(1), max_pause: Duration::from_millis(5) };
         let got = read(policy, || async {
             match calls.fetch_add(1, Ordering::SeqCst) {
                 0 => Err(api_error(503)),
@@ -475,7 +477,8 @@ mod tests {
     #[tokio::test]
     async fn permanent_errors_and_deadlines_end_retries() {
         let calls = AtomicU32::new(0);
-        let policy = ReadRetry { deadline: Duration::from_millis(50), first_pause: Duration::from_millis(10), max_pause: Duration::from_millis(20) };
+        let policy =
+            ReadRetry { deadline: Duration::from_millis(50), first_pause: Duration::from_millis(10), max_pause: Duration::from_millis(20) };
         let err = read(policy, || async {
             calls.fetch_add(1, Ordering::SeqCst);
             Err::<(), _>(api_error(403))

@@ -44,8 +44,7 @@ impl EnvLookup for HashMap<String, String> {
     }
 
     fn with_prefix(&self, prefix: &str) -> Vec<(String, String)> {
-        let mut vars: Vec<_> =
-            self.iter().filter(|(k, _)| k.starts_with(prefix)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut vars: Vec<_> = self.iter().filter(|(k, _)| k.starts_with(prefix)).map(|(k, v)| (k.clone(), v.clone())).collect();
         vars.sort();
         vars
     }
@@ -62,11 +61,7 @@ impl InvocationMode {
     /// Helm sets `HELM_PLUGIN_NAME` for its plugins; a binary named `helm-*` is also taken as Helm mode.
     pub fn detect(argv0: &str, env: &dyn EnvLookup) -> Self {
         let base = argv0.rsplit(['/', '\\']).next().unwrap_or(argv0);
-        if env.non_empty("HELM_PLUGIN_NAME").is_some() || base.starts_with("helm") {
-            InvocationMode::Helm
-        } else {
-            InvocationMode::Kubectl
-        }
+        if env.non_empty("HELM_PLUGIN_NAME").is_some() || base.starts_with("helm") { InvocationMode::Helm } else { InvocationMode::Kubectl }
     }
 
     /// What users type to reach this program, for usage lines and hints.
@@ -214,9 +209,7 @@ impl ConnectionSettings {
     fn apply_werf_environment(&mut self, env: &dyn EnvLookup) -> Result<(), SettingsError> {
         self.context = self.context.take().or_else(|| env.non_empty("WERF_KUBE_CONTEXT"));
         if self.kubeconfig.is_none() {
-            if let Some((variable, value)) =
-                WERF_KUBECONFIG_BASE64_VARS.iter().find_map(|v| env.non_empty(v).map(|value| (*v, value)))
-            {
+            if let Some((variable, value)) = WERF_KUBECONFIG_BASE64_VARS.iter().find_map(|v| env.non_empty(v).map(|value| (*v, value))) {
                 self.kubeconfig_base64 = Some(Base64Kubeconfig { variable, value });
             } else {
                 self.kubeconfig = WERF_KUBECONFIG_PATH_VARS.iter().find_map(|v| env.non_empty(v)).map(PathBuf::from);
@@ -225,8 +218,7 @@ impl ConnectionSettings {
         self.token = self.token.take().or_else(|| env.non_empty("WERF_KUBE_TOKEN"));
         self.server = self.server.take().or_else(|| env.non_empty("WERF_KUBE_API_SERVER"));
         self.tls_server_name = self.tls_server_name.take().or_else(|| env.non_empty("WERF_KUBE_TLS_SERVER"));
-        self.certificate_authority =
-            self.certificate_authority.take().or_else(|| env.non_empty("WERF_KUBE_CA_PATH").map(PathBuf::from));
+        self.certificate_authority = self.certificate_authority.take().or_else(|| env.non_empty("WERF_KUBE_CA_PATH").map(PathBuf::from));
         if !self.insecure_skip_tls_verify
             && let Some(v) = env.non_empty("WERF_SKIP_TLS_VERIFY_KUBE")
         {
@@ -241,8 +233,11 @@ fn parse_werf_bool(what: &'static str, value: &str) -> Result<bool, SettingsErro
     match value.to_ascii_lowercase().as_str() {
         "yes" | "y" | "on" => Ok(true),
         "no" | "n" | "off" => Ok(false),
-        _ => parse_bool(what, value)
-            .map_err(|_| SettingsError::Invalid { what, value: value.into(), reason: "expected true or false (1/0, yes/no)".into() }),
+        _ => parse_bool(what, value).map_err(|_| SettingsError::Invalid {
+            what,
+            value: value.into(),
+            reason: "expected true or false (1/0, yes/no)".into(),
+        }),
     }
 }
 
@@ -262,11 +257,7 @@ fn parse_bool(what: &'static str, value: &str) -> Result<bool, SettingsError> {
 /// kubectl's `--request-timeout`: a bare number of seconds or a duration with units (`1h2m3s`, `500ms`);
 /// zero means no timeout.
 pub fn parse_request_timeout(value: &str) -> Result<Option<Duration>, SettingsError> {
-    let invalid = |reason: &str| SettingsError::Invalid {
-        what: "--request-timeout",
-        value: value.into(),
-        reason: reason.into(),
-    };
+    let invalid = |reason: &str| SettingsError::Invalid { what: "--request-timeout", value: value.into(), reason: reason.into() };
     let v = value.trim();
     if v.is_empty() {
         return Err(invalid("empty duration"));
@@ -318,11 +309,8 @@ pub const DEFAULT_TILLER_NAMESPACE: &str = "kube-system";
 /// `--max-decompressed-mib` and their variables.
 impl StorageSettings {
     pub fn resolve(args: &StorageArgs, env: &dyn EnvLookup) -> Result<Self, SettingsError> {
-        let chosen_driver = args
-            .release_storage
-            .clone()
-            .or_else(|| env.non_empty("WERF_RELEASE_STORAGE"))
-            .or_else(|| env.non_empty("HELM_DRIVER"));
+        let chosen_driver =
+            args.release_storage.clone().or_else(|| env.non_empty("WERF_RELEASE_STORAGE")).or_else(|| env.non_empty("HELM_DRIVER"));
         let helm3_driver_chosen = chosen_driver.is_some();
         let driver_name = chosen_driver.unwrap_or_else(|| "secret".into());
         let helm3_driver = match driver_name.to_ascii_lowercase().as_str() {
@@ -364,11 +352,7 @@ impl StorageSettings {
             }
         };
         if args.max_decompressed_mib == 0 {
-            return Err(SettingsError::Invalid {
-                what: "--max-decompressed-mib",
-                value: "0".into(),
-                reason: "must be at least 1".into(),
-            });
+            return Err(SettingsError::Invalid { what: "--max-decompressed-mib", value: "0".into(), reason: "must be at least 1".into() });
         }
         Ok(StorageSettings {
             helm3_driver,
@@ -418,10 +402,7 @@ mod tests {
             Helm3Driver::ConfigMap
         );
         // An empty variable is unset, as in Helm.
-        assert_eq!(
-            StorageSettings::resolve(&args, &env(&[("HELM_DRIVER", "")])).unwrap().helm3_driver,
-            Helm3Driver::Secret
-        );
+        assert_eq!(StorageSettings::resolve(&args, &env(&[("HELM_DRIVER", "")])).unwrap().helm3_driver, Helm3Driver::Secret);
     }
 
     #[test]
@@ -454,14 +435,11 @@ mod tests {
         let s = StorageSettings::resolve(&args, &all).unwrap();
         assert_eq!(s.helm2_namespace, "werf-new");
         assert_eq!(s.helm2_storage, Helm2Storage::ConfigMap);
-        let s = StorageSettings::resolve(&args, &env(&[("TILLER_NAMESPACE", "tiller"), ("WERF_HELM_RELEASE_STORAGE_TYPE", "secret")])).unwrap();
+        let s =
+            StorageSettings::resolve(&args, &env(&[("TILLER_NAMESPACE", "tiller"), ("WERF_HELM_RELEASE_STORAGE_TYPE", "secret")])).unwrap();
         assert_eq!(s.helm2_namespace, "tiller");
         assert_eq!(s.helm2_storage, Helm2Storage::Secret);
-        let flags = StorageArgs {
-            helm2_namespace: Some("flagged".into()),
-            helm2_storage_type: Some("configmap".into()),
-            ..args
-        };
+        let flags = StorageArgs { helm2_namespace: Some("flagged".into()), helm2_storage_type: Some("configmap".into()), ..args };
         let s = StorageSettings::resolve(&flags, &all).unwrap();
         assert_eq!(s.helm2_namespace, "flagged");
         assert_eq!(s.helm2_storage, Helm2Storage::ConfigMap);
@@ -472,9 +450,15 @@ mod tests {
     fn rate_limits_from_flags_and_helm_variables() {
         let none = ConnectionSettings::resolve(&ConnectionArgs::default(), InvocationMode::Kubectl, &env(&[])).unwrap();
         assert_eq!(none.rate_limit, None);
-        let from_env = ConnectionSettings::resolve(&ConnectionArgs::default(), InvocationMode::Kubectl, &env(&[("HELM_QPS", "20"), ("HELM_BURST_LIMIT", "5")])).unwrap();
+        let from_env = ConnectionSettings::resolve(
+            &ConnectionArgs::default(),
+            InvocationMode::Kubectl,
+            &env(&[("HELM_QPS", "20"), ("HELM_BURST_LIMIT", "5")]),
+        )
+        .unwrap();
         assert_eq!(from_env.rate_limit, Some(crate::ratelimit::RateLimit { qps: 20.0, burst: 5 }));
-        let default_burst = ConnectionSettings::resolve(&ConnectionArgs::default(), InvocationMode::Kubectl, &env(&[("HELM_QPS", "2.5")])).unwrap();
+        let default_burst =
+            ConnectionSettings::resolve(&ConnectionArgs::default(), InvocationMode::Kubectl, &env(&[("HELM_QPS", "2.5")])).unwrap();
         assert_eq!(default_burst.rate_limit, Some(crate::ratelimit::RateLimit { qps: 2.5, burst: DEFAULT_BURST_LIMIT }));
         let flags = ConnectionArgs { qps: Some(7.0), burst_limit: Some(1), ..Default::default() };
         let s = ConnectionSettings::resolve(&flags, InvocationMode::Kubectl, &env(&[("HELM_QPS", "20")])).unwrap();
@@ -532,7 +516,12 @@ mod tests {
         assert_eq!(s.certificate_authority, Some(PathBuf::from("/flag/ca.pem")));
 
         // In Helm mode, Helm's flags (its HELM_* variables) also rank above werf's.
-        let helm = env(&[("HELM_KUBECONTEXT", "helm-ctx"), ("HELM_KUBETLS_SERVER_NAME", "helm.internal"), ("WERF_KUBE_CONTEXT", "werf-ctx"), ("WERF_KUBE_TLS_SERVER", "werf.internal")]);
+        let helm = env(&[
+            ("HELM_KUBECONTEXT", "helm-ctx"),
+            ("HELM_KUBETLS_SERVER_NAME", "helm.internal"),
+            ("WERF_KUBE_CONTEXT", "werf-ctx"),
+            ("WERF_KUBE_TLS_SERVER", "werf.internal"),
+        ]);
         let s = ConnectionSettings::resolve(&ConnectionArgs::default(), InvocationMode::Helm, &helm).unwrap();
         assert_eq!(s.context.as_deref(), Some("helm-ctx"));
         assert_eq!(s.tls_server_name.as_deref(), Some("helm.internal"));
@@ -540,10 +529,20 @@ mod tests {
         assert_eq!(s.tls_server_name.as_deref(), Some("werf.internal"), "HELM_* only count under Helm");
 
         for (value, expected) in [("1", true), ("yes", true), ("false", false), ("no", false)] {
-            let s = ConnectionSettings::resolve(&ConnectionArgs::default(), InvocationMode::Kubectl, &env(&[("WERF_SKIP_TLS_VERIFY_KUBE", value)])).unwrap();
+            let s = ConnectionSettings::resolve(
+                &ConnectionArgs::default(),
+                InvocationMode::Kubectl,
+                &env(&[("WERF_SKIP_TLS_VERIFY_KUBE", value)]),
+            )
+            .unwrap();
             assert_eq!(s.insecure_skip_tls_verify, expected, "{value}");
         }
-        let err = ConnectionSettings::resolve(&ConnectionArgs::default(), InvocationMode::Kubectl, &env(&[("WERF_SKIP_TLS_VERIFY_KUBE", "maybe")])).unwrap_err();
+        let err = ConnectionSettings::resolve(
+            &ConnectionArgs::default(),
+            InvocationMode::Kubectl,
+            &env(&[("WERF_SKIP_TLS_VERIFY_KUBE", "maybe")]),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("WERF_SKIP_TLS_VERIFY_KUBE"), "{err}");
     }
 
@@ -560,7 +559,12 @@ mod tests {
         assert_eq!((b64.variable, b64.value.as_str()), ("WERF_KUBE_CONFIG_BASE64", "first"));
         assert_eq!(s.kubeconfig, None);
         assert!(!format!("{s:?}").contains("first"), "the base64 kubeconfig is never printed");
-        let s = ConnectionSettings::resolve(&ConnectionArgs::default(), InvocationMode::Kubectl, &env(&[("KUBECONFIG_BASE64", "third"), ("WERF_KUBECONFIG_BASE64", "second")])).unwrap();
+        let s = ConnectionSettings::resolve(
+            &ConnectionArgs::default(),
+            InvocationMode::Kubectl,
+            &env(&[("KUBECONFIG_BASE64", "third"), ("WERF_KUBECONFIG_BASE64", "second")]),
+        )
+        .unwrap();
         assert_eq!(s.kubeconfig_base64.unwrap().variable, "WERF_KUBECONFIG_BASE64");
         let flag = ConnectionArgs { kubeconfig: Some("/flag".into()), ..Default::default() };
         let s = ConnectionSettings::resolve(&flag, InvocationMode::Kubectl, &vars).unwrap();

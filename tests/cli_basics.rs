@@ -25,7 +25,17 @@ fn help_shows_the_command_tree_and_kubectl_flags() {
     let (code, stdout, _) = output(werf().arg("--help"));
     assert_eq!(code, 0);
     assert!(stdout.contains("Usage: kubectl werf"), "{stdout}");
-    for expected in ["version", "release-name", "--kubeconfig", "--context", "--namespace", "--as-group", "--request-timeout", "--insecure-skip-tls-verify", "Examples:"] {
+    for expected in [
+        "version",
+        "release-name",
+        "--kubeconfig",
+        "--context",
+        "--namespace",
+        "--as-group",
+        "--request-timeout",
+        "--insecure-skip-tls-verify",
+        "Examples:",
+    ] {
         assert!(stdout.contains(expected), "help lacks {expected}:\n{stdout}");
     }
 }
@@ -60,10 +70,12 @@ fn usage_errors_exit_2_and_say_why() {
 #[test]
 fn release_name_matches_werf() {
     let dir = tempfile::tempdir().unwrap();
-    let (code, stdout, _) = output(werf().current_dir(dir.path()).args(["release-name", "--project", "myproject", "--env", "Production", "--release-only"]));
+    let (code, stdout, _) =
+        output(werf().current_dir(dir.path()).args(["release-name", "--project", "myproject", "--env", "Production", "--release-only"]));
     assert_eq!(code, 0);
     assert_eq!(stdout, "myproject-production-9ca773a6\n");
-    let (_, stdout, _) = output(werf().current_dir(dir.path()).env("WERF_ENV", "stage").args(["release-name", "--project", "symfony-demo", "-o", "json"]));
+    let (_, stdout, _) =
+        output(werf().current_dir(dir.path()).env("WERF_ENV", "stage").args(["release-name", "--project", "symfony-demo", "-o", "json"]));
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(v["release"], "symfony-demo-stage");
     assert_eq!(v["namespace"], "symfony-demo-stage");

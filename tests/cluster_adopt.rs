@@ -130,7 +130,9 @@ fn assert_only_ownership_changed(before: &Value, after: &Value) {
         for k in ["resourceVersion", "managedFields", "generation"] {
             meta.remove(k);
         }
-        for (section, key) in [("labels", MANAGED_BY_LABEL), ("annotations", RELEASE_NAME_ANNOTATION), ("annotations", RELEASE_NAMESPACE_ANNOTATION)] {
+        for (section, key) in
+            [("labels", MANAGED_BY_LABEL), ("annotations", RELEASE_NAME_ANNOTATION), ("annotations", RELEASE_NAMESPACE_ANNOTATION)]
+        {
             if let Some(m) = meta.get_mut(section).and_then(Value::as_object_mut) {
                 m.remove(key);
                 if m.is_empty() {
@@ -199,7 +201,16 @@ fn resource_arguments_every_state_cluster_scoped_and_custom() {
 
     let role_arg = format!("clusterrole/{role}");
     let ns_arg = format!("namespaces/{other_ns}");
-    let args = vec!["cm/plain", "configmaps/half", "configmap/mine", "ConfigMap/theirs", "cm/ghost", &role_arg, &ns_arg, "widgets.shop.example.com/w1"];
+    let args = vec![
+        "cm/plain",
+        "configmaps/half",
+        "configmap/mine",
+        "ConfigMap/theirs",
+        "cm/ghost",
+        &role_arg,
+        &ns_arg,
+        "widgets.shop.example.com/w1",
+    ];
 
     // Without a terminal and without --yes: the plan is shown, nothing changes, and the error says what to do.
     let mut plan_args = args.clone();
@@ -334,7 +345,8 @@ fn from_error_old_unquoted_form_and_file() {
     let file = c.dir.path().join("helm-output.txt");
     std::fs::write(&file, &text).unwrap();
     // The old form names no release namespace: it defaults to -n.
-    let report = json_of(&werf_ok(&c, &["--from-error", file.to_str().unwrap(), "-n", &ns, "--yes", "-o", "yaml"], None).into_json_from_yaml());
+    let report =
+        json_of(&werf_ok(&c, &["--from-error", file.to_str().unwrap(), "-n", &ns, "--yes", "-o", "yaml"], None).into_json_from_yaml());
     assert_eq!(report["release"], "legacy");
     assert_eq!(entry(&report, "ConfigMap/settings")["result"], "adopted");
     assert_owned(&get_cm(&c, &ns, "settings").unwrap(), "legacy", &ns);
@@ -384,13 +396,18 @@ fn manifest_file_stdin_and_dry_run_preflight() {
     // once per refused object: a chart rendering the manifest's ConfigMaps (`existing` refused; `mine` is the
     // release's, `brand-new` absent), then one rendering only the ClusterRole.
     let tail = |text: &str| -> Vec<String> {
-        let mut t: Vec<String> = text.lines().filter_map(|l| l.split_once("nable to continue with install: ").map(|(_, t)| t.to_string())).collect();
+        let mut t: Vec<String> =
+            text.lines().filter_map(|l| l.split_once("nable to continue with install: ").map(|(_, t)| t.to_string())).collect();
         t.sort();
         t
     };
     let cms = chart(c.dir.path(), "preflight-cms", &["existing", "mine", "brand-new"]);
     let roles = chart(c.dir.path(), "preflight-role", &[]);
-    std::fs::write(roles.join("templates/role.yaml"), format!("apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: {role}\nrules: []\n")).unwrap();
+    std::fs::write(
+        roles.join("templates/role.yaml"),
+        format!("apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: {role}\nrules: []\n"),
+    )
+    .unwrap();
     for major in [3u8, 4] {
         let mut helm_tails = Vec::new();
         for chart_dir in [&cms, &roles] {
@@ -402,7 +419,10 @@ fn manifest_file_stdin_and_dry_run_preflight() {
             helm_tails.extend(t);
         }
         helm_tails.sort();
-        assert!(helm_tails[0].starts_with(&format!(r#"ClusterRole "{role}""#)) && helm_tails[1].starts_with(r#"ConfigMap "existing""#), "helm{major}: {helm_tails:#?}");
+        assert!(
+            helm_tails[0].starts_with(&format!(r#"ClusterRole "{role}""#)) && helm_tails[1].starts_with(r#"ConfigMap "existing""#),
+            "helm{major}: {helm_tails:#?}"
+        );
         assert_eq!(tail(&dry.stderr), helm_tails, "helm{major}'s refusals, then ours:\n{}", dry.stderr);
     }
     assert_eq!(dry.stderr.matches("Error: Unable to continue with install: ").count(), 2, "{}", dry.stderr);
@@ -562,8 +582,14 @@ fn concurrent_write_between_read_and_patch_emulator_only() {
     let store = emu.store();
     let (s, n) = (store.clone(), ns.clone());
     emu.inject(kube_emulator::Fault::on("patch", "configmaps").name("race").nth(1).mutate(move |_| {
-        s.patch("configmaps", &n, "race", kube_emulator::PatchType::Merge, &json!({"data": {"other": "writer"}, "metadata": {"labels": {"x": "y"}}}))
-            .unwrap();
+        s.patch(
+            "configmaps",
+            &n,
+            "race",
+            kube_emulator::PatchType::Merge,
+            &json!({"data": {"other": "writer"}, "metadata": {"labels": {"x": "y"}}}),
+        )
+        .unwrap();
     }));
     let r = json_of(&werf_ok(&c, &["cm/race", "--release", "app", "-n", &ns, "--yes", "-o", "json"], None));
     assert_eq!(entry(&r, "ConfigMap/race")["result"], "adopted");

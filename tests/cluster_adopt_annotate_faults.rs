@@ -19,8 +19,8 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::process::{Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{Emulator, TestCluster, fixture, run};
@@ -144,12 +144,7 @@ impl Scenario {
         );
         for cm in [
             configmap(&ns, "settings", json!({"app": "shop"}), json!({"keep": "me"})),
-            configmap(
-                &ns,
-                "half",
-                json!({"app.kubernetes.io/managed-by": "Helm"}),
-                json!({"meta.helm.sh/release-name": ""}),
-            ),
+            configmap(&ns, "half", json!({"app.kubernetes.io/managed-by": "Helm"}), json!({"meta.helm.sh/release-name": ""})),
             configmap(&ns, "mine", mine.0, mine.1),
         ] {
             store.create(cm).unwrap();
@@ -175,11 +170,8 @@ impl Scenario {
                 "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}]
             }))
             .unwrap();
-        let obj = |resource: &str, namespace: &str, name: &str| Obj {
-            resource: resource.into(),
-            namespace: namespace.into(),
-            name: name.into(),
-        };
+        let obj =
+            |resource: &str, namespace: &str, name: &str| Obj { resource: resource.into(), namespace: namespace.into(), name: name.into() };
         self.objects = vec![
             obj("configmaps", &ns, "settings"),
             obj("configmaps", &ns, "half"),
@@ -306,11 +298,7 @@ impl Scenario {
             .map(|o| {
                 let text = match store.get(&o.resource, &o.namespace, &o.name) {
                     Ok(v) => {
-                        format!(
-                            "labels={:?} annotations={:?}",
-                            sorted(&v["metadata"]["labels"]),
-                            sorted(&v["metadata"]["annotations"])
-                        )
+                        format!("labels={:?} annotations={:?}", sorted(&v["metadata"]["labels"]), sorted(&v["metadata"]["annotations"]))
                     }
                     Err(_) => "absent".into(),
                 };
@@ -328,9 +316,7 @@ fn kube_emulator_plural(obj: &Value) -> String {
 
 /// A label or annotation map in a fixed order.
 fn sorted(v: &Value) -> BTreeMap<String, String> {
-    v.as_object()
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
-        .unwrap_or_default()
+    v.as_object().map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect()).unwrap_or_default()
 }
 
 struct Ran {
@@ -444,9 +430,7 @@ fn requests_of(log: &[LoggedRequest], ns: &str) -> Vec<Req> {
         .map(|r| {
             let path = if r.resource.is_empty() { neutral(&r.path) } else { String::new() };
             let (namespace, name) = (neutral(&r.namespace), neutral(&r.name));
-            let n = seen
-                .entry((r.verb.clone(), r.resource.clone(), namespace.clone(), name.clone(), path.clone()))
-                .or_default();
+            let n = seen.entry((r.verb.clone(), r.resource.clone(), namespace.clone(), name.clone(), path.clone())).or_default();
             *n += 1;
             Req { verb: r.verb.clone(), resource: r.resource.clone(), namespace, name, path, nth: *n }
         })
@@ -517,15 +501,8 @@ enum Kind {
 }
 
 const READ_KINDS: [Kind; 5] = [Kind::TooManyRequests, Kind::Internal, Kind::Unavailable, Kind::Dropped, Kind::Slow];
-const WRITE_KINDS: [Kind; 7] = [
-    Kind::TooManyRequests,
-    Kind::Internal,
-    Kind::Unavailable,
-    Kind::Dropped,
-    Kind::Slow,
-    Kind::Conflict,
-    Kind::LandedButLost,
-];
+const WRITE_KINDS: [Kind; 7] =
+    [Kind::TooManyRequests, Kind::Internal, Kind::Unavailable, Kind::Dropped, Kind::Slow, Kind::Conflict, Kind::LandedButLost];
 
 /// How one write-fault scenario ended.
 #[derive(Debug, Default)]
@@ -593,21 +570,12 @@ fn faulted(setup: Setup, base: &Baseline, neutral_req: &Req, kind: Kind) -> Opti
     assert_eq!(fired.load(Ordering::SeqCst), 1, "{what}: the fault fired once\n{}", first.text());
     let state = s.state();
     let count = |log: &[LoggedRequest], req: &Req| log.iter().filter(|r| req.same_key(r)).count();
-    let same_as_undisturbed =
-        first.code == base.code && first.results_if_any().as_ref() == Some(&base.results) && state == base.state;
+    let same_as_undisturbed = first.code == base.code && first.results_if_any().as_ref() == Some(&base.results) && state == base.state;
 
     if !req.is_write() {
-        assert!(
-            same_as_undisturbed,
-            "{what}: a read fault is retried and changes nothing\n{}\nstate: {state:#?}",
-            first.text()
-        );
+        assert!(same_as_undisturbed, "{what}: a read fault is retried and changes nothing\n{}\nstate: {state:#?}", first.text());
         let extra = if kind == Kind::Slow { 0 } else { 1 };
-        assert_eq!(
-            count(&log, req),
-            count(&base.log, &base_req) + extra,
-            "{what}: the failed read is tried again, once"
-        );
+        assert_eq!(count(&log, req), count(&base.log, &base_req) + extra, "{what}: the failed read is tried again, once");
         return None;
     }
 
@@ -618,7 +586,8 @@ fn faulted(setup: Setup, base: &Baseline, neutral_req: &Req, kind: Kind) -> Opti
         assert!(same_as_undisturbed, "{what}: a slow write changes nothing\n{}", first.text());
         assert_eq!(count(&log, req), count(&base.log, &base_req), "{what}: a slow write is sent once");
     } else if kind == Kind::TooManyRequests {
-        let next = log[at + 1..].iter().find(|r| req.same_object(r)).unwrap_or_else(|| panic!("{what}: the throttled patch was not sent again"));
+        let next =
+            log[at + 1..].iter().find(|r| req.same_object(r)).unwrap_or_else(|| panic!("{what}: the throttled patch was not sent again"));
         assert_eq!((next.verb.as_str(), next.status), ("patch", 200), "{what}: a throttled patch is sent again as it is: {next:?}");
         assert!(same_as_undisturbed, "{what}: a throttled patch changes nothing\n{}", first.text());
     } else if let Some(next) = log[at + 1..].iter().find(|r| req.same_object(r)) {
@@ -629,11 +598,7 @@ fn faulted(setup: Setup, base: &Baseline, neutral_req: &Req, kind: Kind) -> Opti
     } else {
         // Reported by name, non-zero exit, and the rest of the work done.
         assert_ne!(first.code, 0, "{what}: a write that was not settled makes the run fail\n{}", first.text());
-        assert!(
-            first.stdout.contains(&req.name) || first.stderr.contains(&req.name),
-            "{what}: the object is named\n{}",
-            first.text()
-        );
+        assert!(first.stdout.contains(&req.name) || first.stderr.contains(&req.name), "{what}: the object is named\n{}", first.text());
         for (k, v) in &state {
             if !k.ends_with(&format!("/{}", neutral_req.name)) {
                 assert_eq!(v, &base.state[k], "{what}: {k}: the other objects are done\n{}", first.text());
@@ -791,19 +756,14 @@ fn interrupted(verb: Verb, signal: &str) {
     }
     // The verb listens for signals before its first patch; a moment more makes sure the listener runs.
     std::thread::sleep(Duration::from_millis(100));
-    let status =
-        std::process::Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status().unwrap();
+    let status = std::process::Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let ran = s.ran(child.wait_with_output().unwrap());
     s.emu().clear_faults();
     let what = format!("{verb:?} interrupted by SIG{signal}");
     assert_eq!(ran.code, 1, "{what}: {}", ran.text());
     let resume = format!("Run the same command again to finish: kubectl werf {}", s.args().join(" "));
-    assert!(
-        ran.stderr.contains("interrupted") && ran.stderr.contains(&resume),
-        "{what}: says how to resume\n{}",
-        ran.text()
-    );
+    assert!(ran.stderr.contains("interrupted") && ran.stderr.contains(&resume), "{what}: says how to resume\n{}", ran.text());
     let report = ran.report();
     assert_eq!(report["interrupted"], true, "{what}: {}", ran.text());
 

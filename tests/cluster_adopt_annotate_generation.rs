@@ -47,7 +47,9 @@ fn metadata_patches_move_a_deployments_generation_once_and_never_read_as_a_confl
     let spec = deployment(&c, &ns)["spec"].clone();
     let g0 = generation(&c, &ns);
 
-    let annotate = |value: &str| run(c.werf().args(["annotate", "app", "-n", &ns, "--add-annotation", &format!("example.com/team={value}"), "-o", "json", "--yes"]));
+    let annotate = |value: &str| {
+        run(c.werf().args(["annotate", "app", "-n", &ns, "--add-annotation", &format!("example.com/team={value}"), "-o", "json", "--yes"]))
+    };
     assert_eq!(result_for_web(&annotate("a")), "patched");
     assert_eq!(generation(&c, &ns), g0 + 1, "one patch, one bump");
     assert_eq!(result_for_web(&annotate("a")), "unchanged", "the bump is not a change of ours to redo");

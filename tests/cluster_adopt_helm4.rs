@@ -26,11 +26,8 @@ fn write_chart(dir: &Path) -> PathBuf {
     let chart = dir.join("app");
     std::fs::create_dir_all(chart.join("templates")).unwrap();
     std::fs::write(chart.join("Chart.yaml"), "apiVersion: v2\nname: app\nversion: 0.1.0\n").unwrap();
-    std::fs::write(
-        chart.join("values.yaml"),
-        "a: \"1\"\npass: chart\ntargetPort: 8080\nreplicas: 2\nimage: nginx:1.26\ntier: web\n",
-    )
-    .unwrap();
+    std::fs::write(chart.join("values.yaml"), "a: \"1\"\npass: chart\ntargetPort: 8080\nreplicas: 2\nimage: nginx:1.26\ntier: web\n")
+        .unwrap();
     std::fs::write(
         chart.join("templates/configmap.yaml"),
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  labels:\n    tier: {{ .Values.tier }}\ndata:\n  a: {{ .Values.a | quote }}\n",
@@ -122,7 +119,10 @@ fn managers(obj: &Value) -> Vec<String> {
 }
 
 fn entry<'a>(obj: &'a Value, manager: &str, operation: &str) -> Option<&'a Value> {
-    obj["metadata"]["managedFields"].as_array()?.iter().find(|e| e["manager"] == manager && e["operation"] == operation && e.get("subresource").is_none())
+    obj["metadata"]["managedFields"]
+        .as_array()?
+        .iter()
+        .find(|e| e["manager"] == manager && e["operation"] == operation && e.get("subresource").is_none())
 }
 
 fn text(out: &Output) -> String {
@@ -206,13 +206,26 @@ fn make(c: &TestCluster, made: Made, ns: &str, dir: &Path, chart: &Path) {
             kubectl(&["apply", "--server-side", "--field-manager", "argocd-controller", "-f", all.to_str().unwrap()]);
         }
         Made::OtherRelease => {
-            helm_ok(c, 3, &["install", "other", chart.to_str().unwrap(), "-n", ns, "--set", "a=0,pass=old,targetPort=7070,replicas=1,image=nginx:1.25"]);
+            helm_ok(
+                c,
+                3,
+                &[
+                    "install",
+                    "other",
+                    chart.to_str().unwrap(),
+                    "-n",
+                    ns,
+                    "--set",
+                    "a=0,pass=old,targetPort=7070,replicas=1,image=nginx:1.25",
+                ],
+            );
         }
     }
     if made == Made::Touched {
         kubectl(&["label", "configmap", "settings", "-n", ns, "team=ops"]);
         kubectl(&["annotate", "secret", "creds", "-n", ns, "note=by-hand"]);
-        let out = run(c.kubectl().args(["edit", "configmap", "settings", "-n", ns]).env("EDITOR", editor(dir)).env("KUBE_EDITOR", editor(dir)));
+        let out =
+            run(c.kubectl().args(["edit", "configmap", "settings", "-n", ns]).env("EDITOR", editor(dir)).env("KUBE_EDITOR", editor(dir)));
         assert!(out.status.success(), "kubectl edit: {}", text(&out));
         kubectl(&["scale", "deployment", "web", "-n", ns, "--replicas=3"]);
         assert_eq!(get(c, ns, "ConfigMap", "settings")["data"]["a"], "5", "kubectl edit changed a");
@@ -389,7 +402,13 @@ fn dry_run_predicts_helm4_from_the_servers_dry_run_apply() {
     let out = werf(&c, &["-f", m, "--release", "app", "-n", &ns, "--dry-run"]);
     assert_eq!(out.status.code(), Some(1));
     let t = text(&out);
-    for needle in ["Prediction", "fails/passes", ".data.a (kubectl-edit)", "keeps kubectl (Update, subresource scale): .spec.replicas", "moves kubectl-create (Update)"] {
+    for needle in [
+        "Prediction",
+        "fails/passes",
+        ".data.a (kubectl-edit)",
+        "keeps kubectl (Update, subresource scale): .spec.replicas",
+        "moves kubectl-create (Update)",
+    ] {
         assert!(t.contains(needle), "{needle:?} in:\n{t}");
     }
     // With --force everything passes after adopt; nothing was changed by the dry runs.
@@ -402,7 +421,10 @@ fn dry_run_predicts_helm4_from_the_servers_dry_run_apply() {
     let out = werf(&c, &["-f", m, "--release", "app", "-n", &ns, "--dry-run", "-o", "json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(report["objects"].as_array().unwrap().iter().all(|o| o["helm4"]["now"] == "passes" && o["helm3"]["now"] == "passes"), "{report:#}");
+    assert!(
+        report["objects"].as_array().unwrap().iter().all(|o| o["helm4"]["now"] == "passes" && o["helm3"]["now"] == "passes"),
+        "{report:#}"
+    );
     helm_ok(&c, 4, &["install", "app", chart.to_str().unwrap(), "-n", &ns]);
 }
 
@@ -460,7 +482,8 @@ fn foreign_apply_managers_keep_their_fields_without_force() {
     assert!(!out.status.success(), "Helm 4 still conflicts with argocd-controller");
     assert!(text(&out).contains("argocd-controller"), "{}", text(&out));
     // With --force the fields move (the object is already in the release: handed over).
-    let report: Value = serde_json::from_str(&werf_ok(&c, &["-f", m, "--release", "app", "-n", &ns, "--yes", "--force", "-o", "json"])).unwrap();
+    let report: Value =
+        serde_json::from_str(&werf_ok(&c, &["-f", m, "--release", "app", "-n", &ns, "--yes", "--force", "-o", "json"])).unwrap();
     let cm = report["objects"].as_array().unwrap().iter().find(|o| o["resource"] == "ConfigMap/settings").unwrap();
     assert_eq!(cm["result"], "handed-over", "{cm:#}");
     helm_ok(&c, 4, &["upgrade", "--install", "app", chart.to_str().unwrap(), "-n", &ns, "--server-side=true"]);
@@ -525,8 +548,11 @@ fn object_moved_with_detach_then_helm4_install() {
     helm_ok(&c, 3, &["install", "old", chart_s, "-n", &ns]);
     hand_edit(&c, &ns, dir.path());
     // Move old's objects into app, with their fields; old's manifest stops listing them.
-    let report: Value =
-        serde_json::from_str(&werf_ok(&c, &["--from-release", "old", "--release", "app", "-n", &ns, "--force", "--detach", "--yes", "-o", "json"])).unwrap();
+    let report: Value = serde_json::from_str(&werf_ok(
+        &c,
+        &["--from-release", "old", "--release", "app", "-n", &ns, "--force", "--detach", "--yes", "-o", "json"],
+    ))
+    .unwrap();
     assert_eq!(report["detached"][0]["result"], "detached", "{report:#}");
     let cm = report["objects"].as_array().unwrap().iter().find(|o| o["resource"] == "ConfigMap/settings").unwrap();
     assert_eq!(cm["result"], "adopted", "{cm:#}");

@@ -116,9 +116,7 @@ fn results(report: &Value) -> BTreeMap<String, String> {
 }
 
 fn string_map(v: &Value) -> BTreeMap<String, String> {
-    v.as_object()
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
-        .unwrap_or_default()
+    v.as_object().map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect()).unwrap_or_default()
 }
 
 /// Server-maintained parts that may move on a real cluster between two reads.
@@ -331,8 +329,14 @@ fn invalid_input_is_named_and_changes_nothing() {
     // One object already carries ~200 KiB of annotations.
     let sa = shop.catalog.resolve_gvk("v1", "ServiceAccount").unwrap();
     let big = "x".repeat(200 * 1024);
-    c.rt.block_on(objects::merge_patch(&c.client, sa, Some(&shop.ns), "shop", &json!({"metadata": {"annotations": {"example.com/blob": big}}})))
-        .unwrap();
+    c.rt.block_on(objects::merge_patch(
+        &c.client,
+        sa,
+        Some(&shop.ns),
+        "shop",
+        &json!({"metadata": {"annotations": {"example.com/blob": big}}}),
+    ))
+    .unwrap();
     let before = live_objects(&c, &shop, &shop.release.manifest);
     let patches = patch_count(&c);
 
@@ -470,7 +474,15 @@ fn hooks_only_with_include_hooks() {
     assert_eq!(hook_row["hook"], true);
     assert!(ran.stderr.contains("hook objects are recreated"), "{}", ran.stderr);
     let after = live_objects(&c, &shop, &hook_manifests);
-    assert_only("shop-pre", &hooks_before["configmap/shop-pre"], &after["configmap/shop-pre"], &BTreeMap::new(), &map(&[("owner", "shop-team")]), &[], &[]);
+    assert_only(
+        "shop-pre",
+        &hooks_before["configmap/shop-pre"],
+        &after["configmap/shop-pre"],
+        &BTreeMap::new(),
+        &map(&[("owner", "shop-team")]),
+        &[],
+        &[],
+    );
 }
 
 #[test]
@@ -596,7 +608,18 @@ fn migrated_release_without_helm_labels() {
         &c,
         &ns,
         "legacy",
-        &["--werf-auto-annotations", "--werf-version", "v1.2.300", "--project", "legacy", "--add-label", "team=legacy", "--yes", "-o", "json"],
+        &[
+            "--werf-auto-annotations",
+            "--werf-version",
+            "v1.2.300",
+            "--project",
+            "legacy",
+            "--add-label",
+            "team=legacy",
+            "--yes",
+            "-o",
+            "json",
+        ],
         &[],
     ));
     let got = results(&report);

@@ -236,7 +236,8 @@ fn the_signed_plugin_tarball_installs_under_helm3_and_helm4_with_nothing_on_path
 
     // Helm 4: verification against the test's keyring.
     let h4 = HelmHome::new(&c, 4);
-    let install4 = |base: &str, keyring: &Path| run(h4.cmd(&c).args(["plugin", "install", &format!("{base}/{name}"), "--keyring"]).arg(keyring));
+    let install4 =
+        |base: &str, keyring: &Path| run(h4.cmd(&c).args(["plugin", "install", &format!("{base}/{name}"), "--keyring"]).arg(keyring));
     let installed4 = || run_ok(h4.cmd(&c).args(["plugin", "list"])).contains("werf-releases");
     for (what, out) in [
         ("a tampered tarball", install4(&tampered, &keys.pubring)),
@@ -268,7 +269,8 @@ fn the_signed_plugin_tarball_installs_under_helm3_and_helm4_with_nothing_on_path
         let major = h.major;
         // `helm werf-releases list -A`, nothing on PATH but the system's.
         let table = run_ok(h.cmd(&c).args(["werf-releases", "list", "-A"]));
-        let row = table.lines().find(|l| l.split_whitespace().next() == Some(release.as_str())).unwrap_or_else(|| panic!("helm{major}: {table}"));
+        let row =
+            table.lines().find(|l| l.split_whitespace().next() == Some(release.as_str())).unwrap_or_else(|| panic!("helm{major}: {table}"));
         assert!(row.contains(&ns) && row.contains("uninstalled") && row.contains("shop-1.4.2"), "{row}");
         let json = run_ok(h.cmd(&c).args(["werf-releases", "list", "-A", "-o", "json", "--helm-version", "3"]));
         assert_eq!(ours(&json, &release), ours(&direct, &release), "helm{major} werf-releases list -A -o json");
@@ -284,7 +286,8 @@ fn the_signed_plugin_tarball_installs_under_helm3_and_helm4_with_nothing_on_path
         let via_helm = run_ok(h.cmd(&c).env("HELM_MAX_HISTORY", "2").args(["werf-releases", "prune", &release, "-n", &ns, "--dry-run"]));
         let with_keep = run_ok(c.werf().args(["releases", "prune", &release, "-n", &ns, "--keep", "2", "--dry-run"]));
         assert_eq!(via_helm, with_keep, "helm{major}: HELM_MAX_HISTORY=2 is --keep 2");
-        let with_default = run_ok(h.cmd(&c).env_remove("HELM_MAX_HISTORY").args(["werf-releases", "prune", &release, "-n", &ns, "--dry-run"]));
+        let with_default =
+            run_ok(h.cmd(&c).env_remove("HELM_MAX_HISTORY").args(["werf-releases", "prune", &release, "-n", &ns, "--dry-run"]));
         let keep10 = run_ok(c.werf().args(["releases", "prune", &release, "-n", &ns, "--keep", "10", "--dry-run"]));
         assert_eq!(with_default, keep10, "helm{major}: Helm's default history is 10");
         let unlimited = run(h.cmd(&c).env("HELM_MAX_HISTORY", "0").args(["werf-releases", "prune", &release, "-n", &ns, "--dry-run"]));

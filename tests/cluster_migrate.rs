@@ -13,8 +13,8 @@ use std::process::Output;
 
 use common::{TestCluster, fixture, run, run_ok};
 use kubectl_werf::release::helm2;
-use kubectl_werf::storage::{Helm2Storage, Helm3Driver};
 use kubectl_werf::storage::codec::{self, DecodeLimits};
+use kubectl_werf::storage::{Helm2Storage, Helm3Driver};
 use kubectl_werf::storage::{Helm2Store, Helm3Store, ObjectKind};
 use serde_json::{Value, json};
 
@@ -53,7 +53,10 @@ fn h3(c: &TestCluster) -> Helm3Store {
 
 /// The migrated record as stored, decoded.
 fn stored(c: &TestCluster, ns: &str, release: &str, revision: i64) -> Value {
-    let raw = c.rt.block_on(h3(c).get_raw(ns, &codec::helm3_object_name(release, revision))).unwrap().unwrap_or_else(|| panic!("{ns}/{release}.v{revision} missing"));
+    let raw =
+        c.rt.block_on(h3(c).get_raw(ns, &codec::helm3_object_name(release, revision)))
+            .unwrap()
+            .unwrap_or_else(|| panic!("{ns}/{release}.v{revision} missing"));
     codec::decode_helm3_value(raw.payload.as_deref().unwrap(), &DecodeLimits::default()).unwrap()
 }
 
@@ -139,14 +142,20 @@ fn assert_documented_differences(what: &str, migrated: &Value, genuine: &Value, 
     assert_eq!(d.remove(".chart.metadata.apiVersion"), Some((Some(json!("v1")), Some(json!("v2")))), "{what}");
     // Helm 2 has no place for these. `metadata.dependencies` is `omitempty` (left out); `lock` and `schema` are
     // not, so Go writes them as `null`, as in the Helm-3-written pluto records of fixtures/helm3.
-    for (absent, written) in [(".chart.metadata.dependencies", None), (".chart.lock", Some(Value::Null)), (".chart.schema", Some(Value::Null))] {
+    for (absent, written) in
+        [(".chart.metadata.dependencies", None), (".chart.lock", Some(Value::Null)), (".chart.schema", Some(Value::Null))]
+    {
         if let Some((m, _)) = d.remove(absent) {
             assert_eq!(m, written, "{what}: {absent} after migration");
         }
     }
     let source = synthetic_wire(what);
     let hooks = migrated["hooks"].as_array().unwrap();
-    assert_eq!(hooks.iter().map(|h| h["name"].clone()).collect::<Vec<_>>(), source.hooks.iter().map(|h| json!(h.name)).collect::<Vec<_>>(), "{what}: hooks");
+    assert_eq!(
+        hooks.iter().map(|h| h["name"].clone()).collect::<Vec<_>>(),
+        source.hooks.iter().map(|h| json!(h.name)).collect::<Vec<_>>(),
+        "{what}: hooks"
+    );
     for (i, (m, h2)) in hooks.iter().zip(&source.hooks).enumerate() {
         assert_eq!(last_run_of(m), expected_last_run(&source, h2), "{what}: hook {} last_run", h2.name);
         // Checked just above: only these three keys may differ from the genuine record, and nothing else may
@@ -191,7 +200,9 @@ fn wire_time(v: &Value) -> helm2_wire::Time {
 #[track_caller]
 fn assert_migrated_from(what: &str, m: &Value, h2: &helm2_wire::Release, ns: &str, mapped_above: bool) {
     // Data as Go's encoding/json writes a []byte: base64, or `null` for a nil slice (no data in the record).
-    let b64 = |d: &Option<Vec<u8>>| d.as_ref().map_or(Value::Null, |d| json!(base64::Engine::encode(&base64::engine::general_purpose::STANDARD, d)));
+    let b64 = |d: &Option<Vec<u8>>| {
+        d.as_ref().map_or(Value::Null, |d| json!(base64::Engine::encode(&base64::engine::general_purpose::STANDARD, d)))
+    };
     assert_eq!([&m["name"], &m["namespace"], &m["version"]], [&json!(h2.name), &json!(ns), &json!(h2.version)], "{what}");
     assert_eq!(m["manifest"], json!(h2.manifest), "{what}: manifest");
     let info = &m["info"];
@@ -217,10 +228,13 @@ fn assert_migrated_from(what: &str, m: &Value, h2: &helm2_wire::Release, ns: &st
     }
     let meta = &m["chart"]["metadata"];
     assert_eq!((&meta["name"], &meta["version"]), (&json!(h2.chart.name), &json!(h2.chart.version)), "{what}: chart");
-    for (key, want) in [("appVersion", &h2.chart.app_version), ("description", &h2.chart.description), ("apiVersion", &h2.chart.api_version)] {
+    for (key, want) in
+        [("appVersion", &h2.chart.app_version), ("description", &h2.chart.description), ("apiVersion", &h2.chart.api_version)]
+    {
         assert_eq!(meta.get(key).and_then(Value::as_str).unwrap_or(""), want, "{what}: chart.metadata.{key}");
     }
-    let templates: Vec<(Value, Value)> = m["chart"]["templates"].as_array().unwrap().iter().map(|t| (t["name"].clone(), t["data"].clone())).collect();
+    let templates: Vec<(Value, Value)> =
+        m["chart"]["templates"].as_array().unwrap().iter().map(|t| (t["name"].clone(), t["data"].clone())).collect();
     let want: Vec<(Value, Value)> = h2.chart.templates.iter().map(|(n, d)| (json!(n), b64(d))).collect();
     assert_eq!(templates, want, "{what}: chart.templates");
     assert_eq!(numbers_as_f64(&m["chart"]["values"]), yaml_as_json(&h2.chart.values_raw), "{what}: chart.values");
@@ -235,7 +249,14 @@ fn assert_migrated_from(what: &str, m: &Value, h2: &helm2_wire::Release, ns: &st
         assert_eq!(
             (&h["name"], &h["kind"], &h["path"], &h["manifest"], &h["events"], h.get("weight")),
             // `weight` is `omitempty`: Go leaves 0 out.
-            (&json!(w.name), &json!(w.kind), &json!(w.path), &json!(w.manifest), &json!(events), (w.weight != 0).then(|| json!(w.weight)).as_ref()),
+            (
+                &json!(w.name),
+                &json!(w.kind),
+                &json!(w.path),
+                &json!(w.manifest),
+                &json!(events),
+                (w.weight != 0).then(|| json!(w.weight)).as_ref()
+            ),
             "{what}: hook {}",
             w.name
         );
@@ -281,11 +302,10 @@ fn every_fixture_release_migrates_and_real_helm_reads_it() {
         assert!(text.contains("note (revision"), "every conversion note is a plan line: {text}");
     }
     // werf v1.1: the release named by --project/--env, the Tiller namespace from werf's environment.
-    let out = run(
-        c.werf()
-            .args(["migrate2to3", "--project", "myproject", "--env", "production", "--target-namespace", &apps, "--yes", "--skip-ownership"])
-            .env("WERF_HELM2_RELEASE_STORAGE_NAMESPACE", &tillers["kube-system"]),
-    );
+    let out = run(c
+        .werf()
+        .args(["migrate2to3", "--project", "myproject", "--env", "production", "--target-namespace", &apps, "--yes", "--skip-ownership"])
+        .env("WERF_HELM2_RELEASE_STORAGE_NAMESPACE", &tillers["kube-system"]));
     let text = expect_code(&out, 0);
     assert!(text.contains("myproject-production: migrated") && text.contains("written revision(s) 3, 7"), "{text}");
     // The damaged record is named, with the reason; nothing is written for it.
@@ -304,16 +324,40 @@ fn every_fixture_release_migrates_and_real_helm_reads_it() {
         }
     }
     for rev in 1..=2 {
-        assert_documented_differences(&format!("cart.v{rev}"), &stored(&c, &apps, "cart", rev), &genuine("fx-helm3-cart-configmaps.yaml", "cart", rev), &apps, &[]);
-        assert_documented_differences(&format!("stuck.v{rev}"), &stored(&c, &apps, "stuck", rev), &genuine("fx-helm3-stuck-secrets.yaml", "stuck", rev), &apps, &[]);
+        assert_documented_differences(
+            &format!("cart.v{rev}"),
+            &stored(&c, &apps, "cart", rev),
+            &genuine("fx-helm3-cart-configmaps.yaml", "cart", rev),
+            &apps,
+            &[],
+        );
+        assert_documented_differences(
+            &format!("stuck.v{rev}"),
+            &stored(&c, &apps, "stuck", rev),
+            &genuine("fx-helm3-stuck-secrets.yaml", "stuck", rev),
+            &apps,
+            &[],
+        );
     }
     let gone = stored(&c, &apps, "gone", 1);
     assert_eq!(gone["info"]["status"], "uninstalled");
-    assert_documented_differences("gone.v1", &gone, &genuine("fx-helm3-stuck-secrets.yaml", "stuck", 1), &apps, &[".name", ".info.status", ".info.description", ".info.deleted"]);
+    assert_documented_differences(
+        "gone.v1",
+        &gone,
+        &genuine("fx-helm3-stuck-secrets.yaml", "stuck", 1),
+        &apps,
+        &[".name", ".info.status", ".info.description", ".info.deleted"],
+    );
     for (rev, status) in [(3, "superseded"), (7, "deployed")] {
         let m = stored(&c, &apps, "myproject-production", rev);
         assert_eq!((m["version"].as_i64(), m["info"]["status"].as_str()), (Some(rev), Some(status)));
-        assert_documented_differences(&format!("myproject-production.v{rev}"), &m, &genuine("fx-helm3-shop-secrets.yaml", "shop", 2), &apps, &[".name", ".version", ".info.status", ".manifest"]);
+        assert_documented_differences(
+            &format!("myproject-production.v{rev}"),
+            &m,
+            &genuine("fx-helm3-shop-secrets.yaml", "shop", 2),
+            &apps,
+            &[".name", ".version", ".info.status", ".manifest"],
+        );
     }
     // The genuine Tiller records: the stored record against the Helm 2 record read by a decoder of its own
     // (tests/helm2_wire), and real helm3/helm4's values and manifest against the same.
@@ -334,8 +378,18 @@ fn every_fixture_release_migrates_and_real_helm_reads_it() {
         let values = Some(yaml_as_json(&h2.config_raw)).filter(|v| *v != json!({})).unwrap_or(Value::Null);
         let revision = h2.version.to_string();
         for major in [3u8, 4] {
-            let got: Value =
-                serde_json::from_str(&run_ok(c.helm(major).args(["get", "values", &h2.name, "-n", &apps, "--revision", &revision, "-o", "json"]))).unwrap();
+            let got: Value = serde_json::from_str(&run_ok(c.helm(major).args([
+                "get",
+                "values",
+                &h2.name,
+                "-n",
+                &apps,
+                "--revision",
+                &revision,
+                "-o",
+                "json",
+            ])))
+            .unwrap();
             assert_eq!(numbers_as_f64(&got), values, "helm{major} get values {} ({})", h2.name, r.file);
             let manifest = run_ok(c.helm(major).args(["get", "manifest", &h2.name, "-n", &apps, "--revision", &revision]));
             assert_eq!(manifest, format!("{}\n", h2.manifest), "helm{major} get manifest {} ({})", h2.name, r.file);
@@ -352,7 +406,8 @@ fn every_fixture_release_migrates_and_real_helm_reads_it() {
             list.arg("-a");
         }
         let listed: Value = serde_json::from_str(&run_ok(&mut list)).unwrap();
-        let mut names: Vec<&str> = listed.as_array().unwrap().iter().filter(|r| r["namespace"] == apps.as_str()).map(|r| r["name"].as_str().unwrap()).collect();
+        let mut names: Vec<&str> =
+            listed.as_array().unwrap().iter().filter(|r| r["namespace"] == apps.as_str()).map(|r| r["name"].as_str().unwrap()).collect();
         names.sort();
         assert_eq!(names, expected.keys().copied().collect::<Vec<_>>(), "helm{major} list -n {apps}");
         for (name, revs) in &expected {
@@ -373,13 +428,21 @@ fn every_fixture_release_migrates_and_real_helm_reads_it() {
                 put_genuine_with_manifest(&c, &apps, &control, &manifest);
                 let again = run(c.helm(4).args(["status", &control, "-n", &apps, "-o", "json"]));
                 assert!(!again.status.success(), "helm4 status {control} succeeded: only the migrated record fails");
-                assert_eq!(String::from_utf8_lossy(&again.stderr).replace(&control, name), err, "helm4 status: the control fails otherwise");
+                assert_eq!(
+                    String::from_utf8_lossy(&again.stderr).replace(&control, name),
+                    err,
+                    "helm4 status: the control fails otherwise"
+                );
                 eprintln!("helm4 status {name}: fails on the manifest's removed API versions, as on the control record");
                 continue;
             }
             assert!(out.status.success(), "helm{major} status {name}: {}", both(&out));
             let status: Value = serde_json::from_slice(&out.stdout).unwrap();
-            assert_eq!((status["name"].as_str(), status["version"].as_i64()), (Some(*name), revs.last().copied()), "helm{major} status {name}");
+            assert_eq!(
+                (status["name"].as_str(), status["version"].as_i64()),
+                (Some(*name), revs.last().copied()),
+                "helm{major} status {name}"
+            );
         }
     }
 }
@@ -391,7 +454,10 @@ fn put_genuine_with_manifest(c: &TestCluster, ns: &str, name: &str, manifest: &s
     use base64::Engine;
     use std::io::{Read, Write};
     let b64 = base64::engine::general_purpose::STANDARD;
-    let r = release_fixtures::load("helm3").into_iter().find(|r| r.file == "fx-helm3-shop-secrets.yaml" && r.name == "sh.helm.release.v1.shop.v2").unwrap();
+    let r = release_fixtures::load("helm3")
+        .into_iter()
+        .find(|r| r.file == "fx-helm3-shop-secrets.yaml" && r.name == "sh.helm.release.v1.shop.v2")
+        .unwrap();
     let mut body = Vec::new();
     flate2::read::GzDecoder::new(&b64.decode(&r.payload).unwrap()[..]).read_to_end(&mut body).unwrap();
     let mut release: Value = serde_json::from_slice(&body).unwrap();
@@ -467,7 +533,17 @@ fn all_releases_ownership_deletion_restore_upgrade_and_cleanup() {
     // Dry run: the plan, no writes.
     let out = migrate(&c, &["--all", "--tiller-namespace", &tiller, "--delete-v2-releases", "--dry-run"]);
     let plan = expect_code(&out, 1);
-    for needle in ["RELEASE shop → shop in namespace", "sh.helm.release.v1.shop.v4", "create", "note (revisions 1-4): subchart cache", "stamp: ServiceAccount/shop", "left alone: ServiceAccount/shop-cache", "BLOCKED: undecodable Helm 2 record", "broken.v1", "Dry run: nothing was changed"] {
+    for needle in [
+        "RELEASE shop → shop in namespace",
+        "sh.helm.release.v1.shop.v4",
+        "create",
+        "note (revisions 1-4): subchart cache",
+        "stamp: ServiceAccount/shop",
+        "left alone: ServiceAccount/shop-cache",
+        "BLOCKED: undecodable Helm 2 record",
+        "broken.v1",
+        "Dry run: nothing was changed",
+    ] {
         assert!(plan.contains(needle), "{needle:?} in plan:\n{plan}");
     }
     assert_eq!(v2_names(&c, &tiller), before);
@@ -478,7 +554,10 @@ fn all_releases_ownership_deletion_restore_upgrade_and_cleanup() {
     assert!(both(&out).contains("--yes"), "{}", both(&out));
 
     let backup = c.dir.path().join("backup");
-    let out = migrate(&c, &["--all", "--tiller-namespace", &tiller, "--delete-v2-releases", "--yes", "--backup-dir", backup.to_str().unwrap(), "-o", "json"]);
+    let out = migrate(
+        &c,
+        &["--all", "--tiller-namespace", &tiller, "--delete-v2-releases", "--yes", "--backup-dir", backup.to_str().unwrap(), "-o", "json"],
+    );
     let text = expect_code(&out, 1);
     let report: Value = serde_json::from_str(&text).unwrap();
     let by_name = |n: &str| report["releases"].as_array().unwrap().iter().find(|r| r["release"] == n).unwrap().clone();
@@ -512,7 +591,11 @@ fn all_releases_ownership_deletion_restore_upgrade_and_cleanup() {
     let chart = c.dir.path().join("tiny");
     std::fs::create_dir_all(chart.join("templates")).unwrap();
     std::fs::write(chart.join("Chart.yaml"), "apiVersion: v2\nname: tiny\nversion: 0.1.0\n").unwrap();
-    std::fs::write(chart.join("templates/sa.yaml"), "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: shop\n  labels:\n    tiny: \"yes\"\n").unwrap();
+    std::fs::write(
+        chart.join("templates/sa.yaml"),
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: shop\n  labels:\n    tiny: \"yes\"\n",
+    )
+    .unwrap();
     // Real helm upgrades the migrated release: helm3 to revision 5, then helm4 to revision 6.
     for major in [3u8, 4] {
         run_ok(c.helm(major).args(["upgrade", "shop", chart.to_str().unwrap(), "-n", &apps]));
@@ -534,7 +617,8 @@ fn all_releases_ownership_deletion_restore_upgrade_and_cleanup() {
     assert!(text.contains("DELETE") && text.contains("superseded by a later Helm 3 upgrade") && text.contains("ERROR  "), "{text}");
     assert_eq!(v2_names(&c, &tiller), before);
     let cleanup_backup = c.dir.path().join("cleanup-backup");
-    let out = migrate(&c, &["--cleanup", "--all", "--tiller-namespace", &tiller, "--yes", "--backup-dir", cleanup_backup.to_str().unwrap()]);
+    let out =
+        migrate(&c, &["--cleanup", "--all", "--tiller-namespace", &tiller, "--yes", "--backup-dir", cleanup_backup.to_str().unwrap()]);
     let text = expect_code(&out, 1);
     assert!(text.contains("6 Helm 2 record(s) deleted"), "{text}");
     assert_eq!(v2_names(&c, &tiller), BTreeSet::from(["broken.v1".to_string()]));
@@ -566,7 +650,10 @@ fn idempotent_rerun_conflicts_force_and_blockers() {
     changed.info.description = "edited by hand".into();
     c.rt.block_on(store.update(&rec.object, &changed)).unwrap();
     let text = expect_code(&migrate(&c, &args), 1);
-    assert!(text.contains("exists and differs from revision 2") && text.contains(".info.description") && text.contains("--force"), "{text}");
+    assert!(
+        text.contains("exists and differs from revision 2") && text.contains(".info.description") && text.contains("--force"),
+        "{text}"
+    );
     assert_eq!(stored(&c, &apps, "shop-new", 2)["info"]["description"], "edited by hand");
     let backup = c.dir.path().join("force-backup");
     let mut forced: Vec<&str> = args.to_vec();
@@ -607,7 +694,23 @@ fn idempotent_rerun_conflicts_force_and_blockers() {
 
     // --release-versions-max keeps the newest N; older ones stay in Helm 2 even with --delete-v2-releases.
     let text = expect_code(
-        &migrate(&c, &["shop", "--tiller-namespace", &tiller, "--target-release", "shop-two", "--release-versions-max", "2", "--delete-v2-releases", "--skip-ownership", "--yes", "--backup-dir", c.dir.path().join("b2").to_str().unwrap()]),
+        &migrate(
+            &c,
+            &[
+                "shop",
+                "--tiller-namespace",
+                &tiller,
+                "--target-release",
+                "shop-two",
+                "--release-versions-max",
+                "2",
+                "--delete-v2-releases",
+                "--skip-ownership",
+                "--yes",
+                "--backup-dir",
+                c.dir.path().join("b2").to_str().unwrap(),
+            ],
+        ),
         0,
     );
     assert!(text.contains("not migrated (--release-versions-max): revision(s) 1, 2"), "{text}");

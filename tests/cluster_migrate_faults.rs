@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use common::{Emulator, TestCluster, run};
 use kube_emulator::{Fault, LoggedRequest};
 use kubectl_werf::release::helm2;
-use kubectl_werf::storage::{Helm2Storage, Helm3Driver};
 use kubectl_werf::storage::codec::{self, DecodeLimits};
+use kubectl_werf::storage::{Helm2Storage, Helm3Driver};
 use kubectl_werf::storage::{Helm2Store, Helm3Store, ObjectKind};
 use serde_json::json;
 
@@ -143,11 +143,22 @@ fn undisturbed() -> (BTreeMap<String, String>, Vec<Write>) {
         if !(WRITE_VERBS.contains(&r.verb.as_str()) && (r.namespace == s.apps || r.namespace == s.tiller)) {
             continue;
         }
-        let mut w = Write { verb: r.verb.clone(), resource: r.resource.clone(), role: if r.namespace == s.apps { "apps" } else { "tiller" }, name: r.name.clone(), nth: None };
+        let mut w = Write {
+            verb: r.verb.clone(),
+            resource: r.resource.clone(),
+            role: if r.namespace == s.apps { "apps" } else { "tiller" },
+            name: r.name.clone(),
+            nth: None,
+        };
         if r.verb == "create" {
             creates += 1;
             w.nth = Some(creates);
-            w.name = log[i + 1..].iter().find(|g| g.verb == "get" && g.resource == r.resource && g.namespace == r.namespace).unwrap().name.clone();
+            w.name = log[i + 1..]
+                .iter()
+                .find(|g| g.verb == "get" && g.resource == r.resource && g.namespace == r.namespace)
+                .unwrap()
+                .name
+                .clone();
             log[i].name = w.name.clone();
         }
         writes.push(w);
@@ -163,8 +174,13 @@ fn undisturbed() -> (BTreeMap<String, String>, Vec<Write>) {
         if r.verb == "delete" && r.namespace == s.tiller {
             let (release, rev) = r.name.rsplit_once(".v").unwrap();
             let copy = format!("sh.helm.release.v1.{release}.v{rev}");
-            assert!(log[..i].iter().any(|e| e.verb == "get" && e.name == copy && e.status == 200), "{} deleted before {copy} was read back", r.name);
-            let last_create = log.iter().rposition(|e| e.verb == "create" && e.name.starts_with(&format!("sh.helm.release.v1.{release}.v"))).unwrap();
+            assert!(
+                log[..i].iter().any(|e| e.verb == "get" && e.name == copy && e.status == 200),
+                "{} deleted before {copy} was read back",
+                r.name
+            );
+            let last_create =
+                log.iter().rposition(|e| e.verb == "create" && e.name.starts_with(&format!("sh.helm.release.v1.{release}.v"))).unwrap();
             assert!(last_create < i, "{} deleted before all of {release} was written", r.name);
         }
     }
@@ -370,4 +386,3 @@ fn sigterm_stops_new_writes_and_says_how_to_resume_emulator_only() {
     assert!(again.status.success(), "{}", both(&again));
     assert_eq!(s.state(), expected);
 }
-

@@ -36,7 +36,9 @@ fn statuses(c: &TestCluster, ns: &str, name: &str) -> BTreeMap<i64, (String, Str
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| (r["revision"].as_i64().unwrap(), (r["status"].as_str().unwrap().to_string(), r["description"].as_str().unwrap().to_string())))
+        .map(|r| {
+            (r["revision"].as_i64().unwrap(), (r["status"].as_str().unwrap().to_string(), r["description"].as_str().unwrap().to_string()))
+        })
         .collect()
 }
 
@@ -97,7 +99,10 @@ fn scan_then_fix_then_helm_upgrades_and_rolls_back() {
     assert_eq!(report["kubernetesVersion"], report["targetVersion"]);
     let releases = report["releases"].as_array().unwrap();
     let legacy = releases.iter().find(|r| r["name"] == "legacy").unwrap();
-    assert_eq!((legacy["storage"].as_str(), legacy["latest"].as_i64(), legacy["lastDeployed"].as_i64()), (Some("secret"), Some(3), Some(2)));
+    assert_eq!(
+        (legacy["storage"].as_str(), legacy["latest"].as_i64(), legacy["lastDeployed"].as_i64()),
+        (Some("secret"), Some(3), Some(2))
+    );
     assert_eq!(legacy["upgradable"], false);
     let revs: Vec<i64> = legacy["revisions"].as_array().unwrap().iter().map(|r| r["revision"].as_i64().unwrap()).collect();
     assert_eq!(revs, vec![2, 3], "revision 1 is not read by helm");
@@ -157,7 +162,8 @@ fn scan_then_fix_then_helm_upgrades_and_rolls_back() {
     assert_eq!(after[&3].0, "failed");
     assert_eq!(after[&4].0, "deployed");
     assert!(after[&4].1.starts_with("Removed APIs mapped by kubectl-werf (copy of revision 2): "), "{}", after[&4].1);
-    let backed_up: Vec<String> = std::fs::read_dir(&backup).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let backed_up: Vec<String> =
+        std::fs::read_dir(&backup).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     assert!(backed_up.iter().any(|f| f.ends_with("sh.helm.release.v1.legacy.v2.yaml")), "{backed_up:?}");
     let manifest = helm_ok(&c, 3, &["get", "manifest", "legacy", "-n", &ns, "--revision", "4"]);
     assert!(!manifest.contains("v1beta1") && !manifest.contains("PodSecurityPolicy"), "{manifest}");
@@ -194,7 +200,8 @@ fn all_revisions_make_every_rollback_target_work() {
     // Without --all-revisions only the revisions helm reads count; revision 1 is a rollback target.
     let scan = werf(&c, &["releases", "apis", "-n", &ns, "--all-revisions", "-o", "json"]);
     assert_eq!(scan.status.code(), Some(3));
-    let revs: Vec<i64> = json_of(&scan)["releases"][0]["revisions"].as_array().unwrap().iter().map(|r| r["revision"].as_i64().unwrap()).collect();
+    let revs: Vec<i64> =
+        json_of(&scan)["releases"][0]["revisions"].as_array().unwrap().iter().map(|r| r["revision"].as_i64().unwrap()).collect();
     assert_eq!(revs, vec![1, 2, 3]);
     let fixed = werf(&c, &["releases", "apis", "-n", &ns, "--fix", "--all-revisions", "--yes", "-o", "json"]);
     assert_eq!(fixed.status.code(), Some(0), "{}", text(&fixed));
@@ -207,7 +214,10 @@ fn all_revisions_make_every_rollback_target_work() {
     let all = werf(&c, &["releases", "apis", "-n", &ns, "--all-revisions"]);
     assert_eq!(all.status.code(), Some(0), "{}", text(&all));
     let h = statuses(&c, &ns, "legacy");
-    assert_eq!((h[&1].0.as_str(), h[&2].0.as_str(), h[&3].0.as_str(), h[&4].0.as_str()), ("superseded", "superseded", "failed", "deployed"));
+    assert_eq!(
+        (h[&1].0.as_str(), h[&2].0.as_str(), h[&3].0.as_str(), h[&4].0.as_str()),
+        ("superseded", "superseded", "failed", "deployed")
+    );
     assert_eq!(h[&3].1, "Upgrade \"legacy\" failed: timed out waiting for the condition", "rewritten in place, description kept");
     helm_ok(&c, 3, &["rollback", "legacy", "1", "-n", &ns]);
     assert_eq!(statuses(&c, &ns, "legacy")[&5].0, "deployed");
@@ -219,22 +229,40 @@ fn helm2_records_are_scanned_and_migrate2to3_adds_the_fixed_revision() {
     let tiller = c.namespace("apis-tiller");
     let apps = c.namespace("apis-apps");
     for name in ["legacy2", "plain2", "fixed2"] {
-        for (rev, status) in [(1, kubectl_werf::release::helm2::StatusCode::Superseded), (2, kubectl_werf::release::helm2::StatusCode::Deployed)] {
+        for (rev, status) in
+            [(1, kubectl_werf::release::helm2::StatusCode::Superseded), (2, kubectl_werf::release::helm2::StatusCode::Deployed)]
+        {
             let rendered = apis_fixtures::render("legacy-app", name, &apps, &[&format!("replicas={rev}")]);
             let r = apis_fixtures::helm2_release(name, &apps, rev, status, "Upgrade complete", &rendered);
             c.create_object(apis_fixtures::helm2_record(&r, &tiller, false));
         }
     }
-    let _cleanup = Uninstall { c: &c, releases: vec![("legacy2".into(), apps.clone(), false), ("plain2".into(), apps.clone(), false), ("fixed2".into(), apps.clone(), false)] };
+    let _cleanup = Uninstall {
+        c: &c,
+        releases: vec![
+            ("legacy2".into(), apps.clone(), false),
+            ("plain2".into(), apps.clone(), false),
+            ("fixed2".into(), apps.clone(), false),
+        ],
+    };
     let scan = werf(&c, &["releases", "apis", "-n", &apps, "--tiller-namespace", &tiller, "-o", "json"]);
     assert_eq!(scan.status.code(), Some(3), "{}", text(&scan));
     let report = json_of(&scan);
-    let names: Vec<(&str, &str)> = report["releases"].as_array().unwrap().iter().map(|r| (r["name"].as_str().unwrap(), r["storage"].as_str().unwrap())).collect();
+    let names: Vec<(&str, &str)> =
+        report["releases"].as_array().unwrap().iter().map(|r| (r["name"].as_str().unwrap(), r["storage"].as_str().unwrap())).collect();
     assert_eq!(names, vec![("fixed2", "helm2/configmap"), ("legacy2", "helm2/configmap"), ("plain2", "helm2/configmap")]);
     // Tiller records are fixed in place too: a Helm 2 revision 3 (what migrate2to3 then copies verbatim).
     let fixed = werf(&c, &["releases", "apis", "fixed2", "-n", &apps, "--tiller-namespace", &tiller, "--fix", "--yes"]);
     assert_eq!(fixed.status.code(), Some(0), "{}", text(&fixed));
-    let v3 = run(c.kubectl().args(["get", "configmap", "fixed2.v3", "-n", &tiller, "-o", "jsonpath={.metadata.labels.STATUS}/{.metadata.labels.OWNER}"]));
+    let v3 = run(c.kubectl().args([
+        "get",
+        "configmap",
+        "fixed2.v3",
+        "-n",
+        &tiller,
+        "-o",
+        "jsonpath={.metadata.labels.STATUS}/{.metadata.labels.OWNER}",
+    ]));
     assert_eq!(String::from_utf8_lossy(&v3.stdout), "DEPLOYED/TILLER", "{}", text(&v3));
     let v2 = run(c.kubectl().args(["get", "configmap", "fixed2.v2", "-n", &tiller, "-o", "jsonpath={.metadata.labels.STATUS}"]));
     assert_eq!(String::from_utf8_lossy(&v2.stdout), "SUPERSEDED");
@@ -282,7 +310,8 @@ fn helm2_records_are_scanned_and_migrate2to3_adds_the_fixed_revision() {
     let scan = werf(&c, &["releases", "apis", "-n", &apps, "--helm-version", "3", "-o", "json"]);
     assert_eq!(scan.status.code(), Some(3));
     let report = json_of(&scan);
-    let left: Vec<&str> = report["releases"].as_array().unwrap().iter().filter(|r| r["upgradable"] == false).map(|r| r["name"].as_str().unwrap()).collect();
+    let left: Vec<&str> =
+        report["releases"].as_array().unwrap().iter().filter(|r| r["upgradable"] == false).map(|r| r["name"].as_str().unwrap()).collect();
     assert_eq!(left, vec!["plain2"]);
 }
 
@@ -300,7 +329,9 @@ fn target_version_and_usage() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|o| (format!("{} {}", o["kind"].as_str().unwrap(), o["apiVersion"].as_str().unwrap()), o["problem"].as_str().unwrap().to_string()))
+        .map(|o| {
+            (format!("{} {}", o["kind"].as_str().unwrap(), o["apiVersion"].as_str().unwrap()), o["problem"].as_str().unwrap().to_string())
+        })
         .collect();
     assert_eq!(problems["HorizontalPodAutoscaler autoscaling/v2beta1"], "not-served", "{problems:?}");
     assert_eq!(problems["Deployment extensions/v1beta1"], "removed", "{problems:?}");
@@ -323,7 +354,14 @@ fn target_version_and_usage() {
 fn emulator_only_old_cluster_then_upgrade() {
     let c = TestCluster::start();
     let emu = c.emulator_for("serves removed API versions, which no kube-apiserver 1.36 can");
-    let old = ["extensions/v1beta1", "autoscaling/v2beta1", "policy/v1beta1", "rbac.authorization.k8s.io/v1beta1", "apiextensions.k8s.io/v1beta1", "admissionregistration.k8s.io/v1beta1"];
+    let old = [
+        "extensions/v1beta1",
+        "autoscaling/v2beta1",
+        "policy/v1beta1",
+        "rbac.authorization.k8s.io/v1beta1",
+        "apiextensions.k8s.io/v1beta1",
+        "admissionregistration.k8s.io/v1beta1",
+    ];
     emu.serve_removed_api_versions(&old).unwrap();
     assert!(emu.serve_removed_api_versions(&["apps/v1"]).is_err());
     let ns = c.namespace("apis-old");
@@ -348,7 +386,10 @@ fn emulator_only_old_cluster_then_upgrade() {
     let (code, rows) = at("1.22");
     assert_eq!(code, Some(3));
     let removed: Vec<&str> = rows.iter().filter(|(_, _, p)| p == "removed").map(|(k, ..)| k.as_str()).collect();
-    assert!(removed.contains(&"Deployment") && removed.contains(&"CustomResourceDefinition") && !removed.contains(&"HorizontalPodAutoscaler"), "{rows:?}");
+    assert!(
+        removed.contains(&"Deployment") && removed.contains(&"CustomResourceDefinition") && !removed.contains(&"HorizontalPodAutoscaler"),
+        "{rows:?}"
+    );
 
     // The cluster is upgraded: the removed versions are gone, helm fails, the fix mends it.
     emu.serve_removed_api_versions(&[]).unwrap();
@@ -380,7 +421,11 @@ fn emulator_only_an_interrupted_fix_is_finished_by_running_it_again() {
     assert_eq!((h[&2].0.as_str(), h[&4].0.as_str()), ("deployed", "deployed"), "the new revision stays, the old one is untouched");
     emu.clear_faults();
     let plan = werf(&c, &["releases", "apis", "-n", &ns, "--fix", "--dry-run"]);
-    assert!(String::from_utf8_lossy(&plan.stdout).contains("mark revision(s) 2 superseded (left deployed by an interrupted --fix)"), "{}", text(&plan));
+    assert!(
+        String::from_utf8_lossy(&plan.stdout).contains("mark revision(s) 2 superseded (left deployed by an interrupted --fix)"),
+        "{}",
+        text(&plan)
+    );
     let second = werf(&c, &["releases", "apis", "-n", &ns, "--fix", "--yes"]);
     assert_eq!(second.status.code(), Some(0), "{}", text(&second));
     let h = statuses(&c, &ns, "legacy");

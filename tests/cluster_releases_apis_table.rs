@@ -54,7 +54,8 @@ fn every_table_row_converts_to_an_object_the_server_accepts() {
         let original: Value = serde_saphyr::from_str(doc.text).unwrap();
         let key = (original["apiVersion"].as_str().unwrap().to_string(), original["kind"].as_str().unwrap().to_string());
         assert!(covered.insert(key.clone()), "{key:?} twice in rows.yaml");
-        let row = table().iter().find(|r| r.api_version == key.0 && r.kind == key.1).unwrap_or_else(|| panic!("{key:?} is not a table row"));
+        let row =
+            table().iter().find(|r| r.api_version == key.0 && r.kind == key.1).unwrap_or_else(|| panic!("{key:?} is not a table row"));
         let converted = convert_text(doc.text, Place::Manifest, None, &|_| true);
         assert_eq!(converted.mapped.len(), 1, "{key:?}");
         let objects: Vec<Value> = kubectl_werf::manifest::split_documents(&converted.text)

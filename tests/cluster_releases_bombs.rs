@@ -65,7 +65,11 @@ fn bombs_and_giants_are_refused_by_name_within_memory() {
     assert!(bomb.len() < 760 * 1024, "bomb is {} bytes", bomb.len());
     record(&c, &ns, "bomb", &bomb);
     // JSON nested 200,000 deep.
-    let deep = format!("{{\"name\":\"deep\",\"version\":1,\"info\":{{\"status\":\"deployed\"}},\"config\":{}{}}}", "[".repeat(200_000), "]".repeat(200_000));
+    let deep = format!(
+        "{{\"name\":\"deep\",\"version\":1,\"info\":{{\"status\":\"deployed\"}},\"config\":{}{}}}",
+        "[".repeat(200_000),
+        "]".repeat(200_000)
+    );
     record(&c, &ns, "deep", &gzip(deep.as_bytes()));
     // A manifest of 80 MiB: a valid release that inflates past the 64 MiB default limit.
     let mut giant = String::with_capacity(81 * MIB);
@@ -74,7 +78,12 @@ fn bombs_and_giants_are_refused_by_name_within_memory() {
     giant.push_str("\"}");
     record(&c, &ns, "giant", &gzip(giant.as_bytes()));
 
-    let out = run(std::process::Command::new("/usr/bin/time").arg("-v").arg(env!("CARGO_BIN_EXE_kubectl-werf")).args(["releases", "list", "-n", &ns, "-o", "json"]).env("KUBECONFIG", &c.kubeconfig).env("HOME", c.dir.path()));
+    let out = run(std::process::Command::new("/usr/bin/time")
+        .arg("-v")
+        .arg(env!("CARGO_BIN_EXE_kubectl-werf"))
+        .args(["releases", "list", "-n", &ns, "-o", "json"])
+        .env("KUBECONFIG", &c.kubeconfig)
+        .env("HOME", c.dir.path()));
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(out.status.success(), "list must still succeed:\n{stderr}");
@@ -83,14 +92,22 @@ fn bombs_and_giants_are_refused_by_name_within_memory() {
     assert_eq!(listed.as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect::<Vec<_>>(), ["deep", "fine"]);
     for (name, why) in [("bomb", "exceeds 64 MiB"), ("giant", "exceeds 64 MiB")] {
         let object = format!("{ns}/sh.helm.release.v1.{name}.v1");
-        assert!(stderr.lines().any(|l| l.contains(&object) && l.contains(why)), "{name}: expected a warning naming {object} ({why}):\n{stderr}");
+        assert!(
+            stderr.lines().any(|l| l.contains(&object) && l.contains(why)),
+            "{name}: expected a warning naming {object} ({why}):\n{stderr}"
+        );
     }
     let rss = peak_rss_kib(&stderr);
     eprintln!("releases list with bombs: peak RSS {} MiB", rss / 1024);
     assert!(rss < 200 * 1024, "peak RSS {rss} KiB: the limit did not hold");
 
     // Asking for the bomb itself is a one-line error naming it, exit 1.
-    let out = run(std::process::Command::new("/usr/bin/time").arg("-v").arg(env!("CARGO_BIN_EXE_kubectl-werf")).args(["releases", "status", "bomb", "-n", &ns]).env("KUBECONFIG", &c.kubeconfig).env("HOME", c.dir.path()));
+    let out = run(std::process::Command::new("/usr/bin/time")
+        .arg("-v")
+        .arg(env!("CARGO_BIN_EXE_kubectl-werf"))
+        .args(["releases", "status", "bomb", "-n", &ns])
+        .env("KUBECONFIG", &c.kubeconfig)
+        .env("HOME", c.dir.path()));
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains(&format!("{ns}/sh.helm.release.v1.bomb.v1")) && stderr.contains("exceeds 64 MiB"), "{stderr}");

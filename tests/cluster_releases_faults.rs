@@ -518,7 +518,8 @@ impl Baseline {
             .map(|(k, r)| (r.raw["metadata"]["resourceVersion"].as_str().and_then(|v| v.parse().ok()).unwrap_or_default(), k))
             .collect();
         created.sort();
-        let creates = self.positions.iter().filter(|q| q.verb == "create" && q.namespace == p.namespace && q.resource == p.resource).count();
+        let creates =
+            self.positions.iter().filter(|q| q.verb == "create" && q.namespace == p.namespace && q.resource == p.resource).count();
         assert_eq!(created.len(), creates, "{}: {creates} creates in {prefix} but {} new records", self.script.name, created.len());
         created[p.nth as usize - 1].1.clone()
     }
@@ -666,8 +667,7 @@ fn sweep(kind: Kind) {
     // KUBECTL_WERF_FAULTS_ONLY=prune-A,unlock narrows the sweep to those scripted runs (while debugging).
     let only = std::env::var("KUBECTL_WERF_FAULTS_ONLY").ok();
     let wanted = |name: &str| only.as_deref().is_none_or(|o| o.split(',').any(|w| w == name));
-    let baselines: Vec<Baseline> =
-        scripts().iter().filter(|s| s.kind == kind && wanted(s.name)).map(Baseline::take).collect();
+    let baselines: Vec<Baseline> = scripts().iter().filter(|s| s.kind == kind && wanted(s.name)).map(Baseline::take).collect();
     let mut jobs: Vec<(usize, usize, Fk)> = Vec::new();
     for (bi, b) in baselines.iter().enumerate() {
         for (pi, p) in b.positions.iter().enumerate() {

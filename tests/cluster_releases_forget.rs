@@ -44,7 +44,11 @@ fn names_listed(c: &TestCluster, major: u8, ns: &str) -> Vec<String> {
 fn settings(c: &TestCluster, ns: &str) -> (BTreeMap<String, String>, String) {
     let v: Value = serde_json::from_str(&run_ok(c.kubectl().args(["get", "configmap", "settings", "-n", ns, "-o", "json"]))).unwrap();
     let mut keys = BTreeMap::new();
-    for (section, key) in [("labels", "app.kubernetes.io/managed-by"), ("annotations", "meta.helm.sh/release-name"), ("annotations", "meta.helm.sh/release-namespace")] {
+    for (section, key) in [
+        ("labels", "app.kubernetes.io/managed-by"),
+        ("annotations", "meta.helm.sh/release-name"),
+        ("annotations", "meta.helm.sh/release-namespace"),
+    ] {
         if let Some(val) = v["metadata"][section][key].as_str() {
             keys.insert(key.to_string(), val.to_string());
         }
@@ -112,7 +116,11 @@ fn forget_keeps_the_objects_and_helm_takes_them_over_again() {
     assert_eq!(settings(&c, &ns), (BTreeMap::new(), "three".to_string()));
     let refused = run(c.helm(3).args(["install", "app"]).arg(&chart).args(["-n", &ns]));
     assert!(!refused.status.success());
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("invalid ownership metadata"), "{}", String::from_utf8_lossy(&refused.stderr));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("invalid ownership metadata"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
     run_ok(c.werf().args(["releases", "restore", "--yes", "--dir"]).arg(&backup));
     assert_eq!(settings(&c, &ns).0, helm_keys("app", &ns));
     let hist = helm_json(&c, 3, &["history", "app", "-n", &ns]);
@@ -121,7 +129,11 @@ fn forget_keeps_the_objects_and_helm_takes_them_over_again() {
     assert_eq!(settings(&c, &ns).1, "four");
 
     // --to-release: the object is handed to another release, which helm then installs over it.
-    run_ok(c.werf().args(["releases", "forget", "app", "-n", &ns, "--to-release", "other", "--yes", "--backup-dir"]).arg(c.dir.path().join("forget-to")));
+    run_ok(
+        c.werf()
+            .args(["releases", "forget", "app", "-n", &ns, "--to-release", "other", "--yes", "--backup-dir"])
+            .arg(c.dir.path().join("forget-to")),
+    );
     assert_eq!(settings(&c, &ns).0, helm_keys("other", &ns));
     install(&c, 3, "other", &chart, &ns, "five");
     assert_eq!(names_listed(&c, 3, &ns), vec!["other".to_string()]);
@@ -168,7 +180,11 @@ fn forget_takes_the_one_storage_the_scope_rule_finds() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("secret") && err.contains("configmap") && err.contains("--release-storage"), "{err}");
     assert_eq!(records(&c, &twins), before, "nothing deleted");
-    run_ok(c.werf().args(["releases", "forget", "twin", "-n", &twins, "--release-storage", "configmap", "--yes", "--backup-dir"]).arg(c.dir.path().join("b-twin")));
+    run_ok(
+        c.werf()
+            .args(["releases", "forget", "twin", "-n", &twins, "--release-storage", "configmap", "--yes", "--backup-dir"])
+            .arg(c.dir.path().join("b-twin")),
+    );
     let left = records(&c, &twins);
     assert_eq!(left.len(), 1, "{left:?}");
     assert!(left[0].contains("secret"), "the Secret driver's twin stays: {left:?}");
@@ -178,14 +194,30 @@ fn forget_takes_the_one_storage_the_scope_rule_finds() {
     c.seed_file(&fixture("helm2-synthetic/kube-system-shop-4revs-configmaps.yaml"), &BTreeMap::from([("kube-system", tiller.as_str())]));
     let tiller_records = || labelled(&c, &tiller, "OWNER=TILLER");
     assert_eq!(tiller_records().len(), 4);
-    let helm3_only = run(c.werf().args(["releases", "forget", "shop", "-n", "legacy-shop", "--helm-version", "3", "--tiller-namespace", &tiller, "--yes"]));
+    let helm3_only = run(c.werf().args([
+        "releases",
+        "forget",
+        "shop",
+        "-n",
+        "legacy-shop",
+        "--helm-version",
+        "3",
+        "--tiller-namespace",
+        &tiller,
+        "--yes",
+    ]));
     assert_eq!(helm3_only.status.code(), Some(1), "--helm-version 3 leaves Helm 2 alone");
-    let wrong_ns = run(c.werf().args(["releases", "forget", "shop", "-n", &ns, "--helm-version", "2", "--tiller-namespace", &tiller, "--yes"]));
+    let wrong_ns =
+        run(c.werf().args(["releases", "forget", "shop", "-n", &ns, "--helm-version", "2", "--tiller-namespace", &tiller, "--yes"]));
     let err = String::from_utf8_lossy(&wrong_ns.stderr);
     assert_eq!(wrong_ns.status.code(), Some(1), "{err}");
     assert!(err.contains("legacy-shop"), "names where the release is: {err}");
     assert_eq!(tiller_records().len(), 4);
-    let out = run_ok(c.werf().args(["releases", "forget", "shop", "-n", "legacy-shop", "--tiller-namespace", &tiller, "--yes", "--backup-dir"]).arg(c.dir.path().join("b2")));
+    let out = run_ok(
+        c.werf()
+            .args(["releases", "forget", "shop", "-n", "legacy-shop", "--tiller-namespace", &tiller, "--yes", "--backup-dir"])
+            .arg(c.dir.path().join("b2")),
+    );
     assert!(out.contains("helm2/configmap"), "{out}");
     assert!(tiller_records().is_empty());
     run_ok(c.werf().args(["releases", "restore", "--yes", "--dir"]).arg(c.dir.path().join("b2")));

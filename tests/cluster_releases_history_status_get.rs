@@ -105,7 +105,12 @@ fn seed_helm2(c: &TestCluster) -> (String, String, String, String) {
     let hs = c.namespace("tiller-hs");
     let ta = c.namespace("tiller-apps");
     let tools = c.namespace("tiller-tools");
-    let map = BTreeMap::from([("kube-system", ks.as_str()), ("helm-system", hs.as_str()), ("tiller-apps", ta.as_str()), ("tools", tools.as_str())]);
+    let map = BTreeMap::from([
+        ("kube-system", ks.as_str()),
+        ("helm-system", hs.as_str()),
+        ("tiller-apps", ta.as_str()),
+        ("tools", tools.as_str()),
+    ]);
     for dir in ["helm2", "helm2-synthetic"] {
         for entry in std::fs::read_dir(fixture(dir)).unwrap() {
             c.seed_file(&entry.unwrap().path(), &map);
@@ -130,17 +135,16 @@ fn helm2_releases_are_listed_and_inspected() {
     let out = run(c.werf().args(["releases", "list", "-A", "-o", "json", "--helm-version", "2"]));
     assert!(out.status.success());
     let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(stderr.contains(&format!("Helm 2 release \"invincible-zebu\" is stored both as ConfigMaps and as Secrets in namespace {hs}")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("Helm 2 release \"invincible-zebu\" is stored both as ConfigMaps and as Secrets in namespace {hs}")),
+        "{stderr}"
+    );
     let json = String::from_utf8(out.stdout).unwrap();
     let rows: Vec<Value> = serde_json::from_str(&json).unwrap();
     // The server may hold other tests' Helm 2 releases of the same names: require a row with exactly
     // these fields rather than taking the first row of a name.
-    let expect_row = |fields: &[(&str, &str)]| {
-        assert!(
-            rows.iter().any(|r| fields.iter().all(|(k, v)| r[*k] == *v)),
-            "no row with {fields:?}: {json}"
-        )
-    };
+    let expect_row =
+        |fields: &[(&str, &str)]| assert!(rows.iter().any(|r| fields.iter().all(|(k, v)| r[*k] == *v)), "no row with {fields:?}: {json}");
     expect_row(&[("name", "cart"), ("storage", "helm2/secret"), ("namespace", "legacy-cart")]);
     expect_row(&[("name", "gone"), ("status", "uninstalled")]);
     expect_row(&[("name", "stuck"), ("status", "pending-upgrade")]);
@@ -167,13 +171,16 @@ fn helm2_releases_are_listed_and_inspected() {
     // The Helm 2 shop carries helm's own shop content; revision 4 rolled back to 2, so helm's own `get values -o
     // json` and `get manifest` of the latest revision (fixtures/helm3) are the answers for both, byte for byte.
     for rev in ["2", "4"] {
-        let values = run_ok(c.werf().args(["releases", "get", "values", "shop", "--tiller-namespace", &ks, "--revision", rev, "-o", "json"]));
+        let values =
+            run_ok(c.werf().args(["releases", "get", "values", "shop", "--tiller-namespace", &ks, "--revision", rev, "-o", "json"]));
         assert_eq!(values, std::fs::read_to_string(fixture("helm3/fx-helm3-shop-values.json")).unwrap(), "shop revision {rev}");
         let manifest = run_ok(c.werf().args(["releases", "get", "manifest", "shop", "--tiller-namespace", &ks, "--revision", rev]));
         assert_eq!(manifest, std::fs::read_to_string(fixture("helm3/fx-helm3-shop-manifest.txt")).unwrap(), "shop revision {rev}");
     }
     // cart (Secret storage): its values as the record holds them, read by an independent decoder.
-    let values: Value = serde_json::from_str(&run_ok(c.werf().args(["releases", "get", "values", "cart", "--tiller-namespace", &ta, "-o", "json"]))).unwrap();
+    let values: Value =
+        serde_json::from_str(&run_ok(c.werf().args(["releases", "get", "values", "cart", "--tiller-namespace", &ta, "-o", "json"])))
+            .unwrap();
     let record = release_fixtures::load("helm2-synthetic").into_iter().find(|r| r.name == "cart.v2").unwrap();
     let raw = helm2_wire::decode(&record.payload).config_raw;
     assert!(!raw.trim().is_empty() && raw.trim() != "{}", "cart.v2 has user values: {raw:?}");

@@ -49,7 +49,8 @@ fn helm_list(c: &TestCluster, major: u8, args: &[&str]) -> String {
     let mut cmd = c.helm(major);
     cmd.arg("list").args(args);
     // Helm 3 hides some statuses by default; Helm 4 (and we) show all. Status flags narrow both.
-    let narrows = args.iter().any(|a| ["--deployed", "--failed", "--pending", "--superseded", "--uninstalled", "--uninstalling"].contains(a));
+    let narrows =
+        args.iter().any(|a| ["--deployed", "--failed", "--pending", "--superseded", "--uninstalled", "--uninstalling"].contains(a));
     if major == 3 && !narrows {
         cmd.arg("-a");
     }
@@ -62,7 +63,8 @@ fn list_equals_helm_fixture_and_live_helm_for_every_flag() {
     let seeded = seed_helm3(&c);
     for (ns, fx) in &seeded {
         // helm's own recorded answer (Secret driver releases only)
-        let ours = run_ok(c.werf().args(["releases", "list", "-n", ns, "-o", "json", "--helm-version", "3", "--release-storage", "secret"]));
+        let ours =
+            run_ok(c.werf().args(["releases", "list", "-n", ns, "-o", "json", "--helm-version", "3", "--release-storage", "secret"]));
         let expected = std::fs::read_to_string(fixture(&format!("helm3/{fx}-helm-list.json"))).unwrap();
         assert_eq!(without_our_fields(&ours), serde_json::from_str::<Value>(&expected).unwrap(), "{fx}");
         assert!(ours.contains("\"storage\":\"secret\""));
@@ -103,7 +105,8 @@ fn list_equals_helm_fixture_and_live_helm_for_every_flag() {
                 } else if case.contains(&"json") {
                     assert_eq!(without_our_fields(&ours), serde_json::from_str::<Value>(&theirs).unwrap(), "helm{major} list {args:?}");
                 } else if structured {
-                    let ours_yaml: String = ours.lines().filter(|l| !l.trim_start().starts_with("storage:")).map(|l| format!("{l}\n")).collect();
+                    let ours_yaml: String =
+                        ours.lines().filter(|l| !l.trim_start().starts_with("storage:")).map(|l| format!("{l}\n")).collect();
                     assert_eq!(ours_yaml, theirs, "helm{major} list {args:?}");
                 } else {
                     assert_eq!(without_storage_column(&ours), theirs, "helm{major} list {args:?}");
@@ -126,12 +129,14 @@ fn all_namespaces_matches_helm_on_our_namespaces() {
     // tests write on purpose), so this comparison needs a server of its own.
     let c = TestCluster::isolated();
     let seeded = seed_helm3(&c);
-    let ours = run_ok(c.werf().args(["releases", "list", "-A", "-o", "json", "--max", "0", "--helm-version", "3", "--release-storage", "secret"]));
+    let ours =
+        run_ok(c.werf().args(["releases", "list", "-A", "-o", "json", "--max", "0", "--helm-version", "3", "--release-storage", "secret"]));
     let h3 = run_ok(c.helm(3).args(["list", "-A", "-a", "-o", "json", "--max", "0"]));
     let h4 = run_ok(c.helm(4).args(["list", "-A", "-o", "json", "--max", "0"]));
     // Keep the fixtures' payload namespaces only (a real server has releases of its own, e.g. none today).
     let keep = |v: Value| -> Vec<Value> {
-        let mut items: Vec<Value> = v.as_array().unwrap().iter().filter(|i| i["namespace"] == "fx-helm3" || i["namespace"] == "fx-helm4").cloned().collect();
+        let mut items: Vec<Value> =
+            v.as_array().unwrap().iter().filter(|i| i["namespace"] == "fx-helm3" || i["namespace"] == "fx-helm4").cloned().collect();
         items.sort_by_key(|i| (i["name"].to_string(), i["namespace"].to_string()));
         items
     };

@@ -141,7 +141,11 @@ fn compare(c: &TestCluster, ns: &str, driver: &str, expected_releases: usize) {
     assert_eq!(without_our_fields(&ours_all, ns), without_our_fields(&ours_json, ns), "-A and -n agree");
     for major in [3u8, 4] {
         assert_eq!(without_storage_column(&ours_table), helm(major, &["-n", ns]), "helm{major} list -n ({driver})");
-        assert_eq!(without_our_fields(&ours_json, ns), without_our_fields(&helm(major, &["-n", ns, "-o", "json"]), ns), "helm{major} -o json ({driver})");
+        assert_eq!(
+            without_our_fields(&ours_json, ns),
+            without_our_fields(&helm(major, &["-n", ns, "-o", "json"]), ns),
+            "helm{major} -o json ({driver})"
+        );
         assert_eq!(
             without_our_fields(&ours_all, ns),
             without_our_fields(&helm(major, &["-A", "-o", "json", "--max", "0"]), ns),

@@ -37,7 +37,11 @@ fn seed(c: &TestCluster) -> Seeded {
     for (i, name) in ["web", "a"].iter().enumerate() {
         objects.extend(seeding::release_secrets(&base, &b, name, 100 + i, 3));
     }
-    let records = objects.iter().filter(|o| o["metadata"]["namespace"] == a.as_str()).map(|o| o["metadata"]["name"].as_str().unwrap().to_string()).collect();
+    let records = objects
+        .iter()
+        .filter(|o| o["metadata"]["namespace"] == a.as_str())
+        .map(|o| o["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
     seeding::create_all(c, objects, 16);
     Seeded { a, b, records }
 }

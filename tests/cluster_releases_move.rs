@@ -44,7 +44,11 @@ fn names_listed(c: &TestCluster, major: u8, ns: &str) -> Vec<String> {
 fn settings(c: &TestCluster, ns: &str) -> (BTreeMap<String, String>, String) {
     let v: Value = serde_json::from_str(&run_ok(c.kubectl().args(["get", "configmap", "settings", "-n", ns, "-o", "json"]))).unwrap();
     let mut keys = BTreeMap::new();
-    for (section, key) in [("labels", "app.kubernetes.io/managed-by"), ("annotations", "meta.helm.sh/release-name"), ("annotations", "meta.helm.sh/release-namespace")] {
+    for (section, key) in [
+        ("labels", "app.kubernetes.io/managed-by"),
+        ("annotations", "meta.helm.sh/release-name"),
+        ("annotations", "meta.helm.sh/release-namespace"),
+    ] {
         if let Some(val) = v["metadata"][section][key].as_str() {
             keys.insert(key.to_string(), val.to_string());
         }
@@ -84,11 +88,17 @@ fn move_renames_and_real_helm_upgrades_and_rolls_back_the_new_name() {
     install(&c, 3, "shop", &chart, &ns, "two");
     let theirs_before = helm_json(&c, 3, &["history", "shop", "-n", &ns]);
 
-    let out = run(c.werf().args(["releases", "move", "shop", "-n", &ns, "--to-name", "store", "--yes", "--backup-dir"]).arg(c.dir.path().join("mv")));
+    let out = run(c
+        .werf()
+        .args(["releases", "move", "shop", "-n", &ns, "--to-name", "store", "--yes", "--backup-dir"])
+        .arg(c.dir.path().join("mv")));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     // The chart's label holds the old name: said, not changed.
-    assert!(err.contains("warning: the old name stays in ConfigMap/settings: metadata.labels.app.kubernetes.io/instance = \"shop\""), "{err}");
+    assert!(
+        err.contains("warning: the old name stays in ConfigMap/settings: metadata.labels.app.kubernetes.io/instance = \"shop\""),
+        "{err}"
+    );
     for major in [3, 4] {
         assert_eq!(names_listed(&c, major, &ns), vec!["store".to_string()], "helm{major} list");
     }
@@ -154,7 +164,23 @@ fn move_refuses_what_would_surprise_and_moves_namespaces_when_safe() {
     let pinned = write_chart(&c, "pinned-chart", Some(&pinned_ns));
     install(&c, 3, "pinned", &pinned, &pinned_ns, "one");
     let target = c.namespace("move-pinned-to");
-    run_ok(c.werf().args(["releases", "move", "pinned", "-n", &pinned_ns, "--to-name", "pinned", "--to-namespace", &target, "--yes", "--backup-dir"]).arg(c.dir.path().join("pinned")));
+    run_ok(
+        c.werf()
+            .args([
+                "releases",
+                "move",
+                "pinned",
+                "-n",
+                &pinned_ns,
+                "--to-name",
+                "pinned",
+                "--to-namespace",
+                &target,
+                "--yes",
+                "--backup-dir",
+            ])
+            .arg(c.dir.path().join("pinned")),
+    );
     assert!(names_listed(&c, 3, &pinned_ns).is_empty());
     assert_eq!(names_listed(&c, 4, &target), vec!["pinned".to_string()]);
     assert_eq!(settings(&c, &pinned_ns).0, helm_keys("pinned", &target));

@@ -26,14 +26,33 @@ fn prune_keeps_latest_and_last_deployed() {
     assert_eq!(statuses(&helm_json(&c, 3, &["history", "stuck", "-n", &ns])).len(), 2);
     // everything pruned can be put back
     run_ok(c.werf().args(["releases", "restore", "--yes", "--dir"]).arg(&backup));
-    assert_eq!(records(&c, &ns, "owner=helm").into_iter().map(|(k, (p, _))| (k, p)).collect::<Vec<_>>(), before.into_iter().map(|(k, (p, _))| (k, p)).collect::<Vec<_>>());
+    assert_eq!(
+        records(&c, &ns, "owner=helm").into_iter().map(|(k, (p, _))| (k, p)).collect::<Vec<_>>(),
+        before.into_iter().map(|(k, (p, _))| (k, p)).collect::<Vec<_>>()
+    );
     // no scope: usage error
     assert_eq!(run(c.werf().args(["releases", "prune", "-n", &ns, "--keep", "1", "--yes"])).status.code(), Some(2));
 
     // Helm 2: SUPERSEDED, SUPERSEDED, FAILED, DEPLOYED
     let tiller = c.namespace("prune-tiller");
     c.seed_file(&fixture("helm2-synthetic/kube-system-shop-4revs-configmaps.yaml"), &BTreeMap::from([("kube-system", tiller.as_str())]));
-    run_ok(c.werf().args(["releases", "prune", "shop", "--keep", "1", "--yes", "--helm-version", "2", "--tiller-namespace", &tiller, "--backup-dir"]).arg(c.dir.path().join("p2")));
+    run_ok(
+        c.werf()
+            .args([
+                "releases",
+                "prune",
+                "shop",
+                "--keep",
+                "1",
+                "--yes",
+                "--helm-version",
+                "2",
+                "--tiller-namespace",
+                &tiller,
+                "--backup-dir",
+            ])
+            .arg(c.dir.path().join("p2")),
+    );
     let left: Vec<String> = records(&c, &tiller, "OWNER=TILLER").into_keys().map(|(_, n)| n).collect();
     assert_eq!(left, vec!["shop.v4".to_string()]);
 }
@@ -65,7 +84,10 @@ fn interrupted_prune_and_unlock_converge_on_rerun_emulator_only() {
     let out = run(c.werf().args(["releases", "unlock", "stuck", "-n", &ns, "--yes", "--backup-dir"]).arg(&ub));
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(text.contains("release stuck revision 2") && text.contains("sh.helm.release.v1.stuck.v2") && text.contains("unchanged"), "{text}");
+    assert!(
+        text.contains("release stuck revision 2") && text.contains("sh.helm.release.v1.stuck.v2") && text.contains("unchanged"),
+        "{text}"
+    );
     assert_eq!(files_in(&ub).len(), 1);
     assert_eq!(statuses(&helm_json(&c, 3, &["history", "stuck", "-n", &ns]))[1].1, "pending-upgrade");
     emu.clear_faults();

@@ -96,12 +96,18 @@ fn status_show_resources_and_show_desc_as_helm3_prints_them() {
     }
     create_live_objects(&c, &ns);
 
-    for args in [vec!["--show-resources"], vec!["--show-desc"], vec!["--show-resources", "--show-desc"], vec!["--show-resources", "--revision", "2"]] {
+    for args in [
+        vec!["--show-resources"],
+        vec!["--show-desc"],
+        vec!["--show-resources", "--show-desc"],
+        vec!["--show-resources", "--revision", "2"],
+    ] {
         let ours = run_ok(c.werf().args(["releases", "status", "shop", "-n", &ns]).args(&args));
         let helm = run_ok(c.helm(3).args(["status", "shop", "-n", &ns]).args(&args));
         assert_same_status(&ours, &helm, &format!("status {args:?}"));
         if args.contains(&"--show-resources") {
-            for group in ["==> v1/Deployment\n", "==> v1/Service\n", "==> v1/ServiceAccount\n", "==> v1/Widget\n", "==> v1/Pod(related)\n"] {
+            for group in ["==> v1/Deployment\n", "==> v1/Service\n", "==> v1/ServiceAccount\n", "==> v1/Widget\n", "==> v1/Pod(related)\n"]
+            {
                 assert!(ours.contains(group), "{group}: {ours}");
             }
             assert!(ours.contains("shop-cache-abc12"), "the cache Deployment's pod is listed: {ours}");
@@ -130,7 +136,8 @@ fn status_show_resources_and_show_desc_as_helm3_prints_them() {
     assert_eq!(v["info"].as_object().unwrap().keys().next_back().map(String::as_str), Some("resources"));
     let ours = run_ok(c.werf().args(["releases", "status", "shop", "-n", &ns, "--show-resources", "-o", "yaml"]));
     let helm = run_ok(c.helm(3).args(["status", "shop", "-n", &ns, "--show-resources", "-o", "yaml"]));
-    let yaml_mask = |t: &str| regex::Regex::new(r#"(?m)^(\s+resourceVersion: )['"]?\d+['"]?$"#).unwrap().replace_all(t, "$1<masked>").into_owned();
+    let yaml_mask =
+        |t: &str| regex::Regex::new(r#"(?m)^(\s+resourceVersion: )['"]?\d+['"]?$"#).unwrap().replace_all(t, "$1<masked>").into_owned();
     assert_eq!(yaml_mask(&ours), yaml_mask(&helm), "status --show-resources -o yaml");
 }
 

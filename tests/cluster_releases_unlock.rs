@@ -48,7 +48,13 @@ fn unlock_helm3_and_helm4_stuck_releases_as_real_helm_sees_them() {
         assert!(again.contains("nothing to unlock"), "{again}");
         assert_eq!(records(&c, &ns, "owner=helm"), after);
         // the backup directory undoes it
-        let out = run_ok(c.werf().args(["releases", "restore", "--force", "--yes", "--backup-dir"]).arg(c.dir.path().join(format!("undo-{major}"))).arg("--dir").arg(&backup));
+        let out = run_ok(
+            c.werf()
+                .args(["releases", "restore", "--force", "--yes", "--backup-dir"])
+                .arg(c.dir.path().join(format!("undo-{major}")))
+                .arg("--dir")
+                .arg(&backup),
+        );
         assert!(out.contains("replaced"), "{out}");
         let hist = helm_json(&c, major, &["history", "stuck", "-n", &ns]);
         assert_eq!(statuses(&hist)[1].1, "pending-upgrade");
@@ -101,13 +107,21 @@ fn real_helm_upgrade_and_rollback_work_after_unlock() {
 fn unlock_to_delete_and_superseded_and_recent_records() {
     let c = TestCluster::start();
     let ns = seed(&c, "unlock-del", &["stuck-secrets"], "fx-helm3");
-    let out = run_ok(c.werf().args(["releases", "unlock", "stuck", "-n", &ns, "--to", "delete", "--yes", "-o", "json", "--backup-dir"]).arg(c.dir.path().join("b1")));
+    let out = run_ok(
+        c.werf()
+            .args(["releases", "unlock", "stuck", "-n", &ns, "--to", "delete", "--yes", "-o", "json", "--backup-dir"])
+            .arg(c.dir.path().join("b1")),
+    );
     let report: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["result"], "deleted");
     assert_eq!(statuses(&helm_json(&c, 3, &["history", "stuck", "-n", &ns])), vec![(1, "deployed".to_string())]);
 
     let ns = seed(&c, "unlock-sup", &["stuck-secrets", "shop-secrets"], "fx-helm3");
-    run_ok(c.werf().args(["releases", "unlock", "stuck", "-n", &ns, "--to", "superseded", "--yes", "--backup-dir"]).arg(c.dir.path().join("b2")));
+    run_ok(
+        c.werf()
+            .args(["releases", "unlock", "stuck", "-n", &ns, "--to", "superseded", "--yes", "--backup-dir"])
+            .arg(c.dir.path().join("b2")),
+    );
     assert_eq!(statuses(&helm_json(&c, 3, &["history", "stuck", "-n", &ns]))[1].1, "superseded");
     // shop is not stuck: a message and exit 0; --to superseded without a deployed revision is refused
     let out = run_ok(c.werf().args(["releases", "unlock", "shop", "-n", &ns, "--yes"]));
@@ -130,7 +144,10 @@ fn unlock_to_delete_and_superseded_and_recent_records() {
 fn unlock_helm2_stuck_release() {
     let c = TestCluster::start();
     let tiller = c.namespace("unlock-tiller");
-    c.seed_file(&fixture("helm2-synthetic/kube-system-stuck-and-gone-configmaps.yaml"), &BTreeMap::from([("kube-system", tiller.as_str())]));
+    c.seed_file(
+        &fixture("helm2-synthetic/kube-system-stuck-and-gone-configmaps.yaml"),
+        &BTreeMap::from([("kube-system", tiller.as_str())]),
+    );
     let base = ["--helm-version", "2", "--tiller-namespace", tiller.as_str()];
     let out = run_ok(c.werf().args(["releases", "unlock", "stuck", "--yes", "--backup-dir"]).arg(c.dir.path().join("b")).args(base));
     assert!(out.contains("pending-upgrade → failed"), "{out}");

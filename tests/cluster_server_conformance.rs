@@ -188,7 +188,8 @@ fn one_scenario_two_servers() {
     assert_eq!(api.post(&secrets, &secret("fits", 1024 * 1024)).code, 201);
     let cm_over = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "big"}, "data": {"k": "x".repeat(1024 * 1024 + 1)}});
     assert_eq!(api.post(&cms, &cm_over).code, 422);
-    let huge = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "huge"}, "data": {"k": "x".repeat(3 * 1024 * 1024 + 10)}});
+    let huge =
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "huge"}, "data": {"k": "x".repeat(3 * 1024 * 1024 + 10)}});
     let too_large = api.post(&cms, &huge);
     assert_eq!(too_large.code, 413);
 
@@ -256,7 +257,8 @@ fn a_crd_is_served_while_it_exists() {
     });
     eventually("the group is in discovery", in_discovery);
     let probes = format!("/apis/{group}/v1/namespaces/{ns}/kwprobes");
-    let g = api.post(&probes, &json!({"apiVersion": format!("{group}/v1"), "kind": "KwProbe", "metadata": {"name": "g"}, "spec": {"size": 1}}));
+    let g =
+        api.post(&probes, &json!({"apiVersion": format!("{group}/v1"), "kind": "KwProbe", "metadata": {"name": "g"}, "spec": {"size": 1}}));
     assert_eq!((g.code, g.body["metadata"]["generation"].as_i64()), (201, Some(1)));
     // without a status subresource, a status change counts like any other
     assert_eq!(api.patch(&format!("{probes}/g"), &json!({"status": {"ok": true}})).body["metadata"]["generation"], 2);

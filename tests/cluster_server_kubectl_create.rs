@@ -38,24 +38,87 @@ fn kubectl_create_of_every_builtin_kind_is_stored_as_sent() {
     let (cr, crb, pc) = (cluster_name("cr"), cluster_name("crb"), cluster_name("pc"));
     let sa_subject = format!("--serviceaccount={ns}:sa");
     let cases: Vec<(&str, String, Vec<String>)> = vec![
-        ("deployment", "web".into(), vec!["deployment", "web", "--image=nginx:1.27", "--port=8080", "--replicas=0"].into_iter().map(String::from).collect()),
+        (
+            "deployment",
+            "web".into(),
+            vec!["deployment", "web", "--image=nginx:1.27", "--port=8080", "--replicas=0"].into_iter().map(String::from).collect(),
+        ),
         ("service", "svc".into(), ["service", "clusterip", "svc", "--tcp=80:8080", "--tcp=443:8443"].map(String::from).to_vec()),
         ("service", "np".into(), ["service", "nodeport", "np", "--tcp=80:8080"].map(String::from).to_vec()),
         ("service", "ext".into(), ["service", "externalname", "ext", "--external-name=db.example.com"].map(String::from).to_vec()),
         ("serviceaccount", "sa".into(), ["serviceaccount", "sa"].map(String::from).to_vec()),
         ("job", "job".into(), ["job", "job", "--image=busybox", "--", "sh", "-c", "exit 0"].map(String::from).to_vec()),
-        ("cronjob", "cron".into(), ["cronjob", "cron", "--image=busybox", "--schedule=*/5 * * * *", "--restart=OnFailure", "--", "date"].map(String::from).to_vec()),
-        ("role", "reader".into(), ["role", "reader", "--verb=get,list", "--resource=pods,configmaps", "--resource-name=a"].map(String::from).to_vec()),
-        ("rolebinding", "rb".into(), vec!["rolebinding".into(), "rb".into(), "--role=reader".into(), "--user=alice".into(), "--group=devs".into(), sa_subject.clone()]),
-        ("clusterrole", cr.clone(), vec!["clusterrole".into(), cr.clone(), "--verb=get".into(), "--resource=nodes".into(), "--non-resource-url=/healthz".into()]),
-        ("clusterrolebinding", crb.clone(), vec!["clusterrolebinding".into(), crb.clone(), format!("--clusterrole={cr}"), "--user=bob".into()]),
-        ("secret", "generic".into(), ["secret", "generic", "generic", "--from-literal=user=admin", "--from-literal=empty=", "--type=example.com/kind"].map(String::from).to_vec()),
-        ("secret", "registry".into(), ["secret", "docker-registry", "registry", "--docker-server=r.example.com", "--docker-username=u", "--docker-password=p"].map(String::from).to_vec()),
+        (
+            "cronjob",
+            "cron".into(),
+            ["cronjob", "cron", "--image=busybox", "--schedule=*/5 * * * *", "--restart=OnFailure", "--", "date"]
+                .map(String::from)
+                .to_vec(),
+        ),
+        (
+            "role",
+            "reader".into(),
+            ["role", "reader", "--verb=get,list", "--resource=pods,configmaps", "--resource-name=a"].map(String::from).to_vec(),
+        ),
+        (
+            "rolebinding",
+            "rb".into(),
+            vec![
+                "rolebinding".into(),
+                "rb".into(),
+                "--role=reader".into(),
+                "--user=alice".into(),
+                "--group=devs".into(),
+                sa_subject.clone(),
+            ],
+        ),
+        (
+            "clusterrole",
+            cr.clone(),
+            vec!["clusterrole".into(), cr.clone(), "--verb=get".into(), "--resource=nodes".into(), "--non-resource-url=/healthz".into()],
+        ),
+        (
+            "clusterrolebinding",
+            crb.clone(),
+            vec!["clusterrolebinding".into(), crb.clone(), format!("--clusterrole={cr}"), "--user=bob".into()],
+        ),
+        (
+            "secret",
+            "generic".into(),
+            ["secret", "generic", "generic", "--from-literal=user=admin", "--from-literal=empty=", "--type=example.com/kind"]
+                .map(String::from)
+                .to_vec(),
+        ),
+        (
+            "secret",
+            "registry".into(),
+            ["secret", "docker-registry", "registry", "--docker-server=r.example.com", "--docker-username=u", "--docker-password=p"]
+                .map(String::from)
+                .to_vec(),
+        ),
         ("configmap", "cfg".into(), ["configmap", "cfg", "--from-literal=a=1", "--from-literal=b=two"].map(String::from).to_vec()),
-        ("priorityclass", pc.clone(), vec!["priorityclass".into(), pc.clone(), "--value=7".into(), "--description=test".into(), "--preemption-policy=Never".into()]),
-        ("resourcequota", "quota".into(), ["quota", "quota", "--hard=pods=4,requests.cpu=500m", "--scopes=NotBestEffort"].map(String::from).to_vec()),
-        ("poddisruptionbudget", "pdb".into(), ["poddisruptionbudget", "pdb", "--selector=app=web", "--max-unavailable=30%"].map(String::from).to_vec()),
-        ("ingress", "ing".into(), ["ingress", "ing", "--class=nginx", "--rule=a.example.com/api*=svc:80,tls=tls", "--default-backend=svc:443"].map(String::from).to_vec()),
+        (
+            "priorityclass",
+            pc.clone(),
+            vec!["priorityclass".into(), pc.clone(), "--value=7".into(), "--description=test".into(), "--preemption-policy=Never".into()],
+        ),
+        (
+            "resourcequota",
+            "quota".into(),
+            ["quota", "quota", "--hard=pods=4,requests.cpu=500m", "--scopes=NotBestEffort"].map(String::from).to_vec(),
+        ),
+        (
+            "poddisruptionbudget",
+            "pdb".into(),
+            ["poddisruptionbudget", "pdb", "--selector=app=web", "--max-unavailable=30%"].map(String::from).to_vec(),
+        ),
+        (
+            "ingress",
+            "ing".into(),
+            ["ingress", "ing", "--class=nginx", "--rule=a.example.com/api*=svc:80,tls=tls", "--default-backend=svc:443"]
+                .map(String::from)
+                .to_vec(),
+        ),
     ];
     let mut problems = Vec::new();
     for (kind, name, args) in &cases {

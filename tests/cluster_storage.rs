@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use common::{TestCluster, fixture, run_ok};
 use kubectl_werf::release::helm3::Status;
-use kubectl_werf::storage::{Helm2Storage, Helm3Driver};
 use kubectl_werf::storage::codec::{self, DecodeLimits};
+use kubectl_werf::storage::{Helm2Storage, Helm3Driver};
 use kubectl_werf::storage::{Helm2Store, Helm3Store, ObjectKind};
 
 fn helm3_store(c: &TestCluster, driver: Helm3Driver) -> Helm3Store {
@@ -30,8 +30,10 @@ fn helm3_fixtures_list_and_history_through_both_drivers() {
         assert!(listing.warnings.is_empty(), "{:?}", listing.warnings);
         let mut names: Vec<(String, i64)> = listing.records.iter().map(|r| (r.release.name.clone(), r.release.version)).collect();
         names.sort();
-        let expected: Vec<(String, i64)> =
-            [("big", 1), ("shop", 1), ("shop", 2), ("shop", 3), ("shop", 4), ("stuck", 1), ("stuck", 2)].iter().map(|(n, v)| (n.to_string(), *v)).collect();
+        let expected: Vec<(String, i64)> = [("big", 1), ("shop", 1), ("shop", 2), ("shop", 3), ("shop", 4), ("stuck", 1), ("stuck", 2)]
+            .iter()
+            .map(|(n, v)| (n.to_string(), *v))
+            .collect();
         assert_eq!(names, expected);
         // Custom release labels come from the object, not the payload.
         let shop1 = listing.records.iter().find(|r| r.release.name == "shop" && r.release.version == 1).unwrap();
@@ -106,7 +108,12 @@ fn helm2_auto_reports_a_release_stored_both_ways() {
     let tiller = c.namespace("helm-system");
     let tools = c.namespace("tools");
     let map = BTreeMap::from([("helm-system", tiller.as_str()), ("tools", tools.as_str())]);
-    for f in ["helm-system-invincible-zebu.v1-configmap.yaml", "helm-system-invincible-zebu.v1-secret.yaml", "helm-system-lunging-bat.v1-configmap.yaml", "tools-blog.v1-configmap.yaml"] {
+    for f in [
+        "helm-system-invincible-zebu.v1-configmap.yaml",
+        "helm-system-invincible-zebu.v1-secret.yaml",
+        "helm-system-lunging-bat.v1-configmap.yaml",
+        "tools-blog.v1-configmap.yaml",
+    ] {
         c.seed_file(&fixture(&format!("helm2/{f}")), &map);
     }
     let auto = Helm2Store::new(c.client.clone(), &tiller, Helm2Storage::Auto, DecodeLimits::default());
@@ -159,11 +166,21 @@ fn written_records_are_read_by_real_helm() {
                 assert_eq!(got, meant, "helm3 status of what we wrote ({})", driver.as_str());
             } else {
                 // Helm 4 prints zero times by omitting them where Helm 3 writes "": the only difference.
-                assert_eq!(without_zero_times(got), without_zero_times(meant.clone()), "helm4 status of what we wrote ({})", driver.as_str());
+                assert_eq!(
+                    without_zero_times(got),
+                    without_zero_times(meant.clone()),
+                    "helm4 status of what we wrote ({})",
+                    driver.as_str()
+                );
             }
             // Helm 3 hides superseded releases unless asked (-a); Helm 4 shows every status.
             let all: &[&str] = if major == 3 { &["-a"] } else { &[] };
-            let out = run_ok(c.helm(major).env("HELM_DRIVER", driver.as_str()).args(["list", "-n", &ns, "-o", "json", "--filter", &format!("^{}$", release.name)]).args(all));
+            let out = run_ok(
+                c.helm(major)
+                    .env("HELM_DRIVER", driver.as_str())
+                    .args(["list", "-n", &ns, "-o", "json", "--filter", &format!("^{}$", release.name)])
+                    .args(all),
+            );
             let list: serde_json::Value = serde_json::from_str(&out).unwrap();
             assert_eq!(list[0]["name"], release.name.as_str(), "helm{major} list: {out}");
             assert_eq!(list[0]["status"], "superseded");
@@ -207,7 +224,9 @@ fn without_zero_times(mut v: serde_json::Value) -> serde_json::Value {
     fn walk(v: &mut serde_json::Value) {
         match v {
             serde_json::Value::Object(map) => {
-                map.retain(|k, val| !(["first_deployed", "last_deployed", "deleted", "started_at", "completed_at"].contains(&k.as_str()) && val == ""));
+                map.retain(|k, val| {
+                    !(["first_deployed", "last_deployed", "deleted", "started_at", "completed_at"].contains(&k.as_str()) && val == "")
+                });
                 map.values_mut().for_each(walk);
             }
             serde_json::Value::Array(items) => items.iter_mut().for_each(walk),

@@ -306,10 +306,16 @@ fn a_serving_name_that_differs_from_the_address() {
     works(list(&plain, &["--tls-server-name", "localhost"], &[]), "--tls-server-name");
     works(list(&kubeconfig(Some("localhost")), &[], &[]), "tls-server-name in the kubeconfig");
     works(list(&plain, &[], &[("WERF_KUBE_TLS_SERVER", "localhost")]), "$WERF_KUBE_TLS_SERVER");
-    refused(list(&plain, &["--tls-server-name", "wrong.invalid"], &[("WERF_KUBE_TLS_SERVER", "localhost")]), "the flag wins over werf's variable");
+    refused(
+        list(&plain, &["--tls-server-name", "wrong.invalid"], &[("WERF_KUBE_TLS_SERVER", "localhost")]),
+        "the flag wins over werf's variable",
+    );
     refused(list(&kubeconfig(Some("wrong.invalid")), &[], &[]), "a wrong name in the kubeconfig");
     works(list(&kubeconfig(Some("wrong.invalid")), &["--tls-server-name", "localhost"], &[]), "the flag wins over the kubeconfig");
-    works(list(&plain, &[], &[("HELM_PLUGIN_NAME", "werf-releases"), ("HELM_KUBETLS_SERVER_NAME", "localhost")]), "$HELM_KUBETLS_SERVER_NAME under Helm");
+    works(
+        list(&plain, &[], &[("HELM_PLUGIN_NAME", "werf-releases"), ("HELM_KUBETLS_SERVER_NAME", "localhost")]),
+        "$HELM_KUBETLS_SERVER_NAME under Helm",
+    );
 }
 
 #[test]
@@ -338,7 +344,8 @@ fn werf_variables_connect_with_werfs_precedence() {
     let merged = dir.path().join("merged");
     let mut merged_text = real.replace(&format!("current-context: {}", conn.context), "current-context: nowhere");
     assert_ne!(merged_text, real, "the test kubeconfig names its current context");
-    merged_text = merged_text.replacen("contexts:\n", "contexts:\n- name: nowhere\n  context: {cluster: nowhere-cluster, user: nobody}\n", 1);
+    merged_text =
+        merged_text.replacen("contexts:\n", "contexts:\n- name: nowhere\n  context: {cluster: nowhere-cluster, user: nobody}\n", 1);
     std::fs::write(&merged, &merged_text).unwrap();
     let b64 = base64::engine::general_purpose::STANDARD.encode(&real);
 
@@ -367,7 +374,10 @@ fn werf_variables_connect_with_werfs_precedence() {
     fails(list(&[], &[]), "control: KUBECONFIG points nowhere");
     works(list(&[("WERF_KUBE_CONFIG", path(&c.kubeconfig))], &[]), "$WERF_KUBE_CONFIG over $KUBECONFIG");
     works(list(&[("WERF_KUBECONFIG", path(&c.kubeconfig))], &[]), "$WERF_KUBECONFIG over $KUBECONFIG");
-    fails(list(&[("WERF_KUBE_CONFIG", path(&nowhere)), ("WERF_KUBECONFIG", path(&c.kubeconfig))], &[]), "$WERF_KUBE_CONFIG before $WERF_KUBECONFIG");
+    fails(
+        list(&[("WERF_KUBE_CONFIG", path(&nowhere)), ("WERF_KUBECONFIG", path(&c.kubeconfig))], &[]),
+        "$WERF_KUBE_CONFIG before $WERF_KUBECONFIG",
+    );
     fails(list(&[("WERF_KUBE_CONFIG", path(&c.kubeconfig))], &["--kubeconfig", &path(&nowhere)]), "--kubeconfig over werf's variables");
     for var in ["WERF_KUBE_CONFIG_BASE64", "WERF_KUBECONFIG_BASE64", "KUBECONFIG_BASE64"] {
         works(list(&[(var, b64.clone()), ("WERF_KUBE_CONFIG", path(&nowhere))], &[]), &format!("${var} over kubeconfig paths"));
@@ -381,19 +391,34 @@ fn werf_variables_connect_with_werfs_precedence() {
     // Contexts: WERF_KUBE_CONTEXT over current-context, --context over WERF_KUBE_CONTEXT.
     fails(list(&[("KUBECONFIG", path(&merged))], &[]), "control: current-context points nowhere");
     works(list(&[("KUBECONFIG", path(&merged)), ("WERF_KUBE_CONTEXT", conn.context.clone())], &[]), "$WERF_KUBE_CONTEXT");
-    fails(list(&[("KUBECONFIG", path(&merged)), ("WERF_KUBE_CONTEXT", conn.context.clone())], &["--context", "nowhere"]), "--context over $WERF_KUBE_CONTEXT");
+    fails(
+        list(&[("KUBECONFIG", path(&merged)), ("WERF_KUBE_CONTEXT", conn.context.clone())], &["--context", "nowhere"]),
+        "--context over $WERF_KUBE_CONTEXT",
+    );
 
     // No kubeconfig at all: server, token and CA from werf's variables.
     let no_kc = ("KUBECONFIG", String::new());
     let server = ("WERF_KUBE_API_SERVER", conn.server.clone());
     let token = ("WERF_KUBE_TOKEN", conn.token.clone());
-    works(list(&[no_kc.clone(), server.clone(), token.clone(), ("WERF_KUBE_CA_PATH", path(&ca))], &[]), "$WERF_KUBE_API_SERVER + $WERF_KUBE_TOKEN + $WERF_KUBE_CA_PATH");
-    works(list(&[no_kc.clone(), server.clone(), token.clone(), ("WERF_SKIP_TLS_VERIFY_KUBE", "true".into())], &[]), "$WERF_SKIP_TLS_VERIFY_KUBE");
+    works(
+        list(&[no_kc.clone(), server.clone(), token.clone(), ("WERF_KUBE_CA_PATH", path(&ca))], &[]),
+        "$WERF_KUBE_API_SERVER + $WERF_KUBE_TOKEN + $WERF_KUBE_CA_PATH",
+    );
+    works(
+        list(&[no_kc.clone(), server.clone(), token.clone(), ("WERF_SKIP_TLS_VERIFY_KUBE", "true".into())], &[]),
+        "$WERF_SKIP_TLS_VERIFY_KUBE",
+    );
     let o = list(&[no_kc.clone(), server.clone(), token.clone()], &[]);
     fails(o, "without a CA the server certificate is refused");
-    fails(list(&[no_kc.clone(), server.clone(), token.clone(), ("WERF_KUBE_CA_PATH", path(&ca))], &["--token", "wrong-token"]), "--token over $WERF_KUBE_TOKEN");
+    fails(
+        list(&[no_kc.clone(), server.clone(), token.clone(), ("WERF_KUBE_CA_PATH", path(&ca))], &["--token", "wrong-token"]),
+        "--token over $WERF_KUBE_TOKEN",
+    );
     works(
-        list(&[no_kc.clone(), token.clone(), ("WERF_KUBE_CA_PATH", path(&ca)), ("WERF_KUBE_API_SERVER", "https://127.0.0.2:1".into())], &["--server", &conn.server]),
+        list(
+            &[no_kc.clone(), token.clone(), ("WERF_KUBE_CA_PATH", path(&ca)), ("WERF_KUBE_API_SERVER", "https://127.0.0.2:1".into())],
+            &["--server", &conn.server],
+        ),
         "--server over $WERF_KUBE_API_SERVER",
     );
     // WERF_KUBE_TOKEN over the kubeconfig's own user.

@@ -143,33 +143,39 @@ fn flags_and_helm_environment_reach_the_server() {
     );
     assert!(out.contains("serverVersion"), "{out}");
     // Without the CA, verification fails clearly; --insecure-skip-tls-verify is honoured when asked.
-    let out = run(
-        c.werf()
-            .env_remove("KUBECONFIG")
-            .env("HOME", &empty_home)
-            .args(["version", "-o", "json", "--server", &emu.url, "--token", &emu.token]),
-    );
+    let out = run(c
+        .werf()
+        .env_remove("KUBECONFIG")
+        .env("HOME", &empty_home)
+        .args(["version", "-o", "json", "--server", &emu.url, "--token", &emu.token]));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("error: cannot reach the API server"), "{stderr}");
     assert_eq!(out.status.code(), Some(1), "an unreachable server fails `version`, as kubectl's");
     assert!(stderr.contains("certificate"), "the reason is the certificate: {stderr}");
-    let out = run_ok(
-        c.werf()
-            .env_remove("KUBECONFIG")
-            .env("HOME", &empty_home)
-            .args(["version", "-o", "json", "--server", &emu.url, "--token", &emu.token, "--insecure-skip-tls-verify"]),
-    );
+    let out = run_ok(c.werf().env_remove("KUBECONFIG").env("HOME", &empty_home).args([
+        "version",
+        "-o",
+        "json",
+        "--server",
+        &emu.url,
+        "--token",
+        &emu.token,
+        "--insecure-skip-tls-verify",
+    ]));
     assert!(out.contains("serverVersion"), "{out}");
     // A wrong token is the server's 401, said in one line.
-    let out = run(
-        c.werf()
-            .env_remove("KUBECONFIG")
-            .env("HOME", &empty_home)
-            .args(["version", "--server", &emu.url, "--token", "wrong", "--certificate-authority"])
-            .arg(&ca),
-    );
+    let out = run(c
+        .werf()
+        .env_remove("KUBECONFIG")
+        .env("HOME", &empty_home)
+        .args(["version", "--server", &emu.url, "--token", "wrong", "--certificate-authority"])
+        .arg(&ca));
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(String::from_utf8_lossy(&out.stderr), "error: cannot reach the API server: Unauthorized\n", "one line, the token not echoed");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: cannot reach the API server: Unauthorized\n",
+        "one line, the token not echoed"
+    );
 }
 
 /// Every server has its own CA (each emulator instance makes one): trusting another server's CA (from a
@@ -204,7 +210,13 @@ fn another_servers_ca_is_refused() {
     let refused = list(&wrong, &[]);
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert_eq!(refused.status.code(), Some(1), "{stderr}");
-    assert!(stderr.starts_with("error: ") && stderr.contains("certificate") && stderr.contains("--certificate-authority") && stderr.lines().count() == 1, "one clear line: {stderr}");
+    assert!(
+        stderr.starts_with("error: ")
+            && stderr.contains("certificate")
+            && stderr.contains("--certificate-authority")
+            && stderr.lines().count() == 1,
+        "one clear line: {stderr}"
+    );
     let unreachable = |out: std::process::Output| {
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         assert!(!String::from_utf8_lossy(&out.stdout).contains("serverVersion"), "{stderr}");

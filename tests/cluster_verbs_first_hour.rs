@@ -92,7 +92,9 @@ fn closed_pipe_ends_reads_as_sigpipe_and_stops_writes() {
     }
     // A write verb: the plan could not be shown, so nothing is deleted; the user is told.
     let before = secret_names(&c, &ns, "name=shop");
-    let out = with_closed_stdout(c.werf().args(["releases", "prune", "shop", "-n", &ns, "--keep", "1", "--yes", "--backup-dir"]).arg(c.dir.path().join("b")));
+    let out = with_closed_stdout(
+        c.werf().args(["releases", "prune", "shop", "-n", &ns, "--keep", "1", "--yes", "--backup-dir"]).arg(c.dir.path().join("b")),
+    );
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("output closed") && err.contains("run the same command again"), "{err}");
@@ -116,7 +118,8 @@ fn credentials_never_appear_in_hints_logs_or_errors() {
     };
     // A hint after an interruption (output closed during the plan), with --token and --token=.
     for flag in [vec!["--token".to_string(), token.clone()], vec![format!("--token={token}")]] {
-        let out = with_closed_stdout(c.werf().args(["releases", "prune", "shop", "-n", &ns, "--keep", "1", "--yes", "-v", "9"]).args(&flag));
+        let out =
+            with_closed_stdout(c.werf().args(["releases", "prune", "shop", "-n", &ns, "--keep", "1", "--yes", "-v", "9"]).args(&flag));
         assert!(stderr(&out).contains("run the same command again"), "{}", stderr(&out));
         assert!(stderr(&out).contains("<redacted>"), "{}", stderr(&out));
         check("prune hint", &out);
@@ -157,7 +160,9 @@ fn unreachable_servers_fail_at_once_naming_the_server() {
         (server_url(&c), vec![]),
     ];
     for (server, extra) in cases {
-        for verb in [&["releases", "list", "-A"][..], &["migrate2to3", "--all", "--dry-run"][..], &["releases", "history", "x", "-n", "y"][..]] {
+        for verb in
+            [&["releases", "list", "-A"][..], &["migrate2to3", "--all", "--dry-run"][..], &["releases", "history", "x", "-n", "y"][..]]
+        {
             let started = Instant::now();
             let out = run(c.werf().args(verb).args(["-s", &server, "--token", "t0k3n-x"]).args(&extra).env("KUBECONFIG", "/nonexistent"));
             let took = started.elapsed();
@@ -167,7 +172,10 @@ fn unreachable_servers_fail_at_once_naming_the_server() {
             let lines: Vec<&str> = err.lines().collect();
             assert_eq!(lines.len(), 1, "{verb:?} {server}: one line: {err}");
             let host = server.trim_start_matches("https://");
-            assert!(lines[0].starts_with("error: ") && lines[0].contains("cannot connect to the API server") && lines[0].contains(host), "{verb:?}: {err}");
+            assert!(
+                lines[0].starts_with("error: ") && lines[0].contains("cannot connect to the API server") && lines[0].contains(host),
+                "{verb:?}: {err}"
+            );
         }
     }
     // Ctrl-C while a read waits on a server that never answers: gone at once.

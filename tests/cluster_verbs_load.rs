@@ -31,11 +31,11 @@ mod common;
 mod synthetic_releases;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use common::TestCluster;
@@ -275,10 +275,7 @@ fn timed(what: String, cmd: &Command, dir: &Path, deadline: Instant) -> Run {
         std::thread::sleep(Duration::from_millis(20));
     };
     let wall = started.elapsed();
-    let rss_kib = std::fs::read_to_string(&rss_path)
-        .ok()
-        .and_then(|s| s.lines().rev().find_map(|l| l.trim().parse().ok()))
-        .unwrap_or(0);
+    let rss_kib = std::fs::read_to_string(&rss_path).ok().and_then(|s| s.lines().rev().find_map(|l| l.trim().parse().ok())).unwrap_or(0);
     Run {
         what,
         code: status.and_then(|s| s.code()),
@@ -470,12 +467,20 @@ fn verbs_under_concurrent_writers_on_a_big_cluster() {
         .flat_map(|pass| owners.iter().map(move |o| (pass, o)))
         .map(|(pass, (name, ns))| {
             let value = format!("{PASS_KEY}={pass}");
-            (format!("annotate {name} (pass {pass})"), werf(user_of("annotate"), &["annotate", name, "-n", ns, "--add-annotation", &value, "--yes", "-o", "json"]))
+            (
+                format!("annotate {name} (pass {pass})"),
+                werf(user_of("annotate"), &["annotate", name, "-n", ns, "--add-annotation", &value, "--yes", "-o", "json"]),
+            )
         })
         .collect();
     let adopt_cmds: Vec<(String, Command)> = owners
         .iter()
-        .map(|(name, ns)| (format!("adopt --from-release {name}"), werf(user_of("adopt"), &["adopt", "--from-release", name, "-n", ns, "--yes", "-o", "json"])))
+        .map(|(name, ns)| {
+            (
+                format!("adopt --from-release {name}"),
+                werf(user_of("adopt"), &["adopt", "--from-release", name, "-n", ns, "--yes", "-o", "json"]),
+            )
+        })
         .collect();
 
     if let Some(emu) = &c.emulator {
@@ -493,13 +498,25 @@ fn verbs_under_concurrent_writers_on_a_big_cluster() {
         let dir = &dir;
         let reruns = &reruns;
         let threads = vec![
-            s.spawn(|| (0..plan.lists).map(|n| ("releases list -A", timed(format!("releases list -A #{n}"), &list_cmd, dir, deadline))).collect::<Runs>()),
-            s.spawn(|| history_cmds.iter().map(|(what, cmd)| ("releases history", timed(what.clone(), cmd, dir, deadline))).collect::<Runs>()),
             s.spawn(|| {
-                annotate_cmds.iter().map(|(what, cmd)| run_retrying_contention("annotate", what.clone(), cmd, dir, deadline, reruns)).collect::<Runs>()
+                (0..plan.lists)
+                    .map(|n| ("releases list -A", timed(format!("releases list -A #{n}"), &list_cmd, dir, deadline)))
+                    .collect::<Runs>()
             }),
             s.spawn(|| {
-                adopt_cmds.iter().map(|(what, cmd)| run_retrying_contention("adopt", what.clone(), cmd, dir, deadline, reruns)).collect::<Runs>()
+                history_cmds.iter().map(|(what, cmd)| ("releases history", timed(what.clone(), cmd, dir, deadline))).collect::<Runs>()
+            }),
+            s.spawn(|| {
+                annotate_cmds
+                    .iter()
+                    .map(|(what, cmd)| run_retrying_contention("annotate", what.clone(), cmd, dir, deadline, reruns))
+                    .collect::<Runs>()
+            }),
+            s.spawn(|| {
+                adopt_cmds
+                    .iter()
+                    .map(|(what, cmd)| run_retrying_contention("adopt", what.clone(), cmd, dir, deadline, reruns))
+                    .collect::<Runs>()
             }),
         ];
         threads.into_iter().flat_map(|t| t.join().expect("verb thread")).collect()
@@ -593,7 +610,11 @@ fn verbs_under_concurrent_writers_on_a_big_cluster() {
                 let objects = out["objects"].as_array().unwrap();
                 assert_eq!(objects.len(), plan.objects_per_owner, "{}", r.what);
                 // handed-over: already in the release, the manifest's fields moved to Helm 4's manager.
-                assert!(objects.iter().all(|e| matches!(e["result"].as_str(), Some("adopted" | "handed-over" | "unchanged"))), "{}: {out:#}", r.what);
+                assert!(
+                    objects.iter().all(|e| matches!(e["result"].as_str(), Some("adopted" | "handed-over" | "unchanged"))),
+                    "{}: {out:#}",
+                    r.what
+                );
             }
             other => unreachable!("{other}"),
         }

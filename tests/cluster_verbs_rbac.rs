@@ -117,7 +117,11 @@ impl Unit {
         }
         if self.non_resource {
             let url = self.target.trim_end_matches('*');
-            return if self.verb == "*" { output.contains(&format!("path \"{url}")) } else { output.contains(&format!("cannot {} path \"{url}", self.verb)) };
+            return if self.verb == "*" {
+                output.contains(&format!("path \"{url}"))
+            } else {
+                output.contains(&format!("cannot {} path \"{url}", self.verb))
+            };
         }
         let verb = if self.verb == "*" { String::new() } else { format!("cannot {} ", self.verb) };
         if self.target == "*" {
@@ -422,14 +426,20 @@ fn least_privilege<'a>(c: &'a TestCluster, manifest: &Manifest, default_ns: &str
             manifest.path.display(),
             s.display()
         );
-        assert!(!text.to_ascii_lowercase().contains("forbidden"), "{}: `{}` hit a Forbidden:\n{text}", manifest.path.display(), s.display());
+        assert!(
+            !text.to_ascii_lowercase().contains("forbidden"),
+            "{}: `{}` hit a Forbidden:\n{text}",
+            manifest.path.display(),
+            s.display()
+        );
     }
     // 2. one permission less: some scenario names it in a Forbidden message
     let mut unneeded = Vec::new();
     for u in &units {
         let docs = manifest.without(u);
         rig.apply(&docs);
-        let others: Vec<Unit> = units.iter().filter(|o| o.doc != u.doc || o.rule != u.rule || o.verb != u.verb || o.target != u.target).cloned().collect();
+        let others: Vec<Unit> =
+            units.iter().filter(|o| o.doc != u.doc || o.rule != u.rule || o.verb != u.verb || o.target != u.target).cloned().collect();
         rig.settle(&docs, &others, Some(u));
         let mut seen = Vec::new();
         let named = scenarios.iter().any(|s| {
@@ -506,14 +516,24 @@ fn manifests_are_well_formed() {
             .docs
             .iter()
             .filter(|d| Manifest::is_role(d))
-            .map(|d| (d["kind"].as_str().unwrap().into(), d["metadata"]["namespace"].as_str().unwrap_or("").into(), d["metadata"]["name"].as_str().unwrap().into()))
+            .map(|d| {
+                (
+                    d["kind"].as_str().unwrap().into(),
+                    d["metadata"]["namespace"].as_str().unwrap_or("").into(),
+                    d["metadata"]["name"].as_str().unwrap().into(),
+                )
+            })
             .collect();
         assert!(!roles.is_empty(), "{rel}: no roles");
         for d in m.docs.iter().filter(|d| d["roleRef"].is_object()) {
             let kind = d["roleRef"]["kind"].as_str().unwrap();
             let name = d["roleRef"]["name"].as_str().unwrap();
             let ns = if kind == "Role" { d["metadata"]["namespace"].as_str().unwrap_or("") } else { "" };
-            assert!(roles.iter().any(|(k, n, r)| k == kind && n == ns && r == name), "{rel}: binding {} references a role not in the file", d["metadata"]["name"]);
+            assert!(
+                roles.iter().any(|(k, n, r)| k == kind && n == ns && r == name),
+                "{rel}: binding {} references a role not in the file",
+                d["metadata"]["name"]
+            );
         }
         let groups = m.groups();
         let verb = path.file_stem().unwrap().to_str().unwrap().trim_end_matches("-namespaced");
@@ -522,7 +542,10 @@ fn manifests_are_well_formed() {
             for rule in d["rules"].as_array().unwrap() {
                 let verbs = strings(&rule["verbs"]);
                 assert!(!verbs.is_empty() && !verbs.contains(&"*".to_string()), "{rel}: verbs must be explicit: {rule}");
-                assert!(!verbs.iter().any(|v| v == "watch" || v == "deletecollection" || v == "escalate" || v == "bind" || v == "impersonate"), "{rel}: {rule}");
+                assert!(
+                    !verbs.iter().any(|v| v == "watch" || v == "deletecollection" || v == "escalate" || v == "bind" || v == "impersonate"),
+                    "{rel}: {rule}"
+                );
             }
         }
     }
@@ -596,7 +619,10 @@ fn releases_read_namespaced_as_kubectl_sees_it() {
     let rig = least_privilege(&c, &m, &ns, &scenarios, &|| {});
     rig.assert_forbidden(&kubectl(&["get", "secrets", "-A"]), "cannot list resource \"secrets\" in API group \"\" at the cluster scope");
     rig.assert_forbidden(&kubectl(&["get", "secrets", "-n", &other]), &format!("in the namespace \"{other}\""));
-    rig.assert_forbidden(&kubectl(&["get", "secrets", "-n", &tiller]), &format!("cannot list resource \"secrets\" in API group \"\" in the namespace \"{tiller}\""));
+    rig.assert_forbidden(
+        &kubectl(&["get", "secrets", "-n", &tiller]),
+        &format!("cannot list resource \"secrets\" in API group \"\" in the namespace \"{tiller}\""),
+    );
     rig.assert_forbidden(&kubectl(&["delete", "configmap", "c1", "-n", &ns]), "cannot delete resource \"configmaps\"");
 }
 /// The helper's bookkeeping: one permission less is exactly one (verb, resource) less.
@@ -621,7 +647,10 @@ fn removing_one_permission_splits_its_rule() {
     assert!(star.named_in("deployments.apps \"web\" is forbidden: User \"u\" cannot patch resource \"deployments\" in API group \"apps\""));
     let tiller_delete = units.iter().find(|u| u.verb == "delete" && u.target == "configmaps").unwrap();
     assert_eq!(m.docs[tiller_delete.doc]["metadata"]["namespace"], "tiller");
-    assert_eq!(m.without(tiller_delete)[tiller_delete.doc]["rules"], json!([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["delete"]}]));
+    assert_eq!(
+        m.without(tiller_delete)[tiller_delete.doc]["rules"],
+        json!([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["delete"]}])
+    );
 }
 
 // ---- per-verb checks ----
@@ -720,7 +749,10 @@ fn releases_maintain_least_privilege() {
         }
         seed_releases(&c, &ns, &tiller);
         c.seed_file(&fixture("helm3/fx-helm3-stuck-secrets.yaml"), &BTreeMap::from([("fx-helm3", ns.as_str())]));
-        c.seed_file(&fixture("helm2-synthetic/kube-system-stuck-and-gone-configmaps.yaml"), &BTreeMap::from([("kube-system", tiller.as_str())]));
+        c.seed_file(
+            &fixture("helm2-synthetic/kube-system-stuck-and-gone-configmaps.yaml"),
+            &BTreeMap::from([("kube-system", tiller.as_str())]),
+        );
     };
     seed_all();
     run_ok(c.werf().args(["releases", "export", "shop", "cart", "-n", &ns, "--dir"]).arg(&backup));
@@ -803,7 +835,9 @@ fn adopt_least_privilege() {
         c.seed_file(&fixture("helm3/fx-helm3-shop-secrets.yaml"), &BTreeMap::from([("fx-helm3", ns.as_str())]));
         c.seed_file(&fixture("helm3/fx-helm3-cart-configmaps.yaml"), &BTreeMap::from([("fx-helm3", ns.as_str())]));
         c.seed_file(&fixture("helm3/fx-helm3-big-secrets.yaml"), &BTreeMap::from([("fx-helm3", ns.as_str())]));
-        c.create_object(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": ns}, "data": {"a": "0"}}));
+        c.create_object(
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": ns}, "data": {"a": "0"}}),
+        );
         // The objects of big (deployed, Secret driver) and cart (ConfigMap driver), owned by their
         // releases, so --detach has something to move.
         for (release, driver) in [("big", "secret"), ("cart", "configmap")] {
@@ -826,7 +860,20 @@ fn adopt_least_privilege() {
         werf(&["adopt", "-f", chart, "--release", "app", "-n", &ns, "--dry-run"]).exits(1),
         werf(&["adopt", "-f", chart, "--release", "app", "-n", &ns, "--yes"]),
         werf(&["adopt", "--from-release", "big", "--release", "app", "-n", &ns, "--force", "--detach", "--yes"]),
-        werf(&["adopt", "--from-release", "cart", "--release", "app", "-n", &ns, "--release-storage", "configmap", "--force", "--detach", "--yes"]),
+        werf(&[
+            "adopt",
+            "--from-release",
+            "cart",
+            "--release",
+            "app",
+            "-n",
+            &ns,
+            "--release-storage",
+            "configmap",
+            "--force",
+            "--detach",
+            "--yes",
+        ]),
     ];
     least_privilege(&c, &m, &ns, &scenarios, &reseed);
 }
@@ -866,7 +913,11 @@ impl SurgerySeed {
         let chart = c.dir.path().join("surgery-chart");
         std::fs::create_dir_all(chart.join("templates")).unwrap();
         std::fs::write(chart.join("Chart.yaml"), "apiVersion: v2\nname: surgery\nversion: 0.1.0\n").unwrap();
-        std::fs::write(chart.join("templates/sa.yaml"), "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: {{ .Release.Name }}-sa\n").unwrap();
+        std::fs::write(
+            chart.join("templates/sa.yaml"),
+            "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: {{ .Release.Name }}-sa\n",
+        )
+        .unwrap();
         run_ok(c.helm(3).args(["install", "big"]).arg(&chart).args(["-n", ns]));
         for verb in ["install", "upgrade"] {
             run_ok(c.helm(3).env("HELM_DRIVER", "configmap").args([verb, "cart"]).arg(&chart).args(["-n", ns]));
@@ -874,7 +925,11 @@ impl SurgerySeed {
         let records = c.dir.path().join("surgery-records");
         run_ok(c.werf().args(["releases", "export", "big", "cart", "-n", ns, "--dir"]).arg(&records));
         for release in ["big", "cart"] {
-            run_ok(c.werf().args(["releases", "move", release, "-n", ns, "--to-name", &format!("{release}2"), "--yes", "--backup-dir"]).arg(c.dir.path().join(format!("{release}-moved"))));
+            run_ok(
+                c.werf()
+                    .args(["releases", "move", release, "-n", ns, "--to-name", &format!("{release}2"), "--yes", "--backup-dir"])
+                    .arg(c.dir.path().join(format!("{release}-moved"))),
+            );
         }
         for (kind, name) in [("secret", "sh.helm.release.v1.big2.v1"), ("configmap", "sh.helm.release.v1.cart2.v1")] {
             run_ok(c.kubectl().args(["label", kind, name, "-n", ns, "edited=by-hand"]));

@@ -11,8 +11,8 @@ use std::process::Output;
 
 use common::{TestCluster, fixture, run, run_ok};
 use kubectl_werf::release::helm2;
-use kubectl_werf::storage::{Helm2Storage, Helm3Driver};
 use kubectl_werf::storage::codec::{self, DecodeLimits};
+use kubectl_werf::storage::{Helm2Storage, Helm3Driver};
 use kubectl_werf::storage::{Helm2Store, Helm3Store, ObjectKind};
 use serde_json::Value;
 
@@ -63,7 +63,8 @@ fn objects(c: &TestCluster, kind: &str, ns: &str, selector: &str) -> Vec<String>
 }
 
 fn files(dir: &std::path::Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir).map(|d| d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect()).unwrap_or_default();
+    let mut v: Vec<String> =
+        std::fs::read_dir(dir).map(|d| d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect()).unwrap_or_default();
     v.sort();
     v
 }
@@ -103,7 +104,10 @@ fn explicit_namespace_never_reaches_helm2_releases_of_other_namespaces() {
     // export NAME -n NS: that namespace's release only
     let dir = c.dir.path().join("export-stuck");
     run_ok(c.werf().args(["releases", "export", "stuck", "-n", &apps, "--dir"]).arg(&dir).args(t));
-    assert_eq!(files(&dir), vec![format!("{apps}_secret_sh.helm.release.v1.stuck.v1.yaml"), format!("{apps}_secret_sh.helm.release.v1.stuck.v2.yaml")]);
+    assert_eq!(
+        files(&dir),
+        vec![format!("{apps}_secret_sh.helm.release.v1.stuck.v1.yaml"), format!("{apps}_secret_sh.helm.release.v1.stuck.v2.yaml")]
+    );
 
     // -n of the Helm 2 release's own namespace selects it; the plan says the release namespace and
     // where its records live.
@@ -170,7 +174,11 @@ fn all_namespaces_means_both_drivers_and_every_tiller_everywhere() {
     let dir = c.dir.path().join("all");
     run_ok(c.werf().args(["releases", "export", "-A", "--dir"]).arg(&dir));
     let got = files(&dir);
-    for f in [format!("{tiller}_secret_cart.v1.yaml"), format!("{ns}_configmap_sh.helm.release.v1.cart.v2.yaml"), format!("{ns}_secret_sh.helm.release.v1.shop.v4.yaml")] {
+    for f in [
+        format!("{tiller}_secret_cart.v1.yaml"),
+        format!("{ns}_configmap_sh.helm.release.v1.cart.v2.yaml"),
+        format!("{ns}_secret_sh.helm.release.v1.shop.v4.yaml"),
+    ] {
         assert!(got.contains(&f), "{f} missing from the export: {got:?}");
     }
     // export -n: both drivers and the Helm 2 releases of that release namespace
@@ -182,7 +190,18 @@ fn all_namespaces_means_both_drivers_and_every_tiller_everywhere() {
     // other tests cannot make it ambiguous)
     let plan = run_ok(c.werf().args(["releases", "prune", "-A", "--keep", "1", "--dry-run", "--helm-version", "3"]));
     assert!(plan.lines().any(|l| l.starts_with("cart") && l.contains(&ns) && l.contains("configmap")), "{plan}");
-    let plan = run_ok(c.werf().args(["releases", "prune", "-A", "--keep", "1", "--dry-run", "--helm-version", "2", "--helm-release-storage-type", "secret"]));
+    let plan = run_ok(c.werf().args([
+        "releases",
+        "prune",
+        "-A",
+        "--keep",
+        "1",
+        "--dry-run",
+        "--helm-version",
+        "2",
+        "--helm-release-storage-type",
+        "secret",
+    ]));
     assert!(plan.lines().any(|l| l.starts_with("cart") && l.contains(&legacy) && l.contains(&tiller)), "{plan}");
 
     // The same release under both drivers: read verbs show each storage, write verbs refuse.
@@ -195,7 +214,8 @@ fn all_namespaces_means_both_drivers_and_every_tiller_everywhere() {
         let mut cm = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": s["metadata"]["name"], "namespace": ns, "labels": s["metadata"]["labels"]}});
         let data = s["data"]["release"].as_str().unwrap();
         use base64::Engine;
-        cm["data"] = serde_json::json!({"release": String::from_utf8(base64::engine::general_purpose::STANDARD.decode(data).unwrap()).unwrap()});
+        cm["data"] =
+            serde_json::json!({"release": String::from_utf8(base64::engine::general_purpose::STANDARD.decode(data).unwrap()).unwrap()});
         c.create_object(cm);
     }
     let out = run_ok(c.werf().args(["releases", "list", "-n", &ns, "-o", "json"]));
@@ -213,7 +233,8 @@ fn all_namespaces_means_both_drivers_and_every_tiller_everywhere() {
     }
     let out = code(&run(c.werf().args(["releases", "prune", "-A", "--keep", "1", "--dry-run", "--helm-version", "3"])), 2);
     assert!(out.contains(&format!("shop (secret in {ns}, configmap in {ns})")), "{out}");
-    let plan = run_ok(c.werf().args(["releases", "prune", "shop", "-n", &ns, "--keep", "1", "--dry-run", "--release-storage", "configmap"]));
+    let plan =
+        run_ok(c.werf().args(["releases", "prune", "shop", "-n", &ns, "--keep", "1", "--dry-run", "--release-storage", "configmap"]));
     assert!(plan.contains("configmap") && !plan.contains("secret"), "{plan}");
 }
 
@@ -248,7 +269,10 @@ fn helm2_release_found_by_namespace_wherever_tiller_keeps_it() {
     assert!(line.contains(&format!("-n {tools}")) && line.contains(&format!("--tiller-namespace {tools}")), "{line}");
     // A Tiller namespace named where the release is not: the hint points to the right one.
     let out = code(&run(c.werf().args(["releases", "status", "blog", "-n", &tools, "--tiller-namespace", &elsewhere])), 1);
-    assert!(out.contains(&format!("Helm 2 records in namespace {elsewhere}")) && out.contains(&format!("--tiller-namespace {tools}")), "{out}");
+    assert!(
+        out.contains(&format!("Helm 2 records in namespace {elsewhere}")) && out.contains(&format!("--tiller-namespace {tools}")),
+        "{out}"
+    );
     // A Helm 3 release under the other driver: the hint names --release-storage.
     seed_helm3(&c, "fx-helm3-cart-configmaps.yaml", "fx-helm3", &elsewhere);
     let out = code(&run(c.werf().args(["releases", "history", "cart", "-n", &elsewhere, "--release-storage", "secret"])), 1);
@@ -292,8 +316,18 @@ fn rerun_after_a_complete_migration_succeeds() {
         put_v2(&c, &tiller, ObjectKind::ConfigMap, rel, &target);
     }
     let args = [
-        "migrate2to3", "--project", "myproject", "--env", "production", "--delete-v2-releases", "--yes", "--skip-ownership",
-        "--tiller-namespace", tiller.as_str(), "--target-namespace", target.as_str(),
+        "migrate2to3",
+        "--project",
+        "myproject",
+        "--env",
+        "production",
+        "--delete-v2-releases",
+        "--yes",
+        "--skip-ownership",
+        "--tiller-namespace",
+        tiller.as_str(),
+        "--target-namespace",
+        target.as_str(),
     ];
     let backup = c.dir.path().join("b");
     let first = run_ok(c.werf().args(args).arg("--backup-dir").arg(&backup));

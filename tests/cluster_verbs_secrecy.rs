@@ -11,8 +11,8 @@ use std::process::Output;
 
 use common::{TestCluster, fixture, run};
 use kubectl_werf::release::helm2;
-use kubectl_werf::storage::{Helm2Storage, Helm3Driver};
 use kubectl_werf::storage::codec::{self, DecodeLimits};
+use kubectl_werf::storage::{Helm2Storage, Helm3Driver};
 use kubectl_werf::storage::{Helm2Store, Helm3Store, ObjectKind};
 use serde_json::json;
 
@@ -199,7 +199,9 @@ fn werf_variables_exec_plugins_and_base64_kubeconfigs_stay_out_of_output() {
     let good_plugin = dir.path().join("good-plugin");
     script(
         &good_plugin,
-        &format!("echo '{plugin_secret}' >&2\necho '{{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"{token}\",\"expirationTimestamp\":\"2000-01-01T00:00:00Z\"}}}}'"),
+        &format!(
+            "echo '{plugin_secret}' >&2\necho '{{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\",\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"{token}\",\"expirationTimestamp\":\"2000-01-01T00:00:00Z\"}}}}'"
+        ),
     );
     let bad_plugin = dir.path().join("bad-plugin");
     script(&bad_plugin, &format!("echo '{{\"status\":{{\"token\":\"{token}\"}}}}'\necho '{plugin_secret}' >&2\nexit 1"));
@@ -218,14 +220,22 @@ fn werf_variables_exec_plugins_and_base64_kubeconfigs_stay_out_of_output() {
 
     type Case<'a> = (&'a str, Vec<(&'a str, String)>, bool);
     let cases: Vec<Case> = vec![
-        ("WERF_KUBE_TOKEN + API server + CA path", vec![("WERF_KUBE_TOKEN", token.clone()), ("WERF_KUBE_API_SERVER", server.clone()), ("WERF_KUBE_CA_PATH", path(&ca))], true),
+        (
+            "WERF_KUBE_TOKEN + API server + CA path",
+            vec![("WERF_KUBE_TOKEN", token.clone()), ("WERF_KUBE_API_SERVER", server.clone()), ("WERF_KUBE_CA_PATH", path(&ca))],
+            true,
+        ),
         ("WERF_KUBE_CONFIG_BASE64", vec![("WERF_KUBE_CONFIG_BASE64", b64.clone())], true),
         ("WERF_KUBECONFIG_BASE64", vec![("WERF_KUBECONFIG_BASE64", b64.clone())], true),
         ("KUBECONFIG_BASE64", vec![("KUBECONFIG_BASE64", b64.clone())], true),
         ("an exec plugin's token", vec![("KUBECONFIG", path(&good_kc))], true),
         ("a failing exec plugin", vec![("KUBECONFIG", path(&bad_kc))], false),
         ("a garbled base64 kubeconfig", vec![("WERF_KUBE_CONFIG_BASE64", garbled.clone())], false),
-        ("a wrong WERF_KUBE_TOKEN", vec![("WERF_KUBE_TOKEN", wrong_token.clone()), ("WERF_KUBE_API_SERVER", server.clone()), ("WERF_KUBE_CA_PATH", path(&ca))], false),
+        (
+            "a wrong WERF_KUBE_TOKEN",
+            vec![("WERF_KUBE_TOKEN", wrong_token.clone()), ("WERF_KUBE_API_SERVER", server.clone()), ("WERF_KUBE_CA_PATH", path(&ca))],
+            false,
+        ),
     ];
     let secrets = [token.clone(), b64.clone(), garbled.clone(), plugin_secret.clone(), wrong_token.clone()];
     for (what, envs, succeeds) in &cases {

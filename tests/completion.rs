@@ -130,20 +130,31 @@ fn completion_scripts_complete_a_verb_in_their_shells() {
     // bash: the script's function called as bash's programmable completion calls it.
     let bash = shell("bash").expect("bash is needed for the completion test");
     let script = script_file(dir.path(), "bash");
-    let got = shell_output(Command::new(&bash).env("HOME", &home).args(["--norc", "--noprofile", "-c"]).arg(
-        r#"source "$1" || exit 1
+    let got = shell_output(
+        Command::new(&bash)
+            .env("HOME", &home)
+            .args(["--norc", "--noprofile", "-c"])
+            .arg(
+                r#"source "$1" || exit 1
 COMP_WORDS=(kubectl-werf rel); COMP_CWORD=1; COMP_LINE="kubectl-werf rel"; COMP_POINT=${#COMP_LINE}
 _kubectl_werf kubectl-werf rel kubectl-werf
 printf '%s\n' "${COMPREPLY[@]}""#,
-    ).args(["bash"]).arg(&script));
+            )
+            .args(["bash"])
+            .arg(&script),
+    );
     assert_eq!(lines(&got), ["release-name", "releases"], "bash");
 
     // fish: `complete -C` prints what fish would offer, `candidate<TAB>description` a line.
     if let Some(fish) = shell("fish") {
         let script = script_file(dir.path(), "fish");
-        let got = shell_output(Command::new(fish).env("HOME", &home).env("XDG_CONFIG_HOME", &home).args(["--no-config", "-c"]).arg(
-            format!("source '{}'; or exit 1; complete -C 'kubectl-werf rel'", script.display()),
-        ));
+        let got = shell_output(
+            Command::new(fish)
+                .env("HOME", &home)
+                .env("XDG_CONFIG_HOME", &home)
+                .args(["--no-config", "-c"])
+                .arg(format!("source '{}'; or exit 1; complete -C 'kubectl-werf rel'", script.display())),
+        );
         let mut words: Vec<&str> = got.lines().map(|l| l.split('\t').next().unwrap()).collect();
         words.sort();
         assert_eq!(words, ["release-name", "releases"], "fish: {got}");

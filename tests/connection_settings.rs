@@ -80,7 +80,11 @@ fn tls_server_name_in_the_kubeconfig_and_with_server_flags_only() {
     assert_eq!(config.tls_server_name.as_deref(), Some("from-file.internal"));
     // No kubeconfig at all: --server with --tls-server-name.
     let empty = env(&[("HOME", dir.path().join("empty-home").display().to_string())]);
-    let args = ConnectionArgs { server: Some("https://127.0.0.1:1002".into()), tls_server_name: Some("flag.internal".into()), ..Default::default() };
+    let args = ConnectionArgs {
+        server: Some("https://127.0.0.1:1002".into()),
+        tls_server_name: Some("flag.internal".into()),
+        ..Default::default()
+    };
     let config = rt().block_on(resolve_config(&settings(&args, &empty), &empty)).unwrap();
     assert_eq!(config.tls_server_name.as_deref(), Some("flag.internal"));
     assert_eq!(config.cluster_url.to_string(), "https://127.0.0.1:1002/");

@@ -17,7 +17,6 @@ fn limits() -> DecodeLimits {
     DecodeLimits::default()
 }
 
-
 fn helm2_by_name(name: &str) -> helm2::Release {
     let r = helm2_records().into_iter().find(|r| r.name == name).unwrap_or_else(|| panic!("no Helm 2 record {name}"));
     codec::decode_helm2(&r.payload, &limits()).unwrap()
@@ -138,9 +137,8 @@ fn rfc3339(ts: Option<&helm2::Timestamp>) -> Value {
 /// its suite result (times and phase); another hook with a `last_run` completed successfully then
 /// (started_at = completed_at = last_run, phase Succeeded); without one it never ran.
 fn documented_last_run(h2: &helm2::Release, hook: &helm2::Hook) -> Value {
-    let is_test = hook.events.iter().any(|&e| {
-        e == helm2::HookEvent::ReleaseTestSuccess as i32 || e == helm2::HookEvent::ReleaseTestFailure as i32
-    });
+    let is_test =
+        hook.events.iter().any(|&e| e == helm2::HookEvent::ReleaseTestSuccess as i32 || e == helm2::HookEvent::ReleaseTestFailure as i32);
     let suite = h2.info.as_ref().and_then(|i| i.status.as_ref()).and_then(|s| s.last_test_suite_run.as_ref());
     if is_test && let Some(run) = suite.and_then(|s| s.results.iter().find(|r| r.name == hook.name)) {
         let phase = match helm2::TestRunStatus::try_from(run.status).unwrap() {
@@ -173,7 +171,12 @@ fn expect_hook_last_run_differences(diffs: &mut Diffs, h2: &helm2::Release, migr
         assert_eq!(genuine["hooks"][i]["name"], json!(hook.name));
         let is_test = genuine["hooks"][i]["events"] == json!(["test"]);
         if !is_test && gen_run["phase"] == "Succeeded" {
-            assert_eq!(gen_run["completed_at"], rfc3339(hook.last_run.as_ref()), "hook {}: Helm 2 last_run is the completion time", hook.name);
+            assert_eq!(
+                gen_run["completed_at"],
+                rfc3339(hook.last_run.as_ref()),
+                "hook {}: Helm 2 last_run is the completion time",
+                hook.name
+            );
         }
         for field in ["started_at", "completed_at", "phase"] {
             if mig[field] != gen_run[field] {
@@ -341,7 +344,8 @@ fn gone_equals_stuck_revision_1_deleted() {
 #[test]
 fn werf_myproject_production_equals_shop_revision_2_renamed() {
     let genuine = genuine("fx-helm3-shop-secrets.yaml", "shop", 2);
-    let werf_annotations = "  annotations:\n    werf.io/version: v1.1.23\n    project.werf.io/name: myproject\n    project.werf.io/env: production\n";
+    let werf_annotations =
+        "  annotations:\n    werf.io/version: v1.1.23\n    project.werf.io/name: myproject\n    project.werf.io/env: production\n";
     for (rev, status) in [(3, "superseded"), (7, "deployed")] {
         let h2 = helm2_by_name(&format!("myproject-production.v{rev}"));
         let (conv, migrated) = migrate(&h2);

@@ -352,7 +352,9 @@ fn hook_event_mapping_for_every_event() {
         match event {
             E2::CrdInstall => assert_eq!(
                 dropped,
-                ["hook h: crd-install event has no Helm 3 equivalent; kept with no events, so Helm 3 never runs or deletes it (Helm 3 installs CRDs from the chart's crds/ directory and never deletes them)"]
+                [
+                    "hook h: crd-install event has no Helm 3 equivalent; kept with no events, so Helm 3 never runs or deletes it (Helm 3 installs CRDs from the chart's crds/ directory and never deletes them)"
+                ]
             ),
             E2::Unknown => assert_eq!(dropped, ["hook h: event UNKNOWN dropped (Helm 3 has no such event)"]),
             _ => assert!(dropped.is_empty()),
@@ -385,7 +387,9 @@ fn crd_install_with_other_events_keeps_them_and_test_events_collapse() {
     assert_eq!(v["hooks"][1]["events"], json!(["test"]), "test once");
     assert_eq!(
         texts(&c, NoteKind::HookEventDropped),
-        ["hook crds: crd-install event has no Helm 3 equivalent; dropped, the hook keeps its other events (Helm 3 installs CRDs from the chart's crds/ directory)"]
+        [
+            "hook crds: crd-install event has no Helm 3 equivalent; dropped, the hook keeps its other events (Helm 3 installs CRDs from the chart's crds/ directory)"
+        ]
     );
     assert_eq!(c.notes_of(NoteKind::HookEventChanged).count(), 1);
 }
@@ -420,7 +424,13 @@ fn suite(results: Vec<helm2::TestRun>) -> helm2::TestSuite {
 }
 
 fn run(name: &str, status: T2, info: &str) -> helm2::TestRun {
-    helm2::TestRun { name: name.into(), status: status as i32, info: info.into(), started_at: ts(1_600_000_001, 500), completed_at: ts(1_600_000_002, 0) }
+    helm2::TestRun {
+        name: name.into(),
+        status: status as i32,
+        info: info.into(),
+        started_at: ts(1_600_000_001, 500),
+        completed_at: ts(1_600_000_002, 0),
+    }
 }
 
 #[test]
@@ -567,11 +577,18 @@ fn subcharts_are_dropped_with_a_note() {
 #[test]
 fn values_parsing_and_errors() {
     let mut r = base();
-    r.config = Some(helm2::Config { raw: "replicaCount: 2\nimage:\n  tag: '1.27'\nenabled: yes\nname: ~\nwhole: 2.0\n".into(), ..Default::default() });
-    r.chart.as_mut().unwrap().values = Some(helm2::Config { raw: "b: 1\na: {d: 2, c: [x, {z: 1, q: 2}]}\nratio: 0.75\n".into(), ..Default::default() });
+    r.config = Some(helm2::Config {
+        raw: "replicaCount: 2\nimage:\n  tag: '1.27'\nenabled: yes\nname: ~\nwhole: 2.0\n".into(),
+        ..Default::default()
+    });
+    r.chart.as_mut().unwrap().values =
+        Some(helm2::Config { raw: "b: 1\na: {d: 2, c: [x, {z: 1, q: 2}]}\nratio: 0.75\n".into(), ..Default::default() });
     let (json, v) = stored(&conv(&r));
     assert_eq!(v["config"], json!({"enabled": true, "image": {"tag": "1.27"}, "name": null, "replicaCount": 2, "whole": 2}));
-    assert!(json.contains(r#""config":{"enabled":true,"image":{"tag":"1.27"},"name":null,"replicaCount":2,"whole":2}"#), "sorted like Go maps");
+    assert!(
+        json.contains(r#""config":{"enabled":true,"image":{"tag":"1.27"},"name":null,"replicaCount":2,"whole":2}"#),
+        "sorted like Go maps"
+    );
     assert!(json.contains(r#""values":{"a":{"c":["x",{"q":2,"z":1}],"d":2},"b":1,"ratio":0.75}"#), "{json}");
 
     // Empty forms.

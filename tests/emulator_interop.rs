@@ -132,7 +132,9 @@ fn kubectl_against_the_emulator() {
     .unwrap();
     let out = env.run(&k, &["create", "-f", manifest.to_str().unwrap()], &[]);
     assert!(
-        out.contains("configmap/cfg created") && out.contains("deployment.apps/web created") && out.contains("widget.shop.example.com/w1 created"),
+        out.contains("configmap/cfg created")
+            && out.contains("deployment.apps/web created")
+            && out.contains("widget.shop.example.com/w1 created"),
         "{out}"
     );
 

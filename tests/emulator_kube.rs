@@ -52,10 +52,8 @@ async fn kube_rs_discovery_and_crud() {
     cm.data = Some([("a".to_string(), "b".to_string())].into());
     let created = cms.create(&PostParams::default(), &cm).await.unwrap();
     assert!(created.metadata.uid.is_some());
-    let patched = cms
-        .patch("k", &PatchParams::default(), &Patch::Merge(serde_json::json!({"metadata": {"labels": {"x": "y"}}})))
-        .await
-        .unwrap();
+    let patched =
+        cms.patch("k", &PatchParams::default(), &Patch::Merge(serde_json::json!({"metadata": {"labels": {"x": "y"}}}))).await.unwrap();
     assert_eq!(patched.metadata.labels.unwrap()["x"], "y");
     let err = cms.create(&PostParams::default(), &cm).await.unwrap_err();
     match err {

@@ -201,7 +201,9 @@ fn manifest_with_invalid_utf8_and_odd_separators() {
 #[test]
 fn manifest_yaml_alias_bomb_is_bounded() {
     // Billion laughs: nine levels of ten aliases each.
-    let mut y = String::from("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\na0: &a0 [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+    let mut y = String::from(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\na0: &a0 [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+    );
     for i in 1..10 {
         let p = format!("*a{}", i - 1);
         y.push_str(&format!("a{i}: &a{i} [{}]\n", [p.as_str(); 10].join(",")));
@@ -217,7 +219,9 @@ fn manifest_yaml_alias_bomb_is_bounded() {
 /// (serde-saphyr's depth budget, or for very deep flow collections its recursion limit), not a crash.
 #[test]
 fn manifest_deep_yaml_nesting() {
-    let flow = |depth: usize| format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: x}}\ndata: {}1{}\n", "[".repeat(depth), "]".repeat(depth));
+    let flow = |depth: usize| {
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: x}}\ndata: {}1{}\n", "[".repeat(depth), "]".repeat(depth))
+    };
     let block = |depth: usize| {
         let mut block = String::from("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata:\n");
         for i in 0..depth.min(1_000) {
@@ -358,7 +362,11 @@ fn cheap_fuzz(name: &str, seed: u64, rounds: usize, seeds: &[Vec<u8>], tokens: &
         };
         if let Err(e) = std::panic::catch_unwind(|| check(&input)) {
             let msg = e.downcast_ref::<String>().cloned().or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()));
-            panic!("{name}: round {round} (seed {seed:#x}) fails: {msg:?}\ninput ({} bytes): {:?}", input.len(), String::from_utf8_lossy(&input));
+            panic!(
+                "{name}: round {round} (seed {seed:#x}) fails: {msg:?}\ninput ({} bytes): {:?}",
+                input.len(),
+                String::from_utf8_lossy(&input)
+            );
         }
     }
 }
@@ -440,10 +448,38 @@ fn helm2_bodies() -> Vec<Vec<u8>> {
 }
 
 const JSON_TOKENS: &[&[u8]] = &[
-    b"{", b"}", b"[", b"]", b",", b":", b"\"", b"null", b"true", b"1e400", b"-0", b"1.5", b"9223372036854775808",
-    b"\"name\":", b"\"version\":", b"\"info\":", b"\"status\":", b"\"chart\":", b"\"metadata\":", b"\"hooks\":",
-    b"\"config\":", b"\"last_deployed\":", b"\"deleted\":\"\"", b"\"2020-01-01T00:00:00+05:30\"", b"\"templates\":",
-    b"\"data\":", b"\"annotations\":", b"\\u0000", b"\\ud800", b"\"weight\":", b"\"events\":", b"\"last_run\":",
+    b"{",
+    b"}",
+    b"[",
+    b"]",
+    b",",
+    b":",
+    b"\"",
+    b"null",
+    b"true",
+    b"1e400",
+    b"-0",
+    b"1.5",
+    b"9223372036854775808",
+    b"\"name\":",
+    b"\"version\":",
+    b"\"info\":",
+    b"\"status\":",
+    b"\"chart\":",
+    b"\"metadata\":",
+    b"\"hooks\":",
+    b"\"config\":",
+    b"\"last_deployed\":",
+    b"\"deleted\":\"\"",
+    b"\"2020-01-01T00:00:00+05:30\"",
+    b"\"templates\":",
+    b"\"data\":",
+    b"\"annotations\":",
+    b"\\u0000",
+    b"\\ud800",
+    b"\"weight\":",
+    b"\"events\":",
+    b"\"last_run\":",
 ];
 
 #[test]
@@ -464,8 +500,18 @@ fn cheap_fuzz_helm3_text() {
 }
 
 const PROTO_TOKENS: &[&[u8]] = &[
-    b"\x0a\x01a", b"\x12\x00", b"\x1a\x00", b"\x22\x00", b"\x2a\x00", b"\x30\x01", b"\x38\x01", b"\x42\x02ns",
-    b"\x52\x00", b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", b"\x08\x80\x80\x80\x80\x10", b"\x0a\x02\x08\x01",
+    b"\x0a\x01a",
+    b"\x12\x00",
+    b"\x1a\x00",
+    b"\x22\x00",
+    b"\x2a\x00",
+    b"\x30\x01",
+    b"\x38\x01",
+    b"\x42\x02ns",
+    b"\x52\x00",
+    b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01",
+    b"\x08\x80\x80\x80\x80\x10",
+    b"\x0a\x02\x08\x01",
 ];
 
 #[test]
@@ -489,9 +535,31 @@ fn cheap_fuzz_manifest() {
     }
     seeds.push(read("manifest/invalid-utf8.yaml"));
     let tokens: &[&[u8]] = &[
-        b"---", b"\n---\n", b"--- ", b"...", b"\n", b"\r\n", b"# Source: x/y.yaml\n", b"apiVersion: v1\n", b"kind: List\n",
-        b"items:\n- ", b"metadata:\n  name: a\n", b"&a ", b"*a", b"!!binary ", b"{", b"[", b"'", b"\"", b"\xff", b"\t", b": ",
-        b"<<: *a\n", b"? ", b"|\n", b">-\n",
+        b"---",
+        b"\n---\n",
+        b"--- ",
+        b"...",
+        b"\n",
+        b"\r\n",
+        b"# Source: x/y.yaml\n",
+        b"apiVersion: v1\n",
+        b"kind: List\n",
+        b"items:\n- ",
+        b"metadata:\n  name: a\n",
+        b"&a ",
+        b"*a",
+        b"!!binary ",
+        b"{",
+        b"[",
+        b"'",
+        b"\"",
+        b"\xff",
+        b"\t",
+        b": ",
+        b"<<: *a\n",
+        b"? ",
+        b"|\n",
+        b">-\n",
     ];
     cheap_fuzz("manifest", 0x3a11_fe57_0000_0001, 500, &seeds, tokens, checks::manifest);
 }
@@ -505,9 +573,24 @@ fn cheap_fuzz_helm_errors() {
     }
     let tokens: &[&[u8]] = &[
         b" exists and cannot be imported into the current release: invalid ownership metadata",
-        b"; label validation error: ", b"; annotation validation error: ", b"missing key ", b"key ", b": must be set to ",
-        b" must equal ", b": current value is ", b"\"", b"\\", b"\\x4", b"\\u00e9", b"\\U0010ffff", b"\\777", b" in namespace ",
-        b"Unable to continue with install: ", b"\r\n", b"\xc3", b"\xe2\x82",
+        b"; label validation error: ",
+        b"; annotation validation error: ",
+        b"missing key ",
+        b"key ",
+        b": must be set to ",
+        b" must equal ",
+        b": current value is ",
+        b"\"",
+        b"\\",
+        b"\\x4",
+        b"\\u00e9",
+        b"\\U0010ffff",
+        b"\\777",
+        b" in namespace ",
+        b"Unable to continue with install: ",
+        b"\r\n",
+        b"\xc3",
+        b"\xe2\x82",
     ];
     cheap_fuzz("helm_errors", 0xe770_0000_0000_0001, 2000, &seeds, tokens, checks::helm_errors);
 }
@@ -515,16 +598,28 @@ fn cheap_fuzz_helm_errors() {
 #[test]
 fn cheap_fuzz_names_and_slugs() {
     let vectors = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/werf-slug-vectors.tsv")).unwrap();
-    let seeds: Vec<Vec<u8>> = vectors
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.split('\t').next())
-        .map(|s| s.as_bytes().to_vec())
-        .collect();
+    let seeds: Vec<Vec<u8>> =
+        vectors.lines().filter(|l| !l.starts_with('#')).filter_map(|l| l.split('\t').next()).map(|s| s.as_bytes().to_vec()).collect();
     assert!(seeds.len() >= 10);
     let tokens: &[&[u8]] = &[
-        b"a", b"Z", b"0", b"-", b".", b"_", b"/", b"=", b" ", b"\xc3\xa9", b"\xd0\x96", b"\xe6\xbc\xa2", b"\xf0\x9f\x8e\x89",
-        b"example.com/", b"app.kubernetes.io/name", b"--", b"..", b"\xc4\xb0",
+        b"a",
+        b"Z",
+        b"0",
+        b"-",
+        b".",
+        b"_",
+        b"/",
+        b"=",
+        b" ",
+        b"\xc3\xa9",
+        b"\xd0\x96",
+        b"\xe6\xbc\xa2",
+        b"\xf0\x9f\x8e\x89",
+        b"example.com/",
+        b"app.kubernetes.io/name",
+        b"--",
+        b"..",
+        b"\xc4\xb0",
     ];
     cheap_fuzz("names", 0x51a6_0000_0000_0001, 4000, &seeds, tokens, checks::names);
     // Long inputs around the length limits.
@@ -550,9 +645,38 @@ fn cheap_fuzz_gotime() {
     .map(|s| s.as_bytes().to_vec())
     .collect();
     let tokens: &[&[u8]] = &[
-        b"2006", b"01", b"02", b"Jan", b"January", b"Mon", b"Monday", b"MST", b"15", b"03", b"04", b"05", b"06", b"002", b"__2",
-        b"_2", b"PM", b"pm", b"Z07:00", b"Z0700", b"Z07", b"-07:00:00", b"-070000", b".000", b".999999999", b",9", b"\n", b"T",
-        b"Z", b"+", b":", b"\xe2\x82\xac",
+        b"2006",
+        b"01",
+        b"02",
+        b"Jan",
+        b"January",
+        b"Mon",
+        b"Monday",
+        b"MST",
+        b"15",
+        b"03",
+        b"04",
+        b"05",
+        b"06",
+        b"002",
+        b"__2",
+        b"_2",
+        b"PM",
+        b"pm",
+        b"Z07:00",
+        b"Z0700",
+        b"Z07",
+        b"-07:00:00",
+        b"-070000",
+        b".000",
+        b".999999999",
+        b",9",
+        b"\n",
+        b"T",
+        b"Z",
+        b"+",
+        b":",
+        b"\xe2\x82\xac",
     ];
     cheap_fuzz("gotime", 0x7173_0000_0000_0001, 3000, &seeds, tokens, checks::gotime);
 }

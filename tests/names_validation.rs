@@ -9,28 +9,14 @@ use proptest::prelude::*;
 
 #[test]
 fn subdomain_valid() {
-    for s in [
-        "a",
-        "0",
-        "abc",
-        "a-b",
-        "a--b",
-        "a.b",
-        "example.com",
-        "my-app.v1.example-domain.io",
-        "1.2.3.4",
-        "123-abc",
-    ] {
+    for s in ["a", "0", "abc", "a-b", "a--b", "a.b", "example.com", "my-app.v1.example-domain.io", "1.2.3.4", "123-abc"] {
         assert!(is_dns1123_subdomain(s), "{s:?} should be valid");
     }
 }
 
 #[test]
 fn subdomain_invalid() {
-    for s in [
-        "", "A", "aB", "-a", "a-", ".a", "a.", "a..b", "a.-b", "a-.b", "a_b", "a b", "a/b", "ä",
-        "a\n",
-    ] {
+    for s in ["", "A", "aB", "-a", "a-", ".a", "a.", "a..b", "a.-b", "a-.b", "a_b", "a b", "a/b", "ä", "a\n"] {
         assert!(!is_dns1123_subdomain(s), "{s:?} should be invalid");
     }
 }
@@ -72,10 +58,7 @@ fn release_names() {
 
     let e = validate_release_name(&"r".repeat(54)).unwrap_err();
     let msg = e.to_string();
-    assert!(
-        msg.starts_with(&format!("invalid release name \"{}\"", "r".repeat(54))),
-        "{msg}"
-    );
+    assert!(msg.starts_with(&format!("invalid release name \"{}\"", "r".repeat(54))), "{msg}");
     assert!(msg.contains("must be no more than 53 characters"), "{msg}");
     assert!(!msg.contains("RFC 1123"), "{msg}");
 
@@ -88,9 +71,7 @@ fn release_names() {
     assert!(msg.contains("must be non-empty"), "{msg}");
 
     // Both rules at once.
-    let msg = validate_release_name(&"R".repeat(60))
-        .unwrap_err()
-        .to_string();
+    let msg = validate_release_name(&"R".repeat(60)).unwrap_err().to_string();
     assert!(msg.contains("53") && msg.contains("RFC 1123"), "{msg}");
 }
 
@@ -104,9 +85,7 @@ fn namespace_names() {
         "invalid namespace name \"a.b\": a lowercase RFC 1123 label must consist of lower case \
          alphanumeric characters or '-', and must start and end with an alphanumeric character"
     );
-    let msg = validate_namespace_name(&"n".repeat(64))
-        .unwrap_err()
-        .to_string();
+    let msg = validate_namespace_name(&"n".repeat(64)).unwrap_err().to_string();
     assert!(msg.contains("must be no more than 63 characters"), "{msg}");
     assert!(validate_namespace_name("").is_err());
 }
@@ -169,18 +148,10 @@ fn label_key_messages_match_kubernetes() {
     let msg = validate_label_key("a/").unwrap_err().to_string();
     assert!(msg.contains("name part must be non-empty"), "{msg}");
     let msg = validate_label_key("Example.com/a").unwrap_err().to_string();
-    assert!(
-        msg.contains("prefix part a lowercase RFC 1123 subdomain"),
-        "{msg}"
-    );
+    assert!(msg.contains("prefix part a lowercase RFC 1123 subdomain"), "{msg}");
     let msg = validate_label_key("-a").unwrap_err().to_string();
-    assert!(
-        msg.contains("name part must consist of alphanumeric characters"),
-        "{msg}"
-    );
-    assert!(
-        matches!(validate_label_key("-a"), Err(NameError::LabelKey { ref key, .. }) if key == "-a")
-    );
+    assert!(msg.contains("name part must consist of alphanumeric characters"), "{msg}");
+    assert!(matches!(validate_label_key("-a"), Err(NameError::LabelKey { ref key, .. }) if key == "-a"));
 }
 
 #[test]
@@ -189,25 +160,15 @@ fn label_key_length_boundaries() {
     let name64 = "n".repeat(64);
     assert_eq!(validate_label_key(&name63), Ok(()));
     let msg = validate_label_key(&name64).unwrap_err().to_string();
-    assert!(
-        msg.contains("name part must be no more than 63 characters"),
-        "{msg}"
-    );
+    assert!(msg.contains("name part must be no more than 63 characters"), "{msg}");
 
     let part = "p".repeat(63);
     let prefix253 = format!("{part}.{part}.{part}.{}", "p".repeat(61));
     let prefix254 = format!("{prefix253}p");
     assert_eq!(validate_label_key(&format!("{prefix253}/{name63}")), Ok(()));
-    let msg = validate_label_key(&format!("{prefix254}/x"))
-        .unwrap_err()
-        .to_string();
-    assert!(
-        msg.contains("prefix part must be no more than 253 characters"),
-        "{msg}"
-    );
-    let msg = validate_label_key(&format!("{prefix253}/{name64}"))
-        .unwrap_err()
-        .to_string();
+    let msg = validate_label_key(&format!("{prefix254}/x")).unwrap_err().to_string();
+    assert!(msg.contains("prefix part must be no more than 253 characters"), "{msg}");
+    let msg = validate_label_key(&format!("{prefix253}/{name64}")).unwrap_err().to_string();
     assert!(msg.contains("name part must be no more than 63"), "{msg}");
 }
 
@@ -215,31 +176,10 @@ fn label_key_length_boundaries() {
 
 #[test]
 fn label_values() {
-    for v in [
-        "",
-        "a",
-        "A",
-        "1",
-        "my_value",
-        "MyValue",
-        "v1.2.3",
-        "a-b_c.d",
-        &"v".repeat(63),
-    ] {
+    for v in ["", "a", "A", "1", "my_value", "MyValue", "v1.2.3", "a-b_c.d", &"v".repeat(63)] {
         assert_eq!(validate_label_value(v), Ok(()), "{v:?}");
     }
-    for v in [
-        "-a",
-        "a-",
-        "_",
-        ".",
-        "a b",
-        "a/b",
-        "a=b",
-        "ü",
-        "a\n",
-        &"v".repeat(64),
-    ] {
+    for v in ["-a", "a-", "_", ".", "a b", "a/b", "a=b", "ü", "a\n", &"v".repeat(64)] {
         assert!(validate_label_value(v).is_err(), "{v:?} should be invalid");
     }
     let msg = validate_label_value("a b").unwrap_err().to_string();
@@ -249,9 +189,7 @@ fn label_values() {
          alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric \
          character"
     );
-    let msg = validate_label_value(&"v".repeat(64))
-        .unwrap_err()
-        .to_string();
+    let msg = validate_label_value(&"v".repeat(64)).unwrap_err().to_string();
     assert!(msg.contains("must be no more than 63 characters"), "{msg}");
 }
 
@@ -259,20 +197,11 @@ fn label_values() {
 fn label_sets() {
     let mut labels = BTreeMap::new();
     labels.insert("app".to_string(), "web".to_string());
-    labels.insert(
-        "app.kubernetes.io/managed-by".to_string(),
-        "Helm".to_string(),
-    );
+    labels.insert("app.kubernetes.io/managed-by".to_string(), "Helm".to_string());
     assert_eq!(validate_labels(&labels), Ok(()));
     labels.insert("bad key".to_string(), "x".to_string());
-    assert!(matches!(
-        validate_labels(&labels),
-        Err(NameError::LabelKey { .. })
-    ));
-    assert!(matches!(
-        validate_labels([("ok", "bad value")]),
-        Err(NameError::LabelValue { .. })
-    ));
+    assert!(matches!(validate_labels(&labels), Err(NameError::LabelKey { .. })));
+    assert!(matches!(validate_labels([("ok", "bad value")]), Err(NameError::LabelValue { .. })));
 }
 
 // ---------- annotations ----------
@@ -292,26 +221,11 @@ fn annotation_keys() {
     ] {
         assert_eq!(validate_annotation_key(k), Ok(()), "{k:?}");
     }
-    for k in [
-        "",
-        "a/b/c",
-        "/x",
-        "x/",
-        "-x",
-        "x y",
-        "a_b.com/x",
-        &"k".repeat(64),
-    ] {
-        assert!(
-            validate_annotation_key(k).is_err(),
-            "{k:?} should be invalid"
-        );
+    for k in ["", "a/b/c", "/x", "x/", "-x", "x y", "a_b.com/x", &"k".repeat(64)] {
+        assert!(validate_annotation_key(k).is_err(), "{k:?} should be invalid");
     }
     let msg = validate_annotation_key("a/b/c").unwrap_err().to_string();
-    assert!(
-        msg.starts_with("invalid annotation key \"a/b/c\": a qualified name"),
-        "{msg}"
-    );
+    assert!(msg.starts_with("invalid annotation key \"a/b/c\": a qualified name"), "{msg}");
 }
 
 #[test]
@@ -319,41 +233,25 @@ fn annotation_total_size_boundary() {
     // Exactly 256 KiB counting keys and values is allowed.
     let key = "werf.io/big";
     let value = "v".repeat(TOTAL_ANNOTATION_SIZE_LIMIT - key.len());
-    assert_eq!(
-        annotations_size([(key, value.as_str())]),
-        TOTAL_ANNOTATION_SIZE_LIMIT
-    );
+    assert_eq!(annotations_size([(key, value.as_str())]), TOTAL_ANNOTATION_SIZE_LIMIT);
     assert_eq!(validate_annotations([(key, value.as_str())]), Ok(()));
 
     // One more byte (spread over two annotations) is not.
     let value2 = "v".repeat(TOTAL_ANNOTATION_SIZE_LIMIT - key.len() - "b".len());
     let err = validate_annotations([(key, value2.as_str()), ("b", "x")]).unwrap_err();
-    assert_eq!(
-        err,
-        NameError::AnnotationsTooLong {
-            total: TOTAL_ANNOTATION_SIZE_LIMIT + 1,
-            limit: 262144
-        }
-    );
+    assert_eq!(err, NameError::AnnotationsTooLong { total: TOTAL_ANNOTATION_SIZE_LIMIT + 1, limit: 262144 });
     assert!(err.to_string().contains("262144"), "{err}");
 
     // Values are free-form.
-    assert_eq!(
-        validate_annotations([("note", "any text: ünïcödé, spaces, = and / ...\n")]),
-        Ok(())
-    );
+    assert_eq!(validate_annotations([("note", "any text: ünïcödé, spaces, = and / ...\n")]), Ok(()));
     // Keys are still checked.
-    assert!(matches!(
-        validate_annotations([("bad key", "v")]),
-        Err(NameError::AnnotationKey { .. })
-    ));
+    assert!(matches!(validate_annotations([("bad key", "v")]), Err(NameError::AnnotationKey { .. })));
 }
 
 #[test]
 fn annotation_size_counts_bytes() {
     assert_eq!(annotations_size([("k", "ü")]), 3);
-    let map: BTreeMap<String, String> =
-        [("a".into(), "bc".into()), ("de".into(), "".into())].into();
+    let map: BTreeMap<String, String> = [("a".into(), "bc".into()), ("de".into(), "".into())].into();
     assert_eq!(annotations_size(&map), 5);
     assert_eq!(validate_annotations(&map), Ok(()));
 }
@@ -365,10 +263,7 @@ fn parse_key_value_splits_at_first_equals() {
     assert_eq!(parse_key_value("k=v"), Ok(("k".into(), "v".into())));
     assert_eq!(parse_key_value("k="), Ok(("k".into(), "".into())));
     assert_eq!(parse_key_value("k=a=b"), Ok(("k".into(), "a=b".into())));
-    assert_eq!(
-        parse_key_value("werf.io/x==y"),
-        Ok(("werf.io/x".into(), "=y".into()))
-    );
+    assert_eq!(parse_key_value("werf.io/x==y"), Ok(("werf.io/x".into(), "=y".into())));
     assert_eq!(parse_key_value("k= v "), Ok(("k".into(), " v ".into())));
 }
 

@@ -78,7 +78,10 @@ fn plugin_yaml_is_in_helms_legacy_format() {
     for key in ["apiVersion", "type", "runtime", "runtimeConfig", "config", "platformHooks"] {
         assert!(plugin.get(key).is_none(), "{key:?} is a Helm 4 (apiVersion: v1) field");
     }
-    assert!(!(plugin.get("command").is_some() && plugin.get("platformCommand").is_some()), "Helm 4 refuses command together with platformCommand");
+    assert!(
+        !(plugin.get("command").is_some() && plugin.get("platformCommand").is_some()),
+        "Helm 4 refuses command together with platformCommand"
+    );
 }
 
 /// scripts/helm-plugin rewrites only `version` and `command` of this file for a platform's tarball;

@@ -50,11 +50,12 @@ const KREW_PLATFORMS: &[(&str, &str)] = &[
 ];
 /// Names krew's validation refuses as plugin names (Windows device names).
 const WINDOWS_RESERVED: &[&str] = &[
-    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8", "COM9", "LPT1", "LPT2", "LPT3",
-    "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
+    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8", "COM9", "LPT1", "LPT2", "LPT3", "LPT4",
+    "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
 ];
 /// File names krew's validation accepts as the license an installation must extract.
-const LICENSE_FILES: &[&str] = &["license", "license.txt", "license.md", "licenses", "licenses.txt", "licenses.md", "copying", "copying.txt"];
+const LICENSE_FILES: &[&str] =
+    &["license", "license.txt", "license.md", "licenses", "licenses.txt", "licenses.md", "copying", "copying.txt"];
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -228,10 +229,7 @@ fn krew_violations(manifest: &Value, crate_version: &str) -> Vec<String> {
             }
             let t = line.trim_start();
             let lower = t.to_ascii_lowercase();
-            if ["kubectl werf", "helm werf-releases", "$", "#", "```", "usage:", "example"]
-                .iter()
-                .any(|p| lower.starts_with(p))
-            {
+            if ["kubectl werf", "helm werf-releases", "$", "#", "```", "usage:", "example"].iter().any(|p| lower.starts_with(p)) {
                 e.push(format!("spec.description line {} looks like a usage example: {t:?}", n + 1));
             }
         }
@@ -411,7 +409,8 @@ fn selector_matches(selector: &Value, os: &str, arch: &str) -> bool {
     let exprs_ok = selector.get("matchExpressions").and_then(Value::as_array).is_none_or(|a| {
         a.iter().all(|x| {
             let value = label(x.get("key").and_then(Value::as_str).unwrap_or_default());
-            let values: Vec<&str> = x.get("values").and_then(Value::as_array).map(|v| v.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+            let values: Vec<&str> =
+                x.get("values").and_then(Value::as_array).map(|v| v.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
             match x.get("operator").and_then(Value::as_str).unwrap_or_default() {
                 "In" => value.is_some_and(|v| values.contains(&v)),
                 "NotIn" => value.is_none_or(|v| !values.contains(&v)),
@@ -430,9 +429,10 @@ fn assert_valid(manifest: &Value, what: &str) {
 }
 
 fn platform<'a>(manifest: &'a Value, os: &str, arch: &str) -> Option<&'a Value> {
-    manifest["spec"]["platforms"].as_array()?.iter().find(|p| {
-        p["selector"]["matchLabels"]["os"] == os && p["selector"]["matchLabels"]["arch"] == arch
-    })
+    manifest["spec"]["platforms"]
+        .as_array()?
+        .iter()
+        .find(|p| p["selector"]["matchLabels"]["os"] == os && p["selector"]["matchLabels"]["arch"] == arch)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -613,7 +613,8 @@ fn the_rules_catch_broken_manifests() {
             m["spec"]["platforms"][0]["selector"]["matchExpressions"] = serde_json::json!([{"key": "os", "operator": "In", "values": []}]);
         }),
         ("matches no platform krew supports", |m| {
-            m["spec"]["platforms"][0]["selector"]["matchExpressions"] = serde_json::json!([{"key": "arch", "operator": "NotIn", "values": ["amd64"]}]);
+            m["spec"]["platforms"][0]["selector"]["matchExpressions"] =
+                serde_json::json!([{"key": "arch", "operator": "NotIn", "values": ["amd64"]}]);
         }),
         ("no license file krew recognises", |m| {
             for f in m["spec"]["platforms"][0]["files"].as_array_mut().unwrap() {
@@ -746,11 +747,7 @@ fn archive_is_reproducible_and_updates_a_manifest_copy() {
         assert_eq!(fs::read(&repacked).unwrap(), fs::read(&dist.archive).unwrap(), "repacking changed the archive");
     } else {
         eprintln!("KUBECTL_WERF_DIST_DIR given: no release binary of this checkout to repack");
-        run(Command::new(repo().join("scripts/krew-manifest"))
-            .arg("--manifest")
-            .arg(&copy)
-            .arg("--in-place")
-            .arg(&dist.archive));
+        run(Command::new(repo().join("scripts/krew-manifest")).arg("--manifest").arg(&copy).arg("--in-place").arg(&dist.archive));
     }
 
     let committed_text = fs::read_to_string(repo().join("plugins/werf.yaml")).unwrap();
@@ -909,7 +906,9 @@ fn five_archives(work: &Path) -> Vec<PathBuf> {
     fs::create_dir_all(&archives).unwrap();
     fs::copy(repo().join("LICENSE"), content.join("LICENSE")).unwrap();
     // scripts/dist packs the man page on every platform
-    for (i, f) in ["kubectl-werf", "kubectl-werf.exe", "kubectl_complete-werf", "kubectl_complete-werf.exe", "kubectl-werf.1"].iter().enumerate() {
+    for (i, f) in
+        ["kubectl-werf", "kubectl-werf.exe", "kubectl_complete-werf", "kubectl_complete-werf.exe", "kubectl-werf.1"].iter().enumerate()
+    {
         fs::write(content.join(f), format!("stand-in {i}\n")).unwrap();
     }
     let mut paths = Vec::new();
@@ -917,10 +916,20 @@ fn five_archives(work: &Path) -> Vec<PathBuf> {
         let path = archives.join(archive_name(&version, os, arch));
         if os == "windows" {
             let script = "import sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], 'w') as z:\n    for f in sys.argv[3:]:\n        z.write(sys.argv[2] + '/' + f, f)\n";
-            run(Command::new("python3").args(["-c", script]).arg(&path).arg(&content).args(["kubectl-werf.exe", "LICENSE", "kubectl-werf.1", "kubectl_complete-werf.exe"]));
+            run(Command::new("python3").args(["-c", script]).arg(&path).arg(&content).args([
+                "kubectl-werf.exe",
+                "LICENSE",
+                "kubectl-werf.1",
+                "kubectl_complete-werf.exe",
+            ]));
         } else {
             fs::write(content.join("platform"), format!("{os}/{arch}\n")).unwrap(); // distinct bytes per archive
-            run(Command::new("tar").arg("-czf").arg(&path).arg("-C").arg(&content).args(["kubectl-werf", "LICENSE", "kubectl-werf.1", "kubectl_complete-werf"]));
+            run(Command::new("tar").arg("-czf").arg(&path).arg("-C").arg(&content).args([
+                "kubectl-werf",
+                "LICENSE",
+                "kubectl-werf.1",
+                "kubectl_complete-werf",
+            ]));
         }
         paths.push(path);
     }

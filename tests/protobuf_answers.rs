@@ -34,9 +34,9 @@ fn expected(items: &Value, secret: bool) -> Vec<Expected> {
             let m = &i["metadata"];
             let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
             let labels = m["labels"].as_object().map(|l| l.iter().map(|(k, v)| (k.clone(), s(v))).collect()).unwrap_or_default();
-            let payload = i["data"]["release"].as_str().map(|p| {
-                if secret { base64::engine::general_purpose::STANDARD.decode(p).unwrap() } else { p.as_bytes().to_vec() }
-            });
+            let payload = i["data"]["release"]
+                .as_str()
+                .map(|p| if secret { base64::engine::general_purpose::STANDARD.decode(p).unwrap() } else { p.as_bytes().to_vec() });
             (
                 s(&m["name"]),
                 s(&m["namespace"]),
@@ -139,10 +139,12 @@ fn emulator_protobuf_lists_match_the_real_servers_emulator_only() {
         let secret = kind == ObjectKind::Secret;
         // Without server-set fields (uid, resourceVersion, creation time differ by nature).
         let comparable = |v: Vec<Expected>| -> Vec<Expected> {
-            v.into_iter().map(|mut e| {
-                (e.3, e.4, e.5) = (String::new(), String::new(), String::new());
-                e
-            }).collect()
+            v.into_iter()
+                .map(|mut e| {
+                    (e.3, e.4, e.5) = (String::new(), String::new(), String::new());
+                    e
+                })
+                .collect()
         };
         let want = comparable(expected(&twin["items"], secret));
         for protobuf_on in [true, false] {
@@ -150,9 +152,14 @@ fn emulator_protobuf_lists_match_the_real_servers_emulator_only() {
             let mut all = Vec::new();
             let mut token: Option<String> = None;
             loop {
-                let page = c
-                    .rt
-                    .block_on(store.lister().list_raw(Some("fx-helm3"), "owner=helm", 2, token.as_deref(), kubectl_werf::storage::shape::Shape::Full))
+                let page =
+                    c.rt.block_on(store.lister().list_raw(
+                        Some("fx-helm3"),
+                        "owner=helm",
+                        2,
+                        token.as_deref(),
+                        kubectl_werf::storage::shape::Shape::Full,
+                    ))
                     .unwrap();
                 assert_eq!(page.body.is_protobuf(), protobuf_on);
                 token = page.continue_token.clone();
@@ -162,13 +169,15 @@ fn emulator_protobuf_lists_match_the_real_servers_emulator_only() {
                 }
             }
             assert_eq!(comparable(got(&all)), want, "{file}, protobuf {protobuf_on}");
-            let metas = c
-                .rt
-                .block_on(store.lister().list_raw(Some("fx-helm3"), "owner=helm", 0, None, kubectl_werf::storage::shape::Shape::Meta))
-                .unwrap();
+            let metas =
+                c.rt.block_on(store.lister().list_raw(Some("fx-helm3"), "owner=helm", 0, None, kubectl_werf::storage::shape::Shape::Meta))
+                    .unwrap();
             assert_eq!(metas.body.is_protobuf(), protobuf_on);
             let infos = metas.body.infos().unwrap();
-            assert_eq!(infos.iter().map(|i| (&i.name, &i.labels)).collect::<Vec<_>>(), all.iter().map(|o| (&o.info.name, &o.info.labels)).collect::<Vec<_>>());
+            assert_eq!(
+                infos.iter().map(|i| (&i.name, &i.labels)).collect::<Vec<_>>(),
+                all.iter().map(|o| (&o.info.name, &o.info.labels)).collect::<Vec<_>>()
+            );
             assert!(infos.iter().all(|i| i.uid.is_some() && i.resource_version.is_some() && i.creation_timestamp.is_some()));
         }
         emu.set_protobuf_lists(true);

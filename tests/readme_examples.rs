@@ -13,8 +13,8 @@ use std::process::Command;
 
 use common::{TestCluster, helm_bin, repo_root, run_ok};
 use kubectl_werf::release::helm2;
-use kubectl_werf::storage::{Helm2Storage, Helm3Driver};
 use kubectl_werf::storage::codec::{self, DecodeLimits};
+use kubectl_werf::storage::{Helm2Storage, Helm3Driver};
 use kubectl_werf::storage::{Helm2Store, Helm3Store, ObjectKind};
 use serde_json::json;
 
@@ -91,7 +91,8 @@ fn configmap(ns: &str, name: &str, owner: Option<&str>) -> serde_json::Value {
 fn write_chart(dir: &Path) {
     std::fs::create_dir_all(dir.join("templates")).unwrap();
     std::fs::write(dir.join("Chart.yaml"), "apiVersion: v2\nname: app\nversion: 0.1.0\n").unwrap();
-    std::fs::write(dir.join("templates/settings.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  k: v\n").unwrap();
+    std::fs::write(dir.join("templates/settings.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  k: v\n")
+        .unwrap();
 }
 
 /// The world the README's examples talk about.
@@ -114,15 +115,25 @@ fn seed_readme_world(c: &TestCluster) {
     }
     put_v2(c, "kube-system", ObjectKind::ConfigMap, helm2_fixture("gone.v1"), None, "legacy-stuck");
     for rev in [3, 7] {
-        put_v2(c, "kube-system", ObjectKind::ConfigMap, helm2_fixture(&format!("myproject-production.v{rev}")), None, "myproject-production");
+        put_v2(
+            c,
+            "kube-system",
+            ObjectKind::ConfigMap,
+            helm2_fixture(&format!("myproject-production.v{rev}")),
+            None,
+            "myproject-production",
+        );
     }
     // The releases' manifests hold Widgets: their CRD is installed, as on the clusters they run on.
     c.install_widget_crd();
     // A Helm 3 release `app` in prod (installed before Helm 4; `adopt --from-release app` hands its fields over)
     put_v3(c, "fx-helm3-shop-secrets.yaml", "app", "prod", &|r| {
-        r.manifest = "---\n# Source: app/templates/settings.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  k: v\n".into();
+        r.manifest =
+            "---\n# Source: app/templates/settings.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  k: v\n"
+                .into();
         r.hooks.clear();
-        r.info.status = if r.version == 4 { kubectl_werf::release::helm3::Status::Deployed } else { kubectl_werf::release::helm3::Status::Superseded };
+        r.info.status =
+            if r.version == 4 { kubectl_werf::release::helm3::Status::Deployed } else { kubectl_werf::release::helm3::Status::Superseded };
     });
     // adopt: objects Helm would refuse, and a release `old` owning `moving`
     c.create_object(configmap("default", "settings", None));
@@ -131,7 +142,8 @@ fn seed_readme_world(c: &TestCluster) {
         "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}}));
     c.create_object(configmap("default", "moving", Some("old")));
     put_v3(c, "fx-helm3-shop-secrets.yaml", "old", "default", &|r| {
-        r.manifest = "---\n# Source: app/templates/moving.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: moving\ndata:\n  k: v\n".into();
+        r.manifest =
+            "---\n# Source: app/templates/moving.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: moving\ndata:\n  k: v\n".into();
         r.hooks.clear();
         r.info.status = kubectl_werf::release::helm3::Status::Superseded;
         if r.version == 2 {
@@ -207,7 +219,12 @@ fn run_block(lines: &[String]) -> Vec<String> {
             let again = format!("{} --yes", without_comment(line));
             let out = sh(&again);
             if !out.status.success() {
-                failures.push(format!("{again}\n  exit {:?}\n{}{}", out.status.code(), String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)));
+                failures.push(format!(
+                    "{again}\n  exit {:?}\n{}{}",
+                    out.status.code(),
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                ));
             }
             continue;
         }

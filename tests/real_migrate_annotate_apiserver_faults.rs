@@ -24,8 +24,8 @@ use common::{RealControlPlane, TestCluster};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ListParams};
 use kubectl_werf::release::helm2;
-use kubectl_werf::storage::{Helm2Storage, Helm3Driver};
 use kubectl_werf::storage::codec::{self, DecodeLimits};
+use kubectl_werf::storage::{Helm2Storage, Helm3Driver};
 use kubectl_werf::storage::{Helm2Store, Helm3Store, ObjectKind};
 use serde_json::{Value, json};
 
@@ -145,8 +145,18 @@ impl<'a> Migration<'a> {
 
     fn command(&self) -> Command {
         let mut cmd = self.c.werf();
-        cmd.args(["migrate2to3", "--all", "--tiller-namespace", &self.tiller, "--delete-v2-releases", "--yes", "--concurrency", "1", "--backup-dir"])
-            .arg(&self.backup);
+        cmd.args([
+            "migrate2to3",
+            "--all",
+            "--tiller-namespace",
+            &self.tiller,
+            "--delete-v2-releases",
+            "--yes",
+            "--concurrency",
+            "1",
+            "--backup-dir",
+        ])
+        .arg(&self.backup);
         cmd
     }
 
@@ -204,7 +214,8 @@ fn migrate2to3_survives_the_apiserver_killed_and_etcd_restarted() {
     let expected = undisturbed.state();
     assert_eq!(expected.keys().filter(|k| k.starts_with("v3/")).count(), RELEASES * 4, "{expected:#?}");
     assert!(!expected.keys().any(|k| k.starts_with("v2/")));
-    let faults: [(&str, &dyn Fn()); 2] = [("apiserver killed", &|| cp.restart("apiserver", true)), ("etcd restarted", &|| cp.restart("etcd", false))];
+    let faults: [(&str, &dyn Fn()); 2] =
+        [("apiserver killed", &|| cp.restart("apiserver", true)), ("etcd restarted", &|| cp.restart("etcd", false))];
     for (what, fault) in faults {
         let m = Migration::new(&c, &what[..4]);
         let out = disturbed(m.command(), &|| m.written(), 40, fault);
@@ -234,7 +245,9 @@ fn seed_annotation(c: &TestCluster, tag: &str) -> String {
     let mut objects = Vec::new();
     for i in 0..OBJECTS {
         let name = format!("cm-{i:03}");
-        manifest.push_str(&format!("---\n# Source: bulk/templates/cm.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  i: \"{i}\"\n"));
+        manifest.push_str(&format!(
+            "---\n# Source: bulk/templates/cm.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  i: \"{i}\"\n"
+        ));
         objects.push(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns, "labels": {"app": "bulk"}}, "data": {"i": i.to_string()}}));
     }
     release.manifest = manifest;
@@ -255,7 +268,12 @@ fn annotation_state(c: &TestCluster, ns: &str) -> BTreeMap<String, Value> {
     let list = c.rt.block_on(api.list(&ListParams::default().labels("app=bulk"))).unwrap();
     list.items
         .into_iter()
-        .map(|cm| (cm.metadata.name.clone().unwrap(), json!({"labels": cm.metadata.labels, "annotations": cm.metadata.annotations, "data": cm.data})))
+        .map(|cm| {
+            (
+                cm.metadata.name.clone().unwrap(),
+                json!({"labels": cm.metadata.labels, "annotations": cm.metadata.annotations, "data": cm.data}),
+            )
+        })
         .collect()
 }
 
@@ -275,7 +293,8 @@ fn annotate_survives_the_apiserver_killed_and_etcd_restarted() {
     let expected = annotation_state(&c, &calm);
     assert_eq!(expected.len(), OBJECTS);
     assert!(expected.values().all(|v| v["annotations"]["example.com/pass"] == "1"), "{expected:#?}");
-    let faults: [(&str, &dyn Fn()); 2] = [("apiserver killed", &|| cp.restart("apiserver", true)), ("etcd restarted", &|| cp.restart("etcd", false))];
+    let faults: [(&str, &dyn Fn()); 2] =
+        [("apiserver killed", &|| cp.restart("apiserver", true)), ("etcd restarted", &|| cp.restart("etcd", false))];
     for (what, fault) in faults {
         let ns = seed_annotation(&c, &what[..4]);
         let out = disturbed(annotate(&c, &ns), &|| annotated(&c, &ns), 30, fault);

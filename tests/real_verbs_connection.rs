@@ -49,19 +49,54 @@ fn client_certificate(dir: &Path, name: &str, cn: &str, ca_dir: Option<&Path>) -
     match ca_dir {
         Some(ca) => {
             let csr = dir.join(format!("{name}.csr"));
-            openssl(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", key.to_str().unwrap(), "-out", csr.to_str().unwrap(), "-subj", &subj]);
+            openssl(&[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                key.to_str().unwrap(),
+                "-out",
+                csr.to_str().unwrap(),
+                "-subj",
+                &subj,
+            ]);
             let ext = dir.join(format!("{name}.ext"));
             std::fs::write(&ext, "extendedKeyUsage=clientAuth\n").unwrap();
             openssl(&[
-                "x509", "-req", "-in", csr.to_str().unwrap(),
-                "-CA", ca.join("ca.crt").to_str().unwrap(), "-CAkey", ca.join("ca.key").to_str().unwrap(),
-                "-CAcreateserial", "-CAserial", dir.join("ca.srl").to_str().unwrap(),
-                "-out", crt.to_str().unwrap(), "-days", "2", "-extfile", ext.to_str().unwrap(),
+                "x509",
+                "-req",
+                "-in",
+                csr.to_str().unwrap(),
+                "-CA",
+                ca.join("ca.crt").to_str().unwrap(),
+                "-CAkey",
+                ca.join("ca.key").to_str().unwrap(),
+                "-CAcreateserial",
+                "-CAserial",
+                dir.join("ca.srl").to_str().unwrap(),
+                "-out",
+                crt.to_str().unwrap(),
+                "-days",
+                "2",
+                "-extfile",
+                ext.to_str().unwrap(),
             ]);
         }
         None => openssl(&[
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key.to_str().unwrap(), "-out", crt.to_str().unwrap(),
-            "-days", "2", "-subj", &subj,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            key.to_str().unwrap(),
+            "-out",
+            crt.to_str().unwrap(),
+            "-days",
+            "2",
+            "-subj",
+            &subj,
         ]),
     }
     (crt, key)
@@ -154,7 +189,10 @@ fn client_certificates_signed_by_the_servers_ca() {
     let stranger_data = work.path().join("stranger-data");
     std::fs::write(
         &stranger_data,
-        kubeconfig_with_user(&s, &format!("    client-certificate-data: {}\n    client-key-data: {}\n", b64(&stranger_crt), b64(&stranger_key))),
+        kubeconfig_with_user(
+            &s,
+            &format!("    client-certificate-data: {}\n    client-key-data: {}\n", b64(&stranger_crt), b64(&stranger_key)),
+        ),
     )
     .unwrap();
     refused(list(&stranger_data, &[]), "a stranger's certificate in the kubeconfig", "Unauthorized");

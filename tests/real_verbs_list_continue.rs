@@ -93,16 +93,30 @@ fn verbs_go_on_after_their_continue_token_expired() {
         let out = run_ok(c.werf().env("KUBECONFIG", &via_proxy).args(with_dir("proxy")));
         assert!(proxy.fired(), "{what}: no continued LIST went through the proxy");
         let out = out.replace(&export_dir("proxy").display().to_string(), "DIR");
-        assert_eq!(out, undisturbed.replace(&export_dir("direct").display().to_string(), "DIR"), "{what}: the output after an expired token");
+        assert_eq!(
+            out,
+            undisturbed.replace(&export_dir("direct").display().to_string(), "DIR"),
+            "{what}: the output after an expired token"
+        );
         if *what == "export" {
             assert_eq!(files(&export_dir("proxy")), files(&export_dir("direct")), "export: the records written");
         }
         // The held page answered 410; a continued page after it answered 200.
         let log = proxy.log.lock().unwrap().clone();
         let pages: Vec<&(String, u16)> = log.iter().filter(|(line, _)| line.contains(&secrets)).collect();
-        let expired = pages.iter().position(|(line, status)| *status == 410 && line.contains("continue=")).unwrap_or_else(|| panic!("{what}: no 410: {pages:#?}"));
-        assert!(pages[expired + 1..].iter().any(|(line, status)| *status == 200 && line.contains("continue=")), "{what}: not continued after the 410: {pages:#?}");
-        eprintln!("{what}: {} LIST pages through the proxy, one answered 410 Expired, the verb went on ({:.1}s)", pages.len(), t0.elapsed().as_secs_f64());
+        let expired = pages
+            .iter()
+            .position(|(line, status)| *status == 410 && line.contains("continue="))
+            .unwrap_or_else(|| panic!("{what}: no 410: {pages:#?}"));
+        assert!(
+            pages[expired + 1..].iter().any(|(line, status)| *status == 200 && line.contains("continue=")),
+            "{what}: not continued after the 410: {pages:#?}"
+        );
+        eprintln!(
+            "{what}: {} LIST pages through the proxy, one answered 410 Expired, the verb went on ({:.1}s)",
+            pages.len(),
+            t0.elapsed().as_secs_f64()
+        );
     }
 }
 

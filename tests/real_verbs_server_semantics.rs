@@ -103,13 +103,26 @@ fn annotate_owns_only_its_keys_and_helm4_server_side_apply_keeps_them() {
     let ns = c.namespace("ssa");
     let dir = tempfile::tempdir().unwrap();
     run_ok(c.helm(4).args(["install", "app", "-n", &ns]).arg(chart(dir.path(), "one")));
-    let before: BTreeMap<&str, Value> = [("configmap", "settings"), ("deployment", "web")].iter().map(|(k, n)| (*k, get(c, k, n, &ns))).collect();
+    let before: BTreeMap<&str, Value> =
+        [("configmap", "settings"), ("deployment", "web")].iter().map(|(k, n)| (*k, get(c, k, n, &ns))).collect();
     for (kind, obj) in &before {
         let (op, _) = managed(obj, "helm").unwrap_or_else(|| panic!("{kind}: helm 4 applies server-side: {obj:#}"));
         assert_eq!(op, "Apply", "{kind}");
     }
     let annotate = |value: &str| {
-        run(c.werf().args(["annotate", "app", "-n", &ns, "--add-annotation", &format!("example.com/team={value}"), "--add-label", "example.com/tier=web", "-o", "json", "--yes"]))
+        run(c.werf().args([
+            "annotate",
+            "app",
+            "-n",
+            &ns,
+            "--add-annotation",
+            &format!("example.com/team={value}"),
+            "--add-label",
+            "example.com/tier=web",
+            "-o",
+            "json",
+            "--yes",
+        ]))
     };
     let out = annotate("a");
     assert!(out.status.success(), "{}", text(&out));
@@ -140,7 +153,8 @@ fn annotate_owns_only_its_keys_and_helm4_server_side_apply_keeps_them() {
     // A new value: ours again, helm's history untouched by us.
     assert!(annotate("b").status.success());
     assert_eq!(get(c, "configmap", "settings", &ns)["metadata"]["annotations"]["example.com/team"], "b");
-    let history: Vec<Value> = serde_json::from_str(&run_ok(c.werf().args(["releases", "history", "app", "-n", &ns, "-o", "json"]))).unwrap();
+    let history: Vec<Value> =
+        serde_json::from_str(&run_ok(c.werf().args(["releases", "history", "app", "-n", &ns, "-o", "json"]))).unwrap();
     assert_eq!(history.len(), 2, "{history:#?}");
 }
 
@@ -171,7 +185,8 @@ fn objects_kubectl_created_with_protobuf_are_annotated_and_adopted() {
         ("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebinding", "reader"),
         ("batch/v1", "CronJob", "cronjob", "tick"),
     ];
-    let manifest: String = objects.iter().map(|(api, kind, _, name)| format!("---\napiVersion: {api}\nkind: {kind}\nmetadata:\n  name: {name}\n")).collect();
+    let manifest: String =
+        objects.iter().map(|(api, kind, _, name)| format!("---\napiVersion: {api}\nkind: {kind}\nmetadata:\n  name: {name}\n")).collect();
     release_record(c, &ns, "app", &manifest);
     let before: Vec<Value> = objects.iter().map(|(_, _, k, n)| get(c, k, n, &ns)).collect();
     let out = run(c.werf().args(["annotate", "app", "-n", &ns, "--add-annotation", "example.com/team=web", "-o", "json", "--yes"]));
@@ -215,7 +230,11 @@ fn terminate_and_hold(c: &TestCluster, ns: &str) {
     loop {
         let phase = c.rt.block_on(api.get(ns)).unwrap().status.and_then(|s| s.phase);
         let left = c.rt.block_on(Api::<ConfigMap>::namespaced(c.client.clone(), ns).list(&ListParams::default())).unwrap().items.len();
-        let secrets = c.rt.block_on(Api::<k8s_openapi::api::core::v1::Secret>::namespaced(c.client.clone(), ns).list(&ListParams::default())).unwrap().items.len();
+        let secrets =
+            c.rt.block_on(Api::<k8s_openapi::api::core::v1::Secret>::namespaced(c.client.clone(), ns).list(&ListParams::default()))
+                .unwrap()
+                .items
+                .len();
         if phase.as_deref() == Some("Terminating") && left <= 1 && secrets == 0 {
             return;
         }
@@ -282,7 +301,8 @@ fn writing_into_a_terminating_namespace_fails_clearly_and_loses_nothing() {
         c.create_object(o);
     }
     // Helm 2 releases whose namespace is the target.
-    let helm2 = kubectl_werf::storage::Helm2Store::new(c.client.clone(), &tiller, kubectl_werf::storage::Helm2Storage::Auto, Default::default());
+    let helm2 =
+        kubectl_werf::storage::Helm2Store::new(c.client.clone(), &tiller, kubectl_werf::storage::Helm2Storage::Auto, Default::default());
     for rev in 1..=2 {
         let raw = release_fixtures::load("helm2-synthetic").into_iter().find(|r| r.name == format!("cart.v{rev}")).unwrap();
         let mut rel = kubectl_werf::storage::codec::decode_helm2(&raw.payload, &Default::default()).unwrap();
@@ -331,7 +351,10 @@ fn writing_into_a_terminating_namespace_fails_clearly_and_loses_nothing() {
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(helm2_records(), 0);
     let moved: Vec<String> = helm3_records(c, &target).into_keys().collect();
-    let want: Vec<String> = ["app", "cart", "old"].iter().flat_map(|n| (1..=if *n == "cart" { 2 } else { 3 }).map(move |v| format!("sh.helm.release.v1.{n}.v{v}"))).collect();
+    let want: Vec<String> = ["app", "cart", "old"]
+        .iter()
+        .flat_map(|n| (1..=if *n == "cart" { 2 } else { 3 }).map(move |v| format!("sh.helm.release.v1.{n}.v{v}")))
+        .collect();
     assert_eq!(moved, want);
 }
 
@@ -364,7 +387,8 @@ fn migrate2to3_while_the_namespace_starts_terminating() {
     let c = &r.c;
     let tiller = c.namespace("termrun-tiller");
     let apps = c.namespace("termrun-apps");
-    let helm2 = kubectl_werf::storage::Helm2Store::new(c.client.clone(), &tiller, kubectl_werf::storage::Helm2Storage::Auto, Default::default());
+    let helm2 =
+        kubectl_werf::storage::Helm2Store::new(c.client.clone(), &tiller, kubectl_werf::storage::Helm2Storage::Auto, Default::default());
     let revisions: Vec<_> = (1..=4)
         .map(|rev| {
             let raw = release_fixtures::load("helm2-synthetic").into_iter().find(|r| r.name == format!("shop.v{rev}")).unwrap();
@@ -382,12 +406,28 @@ fn migrate2to3_while_the_namespace_starts_terminating() {
     let backup = c.dir.path().join("backup");
     let migrate = || {
         let mut cmd = c.werf();
-        cmd.args(["migrate2to3", "--all", "--tiller-namespace", &tiller, "--delete-v2-releases", "--yes", "--concurrency", "1", "--backup-dir"]).arg(&backup);
+        cmd.args([
+            "migrate2to3",
+            "--all",
+            "--tiller-namespace",
+            &tiller,
+            "--delete-v2-releases",
+            "--yes",
+            "--concurrency",
+            "1",
+            "--backup-dir",
+        ])
+        .arg(&backup);
         cmd
     };
     let helm2_left = || -> std::collections::BTreeSet<String> {
         let api: Api<ConfigMap> = Api::namespaced(c.client.clone(), &tiller);
-        c.rt.block_on(api.list_metadata(&ListParams::default().labels("OWNER=TILLER"))).unwrap().items.into_iter().map(|m| m.metadata.name.unwrap()).collect()
+        c.rt.block_on(api.list_metadata(&ListParams::default().labels("OWNER=TILLER")))
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|m| m.metadata.name.unwrap())
+            .collect()
     };
     let child = migrate().stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
     let start = Instant::now();
@@ -402,7 +442,8 @@ fn migrate2to3_while_the_namespace_starts_terminating() {
     assert!(said.contains("being terminated") && !said.contains("panicked"), "{said}");
     // Every Helm 2 record is still there or backed up.
     let left = helm2_left();
-    let backed_up: std::collections::BTreeSet<String> = files(&backup).values().flat_map(|text| kubectl_werf::manifest::parse_objects(text, true)).map(|o| o.unwrap().name).collect();
+    let backed_up: std::collections::BTreeSet<String> =
+        files(&backup).values().flat_map(|text| kubectl_werf::manifest::parse_objects(text, true)).map(|o| o.unwrap().name).collect();
     for i in 0..RELEASES {
         for rev in 1..=4 {
             let name = format!("m{i:02}.v{rev}");

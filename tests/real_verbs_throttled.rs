@@ -66,7 +66,13 @@ impl Load<'_> {
         let outcomes = run_parallel(&items, PARALLEL, |&i| {
             let out = self.werf(&args(i));
             let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-            assert!(out.status.success(), "{what} #{i} {:?}: exit {:?}\n{stdout}\n{}", args(i), out.status.code(), String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{what} #{i} {:?}: exit {:?}\n{stdout}\n{}",
+                args(i),
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr)
+            );
             check(i, &stdout);
         });
         let throttled = self.requests_429() - before;
@@ -136,9 +142,15 @@ fn seed(c: &TestCluster) -> Load<'_> {
         let mut b = base.clone();
         // a64..a95 are annotated: their manifests are two live ConfigMaps each.
         if (64..96).contains(&i) {
-            b.manifest = (0..2).map(|j| format!("---\n# Source: a/templates/cm.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a{i:02}-cm-{j}\n")).collect();
+            b.manifest = (0..2)
+                .map(|j| {
+                    format!("---\n# Source: a/templates/cm.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a{i:02}-cm-{j}\n")
+                })
+                .collect();
             for j in 0..2 {
-                objects.push(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": format!("a{i:02}-cm-{j}"), "namespace": ns}}));
+                objects.push(
+                    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": format!("a{i:02}-cm-{j}"), "namespace": ns}}),
+                );
             }
         }
         objects.extend(seeding::release_secrets(&b, &ns, &format!("a{i:02}"), i, 8));
@@ -154,7 +166,8 @@ fn seed(c: &TestCluster) -> Load<'_> {
     // Objects to adopt: two ConfigMaps per run.
     for i in 0..PARALLEL {
         for j in 0..2 {
-            objects.push(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": format!("free-{i:02}-{j}"), "namespace": ns}}));
+            objects
+                .push(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": format!("free-{i:02}-{j}"), "namespace": ns}}));
         }
     }
     seeding::create_all(c, objects, 16);
@@ -214,17 +227,29 @@ fn every_verb_32_at_once_on_a_throttling_server() {
     let baseline = String::from_utf8(l.werf(&strings(&["releases", "list", "-A", "-o", "json", &t[0], &t[1]])).stdout).unwrap();
     assert_eq!(serde_json::from_str::<Vec<Value>>(&baseline).unwrap().len(), 100 + 36 + PARALLEL, "{baseline}");
     l.phase("releases list -A", |_| strings(&["releases", "list", "-A", "-o", "json", &t[0], &t[1]]), |_, out| assert_eq!(out, baseline));
-    l.phase("releases history", |i| strings(&["releases", "history", &release(i), "-n", &ns, "-o", "json"]), |i, out| {
-        let rows: Vec<Value> = serde_json::from_str(out).unwrap();
-        let revisions: Vec<i64> = rows.iter().map(|r| r["revision"].as_i64().unwrap()).collect();
-        assert_eq!(revisions, (1..=8).collect::<Vec<_>>(), "{}", release(i));
-    });
-    l.phase("releases status", |i| strings(&["releases", "status", &release(i), "-n", &ns]), |i, out| {
-        assert!(out.contains(&format!("NAME: {}", release(i))) && out.contains("REVISION: 8"), "{out}");
-    });
-    l.phase("releases get all", |i| strings(&["releases", "get", "all", &release(i), "-n", &ns]), |_, out| {
-        assert!(out.contains("MANIFEST:"), "{out}");
-    });
+    l.phase(
+        "releases history",
+        |i| strings(&["releases", "history", &release(i), "-n", &ns, "-o", "json"]),
+        |i, out| {
+            let rows: Vec<Value> = serde_json::from_str(out).unwrap();
+            let revisions: Vec<i64> = rows.iter().map(|r| r["revision"].as_i64().unwrap()).collect();
+            assert_eq!(revisions, (1..=8).collect::<Vec<_>>(), "{}", release(i));
+        },
+    );
+    l.phase(
+        "releases status",
+        |i| strings(&["releases", "status", &release(i), "-n", &ns]),
+        |i, out| {
+            assert!(out.contains(&format!("NAME: {}", release(i))) && out.contains("REVISION: 8"), "{out}");
+        },
+    );
+    l.phase(
+        "releases get all",
+        |i| strings(&["releases", "get", "all", &release(i), "-n", &ns]),
+        |_, out| {
+            assert!(out.contains("MANIFEST:"), "{out}");
+        },
+    );
     l.phase(
         "releases export",
         |i| {
@@ -244,7 +269,10 @@ fn every_verb_32_at_once_on_a_throttling_server() {
     let before: Vec<BTreeMap<u32, String>> = (0..PARALLEL).map(|i| l.revisions(&ns, &release(i))).collect();
     let api: Api<Secret> = Api::namespaced(c.client.clone(), &ns);
     for i in 0..PARALLEL {
-        c.rt.block_on(api.delete_collection(&DeleteParams::default(), &ListParams::default().labels(&format!("owner=helm,name={}", release(i))))).unwrap();
+        c.rt.block_on(
+            api.delete_collection(&DeleteParams::default(), &ListParams::default().labels(&format!("owner=helm,name={}", release(i)))),
+        )
+        .unwrap();
     }
     l.phase(
         "releases restore",
@@ -266,7 +294,11 @@ fn every_verb_32_at_once_on_a_throttling_server() {
     for i in 0..PARALLEL {
         assert_eq!(l.revisions(&l.apps, &format!("h{i:02}")).len(), 4, "migrated h{i:02}");
     }
-    l.phase("releases move", |i| strings(&["releases", "move", &release(i), "--to-name", &format!("moved{i:02}"), "-n", &ns, "--yes"]), |_, _| {});
+    l.phase(
+        "releases move",
+        |i| strings(&["releases", "move", &release(i), "--to-name", &format!("moved{i:02}"), "-n", &ns, "--yes"]),
+        |_, _| {},
+    );
     for (i, revisions) in before.iter().enumerate() {
         assert!(l.revisions(&ns, &release(i)).is_empty(), "moved away from {}", release(i));
         assert_eq!(&l.revisions(&ns, &format!("moved{i:02}")), revisions, "moved to moved{i:02}");
@@ -275,10 +307,25 @@ fn every_verb_32_at_once_on_a_throttling_server() {
     for i in 0..PARALLEL {
         assert!(l.revisions(&ns, &format!("stuck{i:02}")).is_empty(), "forgot stuck{i:02}");
     }
-    l.phase("annotate", |i| strings(&["annotate", &release(64 + i), "-n", &ns, "--add-annotation", "example.com/load=1", "--yes"]), |_, _| {});
+    l.phase(
+        "annotate",
+        |i| strings(&["annotate", &release(64 + i), "-n", &ns, "--add-annotation", "example.com/load=1", "--yes"]),
+        |_, _| {},
+    );
     l.phase(
         "adopt",
-        |i| strings(&["adopt", &format!("configmap/free-{i:02}-0"), &format!("configmap/free-{i:02}-1"), "--release", &format!("adopted{i:02}"), "-n", &ns, "--yes"]),
+        |i| {
+            strings(&[
+                "adopt",
+                &format!("configmap/free-{i:02}-0"),
+                &format!("configmap/free-{i:02}-1"),
+                "--release",
+                &format!("adopted{i:02}"),
+                "-n",
+                &ns,
+                "--yes",
+            ])
+        },
         |_, _| {},
     );
     let cms: Api<ConfigMap> = Api::namespaced(c.client.clone(), &ns);

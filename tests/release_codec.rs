@@ -4,9 +4,9 @@ mod release_fixtures;
 
 use std::collections::BTreeMap;
 
+use kubectl_werf::golang::json as gojson;
 use kubectl_werf::release::helm2;
 use kubectl_werf::release::helm3::{self, HookEvent, HookPhase, Status};
-use kubectl_werf::golang::json as gojson;
 use kubectl_werf::release::{Time, ZeroForm};
 use kubectl_werf::storage::codec::{self, CodecError, DecodeLimits, GzipFault, LabelStamp};
 use release_fixtures::{Record, decode_helm2_unless_broken, helm2_records, load};
@@ -226,7 +226,6 @@ fn go_json_escaping_in_payloads() {
 // ---------------------------------------------------------------------------------------------
 // Helm 2
 
-
 #[test]
 fn helm2_every_record_decodes_and_matches_labels() {
     let recs = helm2_records();
@@ -289,8 +288,10 @@ fn helm2_synthetic_histories() {
     assert_eq!(rec.namespace, "tiller-apps");
     assert_eq!(cart.namespace, "legacy-cart");
 
-    let sparse: Vec<i32> =
-        helm2_records().iter().filter_map(|r| codec::parse_helm2_object_name(&r.name).filter(|(n, _)| *n == "myproject-production").map(|(_, v)| v)).collect();
+    let sparse: Vec<i32> = helm2_records()
+        .iter()
+        .filter_map(|r| codec::parse_helm2_object_name(&r.name).filter(|(n, _)| *n == "myproject-production").map(|(_, v)| v))
+        .collect();
     assert_eq!(sparse, [3, 7]);
     let (_, p7) = helm2_by_name("myproject-production.v7");
     assert_eq!((p7.version, p7.namespace.as_str()), (7, "myproject-production"));

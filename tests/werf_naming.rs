@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use kubectl_werf::names::NameError;
 use kubectl_werf::werf::template::Template;
 use kubectl_werf::werf::{
-    NameSource, NamingError, NamingInput, ResolvedNames, TemplateError, WerfConfigError,
-    discover_werf_config, parse_werf_config, resolve_names,
+    NameSource, NamingError, NamingInput, ResolvedNames, TemplateError, WerfConfigError, discover_werf_config, parse_werf_config,
+    resolve_names,
 };
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -16,11 +16,7 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 }
 
 fn project(p: &str, env: Option<&str>) -> NamingInput {
-    NamingInput {
-        project: Some(p.into()),
-        env: env.map(Into::into),
-        ..NamingInput::default()
-    }
+    NamingInput { project: Some(p.into()), env: env.map(Into::into), ..NamingInput::default() }
 }
 
 fn resolve(input: NamingInput) -> ResolvedNames {
@@ -59,10 +55,7 @@ fn literal_deploy_settings() {
          helmReleaseSlug: false\n  namespace: fixed-ns\n  namespaceSlug: false\n",
     )
     .unwrap();
-    assert_eq!(
-        c.helm_release.as_ref().map(Template::source),
-        Some("fixed-release")
-    );
+    assert_eq!(c.helm_release.as_ref().map(Template::source), Some("fixed-release"));
     assert!(!c.helm_release_slug);
     assert_eq!(c.namespace.as_ref().map(Template::source), Some("fixed-ns"));
     assert!(!c.namespace_slug);
@@ -75,10 +68,7 @@ fn placeholder_deploy_settings() {
          namespace: \"[[project]]-ns-[[ env ]]\"\n",
     )
     .unwrap();
-    assert_eq!(
-        c.helm_release.unwrap().source(),
-        "[[ project ]]-[[ env ]]-[[namespace]]"
-    );
+    assert_eq!(c.helm_release.unwrap().source(), "[[ project ]]-[[ env ]]-[[namespace]]");
     assert_eq!(c.namespace.unwrap().source(), "[[project]]-ns-[[ env ]]");
 }
 
@@ -104,10 +94,7 @@ dockerfile: Dockerfile
 "#;
     let c = parse_werf_config(text).unwrap();
     assert_eq!(c.project, "multi");
-    assert_eq!(
-        c.helm_release.unwrap().source(),
-        "[[ project ]]-app-[[ env ]]"
-    );
+    assert_eq!(c.helm_release.unwrap().source(), "[[ project ]]-app-[[ env ]]");
 }
 
 #[test]
@@ -118,15 +105,9 @@ fn meta_section_need_not_be_first_document() {
 
 #[test]
 fn missing_project_is_an_error() {
-    assert_eq!(
-        parse_werf_config("configVersion: 1\n---\nimage: x\n"),
-        Err(WerfConfigError::NoMetaSection)
-    );
+    assert_eq!(parse_werf_config("configVersion: 1\n---\nimage: x\n"), Err(WerfConfigError::NoMetaSection));
     assert_eq!(parse_werf_config(""), Err(WerfConfigError::NoMetaSection));
-    assert_eq!(
-        parse_werf_config("project: \"\"\nconfigVersion: 1\n"),
-        Err(WerfConfigError::EmptyProject)
-    );
+    assert_eq!(parse_werf_config("project: \"\"\nconfigVersion: 1\n"), Err(WerfConfigError::EmptyProject));
 }
 
 #[test]
@@ -136,22 +117,11 @@ fn go_template_in_meta_fields_is_an_error() {
     assert!(e.to_string().contains("`project`"), "{e}");
 
     let e = parse_werf_config("project: p\ndeploy:\n  helmRelease: '{{ .Env }}-x'\n").unwrap_err();
-    assert_eq!(
-        e,
-        WerfConfigError::GoTemplateInField {
-            field: "deploy.helmRelease"
-        }
-    );
+    assert_eq!(e, WerfConfigError::GoTemplateInField { field: "deploy.helmRelease" });
 
     // Unquoted Go template breaks YAML parsing of the meta document itself.
     let e = parse_werf_config("project: {{ env \"P\" }}\nconfigVersion: 1\n").unwrap_err();
-    assert!(
-        matches!(
-            e,
-            WerfConfigError::GoTemplateInMeta | WerfConfigError::GoTemplateInField { .. }
-        ),
-        "{e:?}"
-    );
+    assert!(matches!(e, WerfConfigError::GoTemplateInMeta | WerfConfigError::GoTemplateInField { .. }), "{e:?}");
     let e = parse_werf_config("{{ if true }}\nproject: p\n{{ end }}\n").unwrap_err();
     assert_eq!(e, WerfConfigError::GoTemplateInMeta);
     assert!(e.to_string().contains("Go-template"), "{e}");
@@ -159,30 +129,16 @@ fn go_template_in_meta_fields_is_an_error() {
 
 #[test]
 fn unsupported_placeholder_is_named() {
-    let e =
-        parse_werf_config("project: p\ndeploy:\n  namespace: \"[[ .Values.ns ]]\"\n").unwrap_err();
+    let e = parse_werf_config("project: p\ndeploy:\n  namespace: \"[[ .Values.ns ]]\"\n").unwrap_err();
     assert_eq!(
         e,
-        WerfConfigError::Template {
-            field: "deploy.namespace",
-            error: TemplateError::UnsupportedPlaceholder("[[ .Values.ns ]]".into()),
-        }
+        WerfConfigError::Template { field: "deploy.namespace", error: TemplateError::UnsupportedPlaceholder("[[ .Values.ns ]]".into()) }
     );
     let msg = e.to_string();
-    assert!(
-        msg.contains("deploy.namespace") && msg.contains("[[ .Values.ns ]]"),
-        "{msg}"
-    );
+    assert!(msg.contains("deploy.namespace") && msg.contains("[[ .Values.ns ]]"), "{msg}");
 
-    let e =
-        parse_werf_config("project: p\ndeploy:\n  helmRelease: \"[[ project ]\"\n").unwrap_err();
-    assert!(matches!(
-        e,
-        WerfConfigError::Template {
-            error: TemplateError::Unclosed(_),
-            ..
-        }
-    ));
+    let e = parse_werf_config("project: p\ndeploy:\n  helmRelease: \"[[ project ]\"\n").unwrap_err();
+    assert!(matches!(e, WerfConfigError::Template { error: TemplateError::Unclosed(_), .. }));
 }
 
 #[test]
@@ -197,19 +153,15 @@ fn invalid_yaml_and_types() {
 fn yaml_errors_point_at_file_lines() {
     let text = "image: a\n---\n\nproject: p\ndeploy:\n  namespaceSlug: sometimes\n";
     let e = parse_werf_config(text).unwrap_err();
-    let WerfConfigError::Yaml(msg) = &e else {
-        panic!("{e:?}")
-    };
+    let WerfConfigError::Yaml(msg) = &e else { panic!("{e:?}") };
     assert!(msg.contains("line 6"), "{msg}");
     assert!(!msg.contains('\n'), "{msg}");
 }
 
 #[test]
 fn unknown_meta_fields_are_ignored() {
-    let c = parse_werf_config(
-        "project: p\nconfigVersion: 1\nbuild:\n  platform: [linux/amd64]\ngitWorktree:\n  forceShallowClone: true\n",
-    )
-    .unwrap();
+    let c = parse_werf_config("project: p\nconfigVersion: 1\nbuild:\n  platform: [linux/amd64]\ngitWorktree:\n  forceShallowClone: true\n")
+        .unwrap();
     assert_eq!(c.project, "p");
 }
 
@@ -270,15 +222,9 @@ fn no_slug_validates_release_instead() {
 
     input.env = Some("Prod".into());
     let e = resolve_names(&input).unwrap_err();
-    assert!(
-        matches!(&e, NamingError::Invalid { error: NameError::ReleaseName { name, .. }, .. } if name == "myapp-Prod"),
-        "{e:?}"
-    );
+    assert!(matches!(&e, NamingError::Invalid { error: NameError::ReleaseName { name, .. }, .. } if name == "myapp-Prod"), "{e:?}");
     let msg = e.to_string();
-    assert!(
-        msg.contains("--no-slug") && msg.contains("\"myapp-Prod\""),
-        "{msg}"
-    );
+    assert!(msg.contains("--no-slug") && msg.contains("\"myapp-Prod\""), "{msg}");
 
     // --no-slug concerns the release only: the namespace is still slugged.
     let mut input = project("release.name", None);
@@ -290,10 +236,7 @@ fn no_slug_validates_release_instead() {
 
 #[test]
 fn release_flag_used_as_given() {
-    let r = resolve(NamingInput {
-        release: Some("legacy.release-1".into()),
-        ..NamingInput::default()
-    });
+    let r = resolve(NamingInput { release: Some("legacy.release-1".into()), ..NamingInput::default() });
     assert_eq!(r.release, "legacy.release-1");
     assert_eq!(r.namespace, None);
     assert_eq!(r.source, NameSource::ReleaseFlag);
@@ -310,19 +253,12 @@ fn release_flag_used_as_given() {
 #[test]
 fn release_flag_is_validated() {
     for bad in ["My_Release", "", &"r".repeat(54), "-x"] {
-        let e = resolve_names(&NamingInput {
-            release: Some(bad.to_string()),
-            ..NamingInput::default()
-        })
-        .unwrap_err();
+        let e = resolve_names(&NamingInput { release: Some(bad.to_string()), ..NamingInput::default() }).unwrap_err();
         assert!(
             matches!(&e, NamingError::Invalid { context, error: NameError::ReleaseName { .. } } if context == "--release"),
             "{bad:?}: {e:?}"
         );
-        assert!(
-            e.to_string().starts_with("--release: invalid release name"),
-            "{e}"
-        );
+        assert!(e.to_string().starts_with("--release: invalid release name"), "{e}");
     }
 }
 
@@ -336,32 +272,17 @@ fn namespace_flag_wins_and_is_validated() {
 
     input.namespace = Some("Bad.NS".into());
     let e = resolve_names(&input).unwrap_err();
-    assert!(
-        e.to_string()
-            .starts_with("--namespace: invalid namespace name \"Bad.NS\""),
-        "{e}"
-    );
+    assert!(e.to_string().starts_with("--namespace: invalid namespace name \"Bad.NS\""), "{e}");
 }
 
 #[test]
 fn missing_project_and_release() {
     let e = resolve_names(&NamingInput::default()).unwrap_err();
     assert_eq!(e, NamingError::MissingTarget);
-    assert!(
-        e.to_string()
-            .starts_with("--project or --release is required"),
-        "{e}"
-    );
-    let e = resolve_names(&NamingInput {
-        env: Some("prod".into()),
-        ..NamingInput::default()
-    })
-    .unwrap_err();
+    assert!(e.to_string().starts_with("--project or --release is required"), "{e}");
+    let e = resolve_names(&NamingInput { env: Some("prod".into()), ..NamingInput::default() }).unwrap_err();
     assert_eq!(e, NamingError::MissingTarget);
-    assert_eq!(
-        resolve_names(&project("  ", None)),
-        Err(NamingError::EmptyProject)
-    );
+    assert_eq!(resolve_names(&project("  ", None)), Err(NamingError::EmptyProject));
 }
 
 // ---------- resolution with werf.yaml ----------
@@ -370,11 +291,7 @@ fn missing_project_and_release() {
 fn werf_yaml_project_with_env() {
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), "werf.yaml", "project: shop\nconfigVersion: 1\n");
-    let r = resolve(NamingInput {
-        env: Some("staging".into()),
-        werf_config: Some(path.clone()),
-        ..NamingInput::default()
-    });
+    let r = resolve(NamingInput { env: Some("staging".into()), werf_config: Some(path.clone()), ..NamingInput::default() });
     assert_eq!(r.release, "shop-staging");
     assert_eq!(r.namespace.as_deref(), Some("shop-staging"));
     assert_eq!(r.source, NameSource::WerfConfig);
@@ -386,19 +303,12 @@ fn werf_yaml_project_with_env() {
 fn werf_config_may_be_a_directory() {
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), "werf.yaml", "project: shop\n");
-    let r = resolve(NamingInput {
-        werf_config: Some(dir.path().to_path_buf()),
-        ..NamingInput::default()
-    });
+    let r = resolve(NamingInput { werf_config: Some(dir.path().to_path_buf()), ..NamingInput::default() });
     assert_eq!(r.release, "shop");
     assert_eq!(r.werf_config, Some(path));
 
     let empty = tempfile::tempdir().unwrap();
-    let e = resolve_names(&NamingInput {
-        werf_config: Some(empty.path().to_path_buf()),
-        ..NamingInput::default()
-    })
-    .unwrap_err();
+    let e = resolve_names(&NamingInput { werf_config: Some(empty.path().to_path_buf()), ..NamingInput::default() }).unwrap_err();
     assert!(e.to_string().contains("no werf.yaml"), "{e}");
 }
 
@@ -412,11 +322,7 @@ fn werf_yaml_templates() {
         "project: My_Project\nconfigVersion: 1\ndeploy:\n  namespace: \"[[ project ]]-[[ env ]]\"\n  \
          helmRelease: \"[[ namespace ]]-rel\"\n",
     );
-    let r = resolve(NamingInput {
-        env: Some("Prod".into()),
-        werf_config: Some(path.clone()),
-        ..NamingInput::default()
-    });
+    let r = resolve(NamingInput { env: Some("Prod".into()), werf_config: Some(path.clone()), ..NamingInput::default() });
     assert_eq!(r.namespace, Some(werf_vector("My_Project-Prod").1));
     assert_eq!(r.release, format!("{}-rel", werf_vector("My_Project-Prod").1), "a valid rendered release is kept as it is");
     // A release rendered from the namespace to the vector input `myapp-review/feature_login`.
@@ -442,15 +348,8 @@ fn werf_yaml_templates() {
 #[test]
 fn explicit_template_with_empty_env_renders_literally() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write(
-        dir.path(),
-        "werf.yaml",
-        "project: app\ndeploy:\n  helmRelease: \"[[ project ]]-[[ env ]]\"\n",
-    );
-    let r = resolve(NamingInput {
-        werf_config: Some(path),
-        ..NamingInput::default()
-    });
+    let path = write(dir.path(), "werf.yaml", "project: app\ndeploy:\n  helmRelease: \"[[ project ]]-[[ env ]]\"\n");
+    let r = resolve(NamingInput { werf_config: Some(path), ..NamingInput::default() });
     // "app-" is not a valid name, so werf slugs it.
     assert_eq!(r.release, werf_vector("app-").0);
     // The namespace uses the default template, which drops the empty env.
@@ -466,22 +365,11 @@ fn werf_yaml_slug_switches() {
         "project: App\ndeploy:\n  helmRelease: literal.release\n  helmReleaseSlug: false\n  \
          namespace: \"[[ project ]]\"\n  namespaceSlug: false\n",
     );
-    let e = resolve_names(&NamingInput {
-        werf_config: Some(path.clone()),
-        ..NamingInput::default()
-    })
-    .unwrap_err();
+    let e = resolve_names(&NamingInput { werf_config: Some(path.clone()), ..NamingInput::default() }).unwrap_err();
     let msg = e.to_string();
-    assert!(
-        msg.contains("namespace \"App\"") && msg.contains("deploy.namespaceSlug: false"),
-        "{msg}"
-    );
+    assert!(msg.contains("namespace \"App\"") && msg.contains("deploy.namespaceSlug: false"), "{msg}");
 
-    let r = resolve(NamingInput {
-        namespace: Some("ns".into()),
-        werf_config: Some(path),
-        ..NamingInput::default()
-    });
+    let r = resolve(NamingInput { namespace: Some("ns".into()), werf_config: Some(path), ..NamingInput::default() });
     assert_eq!(r.release, "literal.release");
     assert_eq!(r.namespace.as_deref(), Some("ns"));
 }
@@ -489,31 +377,16 @@ fn werf_yaml_slug_switches() {
 #[test]
 fn helm_release_slug_false_rejects_invalid_release() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write(
-        dir.path(),
-        "werf.yaml",
-        "project: App\ndeploy:\n  helmReleaseSlug: false\n",
-    );
-    let e = resolve_names(&NamingInput {
-        werf_config: Some(path),
-        ..NamingInput::default()
-    })
-    .unwrap_err();
+    let path = write(dir.path(), "werf.yaml", "project: App\ndeploy:\n  helmReleaseSlug: false\n");
+    let e = resolve_names(&NamingInput { werf_config: Some(path), ..NamingInput::default() }).unwrap_err();
     let msg = e.to_string();
-    assert!(
-        msg.contains("deploy.helmReleaseSlug: false") && msg.contains("\"App\""),
-        "{msg}"
-    );
+    assert!(msg.contains("deploy.helmReleaseSlug: false") && msg.contains("\"App\""), "{msg}");
 }
 
 #[test]
 fn flags_override_werf_yaml() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write(
-        dir.path(),
-        "werf.yaml",
-        "project: fromfile\ndeploy:\n  helmRelease: \"[[ project ]]-x-[[ env ]]\"\n",
-    );
+    let path = write(dir.path(), "werf.yaml", "project: fromfile\ndeploy:\n  helmRelease: \"[[ project ]]-x-[[ env ]]\"\n");
     // --project replaces werf.yaml's project; werf.yaml's template still applies.
     let r = resolve(NamingInput {
         project: Some("fromflag".into()),
@@ -533,19 +406,11 @@ fn flags_override_werf_yaml() {
         werf_config: Some(broken),
         ..NamingInput::default()
     });
-    assert_eq!(
-        (r.release.as_str(), r.namespace.as_deref()),
-        ("r", Some("n"))
-    );
+    assert_eq!((r.release.as_str(), r.namespace.as_deref()), ("r", Some("n")));
     assert_eq!(r.werf_config, None);
 
     // --release alone still takes the namespace from werf.yaml.
-    let r = resolve(NamingInput {
-        release: Some("r".into()),
-        env: Some("dev".into()),
-        werf_config: Some(path),
-        ..NamingInput::default()
-    });
+    let r = resolve(NamingInput { release: Some("r".into()), env: Some("dev".into()), werf_config: Some(path), ..NamingInput::default() });
     assert_eq!(r.namespace.as_deref(), Some("fromfile-dev"));
     assert_eq!(r.project.as_deref(), Some("fromfile"));
 }
@@ -554,87 +419,27 @@ fn flags_override_werf_yaml() {
 fn werf_yaml_errors_name_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), "werf.yaml", "configVersion: 1\n");
-    let e = resolve_names(&NamingInput {
-        werf_config: Some(path.clone()),
-        ..NamingInput::default()
-    })
-    .unwrap_err();
-    assert!(matches!(
-        &e,
-        NamingError::WerfConfig {
-            error: WerfConfigError::NoMetaSection,
-            ..
-        }
-    ));
-    assert!(
-        e.to_string().starts_with(&path.display().to_string()),
-        "{e}"
-    );
+    let e = resolve_names(&NamingInput { werf_config: Some(path.clone()), ..NamingInput::default() }).unwrap_err();
+    assert!(matches!(&e, NamingError::WerfConfig { error: WerfConfigError::NoMetaSection, .. }));
+    assert!(e.to_string().starts_with(&path.display().to_string()), "{e}");
 
     let missing = dir.path().join("nope.yaml");
-    let e = resolve_names(&NamingInput {
-        werf_config: Some(missing),
-        ..NamingInput::default()
-    })
-    .unwrap_err();
+    let e = resolve_names(&NamingInput { werf_config: Some(missing), ..NamingInput::default() }).unwrap_err();
     assert!(e.to_string().contains("nope.yaml: cannot read"), "{e}");
 
-    let path = write(
-        dir.path(),
-        "werf.yaml",
-        "project: p\ndeploy:\n  helmRelease: \"[[ .Release ]]\"\n",
-    );
-    let e = resolve_names(&NamingInput {
-        werf_config: Some(path),
-        ..NamingInput::default()
-    })
-    .unwrap_err();
+    let path = write(dir.path(), "werf.yaml", "project: p\ndeploy:\n  helmRelease: \"[[ .Release ]]\"\n");
+    let e = resolve_names(&NamingInput { werf_config: Some(path), ..NamingInput::default() }).unwrap_err();
     assert!(e.to_string().contains("[[ .Release ]]"), "{e}");
 }
 
 #[test]
 fn empty_rendered_names_are_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write(
-        dir.path(),
-        "werf.yaml",
-        "project: p\ndeploy:\n  helmRelease: \"[[ env ]]\"\n",
-    );
-    let e = resolve_names(&NamingInput {
-        werf_config: Some(path),
-        ..NamingInput::default()
-    })
-    .unwrap_err();
-    assert!(
-        matches!(
-            e,
-            NamingError::EmptyRendered {
-                what: "release",
-                ..
-            }
-        ),
-        "{e:?}"
-    );
+    let path = write(dir.path(), "werf.yaml", "project: p\ndeploy:\n  helmRelease: \"[[ env ]]\"\n");
+    let e = resolve_names(&NamingInput { werf_config: Some(path), ..NamingInput::default() }).unwrap_err();
+    assert!(matches!(e, NamingError::EmptyRendered { what: "release", .. }), "{e:?}");
 
-    let path = write(
-        dir.path(),
-        "werf.yaml",
-        "project: p\ndeploy:\n  namespace: \"[[ namespace ]]\"\n",
-    );
-    let e = resolve_names(&NamingInput {
-        werf_config: Some(path),
-        ..NamingInput::default()
-    })
-    .unwrap_err();
-    assert!(
-        matches!(
-            e,
-            NamingError::Template {
-                what: "namespace",
-                error: TemplateError::NamespaceInNamespace,
-                ..
-            }
-        ),
-        "{e:?}"
-    );
+    let path = write(dir.path(), "werf.yaml", "project: p\ndeploy:\n  namespace: \"[[ namespace ]]\"\n");
+    let e = resolve_names(&NamingInput { werf_config: Some(path), ..NamingInput::default() }).unwrap_err();
+    assert!(matches!(e, NamingError::Template { what: "namespace", error: TemplateError::NamespaceInNamespace, .. }), "{e:?}");
 }

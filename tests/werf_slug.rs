@@ -29,14 +29,10 @@ fn every_vector_row_passes() {
         let got_r = slug_release(input);
         let got_n = slug_namespace(input);
         if got_r != *release {
-            failures.push(format!(
-                "release {input:?}: got {got_r:?}, want {release:?}"
-            ));
+            failures.push(format!("release {input:?}: got {got_r:?}, want {release:?}"));
         }
         if got_n != *namespace {
-            failures.push(format!(
-                "namespace {input:?}: got {got_n:?}, want {namespace:?}"
-            ));
+            failures.push(format!("namespace {input:?}: got {got_n:?}, want {namespace:?}"));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -45,14 +41,8 @@ fn every_vector_row_passes() {
 #[test]
 fn vector_outputs_are_valid_and_fixed_points() {
     for (_, release, namespace) in vectors() {
-        assert!(
-            is_dns1123_subdomain(release) && release.len() <= RELEASE_MAX_LEN,
-            "{release}"
-        );
-        assert!(
-            is_dns1123_label(namespace) && namespace.len() <= NAMESPACE_MAX_LEN,
-            "{namespace}"
-        );
+        assert!(is_dns1123_subdomain(release) && release.len() <= RELEASE_MAX_LEN, "{release}");
+        assert!(is_dns1123_label(namespace) && namespace.len() <= NAMESPACE_MAX_LEN, "{namespace}");
         assert_eq!(slug_release(release), release);
         assert_eq!(slug_namespace(namespace), namespace);
     }
@@ -62,10 +52,7 @@ fn vector_outputs_are_valid_and_fixed_points() {
 #[test]
 fn werf_documented_examples() {
     assert_eq!(slug_namespace("feature-fix-2"), "feature-fix-2");
-    assert_eq!(
-        slug_namespace("branch/one/!@#4.4-3"),
-        "branch-one-4-4-3-4fe08955"
-    );
+    assert_eq!(slug_namespace("branch/one/!@#4.4-3"), "branch-one-4-4-3-4fe08955");
     assert_eq!(slug_namespace("My_branch"), "my-branch-8ebf2d1d");
     assert_eq!(
         slug_release("looooooooooooooooooooooooooooooooooooooooooong_string"),

@@ -110,20 +110,12 @@ pub fn resources() -> &'static [Resource] {
 
 fn index() -> &'static HashMap<(String, String, String), usize> {
     static IDX: OnceLock<HashMap<(String, String, String), usize>> = OnceLock::new();
-    IDX.get_or_init(|| {
-        resources()
-            .iter()
-            .enumerate()
-            .map(|(i, r)| ((r.group.clone(), r.version.clone(), r.plural.clone()), i))
-            .collect()
-    })
+    IDX.get_or_init(|| resources().iter().enumerate().map(|(i, r)| ((r.group.clone(), r.version.clone(), r.plural.clone()), i)).collect())
 }
 
 /// Finds the resource served at `/apis/{group}/{version}/{plural}`.
 pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static Resource> {
-    index()
-        .get(&(group.to_string(), version.to_string(), plural.to_string()))
-        .map(|&i| &resources()[i])
+    index().get(&(group.to_string(), version.to_string(), plural.to_string())).map(|&i| &resources()[i])
 }
 
 /// Finds a resource by `apiVersion` and `kind` (falls back to another version of the group).
@@ -150,10 +142,7 @@ pub fn resolve(name: &str) -> Option<&'static Resource> {
     let matches = |r: &Resource| {
         r.preferred
             && group.as_deref().is_none_or(|g| g == r.group)
-            && (r.plural == base
-                || r.singular == base
-                || r.kind.to_ascii_lowercase() == base
-                || r.short_names.contains(&base))
+            && (r.plural == base || r.singular == base || r.kind.to_ascii_lowercase() == base || r.short_names.contains(&base))
     };
     // core group first, like kubectl's priority for ambiguous names
     all.iter().find(|r| r.group.is_empty() && matches(r)).or_else(|| all.iter().find(|r| matches(r)))

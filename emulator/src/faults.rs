@@ -135,9 +135,10 @@ impl Fault {
 
     pub(crate) fn matches(&self, a: &RequestAttributes) -> bool {
         if let Some(v) = &self.verb
-            && *v != a.verb {
-                return false;
-            }
+            && *v != a.verb
+        {
+            return false;
+        }
         if let Some(r) = &self.resource {
             let qualified = if a.api_group.is_empty() { a.resource.clone() } else { format!("{}.{}", a.resource, a.api_group) };
             if !a.is_resource || (*r != a.resource && *r != qualified) {
@@ -145,17 +146,20 @@ impl Fault {
             }
         }
         if let Some(ns) = &self.namespace
-            && *ns != a.namespace {
-                return false;
-            }
+            && *ns != a.namespace
+        {
+            return false;
+        }
         if let Some(n) = &self.name
-            && (a.name.is_empty() || !glob_match(n, &a.name)) {
-                return false;
-            }
+            && (a.name.is_empty() || !glob_match(n, &a.name))
+        {
+            return false;
+        }
         if let Some(p) = &self.path
-            && !glob_match(p, &a.path) {
-                return false;
-            }
+            && !glob_match(p, &a.path)
+        {
+            return false;
+        }
         true
     }
 }

@@ -67,7 +67,8 @@ pub fn bumps(res: &Resource, old: &Value, new: &Value) -> bool {
         }
     };
     // an absent map and an empty one are the same to the server's semantic comparison
-    let meta_map = |v: &Value, key: &str| v.pointer(&format!("/metadata/{key}")).cloned().filter(|m| m.as_object().is_some_and(|m| !m.is_empty()));
+    let meta_map =
+        |v: &Value, key: &str| v.pointer(&format!("/metadata/{key}")).cloned().filter(|m| m.as_object().is_some_and(|m| !m.is_empty()));
     content(old) != content(new)
         || (is(res, "apps", "deployments") && meta_map(old, "annotations") != meta_map(new, "annotations"))
         || (is(res, "discovery.k8s.io", "endpointslices") && meta_map(old, "labels") != meta_map(new, "labels"))
@@ -94,12 +95,27 @@ mod tests {
             o
         };
         assert!(!bumps(d, &base, &with("/metadata/labels", json!({"a": "2"}))));
-        assert!(bumps(d, &base, &json!({"metadata": {"labels": {"a": "1"}, "annotations": {"x": "y"}}, "spec": {"replicas": 1}, "status": {"replicas": 0}})));
-        assert!(!bumps(d, &base, &json!({"metadata": {"labels": {"a": "1"}, "annotations": {}}, "spec": {"replicas": 1}, "status": {"replicas": 0}})), "empty = absent");
+        assert!(bumps(
+            d,
+            &base,
+            &json!({"metadata": {"labels": {"a": "1"}, "annotations": {"x": "y"}}, "spec": {"replicas": 1}, "status": {"replicas": 0}})
+        ));
+        assert!(
+            !bumps(
+                d,
+                &base,
+                &json!({"metadata": {"labels": {"a": "1"}, "annotations": {}}, "spec": {"replicas": 1}, "status": {"replicas": 0}})
+            ),
+            "empty = absent"
+        );
         assert!(bumps(d, &base, &with("/spec/replicas", json!(2))));
         assert!(!bumps(d, &base, &with("/status/replicas", json!(1))));
         let es = res("discovery.k8s.io", "endpointslices");
         assert!(bumps(es, &base, &with("/metadata/labels", json!({"a": "2"}))));
-        assert!(!bumps(res("scheduling.k8s.io", "priorityclasses"), &json!({"value": 1, "description": "a"}), &json!({"value": 1, "description": "b"})));
+        assert!(!bumps(
+            res("scheduling.k8s.io", "priorityclasses"),
+            &json!({"value": 1, "description": "a"}),
+            &json!({"value": 1, "description": "b"})
+        ));
     }
 }

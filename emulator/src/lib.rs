@@ -86,9 +86,9 @@ mod patch;
 mod pbobject;
 mod protobuf;
 mod protobuf_lists;
+pub mod rbac;
 mod removed_apis;
 mod reviews;
-pub mod rbac;
 mod schema;
 mod seed;
 mod selector;
@@ -247,10 +247,8 @@ async fn serve(
         let acceptor = acceptor.clone();
         tokio::spawn(async move {
             let mut first = [0u8; 1];
-            let is_tls = matches!(
-                tokio::time::timeout(std::time::Duration::from_secs(30), stream.peek(&mut first)).await,
-                Ok(Ok(1))
-            ) && first[0] == 0x16;
+            let is_tls = matches!(tokio::time::timeout(std::time::Duration::from_secs(30), stream.peek(&mut first)).await, Ok(Ok(1)))
+                && first[0] == 0x16;
             if is_tls {
                 if let Ok(Ok(tls)) = tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(stream)).await {
                     serve_conn(tls, shared, stop).await;
@@ -295,11 +293,7 @@ impl Emulator {
         std_listener.set_nonblocking(true)?;
         let addr = std_listener.local_addr()?;
         let (tx, rx) = watch::channel(false);
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("kube-emulator")
-            .enable_all()
-            .build()?;
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("kube-emulator").enable_all().build()?;
         let s2 = shared.clone();
         let thread = std::thread::Builder::new().name("kube-emulator-main".into()).spawn(move || {
             rt.block_on(async move {
@@ -362,11 +356,7 @@ impl Emulator {
                 g.push(i);
             }
         }
-        self.shared
-            .users
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(token.to_string(), User { name: user.to_string(), groups: g });
+        self.shared.users.write().unwrap_or_else(|e| e.into_inner()).insert(token.to_string(), User { name: user.to_string(), groups: g });
     }
 
     /// Installs (or with `None` removes) the authorizer for non-`system:masters` users.
@@ -420,11 +410,7 @@ impl Emulator {
 
     /// Adds a fault rule (rules are checked in the order added).
     pub fn inject(&self, fault: Fault) {
-        self.shared
-            .faults
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(faults::FaultState { fault, seen: 0, fired: 0 });
+        self.shared.faults.lock().unwrap_or_else(|e| e.into_inner()).push(faults::FaultState { fault, seen: 0, fired: 0 });
     }
 
     pub fn clear_faults(&self) {
@@ -461,7 +447,10 @@ impl Emulator {
         let mut set = removed_apis::Served::new();
         for gv in group_versions {
             if !known.contains(*gv) {
-                return Err(format!("{gv} is not a removed API version the emulator knows ({})", known.into_iter().collect::<Vec<_>>().join(", ")));
+                return Err(format!(
+                    "{gv} is not a removed API version the emulator knows ({})",
+                    known.into_iter().collect::<Vec<_>>().join(", ")
+                ));
             }
             let (g, v) = gv.split_once('/').unwrap_or(("", gv));
             set.insert((g.to_string(), v.to_string()));

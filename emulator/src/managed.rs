@@ -315,7 +315,9 @@ fn compare(l: Option<&Value>, r: Option<&Value>, s: Option<SchemaCursor>, path: 
                 return;
             }
             ListKind::Set => {
-                let vals = |v: Option<&Value>| -> Vec<String> { v.and_then(Value::as_array).map(|a| a.iter().map(compact).collect()).unwrap_or_default() };
+                let vals = |v: Option<&Value>| -> Vec<String> {
+                    v.and_then(Value::as_array).map(|a| a.iter().map(compact).collect()).unwrap_or_default()
+                };
                 let (lv, rv) = (vals(l), vals(r));
                 for v in &lv {
                     if !rv.contains(v) {
@@ -361,7 +363,16 @@ fn ignored(p: &Path) -> bool {
         [El::Field(m)] if m == "metadata" => true,
         [El::Field(m), El::Field(f), ..] if m == "metadata" => matches!(
             f.as_str(),
-            "name" | "namespace" | "uid" | "resourceVersion" | "creationTimestamp" | "generation" | "managedFields" | "selfLink" | "deletionTimestamp" | "deletionGracePeriodSeconds"
+            "name"
+                | "namespace"
+                | "uid"
+                | "resourceVersion"
+                | "creationTimestamp"
+                | "generation"
+                | "managedFields"
+                | "selfLink"
+                | "deletionTimestamp"
+                | "deletionGracePeriodSeconds"
         ),
         _ => false,
     }
@@ -406,7 +417,9 @@ fn filter(set: Set, scope: Scope) -> Set {
 /// and null pointers matter for the `.` markers the real server writes.
 fn zero_object(res: &Resource) -> Value {
     match (res.group.as_str(), res.plural.as_str()) {
-        ("apps", "deployments") => json!({"metadata": {}, "spec": {"selector": null, "template": {"metadata": {}, "spec": {"containers": null}}, "strategy": {}}, "status": {}}),
+        ("apps", "deployments") => {
+            json!({"metadata": {}, "spec": {"selector": null, "template": {"metadata": {}, "spec": {"containers": null}}, "strategy": {}}, "status": {}})
+        }
         ("", "services") => json!({"metadata": {}, "spec": {}, "status": {"loadBalancer": {}}}),
         _ => json!({"metadata": {}}),
     }
@@ -550,13 +563,22 @@ pub fn track(res: &Resource, old: Option<&Value>, new: &mut Value, requested: Op
     let scope = scope_of(res, w.subresource);
     if w.apply && old.is_none() {
         let set = filter(field_set(new, schema), scope);
-        let entry = Entry { manager: w.manager.clone(), operation: "Apply".into(), api_version, subresource: w.subresource.into(), time: Some(now), set };
+        let entry = Entry {
+            manager: w.manager.clone(),
+            operation: "Apply".into(),
+            api_version,
+            subresource: w.subresource.into(),
+            time: Some(now),
+            set,
+        };
         set_managed_fields(new, finish(vec![entry]));
         return;
     }
     let stored = old.and_then(entries_of).unwrap_or_default();
     let mut entries = match requested {
-        Some(Value::Array(list)) if !list.is_empty() => list.iter().filter_map(Entry::from_json).filter(|e| !e.manager.is_empty() || !e.set.is_empty()).collect(),
+        Some(Value::Array(list)) if !list.is_empty() => {
+            list.iter().filter_map(Entry::from_json).filter(|e| !e.manager.is_empty() || !e.set.is_empty()).collect()
+        }
         _ => stored,
     };
     let zero = zero_object(res);
@@ -591,7 +613,14 @@ pub fn track(res: &Resource, old: Option<&Value>, new: &mut Value, requested: Op
         } else {
             mine.as_ref().and_then(|m| m.time.clone())
         };
-        entries.push(Entry { manager: w.manager.clone(), operation: "Update".into(), api_version, subresource: w.subresource.into(), time, set });
+        entries.push(Entry {
+            manager: w.manager.clone(),
+            operation: "Update".into(),
+            api_version,
+            subresource: w.subresource.into(),
+            time,
+            set,
+        });
     }
     set_managed_fields(new, finish(entries));
 }
@@ -610,13 +639,12 @@ pub fn apply(res: &Resource, doc: &mut Value, applied: &Value, w: &Write<'_>) ->
     merge(&mut merged, applied, schema);
     // Fields this manager applied before and no longer applies go, unless another manager owns them or
     // something below them that stays (a map whose other keys stay is kept, only its keys go).
-    let previous: Set = entries.iter().filter(|e| e.same_manager(&w.manager, "Apply", "", w.subresource)).flat_map(|e| e.set.iter().cloned()).collect();
-    let others: Set = entries.iter().filter(|e| !e.same_manager(&w.manager, "Apply", "", w.subresource)).flat_map(|e| e.set.iter().cloned()).collect();
-    let removable: Set = previous
-        .difference(&applied_set)
-        .filter(|p| !others.iter().chain(applied_set.iter()).any(|o| o.starts_with(p)))
-        .cloned()
-        .collect();
+    let previous: Set =
+        entries.iter().filter(|e| e.same_manager(&w.manager, "Apply", "", w.subresource)).flat_map(|e| e.set.iter().cloned()).collect();
+    let others: Set =
+        entries.iter().filter(|e| !e.same_manager(&w.manager, "Apply", "", w.subresource)).flat_map(|e| e.set.iter().cloned()).collect();
+    let removable: Set =
+        previous.difference(&applied_set).filter(|p| !others.iter().chain(applied_set.iter()).any(|o| o.starts_with(p))).cloned().collect();
     if !removable.is_empty() {
         let present = field_set(&merged, schema);
         let mut deepest_first: Vec<&Path> = removable.iter().collect();
@@ -776,6 +804,9 @@ mod tests {
     fn service_port_keys_take_the_protocol_default() {
         let s = SchemaCursor::for_kind("", "v1", "Service");
         let set = field_set(&json!({"spec": {"ports": [{"port": 80, "targetPort": 9090}]}}), s);
-        assert_eq!(encode(&set), json!({"f:spec": {"f:ports": {"k:{\"port\":80,\"protocol\":\"TCP\"}": {".": {}, "f:port": {}, "f:targetPort": {}}}}}));
+        assert_eq!(
+            encode(&set),
+            json!({"f:spec": {"f:ports": {"k:{\"port\":80,\"protocol\":\"TCP\"}": {".": {}, "f:port": {}, "f:targetPort": {}}}}})
+        );
     }
 }

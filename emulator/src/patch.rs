@@ -136,8 +136,8 @@ pub fn json_patch(doc: &mut Value, ops: &Value) -> Result<(), JsonPatchError> {
             }
             "replace" => {
                 let v = value()?;
-                let slot = get_mut(doc, &path)
-                    .ok_or_else(|| JsonPatchError("replace operation does not apply: doc is missing key".into()))?;
+                let slot =
+                    get_mut(doc, &path).ok_or_else(|| JsonPatchError("replace operation does not apply: doc is missing key".into()))?;
                 *slot = v;
             }
             "move" => {
@@ -168,18 +168,12 @@ pub fn json_patch(doc: &mut Value, ops: &Value) -> Result<(), JsonPatchError> {
 
 fn strip_directives(v: &Value) -> Value {
     match v {
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .filter(|(k, _)| !k.starts_with('$'))
-                .map(|(k, v)| (k.clone(), strip_directives(v)))
-                .collect(),
-        ),
-        Value::Array(a) => Value::Array(
-            a.iter()
-                .filter(|x| x.get("$patch").and_then(Value::as_str) != Some("delete"))
-                .map(strip_directives)
-                .collect(),
-        ),
+        Value::Object(m) => {
+            Value::Object(m.iter().filter(|(k, _)| !k.starts_with('$')).map(|(k, v)| (k.clone(), strip_directives(v))).collect())
+        }
+        Value::Array(a) => {
+            Value::Array(a.iter().filter(|x| x.get("$patch").and_then(Value::as_str) != Some("delete")).map(strip_directives).collect())
+        }
         other => other.clone(),
     }
 }
@@ -230,9 +224,8 @@ pub fn strategic_merge(target: &mut Value, patch: &Value, schema: Option<SchemaC
                 strategic_merge(entry, pv, field_schema);
             }
             Value::Array(items) => {
-                let (strategy_merge, merge_key) = field_schema
-                    .map(|s| (s.patch_strategy_merge(), s.patch_merge_key()))
-                    .unwrap_or((false, None));
+                let (strategy_merge, merge_key) =
+                    field_schema.map(|s| (s.patch_strategy_merge(), s.patch_merge_key())).unwrap_or((false, None));
                 let item_schema = field_schema.and_then(|s| s.items());
                 let cur = tm.get_mut(k);
                 match (strategy_merge, merge_key, cur) {

@@ -215,10 +215,7 @@ const PREFIXES: &[(&str, &str)] = &[
 ];
 
 fn full_name(short: &str) -> String {
-    PREFIXES
-        .iter()
-        .find_map(|(p, full)| short.strip_prefix(p).map(|rest| format!("{full}{rest}")))
-        .unwrap_or_else(|| short.to_string())
+    PREFIXES.iter().find_map(|(p, full)| short.strip_prefix(p).map(|rest| format!("{full}{rest}"))).unwrap_or_else(|| short.to_string())
 }
 
 #[derive(Debug)]
@@ -244,11 +241,7 @@ fn messages() -> &'static Messages {
                 let Ok(n) = n.parse::<u32>() else { continue };
                 let def = match rest.strip_prefix('*') {
                     Some(m) => FieldDef { name: String::new(), pointer: false, inline: Some(full_name(m)) },
-                    None => FieldDef {
-                        name: rest.trim_end_matches('?').to_string(),
-                        pointer: rest.ends_with('?'),
-                        inline: None,
-                    },
+                    None => FieldDef { name: rest.trim_end_matches('?').to_string(), pointer: rest.ends_with('?'), inline: None },
                 };
                 fields.insert(n, def);
             }
@@ -443,11 +436,9 @@ fn value(ctx: Ctx, node: &'static Value, w: Wire<'_>) -> Result<Option<Value>, S
             Value::String(base64::engine::general_purpose::STANDARD.encode(b))
         }
         ("string", Wire::Bytes(b)) => Value::String(utf8(b)?),
-        ("integer", Wire::Varint(v)) => Value::from(if node.get("format").and_then(Value::as_str) == Some("int32") {
-            i64::from(v as i32)
-        } else {
-            v as i64
-        }),
+        ("integer", Wire::Varint(v)) => {
+            Value::from(if node.get("format").and_then(Value::as_str) == Some("int32") { i64::from(v as i32) } else { v as i64 })
+        }
         ("boolean", Wire::Varint(v)) => Value::Bool(v != 0),
         ("number", Wire::Fixed64(v)) => serde_json::Number::from_f64(f64::from_bits(v)).map(Value::Number).unwrap_or(Value::Null),
         ("number", Wire::Fixed32(v)) => {
@@ -504,7 +495,9 @@ fn decode_message(ctx: Ctx, name: &str, schema: &'static Value, b: &[u8], out: &
                     _ => list.extend(Some(value(ctx, items, w)?.unwrap_or(Value::Null))),
                 }
             }
-            Some("object") if resolved.get("properties").is_none() && resolved.get("additionalProperties").is_some_and(Value::is_object) => {
+            Some("object")
+                if resolved.get("properties").is_none() && resolved.get("additionalProperties").is_some_and(Value::is_object) =>
+            {
                 let vnode = &resolved["additionalProperties"];
                 let (mut key, mut val) = (String::new(), None);
                 for (en, ew) in wire_fields(bytes_of(w, &def.name)?)? {
@@ -577,10 +570,19 @@ mod tests {
     #[test]
     fn every_field_of_the_table_is_in_the_served_schemas() {
         // a typo in FIELDS would only show when that field arrives; check them all against OpenAPI
-        let docs: Vec<&Value> = [("", "v1"), ("apps", "v1"), ("batch", "v1"), ("rbac.authorization.k8s.io", "v1"), ("scheduling.k8s.io", "v1"), ("policy", "v1"), ("networking.k8s.io", "v1"), ("autoscaling", "v1")]
-            .iter()
-            .filter_map(|(g, v)| crate::schema::openapi_doc(g, v))
-            .collect();
+        let docs: Vec<&Value> = [
+            ("", "v1"),
+            ("apps", "v1"),
+            ("batch", "v1"),
+            ("rbac.authorization.k8s.io", "v1"),
+            ("scheduling.k8s.io", "v1"),
+            ("policy", "v1"),
+            ("networking.k8s.io", "v1"),
+            ("autoscaling", "v1"),
+        ]
+        .iter()
+        .filter_map(|(g, v)| crate::schema::openapi_doc(g, v))
+        .collect();
         assert_eq!(docs.len(), 8);
         let inlined: Vec<&String> = messages().values().flat_map(|f| f.values().filter_map(|d| d.inline.as_ref())).collect();
         fn check(name: &str, fields: &HashMap<u32, FieldDef>, schema: &Value) {

@@ -76,11 +76,11 @@ fn delete_options(b: &[u8]) -> Result<Map<String, Value>, String> {
                 for (n2, f2) in fields(v)? {
                     match (n2, f2) {
                         (1, Field::Bytes(s)) => {
-                pre.insert("uid".into(), Value::String(string(s)?));
-            }
+                            pre.insert("uid".into(), Value::String(string(s)?));
+                        }
                         (2, Field::Bytes(s)) => {
-                pre.insert("resourceVersion".into(), Value::String(string(s)?));
-            }
+                            pre.insert("resourceVersion".into(), Value::String(string(s)?));
+                        }
                         _ => {}
                     }
                 }
@@ -174,7 +174,8 @@ mod tests {
 
     #[test]
     fn decodes_a_helm_release_secret() {
-        let meta = [ld(1, b"sh.helm.release.v1.app.v1"), ld(3, b"apps"), ld(11, &entry("owner", b"helm")), ld(11, &entry("name", b"app"))].concat();
+        let meta = [ld(1, b"sh.helm.release.v1.app.v1"), ld(3, b"apps"), ld(11, &entry("owner", b"helm")), ld(11, &entry("name", b"app"))]
+            .concat();
         let secret = [ld(1, &meta), ld(2, &entry("release", b"H4sI")), ld(3, b"helm.sh/release.v1")].concat();
         let type_meta = [ld(1, b"v1"), ld(2, b"Secret")].concat();
         let body = [MAGIC.to_vec(), ld(1, &type_meta), ld(2, &secret)].concat();

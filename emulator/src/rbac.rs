@@ -54,9 +54,7 @@ pub struct PolicyRule {
 }
 
 fn strings(v: Option<&Value>) -> Vec<String> {
-    v.and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(String::from).collect())
-        .unwrap_or_default()
+    v.and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).map(String::from).collect()).unwrap_or_default()
 }
 
 impl PolicyRule {
@@ -101,9 +99,7 @@ impl PolicyRule {
     }
 
     fn url_matches(&self, path: &str) -> bool {
-        self.non_resource_urls.iter().any(|u| {
-            u == "*" || u == path || (u.ends_with('*') && path.starts_with(u.trim_end_matches('*')))
-        })
+        self.non_resource_urls.iter().any(|u| u == "*" || u == path || (u.ends_with('*') && path.starts_with(u.trim_end_matches('*'))))
     }
 
     /// Whether this rule alone allows the request (`RuleAllows` of the real authorizer).
@@ -112,9 +108,7 @@ impl PolicyRule {
             return false;
         }
         if a.is_resource {
-            self.group_matches(&a.api_group)
-                && self.resource_matches(&a.resource, &a.subresource)
-                && self.name_matches(&a.name)
+            self.group_matches(&a.api_group) && self.resource_matches(&a.resource, &a.subresource) && self.name_matches(&a.name)
         } else {
             self.url_matches(&a.path)
         }
@@ -127,7 +121,10 @@ pub enum Subject {
     User(String),
     Group(String),
     /// `namespace` empty = the binding's namespace (RoleBindings only).
-    ServiceAccount { namespace: String, name: String },
+    ServiceAccount {
+        namespace: String,
+        name: String,
+    },
 }
 
 impl Subject {
@@ -136,10 +133,9 @@ impl Subject {
         match v.get("kind").and_then(Value::as_str)? {
             "User" => Some(Subject::User(name)),
             "Group" => Some(Subject::Group(name)),
-            "ServiceAccount" => Some(Subject::ServiceAccount {
-                namespace: v.get("namespace").and_then(Value::as_str).unwrap_or("").to_string(),
-                name,
-            }),
+            "ServiceAccount" => {
+                Some(Subject::ServiceAccount { namespace: v.get("namespace").and_then(Value::as_str).unwrap_or("").to_string(), name })
+            }
             _ => None,
         }
     }
@@ -235,8 +231,7 @@ fn selector_matches(sel: &Value, labels: Option<&serde_json::Map<String, Value>>
 /// Effective rules of every ClusterRole, aggregation applied (to a fixed point, as the
 /// aggregation controller converges to).
 fn cluster_role_rules(cluster_roles: &[Value]) -> HashMap<String, Arc<Vec<PolicyRule>>> {
-    let mut rules: BTreeMap<String, Vec<PolicyRule>> =
-        cluster_roles.iter().map(|r| (name_of(r).to_string(), rules_of(r))).collect();
+    let mut rules: BTreeMap<String, Vec<PolicyRule>> = cluster_roles.iter().map(|r| (name_of(r).to_string(), rules_of(r))).collect();
     let aggregated: Vec<(&str, Vec<Value>)> = cluster_roles
         .iter()
         .filter_map(|r| {
@@ -298,7 +293,11 @@ impl Policy {
         for b in cluster_role_bindings {
             let (kind, name) = role_ref(b);
             // a ClusterRoleBinding may only reference a ClusterRole
-            let grant = if kind == "ClusterRole" { cluster_grant(&name) } else { Grant::Missing(format!("clusterrole.{RBAC_GROUP} \"{name}\" not found")) };
+            let grant = if kind == "ClusterRole" {
+                cluster_grant(&name)
+            } else {
+                Grant::Missing(format!("clusterrole.{RBAC_GROUP} \"{name}\" not found"))
+            };
             policy.cluster.push(Binding { subjects: subjects(b), namespace: String::new(), grant });
         }
         for b in role_bindings {
@@ -320,7 +319,8 @@ impl Policy {
     /// denial whose reason lists the missing roles the user's bindings reference.
     pub fn authorize(&self, a: &RequestAttributes) -> Decision {
         let mut errors: Vec<String> = Vec::new();
-        let namespaced: &[Binding] = if a.namespace.is_empty() { &[] } else { self.namespaced.get(&a.namespace).map(Vec::as_slice).unwrap_or(&[]) };
+        let namespaced: &[Binding] =
+            if a.namespace.is_empty() { &[] } else { self.namespaced.get(&a.namespace).map(Vec::as_slice).unwrap_or(&[]) };
         for b in self.cluster.iter().chain(namespaced) {
             if !b.applies(a) {
                 continue;
@@ -349,7 +349,8 @@ impl Policy {
     /// like `kubectl auth can-i --list` shows.
     pub fn rules_for(&self, user: &str, groups: &[String], namespace: &str) -> Vec<PolicyRule> {
         let a = RequestAttributes { user: user.into(), groups: groups.to_vec(), namespace: namespace.into(), ..Default::default() };
-        let namespaced: &[Binding] = if namespace.is_empty() { &[] } else { self.namespaced.get(namespace).map(Vec::as_slice).unwrap_or(&[]) };
+        let namespaced: &[Binding] =
+            if namespace.is_empty() { &[] } else { self.namespaced.get(namespace).map(Vec::as_slice).unwrap_or(&[]) };
         let mut out = Vec::new();
         for b in self.cluster.iter().chain(namespaced) {
             if let (true, Grant::Rules(rules)) = (b.applies(&a), &b.grant) {
@@ -403,7 +404,9 @@ impl RbacAuthorizer {
     }
 
     fn fingerprint(tables: &[Vec<Obj>; 4]) -> Fingerprint {
-        let f = |objs: &Vec<Obj>| (objs.len(), objs.iter().filter_map(|o| o.meta_str("resourceVersion").parse::<u64>().ok()).max().unwrap_or(0));
+        let f = |objs: &Vec<Obj>| {
+            (objs.len(), objs.iter().filter_map(|o| o.meta_str("resourceVersion").parse::<u64>().ok()).max().unwrap_or(0))
+        };
         [f(&tables[0]), f(&tables[1]), f(&tables[2]), f(&tables[3])]
     }
 
@@ -556,7 +559,13 @@ mod tests {
     }
 
     fn path(user: &str, verb: &str, p: &str) -> RequestAttributes {
-        RequestAttributes { user: user.into(), groups: vec!["system:authenticated".into()], verb: verb.into(), path: p.into(), ..Default::default() }
+        RequestAttributes {
+            user: user.into(),
+            groups: vec!["system:authenticated".into()],
+            verb: verb.into(),
+            path: p.into(),
+            ..Default::default()
+        }
     }
 
     fn rule(v: Value) -> PolicyRule {
@@ -619,7 +628,9 @@ mod tests {
 
     #[test]
     fn resource_names_match_only_named_requests() {
-        let r = rule(json!({"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["settings"], "verbs": ["get", "list", "create", "update"]}));
+        let r = rule(
+            json!({"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["settings"], "verbs": ["get", "list", "create", "update"]}),
+        );
         assert!(r.allows(&attrs("u", &[], "get", "", "configmaps", "a", "settings")));
         assert!(r.allows(&attrs("u", &[], "update", "", "configmaps", "a", "settings")));
         assert!(!r.allows(&attrs("u", &[], "get", "", "configmaps", "a", "other")));
@@ -709,7 +720,13 @@ mod tests {
             &[
                 // a ServiceAccount subject without namespace = the binding's namespace
                 binding(Some("ci"), "local", "ClusterRole", "cm", json!([{"kind": "ServiceAccount", "name": "deployer"}])),
-                binding(Some("prod"), "remote", "ClusterRole", "sec", json!([{"kind": "ServiceAccount", "name": "deployer", "namespace": "ci"}])),
+                binding(
+                    Some("prod"),
+                    "remote",
+                    "ClusterRole",
+                    "sec",
+                    json!([{"kind": "ServiceAccount", "name": "deployer", "namespace": "ci"}]),
+                ),
                 binding(Some("prod"), "wrong-ns", "ClusterRole", "cm", json!([{"kind": "ServiceAccount", "name": "deployer"}])),
             ],
         );
@@ -717,7 +734,10 @@ mod tests {
         assert!(!allowed(&p, &attrs(sa, &sa_groups, "get", "", "configmaps", "prod", "x")), "prod's subject means prod:deployer");
         assert!(allowed(&p, &attrs(sa, &sa_groups, "get", "", "secrets", "prod", "x")));
         assert!(allowed(&p, &attrs(sa, &sa_groups, "get", "", "pods", "anywhere", "x")));
-        assert!(!allowed(&p, &attrs("system:serviceaccount:other:deployer", &["system:serviceaccounts:other"], "get", "", "pods", "a", "x")));
+        assert!(!allowed(
+            &p,
+            &attrs("system:serviceaccount:other:deployer", &["system:serviceaccounts:other"], "get", "", "pods", "a", "x")
+        ));
         // a ServiceAccount subject of a ClusterRoleBinding needs a namespace
         let q = Policy::from_objects(
             &[cluster_role("pods", json!([{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]))],
@@ -742,7 +762,10 @@ mod tests {
         );
         assert_eq!(
             p.authorize(&attrs("alice", &[], "get", "", "pods", "a", "x")),
-            Decision::Deny(Some("RBAC: [clusterrole.rbac.authorization.k8s.io \"gone\" not found, role.rbac.authorization.k8s.io \"nope\" not found]".into()))
+            Decision::Deny(Some(
+                "RBAC: [clusterrole.rbac.authorization.k8s.io \"gone\" not found, role.rbac.authorization.k8s.io \"nope\" not found]"
+                    .into()
+            ))
         );
         assert_eq!(p.authorize(&attrs("bob", &[], "get", "", "pods", "a", "x")), Decision::Deny(None));
     }
@@ -776,7 +799,9 @@ mod tests {
         let docs = crate::seed::parse_documents(bootstrap_documents()).unwrap();
         let pick = |kind: &str| docs.iter().filter(|d| d["kind"] == kind).cloned().collect::<Vec<_>>();
         let p = Policy::from_objects(&pick("ClusterRole"), &pick("Role"), &pick("ClusterRoleBinding"), &pick("RoleBinding"));
-        for url in ["/api", "/api/v1", "/apis", "/apis/apps/v1", "/version", "/openapi/v3", "/openapi/v3/apis/apps/v1", "/healthz", "/readyz"] {
+        for url in
+            ["/api", "/api/v1", "/apis", "/apis/apps/v1", "/version", "/openapi/v3", "/openapi/v3/apis/apps/v1", "/healthz", "/readyz"]
+        {
             assert!(allowed(&p, &path("nobody", "get", url)), "{url}");
         }
         assert!(!allowed(&p, &path("nobody", "get", "/metrics")));
@@ -798,10 +823,10 @@ mod tests {
         assert!(Arc::ptr_eq(&p1, &authz.policy()));
         h.create(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "r", "namespace": "a"},
             "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["list"]}]}))
-        .unwrap();
+            .unwrap();
         h.create(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "r", "namespace": "a"},
             "roleRef": {"apiGroup": RBAC_GROUP, "kind": "Role", "name": "r"}, "subjects": [{"kind": "User", "name": "alice"}]}))
-        .unwrap();
+            .unwrap();
         assert_eq!(authz.authorize(&a), Decision::Allow);
         h.delete("roles.rbac.authorization.k8s.io", "a", "r").unwrap();
         assert_eq!(authz.authorize(&a), Decision::Deny(Some("RBAC: role.rbac.authorization.k8s.io \"r\" not found".into())));

@@ -137,7 +137,8 @@ pub fn discovery(served: &Served, path: &str, aggregated: bool) -> Option<Value>
             let mut doc = parse("aggregated_apis");
             let items = doc.get_mut("items")?.as_array_mut()?;
             for (group, version) in served {
-                let resources: Vec<Value> = served_resources(served).filter(|r| r.group == *group && r.version == *version).map(agg_resource).collect();
+                let resources: Vec<Value> =
+                    served_resources(served).filter(|r| r.group == *group && r.version == *version).map(agg_resource).collect();
                 let entry = json!({"version": version, "resources": resources, "freshness": "Current"});
                 match items.iter_mut().find(|i| i.pointer("/metadata/name").and_then(Value::as_str) == Some(group)) {
                     Some(item) => {
@@ -162,7 +163,9 @@ pub fn discovery(served: &Served, path: &str, aggregated: bool) -> Option<Value>
         ["apis", g, v] if served.contains(&(g.to_string(), v.to_string())) => {
             let resources: Vec<Value> = served_resources(served)
                 .filter(|r| r.group == *g && r.version == *v)
-                .map(|r| json!({"name": r.plural, "singularName": r.singular, "namespaced": r.namespaced, "kind": r.kind, "verbs": r.verbs}))
+                .map(
+                    |r| json!({"name": r.plural, "singularName": r.singular, "namespaced": r.namespaced, "kind": r.kind, "verbs": r.verbs}),
+                )
                 .collect();
             Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": format!("{g}/{v}"), "resources": resources}))
         }
@@ -200,7 +203,11 @@ pub fn openapi(served: &Served, path: &str) -> Option<Value> {
     let mut schemas = serde_json::Map::new();
     for r in served_resources(served).filter(|r| r.group == g && r.version == v) {
         let gvk = json!({"group": r.group, "version": r.version, "kind": r.kind});
-        let base = if r.namespaced { format!("/apis/{g}/{v}/namespaces/{{namespace}}/{}", r.plural) } else { format!("/apis/{g}/{v}/{}", r.plural) };
+        let base = if r.namespaced {
+            format!("/apis/{g}/{v}/namespaces/{{namespace}}/{}", r.plural)
+        } else {
+            format!("/apis/{g}/{v}/{}", r.plural)
+        };
         let op = |action: &str| json!({"parameters": params, "x-kubernetes-action": action, "x-kubernetes-group-version-kind": gvk});
         paths.insert(base.clone(), json!({"post": op("post"), "get": op("list")}));
         paths.insert(format!("{base}/{{name}}"), json!({"put": op("put"), "patch": op("patch"), "get": op("get"), "delete": op("delete")}));
@@ -209,7 +216,9 @@ pub fn openapi(served: &Served, path: &str) -> Option<Value> {
             json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true, "x-kubernetes-group-version-kind": [gvk]}),
         );
     }
-    Some(json!({"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.36.2"}, "paths": paths, "components": {"schemas": schemas}}))
+    Some(
+        json!({"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.36.2"}, "paths": paths, "components": {"schemas": schemas}}),
+    )
 }
 
 fn parse_openapi(stem: &str) -> Value {

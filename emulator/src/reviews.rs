@@ -32,7 +32,11 @@ pub fn create(res: &Resource, ns: &str, mut obj: Map<String, Value>) -> Result<V
             &res.group,
             &res.kind,
             "",
-            vec![crate::status::Cause { reason: "FieldValueInvalid".into(), message: format!("Invalid value: {}: {what}", Value::Object(meta.clone())), field: "metadata".into() }],
+            vec![crate::status::Cause {
+                reason: "FieldValueInvalid".into(),
+                message: format!("Invalid value: {}: {what}", Value::Object(meta.clone())),
+                field: "metadata".into(),
+            }],
         ));
     }
     if local {
@@ -53,7 +57,9 @@ pub fn create(res: &Resource, ns: &str, mut obj: Map<String, Value>) -> Result<V
     let status = match res.plural.as_str() {
         "tokenreviews" => json!({"user": {}, "error": "the emulator does not authenticate review tokens"}),
         "selfsubjectreviews" => json!({"userInfo": {}}),
-        "selfsubjectrulesreviews" => json!({"resourceRules": [], "nonResourceRules": [], "incomplete": true, "evaluationError": "the emulator does not evaluate access reviews"}),
+        "selfsubjectrulesreviews" => {
+            json!({"resourceRules": [], "nonResourceRules": [], "incomplete": true, "evaluationError": "the emulator does not evaluate access reviews"})
+        }
         _ => json!({"allowed": false, "reason": "the emulator does not evaluate access reviews"}),
     };
     obj.insert("status".into(), status);

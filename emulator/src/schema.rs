@@ -52,16 +52,13 @@ impl SchemaCursor {
         let doc = doc_for(group, version)?;
         let schemas = doc.pointer("/components/schemas")?.as_object()?;
         for node in schemas.values() {
-            let hit = node
-                .get("x-kubernetes-group-version-kind")
-                .and_then(Value::as_array)
-                .is_some_and(|a| {
-                    a.iter().any(|g| {
-                        g.get("group").and_then(Value::as_str) == Some(group)
-                            && g.get("version").and_then(Value::as_str) == Some(version)
-                            && g.get("kind").and_then(Value::as_str) == Some(kind)
-                    })
-                });
+            let hit = node.get("x-kubernetes-group-version-kind").and_then(Value::as_array).is_some_and(|a| {
+                a.iter().any(|g| {
+                    g.get("group").and_then(Value::as_str) == Some(group)
+                        && g.get("version").and_then(Value::as_str) == Some(version)
+                        && g.get("kind").and_then(Value::as_str) == Some(kind)
+                })
+            });
             if hit {
                 return Some(SchemaCursor { doc, node });
             }
@@ -122,9 +119,7 @@ impl SchemaCursor {
     }
 
     pub fn patch_strategy_merge(self) -> bool {
-        self.ext("x-kubernetes-patch-strategy")
-            .and_then(Value::as_str)
-            .is_some_and(|s| s.split(',').any(|p| p == "merge"))
+        self.ext("x-kubernetes-patch-strategy").and_then(Value::as_str).is_some_and(|s| s.split(',').any(|p| p == "merge"))
     }
 
     pub fn patch_merge_key(self) -> Option<String> {

@@ -41,12 +41,13 @@ pub fn parse_documents(text: &str) -> Result<Vec<Value>, String> {
             return;
         }
         if v.get("kind").and_then(Value::as_str).is_some_and(|k| k == "List" || k.ends_with("List"))
-            && let Some(Value::Array(items)) = v.get("items") {
-                for i in items.clone() {
-                    collect(i, out);
-                }
-                return;
+            && let Some(Value::Array(items)) = v.get("items")
+        {
+            for i in items.clone() {
+                collect(i, out);
             }
+            return;
+        }
         out.push(v);
     }
     for d in docs {
@@ -104,7 +105,9 @@ pub fn seed_dir(store: &StoreHandle, dir: &Path) -> Result<usize, SeedError> {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             p.is_file()
-                && p.extension().and_then(|e| e.to_str()).is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "yaml" | "yml" | "json"))
+                && p.extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "yaml" | "yml" | "json"))
         })
         .collect();
     files.sort();

@@ -164,10 +164,7 @@ impl Parser {
             Tok::Gt => Op::Gt,
             Tok::Lt => Op::Lt,
             t => {
-                return Err(format!(
-                    "found '{}', expected: !=, =, ==, >, <, in, notin",
-                    t.lit()
-                ));
+                return Err(format!("found '{}', expected: !=, =, ==, >, <, in, notin", t.lit()));
             }
         };
         self.next();
@@ -193,9 +190,7 @@ impl Parser {
         for v in &values {
             if matches!(op, Op::Gt | Op::Lt) {
                 if v.parse::<i64>().is_err() {
-                    return Err(format!(
-                        "for 'Gt', 'Lt' operators, the value must be an integer: {v}"
-                    ));
+                    return Err(format!("for 'Gt', 'Lt' operators, the value must be an integer: {v}"));
                 }
             } else {
                 validate_label_value(v)?;
@@ -253,10 +248,7 @@ impl LabelSelector {
                     }
                 }
                 t => {
-                    return Err(format!(
-                        "unable to parse requirement: found '{}', expected: ',' or 'end of string'",
-                        t.lit()
-                    ));
+                    return Err(format!("unable to parse requirement: found '{}', expected: ',' or 'end of string'", t.lit()));
                 }
             }
         }
@@ -277,7 +269,9 @@ impl LabelSelector {
                 Op::Equals | Op::In => v.is_some_and(|v| r.values.iter().any(|x| x == v)),
                 Op::NotEquals | Op::NotIn => v.is_none_or(|v| !r.values.iter().any(|x| x == v)),
                 Op::Gt | Op::Lt => {
-                    let (Some(v), Some(want)) = (v.and_then(|v| v.parse::<i64>().ok()), r.values.first().and_then(|w| w.parse::<i64>().ok())) else {
+                    let (Some(v), Some(want)) =
+                        (v.and_then(|v| v.parse::<i64>().ok()), r.values.first().and_then(|w| w.parse::<i64>().ok()))
+                    else {
                         return false;
                     };
                     if r.op == Op::Gt { v > want } else { v < want }
@@ -361,10 +355,7 @@ mod tests {
     fn parses_all_operators() {
         let s = LabelSelector::parse("a=1,b==2,c!=3,d in (x, y),e notin (z),f,!g,h>5,i<2").unwrap();
         let ops: Vec<Op> = s.requirements.iter().map(|r| r.op.clone()).collect();
-        assert_eq!(
-            ops,
-            vec![Op::Equals, Op::Equals, Op::NotEquals, Op::In, Op::NotIn, Op::Exists, Op::DoesNotExist, Op::Gt, Op::Lt]
-        );
+        assert_eq!(ops, vec![Op::Equals, Op::Equals, Op::NotEquals, Op::In, Op::NotIn, Op::Exists, Op::DoesNotExist, Op::Gt, Op::Lt]);
         assert_eq!(s.requirements[3].values, vec!["x", "y"]);
         let m = labels(&[("a", "1"), ("b", "2"), ("c", "4"), ("d", "y"), ("e", "q"), ("f", ""), ("h", "6"), ("i", "1")]);
         assert!(s.matches(&m));
@@ -375,10 +366,7 @@ mod tests {
 
     #[test]
     fn captured_bad_selector_message() {
-        assert_eq!(
-            LabelSelector::parse("app===x").unwrap_err(),
-            "unable to parse requirement: found '=', expected: identifier"
-        );
+        assert_eq!(LabelSelector::parse("app===x").unwrap_err(), "unable to parse requirement: found '=', expected: identifier");
     }
 
     #[test]

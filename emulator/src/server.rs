@@ -201,10 +201,7 @@ enum Want {
 fn media_params(part: &str) -> (String, HashMap<String, String>) {
     let mut it = part.split(';');
     let base = it.next().unwrap_or("").trim().to_ascii_lowercase();
-    let params = it
-        .filter_map(|p| p.split_once('='))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
+    let params = it.filter_map(|p| p.split_once('=')).map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string())).collect();
     (base, params)
 }
 
@@ -362,9 +359,10 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Resul
             }
         }
         if user.is_some()
-            && let Some(e) = authorize(&shared, &authorization_attributes(attrs, &query)) {
-                return Ok(Reply::error(&e));
-            }
+            && let Some(e) = authorize(&shared, &authorization_attributes(attrs, &query))
+        {
+            return Ok(Reply::error(&e));
+        }
         Ok(dispatch(&shared, &method, &path, &query, &info, &content_type, &accept, &body_bytes))
     }
     .await;
@@ -411,12 +409,11 @@ fn record(shared: &Shared, log: LoggedRequest) {
 }
 
 fn authenticate(shared: &Shared, auth: &str, path: &str) -> Result<Option<User>, ApiError> {
-    let public = matches!(path, "/healthz" | "/livez" | "/readyz") || path.starts_with("/healthz/") || path.starts_with("/livez/") || path.starts_with("/readyz/");
-    let token = auth
-        .strip_prefix("Bearer ")
-        .or_else(|| auth.strip_prefix("bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty());
+    let public = matches!(path, "/healthz" | "/livez" | "/readyz")
+        || path.starts_with("/healthz/")
+        || path.starts_with("/livez/")
+        || path.starts_with("/readyz/");
+    let token = auth.strip_prefix("Bearer ").or_else(|| auth.strip_prefix("bearer ")).map(str::trim).filter(|t| !t.is_empty());
     match token {
         Some(t) => match shared.users.read().unwrap_or_else(|e| e.into_inner()).get(t) {
             Some(u) => Ok(Some(u.clone())),
@@ -430,7 +427,9 @@ fn authenticate(shared: &Shared, auth: &str, path: &str) -> Result<Option<User>,
 /// The attributes the authorizer sees: as the real RequestInfo, a list or watch whose field
 /// selector requires `metadata.name=NAME` names that object (so `resourceNames` rules apply).
 fn authorization_attributes(mut a: RequestAttributes, query: &[(String, String)]) -> RequestAttributes {
-    if a.is_resource && a.name.is_empty() && matches!(a.verb.as_str(), "list" | "watch")
+    if a.is_resource
+        && a.name.is_empty()
+        && matches!(a.verb.as_str(), "list" | "watch")
         && let Some(sel) = qget(query, "fieldSelector")
     {
         let name = sel.split(',').find_map(|req| {
@@ -453,19 +452,15 @@ fn authorize(shared: &Shared, a: &RequestAttributes) -> Option<ApiError> {
     let Decision::Deny(reason) = decision else { return None };
     let suffix = reason.map(|r| format!(": {r}")).unwrap_or_default();
     if !a.is_resource {
-        return Some(ApiError::new(403, "Forbidden", format!("forbidden: User \"{}\" cannot {} path \"{}\"{suffix}", a.user, a.verb, a.path)).with_details(json!({})));
+        return Some(
+            ApiError::new(403, "Forbidden", format!("forbidden: User \"{}\" cannot {} path \"{}\"{suffix}", a.user, a.verb, a.path))
+                .with_details(json!({})),
+        );
     }
     let res = if a.subresource.is_empty() { a.resource.clone() } else { format!("{}/{}", a.resource, a.subresource) };
     // `GET /api/v1/namespaces/NS` is "in the namespace NS" on the real server too
-    let scope = if a.namespace.is_empty() {
-        "at the cluster scope".to_string()
-    } else {
-        format!("in the namespace \"{}\"", a.namespace)
-    };
-    let msg = format!(
-        "User \"{}\" cannot {} resource \"{}\" in API group \"{}\" {}{}",
-        a.user, a.verb, res, a.api_group, scope, suffix
-    );
+    let scope = if a.namespace.is_empty() { "at the cluster scope".to_string() } else { format!("in the namespace \"{}\"", a.namespace) };
+    let msg = format!("User \"{}\" cannot {} resource \"{}\" in API group \"{}\" {}{}", a.user, a.verb, res, a.api_group, scope, suffix);
     Some(ApiError::forbidden(status::Gr { group: &a.api_group, resource: &a.resource }, &a.name, &msg))
 }
 
@@ -504,7 +499,11 @@ fn dispatch(
         .find_resource(&info.group, &info.version, &info.resource)
         .or_else(|| crate::removed_apis::find(&removed, &info.group, &info.version, &info.resource));
     let Some(res) = found else {
-        if discovery::group_versions().iter().chain(shared.store.crds.group_versions().iter()).any(|(g, v)| *g == info.group && *v == info.version) {
+        if discovery::group_versions()
+            .iter()
+            .chain(shared.store.crds.group_versions().iter())
+            .any(|(g, v)| *g == info.group && *v == info.version)
+        {
             return Reply::error(&ApiError::resource_not_found());
         }
         return Reply::text(404, "404 page not found\n");
@@ -523,7 +522,9 @@ fn merge_discovery(crds: Option<Value>, removed: Option<Value>) -> Option<Value>
         (a, b) => return a.or(b),
     };
     fn merge_versions(into: &mut Value, from: &Value) {
-        let (Some(have), Some(more)) = (into.get_mut("versions").and_then(Value::as_array_mut), from.get("versions").and_then(Value::as_array)) else {
+        let (Some(have), Some(more)) =
+            (into.get_mut("versions").and_then(Value::as_array_mut), from.get("versions").and_then(Value::as_array))
+        else {
             return;
         };
         for v in more {
@@ -644,21 +645,25 @@ fn parse_body(content_type: &str, body: &[u8]) -> Result<Value, ApiError> {
             let text = std::str::from_utf8(body).map_err(|_| ApiError::bad_request("invalid UTF-8 in YAML body"))?;
             serde_saphyr::from_str::<Value>(text).map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))
         }
-        "application/json" | "" | "*/*" => serde_json::from_slice(body).map_err(|e| {
-            ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
-        }),
+        "application/json" | "" | "*/*" => {
+            serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}")))
+        }
         "application/vnd.kubernetes.protobuf" => crate::protobuf::decode(body).map_err(|reason| {
             ApiError::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format: {reason}"))
         }),
         "application/cbor" => Err(ApiError::new(
             415,
             "UnsupportedMediaType",
-            format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml; got {base}"),
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml; got {base}"
+            ),
         )),
         _ => Err(ApiError::new(
             415,
             "UnsupportedMediaType",
-            format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml; got {base}"),
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml; got {base}"
+            ),
         )),
     }
 }
@@ -735,15 +740,26 @@ fn resource_request(
                 _ => None,
             };
             let limit = match qget(query, "limit") {
-                Some(l) if !l.is_empty() => Some(l.parse::<i64>().map_err(|_| ApiError::bad_request(format!("invalid limit: {l}")))?.max(0) as usize),
+                Some(l) if !l.is_empty() => {
+                    Some(l.parse::<i64>().map_err(|_| ApiError::bad_request(format!("invalid limit: {l}")))?.max(0) as usize)
+                }
                 _ => None,
             };
             let q = ListQuery { label, field, limit, continue_token: qget(query, "continue").map(String::from) };
             let nsopt = if ns.is_empty() { None } else { Some(ns) };
             let page = store.list(res, nsopt, &q)?;
-            if let Some(want) = crate::protobuf_lists::wanted(res, accept).filter(|_| shared.protobuf_lists.load(std::sync::atomic::Ordering::Relaxed)) {
-                let (body, ct) = crate::protobuf_lists::list_body(res, want, &page.items, page.resource_version, page.continue_token.as_deref(), page.remaining)
-                    .map_err(|e| ApiError::new(500, "InternalError", format!("encoding the list as protobuf: {e}")))?;
+            if let Some(want) =
+                crate::protobuf_lists::wanted(res, accept).filter(|_| shared.protobuf_lists.load(std::sync::atomic::Ordering::Relaxed))
+            {
+                let (body, ct) = crate::protobuf_lists::list_body(
+                    res,
+                    want,
+                    &page.items,
+                    page.resource_version,
+                    page.continue_token.as_deref(),
+                    page.remaining,
+                )
+                .map_err(|e| ApiError::new(500, "InternalError", format!("encoding the list as protobuf: {e}")))?;
                 return Ok(Reply::raw(200, ct, body));
             }
             Ok(match negotiate(accept) {
@@ -791,7 +807,9 @@ fn resource_request(
                 _ => None,
             };
             let field = match qget(query, "fieldSelector") {
-                Some(s) if !s.is_empty() => Some(FieldSelector::parse(s, &["metadata.name", "metadata.namespace"]).map_err(ApiError::bad_request)?),
+                Some(s) if !s.is_empty() => {
+                    Some(FieldSelector::parse(s, &["metadata.name", "metadata.namespace"]).map_err(ApiError::bad_request)?)
+                }
                 _ => None,
             };
             let dry_run = qget(query, "dryRun") == Some("All");
@@ -894,8 +912,18 @@ fn col(name: &str, ty: &str, format: &str, description: &str) -> Value {
 
 fn table_reply(res: &Resource, items: &[Obj], rv: u64, cont: Option<&str>, remaining: Option<u64>, query: &[(String, String)]) -> Reply {
     let now = util::now_unix();
-    let name_col = col("Name", "string", "name", "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names");
-    let age_col = col("Age", "string", "", "CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata");
+    let name_col = col(
+        "Name",
+        "string",
+        "name",
+        "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names",
+    );
+    let age_col = col(
+        "Age",
+        "string",
+        "",
+        "CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata",
+    );
     let kind = (res.group.as_str(), res.plural.as_str());
     let mut columns = vec![name_col];
     match kind {
@@ -990,12 +1018,17 @@ mod tests {
 
     #[test]
     fn accept_negotiation() {
-        assert!(matches!(negotiate("application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json"), Want::Table));
+        assert!(matches!(
+            negotiate("application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json"),
+            Want::Table
+        ));
         assert!(matches!(negotiate("application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json"), Want::Full));
         assert!(matches!(negotiate("application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"), Want::Meta));
         assert!(matches!(negotiate("application/vnd.kubernetes.protobuf, */*"), Want::Full));
         assert!(matches!(negotiate(""), Want::Full));
-        assert!(wants_aggregated("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json"));
+        assert!(wants_aggregated(
+            "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json"
+        ));
         assert!(!wants_aggregated("application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json"));
         assert!(!wants_aggregated("application/json"));
     }

@@ -40,20 +40,17 @@ pub struct Gr<'a> {
 impl Gr<'_> {
     /// `configmaps` or `deployments.apps`.
     pub fn qualified(&self) -> String {
-        if self.group.is_empty() {
-            self.resource.to_string()
-        } else {
-            format!("{}.{}", self.resource, self.group)
-        }
+        if self.group.is_empty() { self.resource.to_string() } else { format!("{}.{}", self.resource, self.group) }
     }
 }
 
 fn details(name: Option<&str>, group: &str, kind: &str) -> Value {
     let mut m = Map::new();
     if let Some(n) = name
-        && !n.is_empty() {
-            m.insert("name".into(), Value::String(n.into()));
-        }
+        && !n.is_empty()
+    {
+        m.insert("name".into(), Value::String(n.into()));
+    }
     if !group.is_empty() {
         m.insert("group".into(), Value::String(group.into()));
     }
@@ -74,13 +71,19 @@ impl ApiError {
     }
 
     pub fn not_found(gr: Gr<'_>, name: &str) -> ApiError {
-        ApiError::new(404, "NotFound", format!("{} \"{}\" not found", gr.qualified(), name))
-            .with_details(details(Some(name), gr.group, gr.resource))
+        ApiError::new(404, "NotFound", format!("{} \"{}\" not found", gr.qualified(), name)).with_details(details(
+            Some(name),
+            gr.group,
+            gr.resource,
+        ))
     }
 
     pub fn already_exists(gr: Gr<'_>, name: &str) -> ApiError {
-        ApiError::new(409, "AlreadyExists", format!("{} \"{}\" already exists", gr.qualified(), name))
-            .with_details(details(Some(name), gr.group, gr.resource))
+        ApiError::new(409, "AlreadyExists", format!("{} \"{}\" already exists", gr.qualified(), name)).with_details(details(
+            Some(name),
+            gr.group,
+            gr.resource,
+        ))
     }
 
     /// The optimistic-concurrency conflict of PUT/PATCH.
@@ -99,8 +102,11 @@ impl ApiError {
 
     /// A conflict whose message is given, with `details.kind` = the Kind (as for DELETE preconditions).
     pub fn conflict_kind(group: &str, kind: &str, name: &str, msg: &str) -> ApiError {
-        ApiError::new(409, "Conflict", format!("Operation cannot be fulfilled on {kind} \"{name}\": {msg}"))
-            .with_details(details(Some(name), group, kind))
+        ApiError::new(409, "Conflict", format!("Operation cannot be fulfilled on {kind} \"{name}\": {msg}")).with_details(details(
+            Some(name),
+            group,
+            kind,
+        ))
     }
 
     pub fn bad_request(msg: impl Into<String>) -> ApiError {
@@ -109,21 +115,14 @@ impl ApiError {
 
     /// 422 Invalid with field causes.
     pub fn invalid(group: &str, kind: &str, name: &str, causes: Vec<Cause>) -> ApiError {
-        let parts: Vec<String> = causes
-            .iter()
-            .map(|c| if c.field.is_empty() { c.message.clone() } else { format!("{}: {}", c.field, c.message) })
-            .collect();
+        let parts: Vec<String> =
+            causes.iter().map(|c| if c.field.is_empty() { c.message.clone() } else { format!("{}: {}", c.field, c.message) }).collect();
         let joined = if parts.len() == 1 { parts[0].clone() } else { format!("[{}]", parts.join(", ")) };
         let mut d = details(Some(name), group, kind);
         if let Value::Object(m) = &mut d {
             m.insert(
                 "causes".into(),
-                Value::Array(
-                    causes
-                        .iter()
-                        .map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field}))
-                        .collect(),
-                ),
+                Value::Array(causes.iter().map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field})).collect()),
             );
         }
         ApiError::new(422, "Invalid", format!("{kind} \"{name}\" is invalid: {joined}")).with_details(d)
@@ -131,14 +130,12 @@ impl ApiError {
 
     /// The generic 422 the server answers for JSON-patch application errors.
     pub fn unprocessable_generic() -> ApiError {
-        ApiError::new(422, "Invalid", "the server rejected our request due to an error in our request")
-            .with_details(json!({}))
+        ApiError::new(422, "Invalid", "the server rejected our request due to an error in our request").with_details(json!({}))
     }
 
     pub fn forbidden(gr: Gr<'_>, name: &str, msg: &str) -> ApiError {
         let subject = if name.is_empty() { gr.qualified() } else { format!("{} \"{}\"", gr.qualified(), name) };
-        ApiError::new(403, "Forbidden", format!("{subject} is forbidden: {msg}"))
-            .with_details(details(Some(name), gr.group, gr.resource))
+        ApiError::new(403, "Forbidden", format!("{subject} is forbidden: {msg}")).with_details(details(Some(name), gr.group, gr.resource))
     }
 
     pub fn unauthorized() -> ApiError {
@@ -158,7 +155,13 @@ impl ApiError {
     }
 
     pub fn unsupported_media_type(ct: &str) -> ApiError {
-        ApiError::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json; got {ct}"))
+        ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json; got {ct}"
+            ),
+        )
     }
 
     pub fn internal(msg: impl Into<String>) -> ApiError {
@@ -222,8 +225,9 @@ impl ApiError {
 pub fn success_status(name: &str, group: &str, resource: &str, uid: &str) -> Value {
     let mut d = details(Some(name), group, resource);
     if let Value::Object(m) = &mut d
-        && !uid.is_empty() {
-            m.insert("uid".into(), uid.into());
-        }
+        && !uid.is_empty()
+    {
+        m.insert("uid".into(), uid.into());
+    }
     json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": d})
 }

@@ -79,9 +79,7 @@ impl PatchType {
             "application/json-patch+json" => Some(PatchType::Json),
             "application/merge-patch+json" => Some(PatchType::Merge),
             "application/strategic-merge-patch+json" => Some(PatchType::Strategic),
-            "application/apply-patch+yaml" | "application/apply-patch+json" | "application/apply-patch+cbor" => {
-                Some(PatchType::Apply)
-            }
+            "application/apply-patch+yaml" | "application/apply-patch+json" | "application/apply-patch+cbor" => Some(PatchType::Apply),
             _ => None,
         }
     }
@@ -297,27 +295,30 @@ fn decode_stage(res: &Resource, body: Value, fv: FieldValidation) -> Result<(Map
     };
     let mut body = body;
     if let Some(av) = body.get("apiVersion").and_then(Value::as_str)
-        && !av.is_empty() && av != res.api_version() {
-            return Err(ApiError::bad_request(format!(
-                "the API version in the data ({av}) does not match the expected API version ({})",
-                res.api_version()
-            )));
-        }
+        && !av.is_empty()
+        && av != res.api_version()
+    {
+        return Err(ApiError::bad_request(format!(
+            "the API version in the data ({av}) does not match the expected API version ({})",
+            res.api_version()
+        )));
+    }
     if let Some(k) = body.get("kind").and_then(Value::as_str)
-        && !k.is_empty() && k != res.kind {
-            return Err(ApiError::bad_request(format!(
-                "the kind in the data ({k}) does not match the expected kind ({})",
-                res.kind
-            )));
-        }
+        && !k.is_empty()
+        && k != res.kind
+    {
+        return Err(ApiError::bad_request(format!("the kind in the data ({k}) does not match the expected kind ({})", res.kind)));
+    }
     if let Some(m) = body.get("metadata")
-        && !m.is_object() && !m.is_null() {
-            return Err(ApiError::bad_request(format!(
-                "{kind} in version \"{v}\" cannot be handled as a {kind}: json: cannot unmarshal metadata into Go struct field {kind}.metadata of type v1.ObjectMeta",
-                kind = res.kind,
-                v = res.version
-            )));
-        }
+        && !m.is_object()
+        && !m.is_null()
+    {
+        return Err(ApiError::bad_request(format!(
+            "{kind} in version \"{v}\" cannot be handled as a {kind}: json: cannot unmarshal metadata into Go struct field {kind}.metadata of type v1.ObjectMeta",
+            kind = res.kind,
+            v = res.version
+        )));
+    }
     let mut warnings = Vec::new();
     if let Some(schema) = SchemaCursor::for_kind(&res.group, &res.version, &res.kind) {
         let unknown = schema::prune_unknown(&mut body, schema);
@@ -406,9 +407,10 @@ fn finalize(res: &Resource, mut obj: Map<String, Value>, ns: &str, rv: Option<u6
         }
         let spec = obj.entry("spec").or_insert_with(|| Value::Object(Map::new()));
         if let Value::Object(s) = spec
-            && !s.contains_key("finalizers") {
-                s.insert("finalizers".into(), serde_json::json!(["kubernetes"]));
-            }
+            && !s.contains_key("finalizers")
+        {
+            s.insert("finalizers".into(), serde_json::json!(["kubernetes"]));
+        }
         let status = obj.entry("status").or_insert_with(|| Value::Object(Map::new()));
         if let Value::Object(s) = status {
             s.entry("phase").or_insert_with(|| "Active".into());
@@ -504,10 +506,7 @@ impl Store {
     }
 
     pub fn namespace_exists(&self, ns: &str) -> bool {
-        self.read()
-            .tables
-            .get(&(String::new(), "namespaces".to_string()))
-            .is_some_and(|t| t.contains_key(&(String::new(), ns.to_string())))
+        self.read().tables.get(&(String::new(), "namespaces".to_string())).is_some_and(|t| t.contains_key(&(String::new(), ns.to_string())))
     }
 
     pub fn get(&self, res: &Resource, ns: &str, name: &str) -> Result<Obj, ApiError> {
@@ -553,16 +552,19 @@ impl Store {
         let has_selectors = q.label.as_ref().is_some_and(|l| !l.is_empty()) || q.field.as_ref().is_some_and(|f| !f.is_empty());
         let matches = |o: &Obj| -> bool {
             if let Some(l) = &q.label
-                && !l.is_empty() {
-                    let labels = o.labels();
-                    if !l.matches_with(|k| labels.and_then(|m| m.get(k)).and_then(Value::as_str)) {
-                        return false;
-                    }
-                }
-            if let Some(f) = &q.field
-                && !f.is_empty() && !f.matches(&o.head) {
+                && !l.is_empty()
+            {
+                let labels = o.labels();
+                if !l.matches_with(|k| labels.and_then(|m| m.get(k)).and_then(Value::as_str)) {
                     return false;
                 }
+            }
+            if let Some(f) = &q.field
+                && !f.is_empty()
+                && !f.matches(&o.head)
+            {
+                return false;
+            }
             true
         };
         let limit = q.limit.filter(|&l| l > 0);
@@ -572,18 +574,19 @@ impl Store {
         let mut remaining = 0u64;
         for (k, o) in iter {
             if let Some(l) = limit
-                && items.len() >= l {
-                    if has_selectors {
-                        if matches(o) {
-                            more = true;
-                            break;
-                        }
-                        continue;
+                && items.len() >= l
+            {
+                if has_selectors {
+                    if matches(o) {
+                        more = true;
+                        break;
                     }
-                    more = true;
-                    remaining += 1;
                     continue;
                 }
+                more = true;
+                remaining += 1;
+                continue;
+            }
             if matches(o) {
                 items.push(o.clone());
                 last_key = Some(k.clone());
@@ -597,23 +600,19 @@ impl Store {
         } else {
             None
         };
-        Ok(ListPage {
-            items,
-            resource_version: rv,
-            remaining: if more && !has_selectors { Some(remaining) } else { None },
-            continue_token,
-        })
+        Ok(ListPage { items, resource_version: rv, remaining: if more && !has_selectors { Some(remaining) } else { None }, continue_token })
     }
 
     /// CREATE. `ns` is ignored for cluster-scoped resources.
     pub fn create(&self, res: &Resource, ns: &str, body: Value, opts: &WriteOptions) -> Result<WriteOutcome, ApiError> {
         let ns = if res.namespaced { ns } else { "" };
         if let Some(bns) = body.pointer("/metadata/namespace").and_then(Value::as_str)
-            && res.namespaced && !bns.is_empty() && bns != ns {
-                return Err(ApiError::bad_request(
-                    "the namespace of the provided object does not match the namespace sent on the request",
-                ));
-            }
+            && res.namespaced
+            && !bns.is_empty()
+            && bns != ns
+        {
+            return Err(ApiError::bad_request("the namespace of the provided object does not match the namespace sent on the request"));
+        }
         let (mut obj, warnings) = decode_stage(res, body, opts.field_validation)?;
         if crate::reviews::is_review(res) {
             return Ok(WriteOutcome { object: crate::reviews::create(res, ns, obj)?, warnings, created: true });
@@ -672,16 +671,15 @@ impl Store {
     pub fn update(&self, res: &Resource, ns: &str, name: &str, body: Value, opts: &WriteOptions) -> Result<WriteOutcome, ApiError> {
         let ns = if res.namespaced { ns } else { "" };
         if let Some(bns) = body.pointer("/metadata/namespace").and_then(Value::as_str)
-            && res.namespaced && !bns.is_empty() && bns != ns {
-                return Err(ApiError::bad_request(
-                    "the namespace of the provided object does not match the namespace sent on the request",
-                ));
-            }
+            && res.namespaced
+            && !bns.is_empty()
+            && bns != ns
+        {
+            return Err(ApiError::bad_request("the namespace of the provided object does not match the namespace sent on the request"));
+        }
         let body_name = body.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
         if !body_name.is_empty() && body_name != name {
-            return Err(ApiError::bad_request(format!(
-                "the name of the object ({body_name}) does not match the name on the URL ({name})"
-            )));
+            return Err(ApiError::bad_request(format!("the name of the object ({body_name}) does not match the name on the URL ({name})")));
         }
         let want_rv = body.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or("").to_string();
         let (mut obj, warnings) = decode_stage(res, body, opts.field_validation)?;
@@ -722,7 +720,9 @@ impl Store {
         let old_value = old.value();
         // Namespaces keep their status; other kinds keep it when they have a status subresource (unless this
         // is a write of that subresource).
-        if opts.subresource != "status" && (res.subresources.iter().any(|s| s == "status") || (res.group.is_empty() && res.plural == "namespaces")) {
+        if opts.subresource != "status"
+            && (res.subresources.iter().any(|s| s == "status") || (res.group.is_empty() && res.plural == "namespaces"))
+        {
             match old_value.get("status") {
                 Some(s) => {
                     obj.insert("status".into(), s.clone());
@@ -733,11 +733,8 @@ impl Store {
             }
         }
         let old_gen = old.head.pointer("/metadata/generation").and_then(Value::as_i64);
-        let carry = Carry {
-            uid: old.meta_str("uid").to_string(),
-            creation: old.meta_str("creationTimestamp").to_string(),
-            generation: old_gen,
-        };
+        let carry =
+            Carry { uid: old.meta_str("uid").to_string(), creation: old.meta_str("creationTimestamp").to_string(), generation: old_gen };
         let rv = if opts.dry_run { old.meta_str("resourceVersion").parse().ok() } else { Some(g.rv + 1) };
         let requested = requested_managed_fields(&obj);
         let mut value = finalize(res, obj, ns, rv, Some(&carry));
@@ -751,9 +748,10 @@ impl Store {
         }
         if let Some(old_generation) = old_gen
             && bumps_generation(res, &old_value, &value)
-                && let Some(Value::Object(m)) = value.get_mut("metadata") {
-                    m.insert("generation".into(), (old_generation + 1).into());
-                }
+            && let Some(Value::Object(m)) = value.get_mut("metadata")
+        {
+            m.insert("generation".into(), (old_generation + 1).into());
+        }
         if !opts.dry_run && crate::crd::is_crd(res) {
             self.crds.written(&mut value);
         }
@@ -818,12 +816,7 @@ impl Store {
         };
         let mut g = self.write();
         // re-read under the write lock
-        let old = g
-            .tables
-            .get(&res.storage_key())
-            .and_then(|t| t.get(&(ns.to_string(), name.to_string())))
-            .cloned()
-            .unwrap_or(old);
+        let old = g.tables.get(&res.storage_key()).and_then(|t| t.get(&(ns.to_string(), name.to_string()))).cloned().unwrap_or(old);
         let old_rv = old.meta_str("resourceVersion").to_string();
         let mut doc = with_type(res, old.value());
         let schema = SchemaCursor::for_kind(&res.group, &res.version, &res.kind);
@@ -853,16 +846,12 @@ impl Store {
         }
         let new_name = doc.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
         if new_name != name {
-            return Err(ApiError::bad_request(format!(
-                "the name of the object ({new_name}) does not match the name on the URL ({name})"
-            )));
+            return Err(ApiError::bad_request(format!("the name of the object ({new_name}) does not match the name on the URL ({name})")));
         }
         if res.namespaced {
             let new_ns = doc.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
             if new_ns != ns {
-                return Err(ApiError::bad_request(
-                    "the namespace of the provided object does not match the namespace sent on the request",
-                ));
+                return Err(ApiError::bad_request("the namespace of the provided object does not match the namespace sent on the request"));
             }
         }
         let (obj, warnings) = decode_stage(res, doc, opts.field_validation)?;
@@ -882,36 +871,33 @@ impl Store {
         let ns = if res.namespaced { ns } else { "" };
         let mut g = self.write();
         let key = (ns.to_string(), name.to_string());
-        let old = g
-            .tables
-            .get(&res.storage_key())
-            .and_then(|t| t.get(&key))
-            .cloned()
-            .ok_or_else(|| ApiError::not_found(res.gr(), name))?;
+        let old = g.tables.get(&res.storage_key()).and_then(|t| t.get(&key)).cloned().ok_or_else(|| ApiError::not_found(res.gr(), name))?;
         if let Some(uid) = pre_uid.filter(|u| !u.is_empty())
-            && uid != old.meta_str("uid") {
-                return Err(ApiError::conflict_kind(
-                    &res.group,
-                    &res.kind,
-                    name,
-                    &format!(
-                        "the UID in the precondition ({uid}) does not match the UID in record ({}). The object might have been deleted and then recreated",
-                        old.meta_str("uid")
-                    ),
-                ));
-            }
+            && uid != old.meta_str("uid")
+        {
+            return Err(ApiError::conflict_kind(
+                &res.group,
+                &res.kind,
+                name,
+                &format!(
+                    "the UID in the precondition ({uid}) does not match the UID in record ({}). The object might have been deleted and then recreated",
+                    old.meta_str("uid")
+                ),
+            ));
+        }
         if let Some(rv) = pre_rv.filter(|r| !r.is_empty())
-            && rv != old.meta_str("resourceVersion") {
-                return Err(ApiError::conflict_kind(
-                    &res.group,
-                    &res.kind,
-                    name,
-                    &format!(
-                        "the ResourceVersion in the precondition ({rv}) does not match the ResourceVersion in record ({}). The object might have been modified",
-                        old.meta_str("resourceVersion")
-                    ),
-                ));
-            }
+            && rv != old.meta_str("resourceVersion")
+        {
+            return Err(ApiError::conflict_kind(
+                &res.group,
+                &res.kind,
+                name,
+                &format!(
+                    "the ResourceVersion in the precondition ({rv}) does not match the ResourceVersion in record ({}). The object might have been modified",
+                    old.meta_str("resourceVersion")
+                ),
+            ));
+        }
         if !dry_run {
             g.rv += 1;
             if let Some(t) = g.tables.get_mut(&res.storage_key()) {
@@ -926,10 +912,15 @@ impl Store {
             if res.group.is_empty() && res.plural == "namespaces" {
                 let custom = self.crds.namespaced_keys();
                 for (rk, t) in g.tables.iter_mut() {
-                    if let Some(r) = discovery::resources().iter().find(|r| r.storage_key() == *rk).map(|r| r.namespaced).or_else(|| custom.contains(rk).then_some(true))
-                        && r {
-                            t.retain(|k, _| k.0 != name);
-                        }
+                    if let Some(r) = discovery::resources()
+                        .iter()
+                        .find(|r| r.storage_key() == *rk)
+                        .map(|r| r.namespaced)
+                        .or_else(|| custom.contains(rk).then_some(true))
+                        && r
+                    {
+                        t.retain(|k, _| k.0 != name);
+                    }
                 }
             }
         }
@@ -970,9 +961,9 @@ pub struct StoreHandle {
 }
 
 fn resolve(store: &Store, resource: &str) -> Result<&'static Resource, ApiError> {
-    store.resolve_resource(resource).ok_or_else(|| {
-        ApiError::new(404, "NotFound", format!("the server doesn't have a resource type \"{resource}\""))
-    })
+    store
+        .resolve_resource(resource)
+        .ok_or_else(|| ApiError::new(404, "NotFound", format!("the server doesn't have a resource type \"{resource}\"")))
 }
 
 impl StoreHandle {
@@ -1076,7 +1067,8 @@ mod tests {
         let mut tok = None;
         let mut remaining = Vec::new();
         loop {
-            let page = h.store.list(res, Some("ns"), &ListQuery { limit: Some(2), continue_token: tok.clone(), ..Default::default() }).unwrap();
+            let page =
+                h.store.list(res, Some("ns"), &ListQuery { limit: Some(2), continue_token: tok.clone(), ..Default::default() }).unwrap();
             seen.extend(page.items.iter().map(|o| o.meta_str("name").to_string()));
             remaining.push(page.remaining);
             match page.continue_token {
@@ -1107,7 +1099,10 @@ mod tests {
         let names: Vec<_> = p1.items.iter().map(|o| format!("{}/{}", o.meta_str("namespace"), o.meta_str("name"))).collect();
         assert_eq!(names, vec!["ns/a", "other/a"]);
         assert_eq!(p1.remaining, None);
-        let p2 = h.store.list(res, None, &ListQuery { label: Some(sel), limit: Some(2), continue_token: p1.continue_token, ..Default::default() }).unwrap();
+        let p2 = h
+            .store
+            .list(res, None, &ListQuery { label: Some(sel), limit: Some(2), continue_token: p1.continue_token, ..Default::default() })
+            .unwrap();
         assert_eq!(p2.items.len(), 1);
         assert_eq!(p2.items[0].meta_str("name"), "c");
         assert!(p2.continue_token.is_none());

@@ -7,10 +7,7 @@ use base64::Engine as _;
 
 /// Seconds since the Unix epoch (0 if the clock is before it).
 pub fn now_unix() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 /// Formats Unix seconds as RFC 3339 UTC with second precision (`2026-11-21T22:35:26Z`),
@@ -19,15 +16,7 @@ pub fn rfc3339(secs: i64) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        y,
-        m,
-        d,
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
+    format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", y, m, d, rem / 3600, (rem % 3600) / 60, rem % 60)
 }
 
 /// Parses the RFC 3339 form produced by [`rfc3339`] (also tolerates fractions and offsets
@@ -110,18 +99,10 @@ static RNG_SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
 /// A fast non-cryptographic random number (splitmix64), seeded from the clock and pid.
 pub fn random_u64() -> u64 {
     let seed = *RNG_SEED.get_or_init(|| {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0x1234_5678)
+        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0x1234_5678)
             ^ ((std::process::id() as u64) << 32)
     });
-    let x = seed.wrapping_add(
-        RNG_STATE
-            .fetch_add(1, Ordering::Relaxed)
-            .wrapping_add(1)
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15),
-    );
+    let x = seed.wrapping_add(RNG_STATE.fetch_add(1, Ordering::Relaxed).wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let mut z = x;
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
@@ -207,14 +188,12 @@ pub fn parse_query(q: &str) -> Vec<(String, String)> {
 
 /// Standard base64 decoding as Go's `encoding/base64.StdEncoding` (padding required).
 pub fn b64_decode(s: &str) -> Result<Vec<u8>, String> {
-    base64::engine::general_purpose::STANDARD
-        .decode(s)
-        .map_err(|e| match e {
-            base64::DecodeError::InvalidByte(off, _) => format!("illegal base64 data at input byte {off}"),
-            base64::DecodeError::InvalidLength(n) => format!("illegal base64 data at input byte {n}"),
-            base64::DecodeError::InvalidLastSymbol(off, _) => format!("illegal base64 data at input byte {off}"),
-            base64::DecodeError::InvalidPadding => format!("illegal base64 data at input byte {}", s.len()),
-        })
+    base64::engine::general_purpose::STANDARD.decode(s).map_err(|e| match e {
+        base64::DecodeError::InvalidByte(off, _) => format!("illegal base64 data at input byte {off}"),
+        base64::DecodeError::InvalidLength(n) => format!("illegal base64 data at input byte {n}"),
+        base64::DecodeError::InvalidLastSymbol(off, _) => format!("illegal base64 data at input byte {off}"),
+        base64::DecodeError::InvalidPadding => format!("illegal base64 data at input byte {}", s.len()),
+    })
 }
 
 /// Whether `s` is standard base64 exactly as [`b64_decode`] accepts it (length a multiple of 4,
@@ -271,9 +250,7 @@ pub fn b64url_nopad_encode(b: &[u8]) -> String {
 }
 
 pub fn b64url_nopad_decode(s: &str) -> Option<Vec<u8>> {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(s.trim_end_matches('='))
-        .ok()
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s.trim_end_matches('=')).ok()
 }
 
 /// Simple glob match supporting `*` (any run) and `?` (one char).

@@ -23,10 +23,12 @@ pub fn is_dns1123_label(s: &str) -> bool {
 }
 
 pub fn is_dns1123_subdomain(s: &str) -> bool {
-    s.len() <= 253 && !s.is_empty() && s.split('.').all(|p| {
-        let b = p.as_bytes();
-        !b.is_empty() && is_lower_alnum(b[0]) && is_lower_alnum(b[b.len() - 1]) && b.iter().all(|&c| is_lower_alnum(c) || c == b'-')
-    })
+    s.len() <= 253
+        && !s.is_empty()
+        && s.split('.').all(|p| {
+            let b = p.as_bytes();
+            !b.is_empty() && is_lower_alnum(b[0]) && is_lower_alnum(b[b.len() - 1]) && b.iter().all(|&c| is_lower_alnum(c) || c == b'-')
+        })
 }
 
 fn is_dns1035_label(s: &str) -> bool {
@@ -141,11 +143,23 @@ pub fn secret(obj: &mut serde_json::Map<String, Value>, name: &str) -> Result<()
                             util::b64_check(s).map_err(|e| decode_error("Secret", "v1", &e))?;
                         }
                         Value::Null => {}
-                        _ => return Err(decode_error("Secret", "v1", "json: cannot unmarshal data into Go struct field Secret.data of type []uint8")),
+                        _ => {
+                            return Err(decode_error(
+                                "Secret",
+                                "v1",
+                                "json: cannot unmarshal data into Go struct field Secret.data of type []uint8",
+                            ));
+                        }
                     }
                 }
             }
-            _ => return Err(decode_error("Secret", "v1", "json: cannot unmarshal data into Go struct field Secret.data of type map[string][]uint8")),
+            _ => {
+                return Err(decode_error(
+                    "Secret",
+                    "v1",
+                    "json: cannot unmarshal data into Go struct field Secret.data of type map[string][]uint8",
+                ));
+            }
         }
     }
     if let Some(sd) = obj.remove("stringData") {
@@ -160,14 +174,26 @@ pub fn secret(obj: &mut serde_json::Map<String, Value>, name: &str) -> Result<()
                         let s = match v {
                             Value::String(s) => s,
                             Value::Null => String::new(),
-                            _ => return Err(decode_error("Secret", "v1", "json: cannot unmarshal stringData into Go struct field Secret.stringData of type string")),
+                            _ => {
+                                return Err(decode_error(
+                                    "Secret",
+                                    "v1",
+                                    "json: cannot unmarshal stringData into Go struct field Secret.stringData of type string",
+                                ));
+                            }
                         };
                         dm.insert(k, Value::String(util::b64_encode(s.as_bytes())));
                     }
                 }
             }
             Value::Null => {}
-            _ => return Err(decode_error("Secret", "v1", "json: cannot unmarshal stringData into Go struct field Secret.stringData of type map[string]string")),
+            _ => {
+                return Err(decode_error(
+                    "Secret",
+                    "v1",
+                    "json: cannot unmarshal stringData into Go struct field Secret.stringData of type map[string]string",
+                ));
+            }
         }
     }
     if let Some(Value::Object(m)) = obj.get("data") {
@@ -213,12 +239,24 @@ pub fn configmap(obj: &serde_json::Map<String, Value>, name: &str) -> Result<(),
                 match v {
                     Value::String(s) => total += s.len(),
                     Value::Null => {}
-                    _ => return Err(decode_error("ConfigMap", "v1", "json: cannot unmarshal data into Go struct field ConfigMap.data of type string")),
+                    _ => {
+                        return Err(decode_error(
+                            "ConfigMap",
+                            "v1",
+                            "json: cannot unmarshal data into Go struct field ConfigMap.data of type string",
+                        ));
+                    }
                 }
             }
         }
         None | Some(Value::Null) => {}
-        _ => return Err(decode_error("ConfigMap", "v1", "json: cannot unmarshal data into Go struct field ConfigMap.data of type map[string]string")),
+        _ => {
+            return Err(decode_error(
+                "ConfigMap",
+                "v1",
+                "json: cannot unmarshal data into Go struct field ConfigMap.data of type map[string]string",
+            ));
+        }
     }
     match obj.get("binaryData") {
         Some(Value::Object(m)) => {
@@ -229,7 +267,13 @@ pub fn configmap(obj: &serde_json::Map<String, Value>, name: &str) -> Result<(),
             }
         }
         None | Some(Value::Null) => {}
-        _ => return Err(decode_error("ConfigMap", "v1", "json: cannot unmarshal binaryData into Go struct field ConfigMap.binaryData of type map[string][]uint8")),
+        _ => {
+            return Err(decode_error(
+                "ConfigMap",
+                "v1",
+                "json: cannot unmarshal binaryData into Go struct field ConfigMap.binaryData of type map[string][]uint8",
+            ));
+        }
     }
     if total > MAX_DATA_SIZE {
         return Err(ApiError::invalid(

@@ -104,10 +104,18 @@ fn big_body(step: &str) -> Value {
     use base64::Engine as _;
     let b64 = |n: usize| base64::engine::general_purpose::STANDARD.encode(vec![b'x'; n]);
     match step {
-        "create_secret_data_too_long" => json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "toobig"}, "data": {"release": b64(1_048_577)}}),
-        "create_secret_data_just_fits" => json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "fits"}, "data": {"release": b64(1_048_576)}}),
-        "create_configmap_data_too_long" => json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "toobigcm"}, "data": {"release": "x".repeat(1_048_577)}}),
-        "create_request_too_large" => json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "huge"}, "data": {"a": "x".repeat(3_200_000)}}),
+        "create_secret_data_too_long" => {
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "toobig"}, "data": {"release": b64(1_048_577)}})
+        }
+        "create_secret_data_just_fits" => {
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "fits"}, "data": {"release": b64(1_048_576)}})
+        }
+        "create_configmap_data_too_long" => {
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "toobigcm"}, "data": {"release": "x".repeat(1_048_577)}})
+        }
+        "create_request_too_large" => {
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "huge"}, "data": {"a": "x".repeat(3_200_000)}})
+        }
         other => panic!("no synthetic body for {other}"),
     }
 }
@@ -125,7 +133,12 @@ fn replay_captured_responses_in_order() {
         }
     })));
     let addr = emu.addr();
-    let r = send(addr, Req::new("POST", "/api/v1/namespaces", Some(&admin)).json(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "resp-demo"}}))).unwrap();
+    let r = send(
+        addr,
+        Req::new("POST", "/api/v1/namespaces", Some(&admin))
+            .json(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "resp-demo"}})),
+    )
+    .unwrap();
     assert_eq!(r.status, 201);
     // the metadata-only capture (step 19) lists the helm records of fx-helm3
     emu.seed_dir(&fixtures().join("helm3")).unwrap();
@@ -137,12 +150,19 @@ fn replay_captured_responses_in_order() {
     for (n, name) in steps {
         if n == 13 {
             for p in ["p1", "p2", "p3", "p4", "p5"] {
-                let r = send(addr, Req::new("POST", "/api/v1/namespaces/resp-demo/configmaps", Some(&admin)).json(&json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": p}}))).unwrap();
+                let r = send(
+                    addr,
+                    Req::new("POST", "/api/v1/namespaces/resp-demo/configmaps", Some(&admin))
+                        .json(&json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": p}})),
+                )
+                .unwrap();
                 assert_eq!(r.status, 201);
             }
             continue;
         }
-        let cap: Value = serde_json::from_str(&std::fs::read_to_string(fixtures().join(format!("apiserver-1.36/responses/{name}.json"))).unwrap()).unwrap();
+        let cap: Value =
+            serde_json::from_str(&std::fs::read_to_string(fixtures().join(format!("apiserver-1.36/responses/{name}.json"))).unwrap())
+                .unwrap();
         let req = &cap["request"];
         let method = req["method"].as_str().unwrap();
         let mut path = req["path"].as_str().unwrap().to_string();
@@ -186,7 +206,12 @@ fn replay_captured_responses_in_order() {
 #[test]
 fn shape_comparison_detects_differences() {
     let mut errs = Vec::new();
-    compare("", &json!({"a": 1, "metadata": {"uid": "c6f10d46-40e3-40bf-a4dc-2824d1543593", "managedFields": []}}), &json!({"a": 2, "metadata": {"uid": "nope"}, "b": 1}), &mut errs);
+    compare(
+        "",
+        &json!({"a": 1, "metadata": {"uid": "c6f10d46-40e3-40bf-a4dc-2824d1543593", "managedFields": []}}),
+        &json!({"a": 2, "metadata": {"uid": "nope"}, "b": 1}),
+        &mut errs,
+    );
     assert_eq!(errs.len(), 3, "{errs:?}");
     let mut errs = Vec::new();
     compare("", &json!({"message": "x in record (12243). y"}), &json!({"message": "x in record (1007). y"}), &mut errs);

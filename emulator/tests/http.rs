@@ -70,7 +70,10 @@ fn authentication() {
     for tok in [None, Some("wrong")] {
         let r = send(e.addr(), Req::new("GET", "/api/v1/namespaces", tok)).unwrap();
         assert_eq!(r.status, 401);
-        assert_eq!(r.json(), json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": "Unauthorized", "reason": "Unauthorized", "code": 401}));
+        assert_eq!(
+            r.json(),
+            json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": "Unauthorized", "reason": "Unauthorized", "code": 401})
+        );
     }
     e.add_user("u1", "alice", &["devs"]);
     assert_eq!(send(e.addr(), Req::new("GET", "/api/v1/namespaces", Some("u1"))).unwrap().status, 200);
@@ -89,9 +92,15 @@ fn forbidden_via_authorizer() {
     })));
     let r = send(e.addr(), Req::new("GET", "/api/v1/namespaces/default/secrets", Some("v"))).unwrap();
     assert_eq!(r.status, 403);
-    assert_eq!(r.json()["message"], "secrets is forbidden: User \"viewer\" cannot list resource \"secrets\" in API group \"\" in the namespace \"default\"");
+    assert_eq!(
+        r.json()["message"],
+        "secrets is forbidden: User \"viewer\" cannot list resource \"secrets\" in API group \"\" in the namespace \"default\""
+    );
     let r = send(e.addr(), Req::new("DELETE", "/apis/apps/v1/namespaces/default/deployments/web", Some("v"))).unwrap();
-    assert_eq!(r.json()["message"], "deployments.apps \"web\" is forbidden: User \"viewer\" cannot delete resource \"deployments\" in API group \"apps\" in the namespace \"default\"");
+    assert_eq!(
+        r.json()["message"],
+        "deployments.apps \"web\" is forbidden: User \"viewer\" cannot delete resource \"deployments\" in API group \"apps\" in the namespace \"default\""
+    );
     assert_eq!(r.json()["details"], json!({"name": "web", "group": "apps", "kind": "deployments"}));
 }
 
@@ -114,18 +123,34 @@ fn table_metadata_and_lists() {
     assert_eq!(v["rows"][0]["cells"][1], "helm.sh/release.v1");
     assert_eq!(v["rows"][0]["object"]["kind"], "PartialObjectMetadata");
     // metadata-only GET
-    let r = send(e.addr(), Req::new("GET", "/api/v1/namespaces/fx-helm3/secrets/sh.helm.release.v1.shop.v1", Some(&t)).accept("application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1")).unwrap();
+    let r = send(
+        e.addr(),
+        Req::new("GET", "/api/v1/namespaces/fx-helm3/secrets/sh.helm.release.v1.shop.v1", Some(&t))
+            .accept("application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"),
+    )
+    .unwrap();
     let m = r.json();
     assert_eq!(m["kind"], "PartialObjectMetadata");
     assert!(m.get("data").is_none());
     assert_eq!(m["metadata"]["labels"]["owner"], "helm");
     // all-namespace list and field selectors
-    let all = send(e.addr(), Req::new("GET", "/api/v1/secrets?labelSelector=owner%3Dhelm,name%20in%20(shop,cart)", Some(&t))).unwrap().json();
-    let names: Vec<String> = all["items"].as_array().unwrap().iter().map(|i| format!("{}/{}", i["metadata"]["namespace"].as_str().unwrap(), i["metadata"]["name"].as_str().unwrap())).collect();
+    let all =
+        send(e.addr(), Req::new("GET", "/api/v1/secrets?labelSelector=owner%3Dhelm,name%20in%20(shop,cart)", Some(&t))).unwrap().json();
+    let names: Vec<String> = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| format!("{}/{}", i["metadata"]["namespace"].as_str().unwrap(), i["metadata"]["name"].as_str().unwrap()))
+        .collect();
     assert_eq!(names.len(), 8);
     assert!(names.windows(2).all(|w| w[0] < w[1]), "sorted by namespace/name: {names:?}");
     assert!(all["items"][0].get("kind").is_none(), "list items carry no kind");
-    let one = send(e.addr(), Req::new("GET", "/api/v1/namespaces/fx-helm3/secrets?fieldSelector=metadata.name%3Dsh.helm.release.v1.big.v1", Some(&t))).unwrap().json();
+    let one = send(
+        e.addr(),
+        Req::new("GET", "/api/v1/namespaces/fx-helm3/secrets?fieldSelector=metadata.name%3Dsh.helm.release.v1.big.v1", Some(&t)),
+    )
+    .unwrap()
+    .json();
     assert_eq!(one["items"].as_array().unwrap().len(), 1);
     let bad = send(e.addr(), Req::new("GET", "/api/v1/namespaces/fx-helm3/secrets?fieldSelector=spec.x%3D1", Some(&t))).unwrap();
     assert_eq!(bad.status, 400);
@@ -140,21 +165,49 @@ fn writes_validation_and_options() {
     let a = e.addr();
     let base = "/api/v1/namespaces/default/configmaps";
     // Warn (default): unknown fields are dropped with a Warning header
-    let r = send(a, Req::new("POST", base, Some(&t)).json(&json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "w"}, "bogus": 1}))).unwrap();
+    let r = send(
+        a,
+        Req::new("POST", base, Some(&t)).json(&json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "w"}, "bogus": 1})),
+    )
+    .unwrap();
     assert_eq!(r.status, 201);
     assert_eq!(r.header("warning"), Some("299 - \"unknown field \\\"bogus\\\"\""));
     assert!(r.json().get("bogus").is_none());
-    let r = send(a, Req::new("POST", &format!("{base}?fieldValidation=Ignore"), Some(&t)).json(&json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "i"}, "bogus": 1}))).unwrap();
+    let r = send(
+        a,
+        Req::new("POST", &format!("{base}?fieldValidation=Ignore"), Some(&t))
+            .json(&json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "i"}, "bogus": 1})),
+    )
+    .unwrap();
     assert_eq!((r.status, r.header("warning")), (201, None));
-    let r = send(a, Req::new("POST", "/apis/apps/v1/namespaces/default/deployments?fieldValidation=Strict", Some(&t)).json(&json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}, "spec": {"replicass": 1}}))).unwrap();
+    let r = send(
+        a,
+        Req::new("POST", "/apis/apps/v1/namespaces/default/deployments?fieldValidation=Strict", Some(&t))
+            .json(&json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}, "spec": {"replicass": 1}})),
+    )
+    .unwrap();
     assert_eq!(r.status, 400);
-    assert_eq!(r.json()["message"], "Deployment in version \"v1\" cannot be handled as a Deployment: strict decoding error: unknown field \"spec.replicass\"");
+    assert_eq!(
+        r.json()["message"],
+        "Deployment in version \"v1\" cannot be handled as a Deployment: strict decoding error: unknown field \"spec.replicass\""
+    );
     // dryRun
-    let r = send(a, Req::new("POST", &format!("{base}?dryRun=All"), Some(&t)).json(&json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "dry"}}))).unwrap();
+    let r = send(
+        a,
+        Req::new("POST", &format!("{base}?dryRun=All"), Some(&t))
+            .json(&json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "dry"}})),
+    )
+    .unwrap();
     assert_eq!(r.status, 201);
     assert_eq!(send(a, Req::new("GET", &format!("{base}/dry"), Some(&t))).unwrap().status, 404);
     // malformed bodies never panic
-    for (ct, body) in [("application/json", &b"{not json"[..]), ("application/json", b"[1,2]"), ("application/json", b"\"str\""), ("application/yaml", b": : :"), ("application/json", b"")] {
+    for (ct, body) in [
+        ("application/json", &b"{not json"[..]),
+        ("application/json", b"[1,2]"),
+        ("application/json", b"\"str\""),
+        ("application/yaml", b": : :"),
+        ("application/json", b""),
+    ] {
         let mut r = Req::new("POST", base, Some(&t)).ct(ct);
         r.body = body.to_vec();
         let resp = send(a, r).unwrap();
@@ -168,13 +221,20 @@ fn writes_validation_and_options() {
     // strategic merge patch merges containers by name
     let d = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}, "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "y"}]}}}});
     assert_eq!(send(a, Req::new("POST", "/apis/apps/v1/namespaces/default/deployments", Some(&t)).json(&d)).unwrap().status, 201);
-    let r = send(a, Req::new("PATCH", "/apis/apps/v1/namespaces/default/deployments/web", Some(&t)).ct("application/strategic-merge-patch+json").json(&json!({"spec": {"template": {"spec": {"containers": [{"name": "b", "image": "z"}]}}}}))).unwrap();
+    let r = send(
+        a,
+        Req::new("PATCH", "/apis/apps/v1/namespaces/default/deployments/web", Some(&t))
+            .ct("application/strategic-merge-patch+json")
+            .json(&json!({"spec": {"template": {"spec": {"containers": [{"name": "b", "image": "z"}]}}}})),
+    )
+    .unwrap();
     let c = &r.json()["spec"]["template"]["spec"]["containers"];
     assert_eq!(c.as_array().unwrap().len(), 2);
     assert_eq!(c[1]["image"], "z");
     assert_eq!(r.json()["metadata"]["generation"], 2);
     // server-side apply: needs a field manager, creates when missing
-    let mut r = Req::new("PATCH", "/api/v1/namespaces/default/configmaps/applied?fieldManager=test", Some(&t)).ct("application/apply-patch+yaml");
+    let mut r =
+        Req::new("PATCH", "/api/v1/namespaces/default/configmaps/applied?fieldManager=test", Some(&t)).ct("application/apply-patch+yaml");
     r.body = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied\ndata:\n  k: v\n".to_vec();
     let resp = send(a, r).unwrap();
     assert_eq!(resp.status, 201);
@@ -186,7 +246,12 @@ fn writes_validation_and_options() {
     assert_eq!(r.json()["status"]["phase"], "Terminating");
     assert_eq!(e.store().count("configmaps", Some("gone")), 0);
     // invalid namespace names use the label rule
-    let r = send(a, Req::new("POST", "/api/v1/namespaces", Some(&t)).json(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a.b"}}))).unwrap();
+    let r = send(
+        a,
+        Req::new("POST", "/api/v1/namespaces", Some(&t))
+            .json(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a.b"}})),
+    )
+    .unwrap();
     assert_eq!(r.status, 422);
     assert!(r.json()["message"].as_str().unwrap().contains("RFC 1123 label"));
     // a declared body over 3 MiB is refused before reading it
@@ -194,7 +259,11 @@ fn writes_validation_and_options() {
     r.body = vec![b' '; 3 * 1024 * 1024 + 1];
     assert_eq!(send(a, r).unwrap().status, 413);
     // generateName
-    let r = send(a, Req::new("POST", base, Some(&t)).json(&json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"generateName": "gen-"}}))).unwrap();
+    let r = send(
+        a,
+        Req::new("POST", base, Some(&t)).json(&json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"generateName": "gen-"}})),
+    )
+    .unwrap();
     assert!(r.json()["metadata"]["name"].as_str().unwrap().starts_with("gen-"));
 }
 
@@ -222,7 +291,9 @@ fn faults_and_observation() {
     assert!(start.elapsed() >= Duration::from_millis(300));
 
     // a concurrent writer bumps the object between a client's GET and its PUT
-    e.store().create(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "default"}, "data": {"k": "1"}})).unwrap();
+    e.store()
+        .create(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "default"}, "data": {"k": "1"}}))
+        .unwrap();
     let got = send(a, Req::new("GET", &format!("{list}/c"), Some(&t))).unwrap().json();
     e.inject(Fault::on("update", "configmaps").namespace("default").mutate(|s| {
         s.patch("configmaps", "default", "c", PatchType::Merge, &json!({"data": {"k": "other"}})).unwrap();
@@ -261,7 +332,10 @@ fn seeding_documents() {
     assert_ne!(a["metadata"]["uid"], "x");
     assert!(e.store().get("namespaces", "", "s2").is_ok());
     assert!(e.store().get("configmaps", "default", "c").is_ok());
-    assert_eq!(e.seed_documents("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"j\",\"namespace\":\"s1\"}}").unwrap(), 1);
+    assert_eq!(
+        e.seed_documents("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"j\",\"namespace\":\"s1\"}}").unwrap(),
+        1
+    );
     assert!(e.seed_documents("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: Bad_Name}\n").is_err());
     let n = e.seed_dir(&fixtures().join("helm2-synthetic")).unwrap();
     assert!(n > 10);

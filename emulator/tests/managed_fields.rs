@@ -64,7 +64,12 @@ fn replay(file: &str) {
     let emu = Emulator::start_blocking().unwrap();
     let admin = emu.admin_token();
     let addr = emu.addr();
-    let r = send(addr, Req::new("POST", "/api/v1/namespaces", Some(&admin)).json(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "mf-capture"}}))).unwrap();
+    let r = send(
+        addr,
+        Req::new("POST", "/api/v1/namespaces", Some(&admin))
+            .json(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "mf-capture"}})),
+    )
+    .unwrap();
     assert_eq!(r.status, 201);
     let mut rvs: HashMap<String, String> = HashMap::new();
     let mut errors = Vec::new();
@@ -72,7 +77,8 @@ fn replay(file: &str) {
         let label = step["label"].as_str().unwrap();
         let req = &step["request"];
         let query = req["query"].as_str().unwrap_or("");
-        let path = if query.is_empty() { req["path"].as_str().unwrap().to_string() } else { format!("{}?{query}", req["path"].as_str().unwrap()) };
+        let path =
+            if query.is_empty() { req["path"].as_str().unwrap().to_string() } else { format!("{}?{query}", req["path"].as_str().unwrap()) };
         let mut body = req["body"].clone();
         map_rvs(&mut body, &rvs);
         let mut r = Req::new(req["method"].as_str().unwrap(), &path, Some(&admin));
@@ -88,7 +94,10 @@ fn replay(file: &str) {
             errors.push(format!("{file} {label}: status {} instead of {expected_status}: {got}", resp.status));
             continue;
         }
-        if let (Some(real), Some(ours)) = (want.pointer("/metadata/resourceVersion").and_then(Value::as_str), got.pointer("/metadata/resourceVersion").and_then(Value::as_str)) {
+        if let (Some(real), Some(ours)) = (
+            want.pointer("/metadata/resourceVersion").and_then(Value::as_str),
+            got.pointer("/metadata/resourceVersion").and_then(Value::as_str),
+        ) {
             rvs.insert(real.to_string(), ours.to_string());
         }
         if expected_status == 409 {

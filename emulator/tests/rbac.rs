@@ -76,7 +76,14 @@ fn role_in_one_namespace_only() {
     r.create(&format!("{RBAC}/namespaces/team-a/roles"), reader_role("team-a"));
     r.create(
         &format!("{RBAC}/namespaces/team-a/rolebindings"),
-        binding("RoleBinding", Some("team-a"), "alice-reads", "Role", "secret-reader", json!([{"kind": "User", "name": "alice", "apiGroup": "rbac.authorization.k8s.io"}])),
+        binding(
+            "RoleBinding",
+            Some("team-a"),
+            "alice-reads",
+            "Role",
+            "secret-reader",
+            json!([{"kind": "User", "name": "alice", "apiGroup": "rbac.authorization.k8s.io"}]),
+        ),
     );
     let ok = r.call("alice-token", "GET", "/api/v1/namespaces/team-a/secrets");
     assert_eq!(ok.status, 200);
@@ -94,10 +101,16 @@ fn role_in_one_namespace_only() {
     );
     let all = r.call("alice-token", "GET", "/api/v1/secrets");
     assert_eq!(all.status, 403);
-    assert_eq!(all.json()["message"], "secrets is forbidden: User \"alice\" cannot list resource \"secrets\" in API group \"\" at the cluster scope");
+    assert_eq!(
+        all.json()["message"],
+        "secrets is forbidden: User \"alice\" cannot list resource \"secrets\" in API group \"\" at the cluster scope"
+    );
     let del = r.call("alice-token", "DELETE", "/api/v1/namespaces/team-a/secrets/s1");
     assert_eq!(del.status, 403);
-    assert_eq!(del.json()["message"], "secrets \"s1\" is forbidden: User \"alice\" cannot delete resource \"secrets\" in API group \"\" in the namespace \"team-a\"");
+    assert_eq!(
+        del.json()["message"],
+        "secrets \"s1\" is forbidden: User \"alice\" cannot delete resource \"secrets\" in API group \"\" in the namespace \"team-a\""
+    );
     assert_eq!(del.json()["details"], json!({"name": "s1", "kind": "secrets"}));
     assert_eq!(r.status("alice-token", "GET", "/api/v1/namespaces/team-a/configmaps"), 403);
     // removing the binding takes the right away at once
@@ -117,13 +130,21 @@ fn cluster_role_binding_grants_everywhere_rolebinding_to_clusterrole_in_one_name
     );
     r.create(
         &format!("{RBAC}/clusterrolebindings"),
-        binding("ClusterRoleBinding", None, "readers", "ClusterRole", "reader", json!([{"kind": "Group", "name": "kubectl-werf:releases-read"}])),
+        binding(
+            "ClusterRoleBinding",
+            None,
+            "readers",
+            "ClusterRole",
+            "reader",
+            json!([{"kind": "Group", "name": "kubectl-werf:releases-read"}]),
+        ),
     );
     r.create(
         &format!("{RBAC}/namespaces/team-b/rolebindings"),
         binding("RoleBinding", Some("team-b"), "hank-reads", "ClusterRole", "reader", json!([{"kind": "User", "name": "hank"}])),
     );
-    for path in ["/api/v1/secrets", "/api/v1/configmaps", "/api/v1/namespaces/team-a/secrets", "/api/v1/namespaces/kube-system/configmaps"] {
+    for path in ["/api/v1/secrets", "/api/v1/configmaps", "/api/v1/namespaces/team-a/secrets", "/api/v1/namespaces/kube-system/configmaps"]
+    {
         assert_eq!(r.status("g-token", "GET", path), 200, "{path}");
     }
     assert_eq!(r.status("g-token", "POST", "/api/v1/namespaces/team-a/configmaps"), 403);
@@ -136,7 +157,18 @@ fn cluster_role_binding_grants_everywhere_rolebinding_to_clusterrole_in_one_name
 fn discovery_version_openapi_and_health_for_every_authenticated_user() {
     let r = Rig::new();
     r.e.add_user("n-token", "nobody", &[]);
-    for path in ["/api", "/api/v1", "/apis", "/apis/apps/v1", "/version", "/openapi/v3", "/openapi/v3/apis/apps/v1", "/healthz", "/livez", "/readyz"] {
+    for path in [
+        "/api",
+        "/api/v1",
+        "/apis",
+        "/apis/apps/v1",
+        "/version",
+        "/openapi/v3",
+        "/openapi/v3/apis/apps/v1",
+        "/healthz",
+        "/livez",
+        "/readyz",
+    ] {
         assert_eq!(r.status("n-token", "GET", path), 200, "{path}");
     }
     let m = r.call("n-token", "GET", "/metrics");
@@ -159,14 +191,18 @@ fn discovery_version_openapi_and_health_for_every_authenticated_user() {
 #[test]
 fn forbidden_matches_the_captured_answer() {
     // fixtures/apiserver-1.36/responses/list_forbidden.json: `viewer` lists secrets cluster-wide
-    let capture: Value = serde_json::from_str(&std::fs::read_to_string(fixtures().join("apiserver-1.36/responses/list_forbidden.json")).unwrap()).unwrap();
+    let capture: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("apiserver-1.36/responses/list_forbidden.json")).unwrap()).unwrap();
     let e = Emulator::start_blocking_with(EmulatorConfig { rbac: true, ..Default::default() }).unwrap();
     e.add_user("viewer-token", "viewer", &[]);
     let path = capture["request"]["path"].as_str().unwrap();
     let r = send(e.addr(), Req::new("GET", path, Some("viewer-token"))).unwrap();
     assert_eq!(r.status as u64, capture["status"].as_u64().unwrap());
     assert_eq!(r.json(), capture["response"]);
-    assert_eq!(r.json()["message"], "secrets is forbidden: User \"viewer\" cannot list resource \"secrets\" in API group \"\" at the cluster scope");
+    assert_eq!(
+        r.json()["message"],
+        "secrets is forbidden: User \"viewer\" cannot list resource \"secrets\" in API group \"\" at the cluster scope"
+    );
 }
 
 #[test]
@@ -177,16 +213,23 @@ fn namespaces_resource_names_subresources_and_service_accounts() {
     r.create(
         &format!("{RBAC}/clusterroles"),
         json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "ns-and-one-cm"},
-            "rules": [
-                {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get"]},
-                {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["settings"], "verbs": ["get", "list", "patch"]},
-                {"apiGroups": ["apps"], "resources": ["deployments/status"], "verbs": ["get"]}
-            ]}),
+        "rules": [
+            {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get"]},
+            {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["settings"], "verbs": ["get", "list", "patch"]},
+            {"apiGroups": ["apps"], "resources": ["deployments/status"], "verbs": ["get"]}
+        ]}),
     );
     // a ServiceAccount subject without namespace = the binding's namespace
     r.create(
         &format!("{RBAC}/namespaces/team-a/rolebindings"),
-        binding("RoleBinding", Some("team-a"), "deployer", "ClusterRole", "ns-and-one-cm", json!([{"kind": "ServiceAccount", "name": "deployer"}])),
+        binding(
+            "RoleBinding",
+            Some("team-a"),
+            "deployer",
+            "ClusterRole",
+            "ns-and-one-cm",
+            json!([{"kind": "ServiceAccount", "name": "deployer"}]),
+        ),
     );
     r.e.store().create(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": "team-a"}})).unwrap();
     r.e.store().create(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "other", "namespace": "team-a"}})).unwrap();
@@ -200,10 +243,14 @@ fn namespaces_resource_names_subresources_and_service_accounts() {
     assert_eq!(other.status, 403);
     assert_eq!(
         other.json()["message"],
-        format!("namespaces \"team-b\" is forbidden: User \"{sa}\" cannot get resource \"namespaces\" in API group \"\" in the namespace \"team-b\"")
+        format!(
+            "namespaces \"team-b\" is forbidden: User \"{sa}\" cannot get resource \"namespaces\" in API group \"\" in the namespace \"team-b\""
+        )
     );
-    assert_eq!(r.call("sa-token", "GET", "/api/v1/namespaces").json()["message"],
-        format!("namespaces is forbidden: User \"{sa}\" cannot list resource \"namespaces\" in API group \"\" at the cluster scope"));
+    assert_eq!(
+        r.call("sa-token", "GET", "/api/v1/namespaces").json()["message"],
+        format!("namespaces is forbidden: User \"{sa}\" cannot list resource \"namespaces\" in API group \"\" at the cluster scope")
+    );
     // resourceNames: that object only; a plain list is denied, a list naming it is allowed
     assert_eq!(r.status("sa-token", "GET", "/api/v1/namespaces/team-a/configmaps/settings"), 200);
     assert_eq!(r.status("sa-token", "PATCH", "/api/v1/namespaces/team-a/configmaps/settings"), 200);
@@ -214,19 +261,40 @@ fn namespaces_resource_names_subresources_and_service_accounts() {
     assert_eq!(named.json()["items"].as_array().unwrap().len(), 1);
     let wrong = r.call("sa-token", "GET", "/api/v1/namespaces/team-a/configmaps?fieldSelector=metadata.name%3Dother");
     assert_eq!(wrong.status, 403);
-    assert_eq!(wrong.json()["message"], format!("configmaps \"other\" is forbidden: User \"{sa}\" cannot list resource \"configmaps\" in API group \"\" in the namespace \"team-a\""));
+    assert_eq!(
+        wrong.json()["message"],
+        format!(
+            "configmaps \"other\" is forbidden: User \"{sa}\" cannot list resource \"configmaps\" in API group \"\" in the namespace \"team-a\""
+        )
+    );
     // subresources: the status of a deployment, not the deployment
     assert_eq!(r.status("sa-token", "GET", "/apis/apps/v1/namespaces/team-a/deployments/web/status"), 200);
     let dep = r.call("sa-token", "GET", "/apis/apps/v1/namespaces/team-a/deployments/web");
     assert_eq!(dep.status, 403);
-    assert_eq!(dep.json()["message"], format!("deployments.apps \"web\" is forbidden: User \"{sa}\" cannot get resource \"deployments\" in API group \"apps\" in the namespace \"team-a\""));
+    assert_eq!(
+        dep.json()["message"],
+        format!(
+            "deployments.apps \"web\" is forbidden: User \"{sa}\" cannot get resource \"deployments\" in API group \"apps\" in the namespace \"team-a\""
+        )
+    );
     assert_eq!(dep.json()["details"], json!({"name": "web", "group": "apps", "kind": "deployments"}));
     let scale = r.call("sa-token", "GET", "/apis/apps/v1/namespaces/team-a/deployments/web/scale");
-    assert!(scale.json()["message"].as_str().unwrap().contains("cannot get resource \"deployments/scale\" in API group \"apps\""), "{:?}", scale.json());
+    assert!(
+        scale.json()["message"].as_str().unwrap().contains("cannot get resource \"deployments/scale\" in API group \"apps\""),
+        "{:?}",
+        scale.json()
+    );
     // the implied ServiceAccount groups work in bindings
     r.create(
         &format!("{RBAC}/clusterrolebindings"),
-        binding("ClusterRoleBinding", None, "team-a-sas", "ClusterRole", "ns-and-one-cm", json!([{"kind": "Group", "name": "system:serviceaccounts:team-a"}])),
+        binding(
+            "ClusterRoleBinding",
+            None,
+            "team-a-sas",
+            "ClusterRole",
+            "ns-and-one-cm",
+            json!([{"kind": "Group", "name": "system:serviceaccounts:team-a"}]),
+        ),
     );
     assert_eq!(r.status("sa-token", "GET", "/api/v1/namespaces/team-b"), 200);
 }
@@ -258,7 +326,8 @@ fn default_stays_allow_all_and_rbac_can_be_turned_off() {
     assert!(e.store().list("clusterroles", None, None).unwrap().is_empty(), "no bootstrap objects without RBAC");
     e.enable_rbac();
     assert_eq!(send(e.addr(), Req::new("GET", "/api/v1/secrets", Some("u"))).unwrap().status, 403);
-    let names: Vec<String> = e.store().list("clusterroles", None, None).unwrap().iter().map(|v| v["metadata"]["name"].as_str().unwrap().to_string()).collect();
+    let names: Vec<String> =
+        e.store().list("clusterroles", None, None).unwrap().iter().map(|v| v["metadata"]["name"].as_str().unwrap().to_string()).collect();
     assert_eq!(names, ["cluster-admin", "system:basic-user", "system:discovery", "system:public-info-viewer"]);
     e.enable_rbac(); // idempotent
     e.set_authorizer(None);

@@ -113,9 +113,10 @@ pub fn helm2_proto(data: &[u8]) {
         // Tiller's encoding of what we decoded must decode to the same message.
         // (An empty message is only storable gzipped: empty base64 is "missing release data".)
         let body = release.encode_to_vec();
-        let text = if data.len().is_multiple_of(16) || body.is_empty() { codec::encode_helm2(&release) } else { codec::encode_base64(&body) };
-        let again = codec::decode_helm2(text.as_bytes(), &LIMITS)
-            .unwrap_or_else(|e| panic!("re-encoded Helm 2 release does not decode: {e}"));
+        let text =
+            if data.len().is_multiple_of(16) || body.is_empty() { codec::encode_helm2(&release) } else { codec::encode_base64(&body) };
+        let again =
+            codec::decode_helm2(text.as_bytes(), &LIMITS).unwrap_or_else(|e| panic!("re-encoded Helm 2 release does not decode: {e}"));
         assert_eq!(again, release, "Helm 2 decode -> encode -> decode changed the release");
     }
 }
@@ -164,7 +165,6 @@ fn convert_checked(v2: &kubectl_werf::release::helm2::Release, opts: &ConvertOpt
         .unwrap_or_else(|e| panic!("converted release does not decode as a summary: {e}"));
     assert_eq!(summary, r.summary());
 }
-
 
 // ---------------------------------------------------------------------------------------------
 // Manifests

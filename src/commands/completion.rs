@@ -12,8 +12,8 @@ use std::time::Duration;
 use clap::CommandFactory;
 use clap::builder::ValueHint;
 
-use crate::commands::context::Outcome;
 use crate::cli::{Cli, CompletionArgs, ConnectionArgs, StorageArgs};
+use crate::commands::context::Outcome;
 use crate::error::AppError;
 use crate::settings::{ConnectionSettings, EnvLookup, InvocationMode, ProcessEnv};
 use crate::storage::{Helm2Storage, StorageSettings};
@@ -59,8 +59,7 @@ fn with_bin_names(cmd: clap::Command, bin: &str) -> clap::Command {
 }
 
 /// What the current word needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[derive(Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Want {
     /// Fixed candidates (verbs, flags, enum values).
     Words(Vec<String>),
@@ -92,7 +91,6 @@ pub struct Analysis {
     pub current: String,
 }
 
-
 impl Analysis {
     pub fn flag(&self, id: &str) -> Option<&str> {
         self.flags.iter().rev().find(|(k, _)| k == id).map(|(_, v)| v.as_str())
@@ -118,7 +116,10 @@ fn takes_value(arg: &clap::Arg) -> bool {
 fn positional_at(cmd: &clap::Command, index: usize) -> Option<&clap::Arg> {
     let positionals: Vec<&clap::Arg> = cmd.get_positionals().collect();
     positionals.get(index).copied().or_else(|| {
-        positionals.last().copied().filter(|a| a.get_num_args().is_some_and(|r| r.max_values() > 1) || matches!(a.get_action(), clap::ArgAction::Append))
+        positionals
+            .last()
+            .copied()
+            .filter(|a| a.get_num_args().is_some_and(|r| r.max_values() > 1) || matches!(a.get_action(), clap::ArgAction::Append))
     })
 }
 
@@ -154,8 +155,7 @@ fn flag_values(arg: &clap::Arg) -> Want {
         "from_release" | "release" => return Want::Releases { helm2: false, exclude: Vec::new() },
         _ => {}
     }
-    let values: Vec<String> =
-        arg.get_possible_values().iter().filter(|v| !v.is_hide_set()).map(|v| v.get_name().to_string()).collect();
+    let values: Vec<String> = arg.get_possible_values().iter().filter(|v| !v.is_hide_set()).map(|v| v.get_name().to_string()).collect();
     if !values.is_empty() {
         return Want::Words(values);
     }
@@ -387,13 +387,7 @@ async fn fetch(access: &crate::cluster::ClusterAccess, storage: &StorageSettings
             let limits = crate::storage::codec::DecodeLimits { max_decompressed: storage.max_decompressed_bytes };
             let store = Helm3Store::new(access.client.clone(), storage.helm3_driver, limits);
             let metas = store.list_meta(Some(&access.namespace), None).await.ok()?;
-            Some(
-                metas
-                    .into_iter()
-                    .filter_map(|m| parse_helm3_labels(&m.labels).name)
-                    .filter(|n| !exclude.contains(n))
-                    .collect(),
-            )
+            Some(metas.into_iter().filter_map(|m| parse_helm3_labels(&m.labels).name).filter(|n| !exclude.contains(n)).collect())
         }
         Want::Releases { helm2: true, exclude } => {
             let kinds: &[ObjectKind] = match storage.helm2_storage {
@@ -463,7 +457,9 @@ mod tests {
     #[test]
     fn long_flags_of_the_verb_in_effect() {
         let (c, d) = cands(&["releases", "list", "--"]);
-        for f in ["--all-namespaces", "--output", "--namespace", "--kubeconfig", "--context", "--release-storage", "--helm-version", "--help"] {
+        for f in
+            ["--all-namespaces", "--output", "--namespace", "--kubeconfig", "--context", "--release-storage", "--helm-version", "--help"]
+        {
             assert!(c.contains(&f.to_string()), "{f} missing from {c:?}");
         }
         assert!(c.iter().all(|f| f.starts_with("--")), "{c:?}");

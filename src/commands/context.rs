@@ -100,10 +100,15 @@ mod tests {
         let cmd = crate::cli::Cli::command();
         for arg in cmd.get_arguments() {
             let Some(long) = arg.get_long() else { continue };
-            let value_names: Vec<String> = arg.get_value_names().map(|v| v.iter().map(|s| s.to_string().to_ascii_lowercase()).collect()).unwrap_or_default();
-            let secret = ["token", "password", "key", "secret"].iter().any(|w| long.contains(w) || value_names.iter().any(|v| v.contains(w)));
+            let value_names: Vec<String> =
+                arg.get_value_names().map(|v| v.iter().map(|s| s.to_string().to_ascii_lowercase()).collect()).unwrap_or_default();
+            let secret =
+                ["token", "password", "key", "secret"].iter().any(|w| long.contains(w) || value_names.iter().any(|v| v.contains(w)));
             if secret {
-                assert!(CREDENTIAL_FLAGS.contains(&format!("--{long}").as_str()), "--{long} carries a credential: add it to CREDENTIAL_FLAGS");
+                assert!(
+                    CREDENTIAL_FLAGS.contains(&format!("--{long}").as_str()),
+                    "--{long} carries a credential: add it to CREDENTIAL_FLAGS"
+                );
             }
         }
     }

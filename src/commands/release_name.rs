@@ -2,8 +2,8 @@
 
 use serde::Serialize;
 
-use crate::commands::context::{Context, Outcome};
 use crate::cli::{OutputFormat, ReleaseNameArgs};
+use crate::commands::context::{Context, Outcome};
 use crate::error::AppError;
 
 #[derive(Serialize)]
@@ -31,9 +31,7 @@ pub fn run(ctx: &Context<'_>, args: ReleaseNameArgs) -> Result<Outcome, AppError
         match names.namespace {
             Some(ns) => println!("{ns}"),
             None => {
-                return Err(AppError::Usage(
-                    "no namespace: give --project (werf derives the namespace from it) or -n".into(),
-                ));
+                return Err(AppError::Usage("no namespace: give --project (werf derives the namespace from it) or -n".into()));
             }
         }
     } else {

@@ -2,8 +2,8 @@
 
 use serde::Serialize;
 
-use crate::commands::context::{Context, Outcome};
 use crate::cli::{OutputFormat, VersionArgs};
+use crate::commands::context::{Context, Outcome};
 use crate::error::AppError;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

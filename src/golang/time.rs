@@ -421,15 +421,7 @@ pub fn format_rfc3339_nano(instant: Timestamp, offset: Offset) -> String {
     } else {
         let _ = write!(s, "{year:04}");
     }
-    let _ = write!(
-        s,
-        "-{:02}-{:02}T{:02}:{:02}:{:02}",
-        dt.month(),
-        dt.day(),
-        dt.hour(),
-        dt.minute(),
-        dt.second()
-    );
+    let _ = write!(s, "-{:02}-{:02}T{:02}:{:02}:{:02}", dt.month(), dt.day(), dt.hour(), dt.minute(), dt.second());
     let ns = dt.subsec_nanosecond();
     if ns != 0 {
         let frac = format!("{ns:09}");
@@ -499,7 +491,18 @@ mod tests {
     fn zero_and_bad_times() {
         let zero = GoTime::parse_rfc3339("0001-01-01T00:00:00Z").unwrap();
         assert!(zero.is_go_zero());
-        for bad in ["", "2020-13-01T00:00:00Z", "2021-02-29T00:00:00Z", "2020-01-01 00:00:00Z", "2020-01-01T00:00:00", "2020-01-01T00:00:00.Z", "2020-01-01T00:00:00+0100", "2020-01-01T24:00:00Z", "x020-01-01T00:00:00Z", "2020-01-01T00:00:00Zjunk"] {
+        for bad in [
+            "",
+            "2020-13-01T00:00:00Z",
+            "2021-02-29T00:00:00Z",
+            "2020-01-01 00:00:00Z",
+            "2020-01-01T00:00:00",
+            "2020-01-01T00:00:00.Z",
+            "2020-01-01T00:00:00+0100",
+            "2020-01-01T24:00:00Z",
+            "x020-01-01T00:00:00Z",
+            "2020-01-01T00:00:00Zjunk",
+        ] {
             assert!(GoTime::parse_rfc3339(bad).is_none(), "{bad:?}");
         }
     }

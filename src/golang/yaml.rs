@@ -11,7 +11,6 @@ use serde_json::{Map, Number, Value};
 
 use super::strconv::{go_format_g, go_format_g32};
 
-
 /// A value as sigs.k8s.io/yaml's `Marshal` (and so helm's `output.EncodeYAML`) writes it: keys sorted the go-yaml v2 way, block style,
 /// sequences inside mappings not indented, long plain lines folded after column 80, multi-line
 /// strings as literal blocks, strings that would read back as another type double-quoted.
@@ -341,10 +340,9 @@ fn choose_style(s: &str, simple_key: bool) -> Style {
     };
     let a = analyze(s);
     let mut style = requested;
-    if style == Style::Plain
-        && (!a.block_plain_allowed || (s.is_empty() && simple_key)) {
-            style = Style::Single;
-        }
+    if style == Style::Plain && (!a.block_plain_allowed || (s.is_empty() && simple_key)) {
+        style = Style::Single;
+    }
     if style == Style::Single && !a.single_quoted_allowed {
         style = Style::Double;
     }
@@ -380,29 +378,15 @@ fn analyze(s: &str) -> Analysis {
         let followed_by_ws = is_blank_or_end(chars.get(i + 1).copied());
         if i == 0 {
             match c {
-                '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"' | '%' | '@' | '`' => {
-                    block_indicators = true
-                }
-                '?' | ':'
-                    if followed_by_ws => {
-                        block_indicators = true
-                    }
-                '-'
-                    if followed_by_ws => {
-                        block_indicators = true
-                    }
+                '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"' | '%' | '@' | '`' => block_indicators = true,
+                '?' | ':' if followed_by_ws => block_indicators = true,
+                '-' if followed_by_ws => block_indicators = true,
                 _ => {}
             }
         } else {
             match c {
-                ':'
-                    if followed_by_ws => {
-                        block_indicators = true
-                    }
-                '#'
-                    if preceded_by_ws => {
-                        block_indicators = true
-                    }
+                ':' if followed_by_ws => block_indicators = true,
+                '#' if preceded_by_ws => block_indicators = true,
                 _ => {}
             }
         }
@@ -471,9 +455,9 @@ fn analyze(s: &str) -> Analysis {
 /// a timestamp or a merge key?
 fn resolves_to_non_string(s: &str) -> bool {
     const MAP: &[&str] = &[
-        "", "~", "null", "Null", "NULL", "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE",
-        "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", ".nan", ".NaN", ".NAN", ".inf", ".Inf", ".INF",
-        "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF",
+        "", "~", "null", "Null", "NULL", "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false",
+        "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", ".nan", ".NaN", ".NAN", ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF",
+        "-.inf", "-.Inf", "-.INF",
     ];
     let first = match s.as_bytes().first() {
         None => return true,
@@ -780,7 +764,6 @@ fn yaml_key_less(a: &str, b: &str) -> bool {
 // ---------------------------------------------------------------------------------------------
 // Reading: values documents as Helm unmarshals them
 
-
 /// Reads a values document as Helm does (`yaml.Unmarshal` into `map[string]interface{}` with
 /// `sigs.k8s.io/yaml` over go-yaml v2) into a JSON map. Empty, comment-only, `null` and `{}` documents
 /// give an empty map; a document that is not a mapping is an error. Errors never quote the input.
@@ -978,15 +961,14 @@ mod tests {
     #[test]
     fn yaml_basics() {
         let v = json!({"b": [1, "x"], "a": {"c": "1.27", "d": "", "e": true, "f": null, "g": {}, "h": []}, "s": "a\nb\n"});
-        assert_eq!(
-            marshal(&v),
-            "a:\n  c: \"1.27\"\n  d: \"\"\n  e: true\n  f: null\n  g: {}\n  h: []\nb:\n- 1\n- x\ns: |\n  a\n  b\n"
-        );
+        assert_eq!(marshal(&v), "a:\n  c: \"1.27\"\n  d: \"\"\n  e: true\n  f: null\n  g: {}\n  h: []\nb:\n- 1\n- x\ns: |\n  a\n  b\n");
         assert_eq!(marshal(&json!(null)), "null\n");
         assert_eq!(marshal(&json!("x")), "x\n");
         assert_eq!(marshal(&json!([])), "[]\n");
-        assert_eq!(marshal(&json!({"t": "2026-11-21T22:34:42.739011037Z", "u": "2026-11-21 22:34:56.457826462 +0000 UTC"})),
-            "t: \"2026-11-21T22:34:42.739011037Z\"\nu: 2026-11-21 22:34:56.457826462 +0000 UTC\n");
+        assert_eq!(
+            marshal(&json!({"t": "2026-11-21T22:34:42.739011037Z", "u": "2026-11-21 22:34:56.457826462 +0000 UTC"})),
+            "t: \"2026-11-21T22:34:42.739011037Z\"\nu: 2026-11-21 22:34:56.457826462 +0000 UTC\n"
+        );
         // go-yaml v2 reads y/n/on/off as booleans, so such keys are quoted
         assert_eq!(marshal(&json!({"n": 1, "on": "yes"})), "\"n\": 1\n\"on\": \"yes\"\n");
         assert_eq!(marshal(&json!({"sku": "99585e209080", "f": "1e3"})), "f: \"1e3\"\nsku: 99585e209080\n");

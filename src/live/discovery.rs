@@ -23,8 +23,7 @@ use crate::golang::strconv::go_quote;
 use crate::retry::ReadRetry;
 
 /// The `Accept` header for aggregated discovery v2, with plain JSON as the fallback the server may choose.
-pub const ACCEPT_AGGREGATED: &str =
-    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json";
+pub const ACCEPT_AGGREGATED: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json";
 
 /// One API resource type at one group version.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -327,12 +326,7 @@ impl ResourceCatalog {
             .map(|first| {
                 self.resources
                     .iter()
-                    .find(|r| {
-                        r.preferred
-                            && r.group == first.group
-                            && r.plural == first.plural
-                            && version.is_none_or(|v| v == r.version)
-                    })
+                    .find(|r| r.preferred && r.group == first.group && r.plural == first.plural && version.is_none_or(|v| v == r.version))
                     .unwrap_or(first)
             })
             .collect();
@@ -393,9 +387,7 @@ pub fn is_aggregated_content_type(content_type: &str) -> bool {
 /// unavailable aggregated API server, are skipped with a warning, as kubectl does). Every request is a read and
 /// is retried on transient failures (429, 5xx, a broken connection) by [`crate::retry::read`].
 pub async fn load(client: &Client) -> Result<ResourceCatalog, DiscoveryError> {
-    if let (Some(core), Some(groups)) =
-        (fetch_aggregated(client, "/api").await?, fetch_aggregated(client, "/apis").await?)
-    {
+    if let (Some(core), Some(groups)) = (fetch_aggregated(client, "/api").await?, fetch_aggregated(client, "/apis").await?) {
         return ResourceCatalog::from_aggregated_json(&core, &groups);
     }
     load_plain(client).await
@@ -420,19 +412,16 @@ async fn fetch_aggregated_once(client: &Client, path: &str) -> Result<Option<Str
         .map_err(kube::Error::HttpError)?;
     let response = client.send(request).await?;
     let status = response.status();
-    let aggregated = response
-        .headers()
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(is_aggregated_content_type);
+    let aggregated =
+        response.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(is_aggregated_content_type);
     let body = response.into_body().collect_bytes().await?;
     if !status.is_success() {
         if status == http::StatusCode::NOT_FOUND || status == http::StatusCode::NOT_ACCEPTABLE {
             return Ok(None);
         }
         let text = String::from_utf8_lossy(&body);
-        let api_status = serde_json::from_str::<Status>(&text)
-            .unwrap_or_else(|_| Status::failure(text.trim(), "").with_code(status.as_u16()));
+        let api_status =
+            serde_json::from_str::<Status>(&text).unwrap_or_else(|_| Status::failure(text.trim(), "").with_code(status.as_u16()));
         return Err(kube::Error::Api(api_status.boxed()));
     }
     if !aggregated {
@@ -453,10 +442,8 @@ async fn load_plain(client: &Client) -> Result<ResourceCatalog, DiscoveryError> 
         .await
         .map_err(|source| DiscoveryError::Kube { path: "/apis".into(), source })?;
 
-    let core_lists = join_all(
-        core_versions.versions.iter().map(|v| crate::retry::read(policy, move || client.list_core_api_resources(v))),
-    )
-    .await;
+    let core_lists =
+        join_all(core_versions.versions.iter().map(|v| crate::retry::read(policy, move || client.list_core_api_resources(v)))).await;
     let mut core = Vec::new();
     for (v, result) in core_versions.versions.iter().zip(core_lists) {
         match result {
@@ -477,10 +464,8 @@ async fn load_plain(client: &Client) -> Result<ResourceCatalog, DiscoveryError> 
     // A group version served by an aggregated API server that is down answers 503 for as long as it is down:
     // a short retry rides out a blip without stalling every run on a broken APIService.
     let group_policy = ReadRetry { deadline: GROUP_VERSION_RETRY_DEADLINE, ..policy };
-    let fetched = join_all(
-        wanted.iter().map(|(_, _, gv)| crate::retry::read(group_policy, move || client.list_api_group_resources(gv))),
-    )
-    .await;
+    let fetched =
+        join_all(wanted.iter().map(|(_, _, gv)| crate::retry::read(group_policy, move || client.list_api_group_resources(gv)))).await;
     let mut per_group: Vec<(String, String, Vec<APIResourceList>)> = Vec::new();
     for ((group, preferred, gv), result) in wanted.into_iter().zip(fetched) {
         let list = match result {
@@ -511,8 +496,7 @@ mod tests {
     }
 
     fn aggregated() -> ResourceCatalog {
-        ResourceCatalog::from_aggregated_json(&fixture("aggregated_api.json"), &fixture("aggregated_apis.json"))
-            .unwrap()
+        ResourceCatalog::from_aggregated_json(&fixture("aggregated_api.json"), &fixture("aggregated_apis.json")).unwrap()
     }
 
     fn plain() -> ResourceCatalog {
@@ -559,37 +543,18 @@ mod tests {
             assert_eq!(gvk(c, ty), cm, "{ty}");
         }
         let widget = ("shop.example.com".to_string(), "v1".to_string(), "Widget".to_string(), true);
-        for ty in [
-            "widgets.shop.example.com",
-            "widget",
-            "widgets",
-            "Widget",
-            "widget.v1.shop.example.com",
-            "widgets.v1.shop.example.com",
-        ] {
+        for ty in ["widgets.shop.example.com", "widget", "widgets", "Widget", "widget.v1.shop.example.com", "widgets.v1.shop.example.com"] {
             assert_eq!(gvk(c, ty), widget, "{ty}");
         }
         assert_eq!(gvk(c, "namespace"), (String::new(), "v1".into(), "Namespace".into(), false));
         assert_eq!(gvk(c, "ns"), (String::new(), "v1".into(), "Namespace".into(), false));
-        assert_eq!(
-            gvk(c, "clusterrole"),
-            ("rbac.authorization.k8s.io".into(), "v1".into(), "ClusterRole".into(), false)
-        );
+        assert_eq!(gvk(c, "clusterrole"), ("rbac.authorization.k8s.io".into(), "v1".into(), "ClusterRole".into(), false));
         assert_eq!(gvk(c, "sa"), (String::new(), "v1".into(), "ServiceAccount".into(), true));
-        assert_eq!(
-            gvk(c, "crd"),
-            ("apiextensions.k8s.io".into(), "v1".into(), "CustomResourceDefinition".into(), false)
-        );
-        assert_eq!(
-            gvk(c, "crds"),
-            ("apiextensions.k8s.io".into(), "v1".into(), "CustomResourceDefinition".into(), false)
-        );
+        assert_eq!(gvk(c, "crd"), ("apiextensions.k8s.io".into(), "v1".into(), "CustomResourceDefinition".into(), false));
+        assert_eq!(gvk(c, "crds"), ("apiextensions.k8s.io".into(), "v1".into(), "CustomResourceDefinition".into(), false));
         // Preferred version: autoscaling serves v2 (preferred) and v1.
         assert_eq!(gvk(c, "hpa"), ("autoscaling".into(), "v2".into(), "HorizontalPodAutoscaler".into(), true));
-        assert_eq!(
-            gvk(c, "hpa.v1.autoscaling"),
-            ("autoscaling".into(), "v1".into(), "HorizontalPodAutoscaler".into(), true)
-        );
+        assert_eq!(gvk(c, "hpa.v1.autoscaling"), ("autoscaling".into(), "v1".into(), "HorizontalPodAutoscaler".into(), true));
         // Core group wins like in kubectl; the other group stays reachable when qualified.
         assert_eq!(gvk(c, "events").0, "");
         assert_eq!(gvk(c, "ev").0, "");
@@ -613,17 +578,7 @@ mod tests {
             s.sort();
             let mut v = r.verbs.clone();
             v.sort();
-            (
-                r.group.clone(),
-                r.version.clone(),
-                r.kind.clone(),
-                r.plural.clone(),
-                r.singular.clone(),
-                r.namespaced,
-                v,
-                s,
-                r.preferred,
-            )
+            (r.group.clone(), r.version.clone(), r.kind.clone(), r.plural.clone(), r.singular.clone(), r.namespaced, v, s, r.preferred)
         };
         let mut a: Vec<_> = aggregated().resources().iter().map(key).collect();
         let mut p: Vec<_> = plain().resources().iter().map(key).collect();
@@ -752,19 +707,15 @@ mod tests {
         assert!(is_aggregated_content_type("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"));
         assert!(is_aggregated_content_type("application/json; g=apidiscovery.k8s.io; v=v2; as=APIGroupDiscoveryList"));
         assert!(!is_aggregated_content_type("application/json"));
-        assert!(!is_aggregated_content_type(
-            "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"
-        ));
+        assert!(!is_aggregated_content_type("application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"));
     }
 
     #[test]
     fn bad_documents_are_errors_not_panics() {
         assert!(ResourceCatalog::from_aggregated_json("{", "{}").is_err());
-        let c = ResourceCatalog::from_aggregated_json(
-            "{}",
-            r#"{"items":[{"versions":[{"version":"v1","resources":[{"resource":"x"}]}]}]}"#,
-        )
-        .unwrap();
+        let c =
+            ResourceCatalog::from_aggregated_json("{}", r#"{"items":[{"versions":[{"version":"v1","resources":[{"resource":"x"}]}]}]}"#)
+                .unwrap();
         assert!(c.resources().is_empty());
     }
 }

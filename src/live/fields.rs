@@ -238,11 +238,7 @@ impl FieldSet {
     /// (`.data` when `.data.a` is there): what a person reads as "the fields".
     pub fn leaf_texts(&self) -> Vec<String> {
         let paths = self.paths();
-        paths
-            .iter()
-            .filter(|p| !paths.iter().any(|q| q.len() > p.len() && q.starts_with(p)))
-            .map(|p| path_text(p))
-            .collect()
+        paths.iter().filter(|p| !paths.iter().any(|q| q.len() > p.len() && q.starts_with(p))).map(|p| path_text(p)).collect()
     }
 }
 
@@ -422,7 +418,9 @@ mod tests {
         assert!(!s.contains(&[Element::Field("metadata".into())]));
         let texts = s.leaf_texts();
         assert!(texts.contains(&".spec.template.spec.containers[name=\"nginx\"].image".to_string()), "{texts:?}");
-        assert!(texts.contains(&".spec.template.spec.containers[name=\"nginx\"].ports[containerPort=80,protocol=\"TCP\"].protocol".to_string()));
+        assert!(
+            texts.contains(&".spec.template.spec.containers[name=\"nginx\"].ports[containerPort=80,protocol=\"TCP\"].protocol".to_string())
+        );
         assert!(!texts.contains(&".metadata.labels".to_string()));
         // `{".": {}}` alone is a member, written back as `{}` (as the server does).
         assert_eq!(set(json!({"f:annotations": {".": {}}})).to_fields_v1(), json!({"f:annotations": {}}));
@@ -434,7 +432,10 @@ mod tests {
         let chart = set(json!({"f:data": {"f:a": {}, "f:c": {}}, "f:metadata": {"f:labels": {"f:tier": {}}}}));
         assert_eq!(create.intersection(&chart), set(json!({"f:data": {"f:a": {}}})));
         assert_eq!(create.difference(&chart), set(json!({"f:data": {".": {}, "f:b": {}}})));
-        assert_eq!(create.union(&chart).to_fields_v1(), json!({"f:data": {".": {}, "f:a": {}, "f:b": {}, "f:c": {}}, "f:metadata": {"f:labels": {"f:tier": {}}}}));
+        assert_eq!(
+            create.union(&chart).to_fields_v1(),
+            json!({"f:data": {".": {}, "f:a": {}, "f:b": {}, "f:c": {}}, "f:metadata": {"f:labels": {"f:tier": {}}}})
+        );
         assert!(create.difference(&create).is_empty());
         assert!(create.intersection(&FieldSet::new()).is_empty());
     }

@@ -78,9 +78,7 @@ impl PatchError {
 impl From<kube::Error> for PatchError {
     fn from(err: kube::Error) -> Self {
         match err {
-            kube::Error::Api(status)
-                if status.reason == "Conflict" || (status.code == 409 && status.reason != "AlreadyExists") =>
-            {
+            kube::Error::Api(status) if status.reason == "Conflict" || (status.code == 409 && status.reason != "AlreadyExists") => {
                 PatchError::Conflict(status)
             }
             kube::Error::Api(status) if status.is_not_found() => PatchError::NotFound(status),
@@ -239,7 +237,10 @@ pub async fn patch_settled(
             PatchDecision::Refuse(why) => return Err(PatchFailure::Refused(why)),
             PatchDecision::Patch(p) => p,
         };
-        if let (Some(meta), Some(rv)) = (patch.as_object_mut().map(|o| o.entry("metadata").or_insert_with(|| serde_json::json!({}))), current.metadata.resource_version.as_deref()) {
+        if let (Some(meta), Some(rv)) = (
+            patch.as_object_mut().map(|o| o.entry("metadata").or_insert_with(|| serde_json::json!({}))),
+            current.metadata.resource_version.as_deref(),
+        ) {
             meta["resourceVersion"] = serde_json::Value::String(rv.to_string());
         }
         let err = match merge_patch(client, res, namespace, name, &patch).await {
@@ -286,18 +287,12 @@ mod tests {
 
     #[test]
     fn other_statuses() {
-        assert!(matches!(
-            PatchError::from(kube::Error::Api(status_of("get_missing.json").boxed())),
-            PatchError::NotFound(_)
-        ));
+        assert!(matches!(PatchError::from(kube::Error::Api(status_of("get_missing.json").boxed())), PatchError::NotFound(_)));
         assert!(matches!(
             PatchError::from(kube::Error::Api(status_of("create_configmap_already_exists.json").boxed())),
             PatchError::Other(_)
         ));
-        assert!(matches!(
-            PatchError::from(kube::Error::Api(status_of("list_forbidden.json").boxed())),
-            PatchError::Other(_)
-        ));
+        assert!(matches!(PatchError::from(kube::Error::Api(status_of("list_forbidden.json").boxed())), PatchError::Other(_)));
     }
 
     #[test]

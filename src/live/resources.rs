@@ -27,7 +27,8 @@ pub enum Form {
     Object,
 }
 
-const ACCEPT_TABLE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
+const ACCEPT_TABLE: &str =
+    "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
 
 /// The groups, keyed `VERSION/KIND`, each with its objects (or tables) in manifest order.
 #[derive(Debug, Default)]
@@ -163,7 +164,9 @@ pub async fn release_resources(
                 out.groups.entry("v1/Pod(related)".into()).or_default().push(v)
             }
             Ok(None) => {}
-            Err(e) => out.warnings.push(format!("cannot list the pods of {} {}: {}", res.kind, obj.name, crate::error::describe_kube_error(&e))),
+            Err(e) => {
+                out.warnings.push(format!("cannot list the pods of {} {}: {}", res.kind, obj.name, crate::error::describe_kube_error(&e)))
+            }
         }
     }
     Ok(out)

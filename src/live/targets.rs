@@ -79,7 +79,11 @@ mod tests {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/apiserver-1.36/discovery/");
         let core = std::fs::read_to_string(format!("{dir}aggregated_api.json")).unwrap();
         // the server's groups with the Widget CRD installed (the shop manifest holds a Widget)
-        let groups = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/apiserver-1.36/discovery-with-widget-crd/aggregated_apis.json")).unwrap();
+        let groups = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/apiserver-1.36/discovery-with-widget-crd/aggregated_apis.json"
+        ))
+        .unwrap();
         ResourceCatalog::from_aggregated_json(&core, &groups).unwrap()
     }
 

@@ -472,7 +472,10 @@ fn convert_hooks(hooks: &[helm2::Hook], suite: Option<&helm2::TestSuite>, notes:
                     }
                 };
                 if last.is_some_and(|t| t.seconds != 0 || t.nanos != 0) {
-                    notes.add(NoteKind::HookLastRun, format!("{label}: last_run taken from its test result; the hook's own last_run timestamp dropped"));
+                    notes.add(
+                        NoteKind::HookLastRun,
+                        format!("{label}: last_run taken from its test result; the hook's own last_run timestamp dropped"),
+                    );
                 }
                 helm3::HookExecution {
                     started_at: time(run.started_at.as_ref(), &format!("{label}: test started_at"))?,
@@ -572,12 +575,7 @@ fn convert_chart(c: &helm2::Chart, notes: &mut Notes) -> Result<helm3::Chart, Co
 }
 
 fn file(name: &str, data: &[u8]) -> helm3::File {
-    helm3::File {
-        name: name.to_owned(),
-        data: (!data.is_empty()).then(|| data.to_vec()),
-        modtime: Time::absent(),
-        extra: Map::new(),
-    }
+    helm3::File { name: name.to_owned(), data: (!data.is_empty()).then(|| data.to_vec()), modtime: Time::absent(), extra: Map::new() }
 }
 
 fn plural(n: usize, one: &str) -> String {
@@ -616,7 +614,8 @@ fn convert_metadata(m: &helm2::Metadata, notes: &mut Notes) -> helm3::Metadata {
         notes.add(NoteKind::ChartFieldDropped, format!("chart.metadata.engine {:?} dropped (Helm 3 has no engine field)", m.engine));
     }
     if !m.tiller_version.is_empty() {
-        notes.add(NoteKind::ChartFieldDropped, format!("chart.metadata.tillerVersion {:?} dropped (no Tiller in Helm 3)", m.tiller_version));
+        notes
+            .add(NoteKind::ChartFieldDropped, format!("chart.metadata.tillerVersion {:?} dropped (no Tiller in Helm 3)", m.tiller_version));
     }
     if m.api_version.is_empty() {
         notes.add(

@@ -18,9 +18,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use crate::golang::json as gojson;
 use super::string_enum;
 pub use super::time::{Time, ZeroForm};
+use crate::golang::json as gojson;
 
 string_enum! {
     /// Release status (`info.status`, also the `status` label).
@@ -629,7 +629,8 @@ mod tests {
 
     #[test]
     fn new_release_uses_helm3_zero_times() {
-        let r = Release { name: "a".into(), version: 1, info: Info { status: Status::Deployed, ..Default::default() }, ..Default::default() };
+        let r =
+            Release { name: "a".into(), version: 1, info: Info { status: Status::Deployed, ..Default::default() }, ..Default::default() };
         let s = String::from_utf8(gojson::to_vec(&r).unwrap()).unwrap();
         assert!(s.contains(r#""info":{"first_deployed":"","last_deployed":"","deleted":"","status":"deployed"}"#), "{s}");
         // no chart: Go's `Chart *chart.Chart` is `omitempty`, a nil chart is not written at all

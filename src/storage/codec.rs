@@ -138,9 +138,7 @@ fn human_size(n: u64) -> String {
 /// Base64 as Go's `StdEncoding` reads it, slightly more lenient (padding optional, trailing bits ignored).
 const LENIENT_STD: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::STANDARD,
-    GeneralPurposeConfig::new()
-        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
-        .with_decode_allow_trailing_bits(true),
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent).with_decode_allow_trailing_bits(true),
 );
 
 /// Decodes standard base64; line breaks are ignored like Go does.

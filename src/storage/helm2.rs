@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::release::helm2::Release;
 use super::drivers::Helm2Storage;
+use crate::release::helm2::Release;
 
 use super::codec::{self, DecodeLimits, HELM2_LIST_SELECTOR, LabelStamp, helm2_labels, helm2_object_name, parse_helm2_labels};
 use super::helm3::{WriteError, now_unix};
@@ -124,7 +124,8 @@ impl Helm2Store {
             for info in store.list_meta_all(Some(&self.namespace), HELM2_LIST_SELECTOR).await? {
                 let named_here = codec::parse_helm2_object_name(&info.name).is_some_and(|(n, _)| n == name);
                 let labelled_here = parse_helm2_labels(&info.labels).name.as_deref() == Some(name);
-                if named_here && !labelled_here
+                if named_here
+                    && !labelled_here
                     && let Some(raw) = store.get(&self.namespace, &info.name).await?
                 {
                     match decode_record(raw, &self.limits) {

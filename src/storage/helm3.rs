@@ -4,12 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use crate::release::helm3::{Release, ReleaseSummary};
 use super::drivers::Helm3Driver;
+use crate::release::helm3::{Release, ReleaseSummary};
 
 use super::codec::{
-    self, DecodeLimits, HELM3_LIST_SELECTOR, HELM3_SECRET_TYPE, LabelStamp, helm3_custom_labels, helm3_history_selector,
-    helm3_labels, helm3_object_name, parse_helm3_labels,
+    self, DecodeLimits, HELM3_LIST_SELECTOR, HELM3_SECRET_TYPE, LabelStamp, helm3_custom_labels, helm3_history_selector, helm3_labels,
+    helm3_object_name, parse_helm3_labels,
 };
 use super::listing::{Decoded, Listing, RecordError, list_decoded};
 use super::objects::{NewObject, ObjectInfo, ObjectKind, ObjectStore, RawObject};
@@ -60,11 +60,7 @@ fn label_warning(info: &ObjectInfo, name: &str, version: i64, status: &str) -> O
     {
         problems.push(format!("label status={} but the payload says {status}", s.as_str()));
     }
-    if problems.is_empty() {
-        None
-    } else {
-        Some(format!("{}: {}; using the payload", info.key(), problems.join(", ")))
-    }
+    if problems.is_empty() { None } else { Some(format!("{}: {}; using the payload", info.key(), problems.join(", "))) }
 }
 
 fn decode_release(raw: RawObject, limits: &DecodeLimits) -> Decoded<Helm3Record> {
@@ -192,7 +188,10 @@ impl Helm3Store {
     }
 
     pub async fn create_object(&self, object: &NewObject) -> Result<ObjectInfo, WriteError> {
-        self.objects.create(object).await.map_err(|source| WriteError::Api { object: format!("{}/{}", object.namespace, object.name), source })
+        self.objects
+            .create(object)
+            .await
+            .map_err(|source| WriteError::Api { object: format!("{}/{}", object.namespace, object.name), source })
     }
 
     /// The object that rewrites `existing` with `release`: where it is, under its own name, even if it
@@ -244,10 +243,8 @@ pub fn latest_by_labels(infos: &[ObjectInfo]) -> (BTreeMap<(String, String), Obj
         match (labels.name, labels.version) {
             (Some(name), Some(version)) => {
                 let key = (info.namespace.clone(), name);
-                let newer = latest
-                    .get(&key)
-                    .map(|cur| parse_helm3_labels(&cur.labels).version.unwrap_or(i64::MIN) < version)
-                    .unwrap_or(true);
+                let newer =
+                    latest.get(&key).map(|cur| parse_helm3_labels(&cur.labels).version.unwrap_or(i64::MIN) < version).unwrap_or(true);
                 if newer {
                     latest.insert(key, info.clone());
                 }

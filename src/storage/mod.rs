@@ -4,8 +4,8 @@
 //! `codec`, `drivers`; `protobuf` and `rawlist` (LIST answers); `objects` (the object store and its
 //! settled writes); `helm3`, `helm2`, `listing`, `backup`; `scope` (which releases a command line selects).
 
-pub mod codec;
 pub mod backup;
+pub mod codec;
 pub mod drivers;
 pub mod helm2;
 pub mod helm3;

@@ -13,11 +13,11 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use k8s_openapi::ByteString;
-use kube::api::{Api, DeleteParams, PostParams, Preconditions};
 use kube::Client;
+use kube::api::{Api, DeleteParams, PostParams, Preconditions};
 
 use super::codec::{self, DATA_KEY, DecodeLimits};
 use super::rawlist;
@@ -158,7 +158,13 @@ impl ObjectStore {
     /// One page of full objects matching `selector`, in `ns` or in all namespaces (protobuf when the
     /// server speaks it: `storage::rawlist`); `cursor` is the previous page's [`Page::next`] (`None` for
     /// the first page).
-    pub async fn list_page(&self, ns: Option<&str>, selector: &str, limit: u32, cursor: Option<&Cursor>) -> Result<Page<RawObject>, kube::Error> {
+    pub async fn list_page(
+        &self,
+        ns: Option<&str>,
+        selector: &str,
+        limit: u32,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page<RawObject>, kube::Error> {
         let fetch = |token: Option<String>| async move {
             let page = self.list_raw_retried(ns, selector, limit, token.as_deref(), Shape::Full).await?;
             Ok((page.body.objects().map_err(malformed_list)?, page.continue_token))
@@ -405,7 +411,13 @@ impl ObjectStore {
     /// Delete a record (only at `resource_version` when given) and make sure of it: after an unsure
     /// failure it is read again — gone: done; still at that version: the same conditional delete may go
     /// again; another version: someone else changed it and it is not deleted.
-    pub async fn delete_settled(&self, ns: &str, name: &str, resource_version: Option<&str>, stop: &StopSignal) -> Result<Settled, SettleError> {
+    pub async fn delete_settled(
+        &self,
+        ns: &str,
+        name: &str,
+        resource_version: Option<&str>,
+        stop: &StopSignal,
+    ) -> Result<Settled, SettleError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -518,7 +530,8 @@ mod tests {
                 && let Some(offered) = expire(t)
             {
                 let mut status = kube::core::Status::failure("The provided continue parameter is too old", "Expired").with_code(410);
-                status.metadata = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta { continue_: offered, ..Default::default() });
+                status.metadata =
+                    Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta { continue_: offered, ..Default::default() });
                 return Err(kube::Error::Api(Box::new(status)));
             }
             // A token is `SNAPSHOT:INDEX`; every LIST from the start reads a snapshot of its own.

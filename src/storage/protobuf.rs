@@ -351,7 +351,8 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
-        for body in [&b""[..], b"k8s\0", b"k8s\0\x0a\xff\xff\xff", b"k8s\0\x12\x05ab", b"nope", b"k8s\0\x0b", b"{\"kind\":\"SecretList\"}"] {
+        for body in [&b""[..], b"k8s\0", b"k8s\0\x0a\xff\xff\xff", b"k8s\0\x12\x05ab", b"nope", b"k8s\0\x0b", b"{\"kind\":\"SecretList\"}"]
+        {
             let body = Bytes::copy_from_slice(body);
             if let Ok((_, raw)) = unwrap(body) {
                 let _ = continue_token(&raw);

@@ -13,8 +13,8 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::ListParams;
 
-use super::record_object::{ObjectInfo, ObjectKind, RawObject, configmap_raw, malformed_list as malformed, secret_raw};
 use super::protobuf;
+use super::record_object::{ObjectInfo, ObjectKind, RawObject, configmap_raw, malformed_list as malformed, secret_raw};
 use super::shape::Shape;
 
 /// One page of a LIST, not decoded yet.
@@ -163,8 +163,7 @@ impl RawLister {
         req.headers_mut().insert(http::header::ACCEPT, http::HeaderValue::from_static(accept));
         let res = self.client.send(req.map(kube::client::Body::from)).await?;
         let code = res.status().as_u16();
-        let content_type =
-            res.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        let content_type = res.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
         let body = res.into_body().collect().await?.to_bytes();
         if code >= 400 {
             return Err(api_error(code, &content_type, body));
@@ -192,10 +191,7 @@ impl RawLister {
                 (Items::Objects(list.items.into_iter().map(|c| configmap_raw(c, ns)).collect()), list.metadata.continue_token)
             }
         };
-        Ok(RawPage {
-            body: ListBody { kind, fallback_namespace, items },
-            continue_token: token.filter(|t| !t.is_empty()),
-        })
+        Ok(RawPage { body: ListBody { kind, fallback_namespace, items }, continue_token: token.filter(|t| !t.is_empty()) })
     }
 
     /// [`list_raw`](Self::list_raw) with the read retries every read has.

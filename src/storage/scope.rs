@@ -22,8 +22,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::error::AppError;
 use super::drivers::{Helm2Storage, Helm3Driver, StorageSettings};
+use crate::error::AppError;
 
 use super::codec::{self, DecodeLimits, HELM2_LIST_SELECTOR, HELM3_LIST_SELECTOR, helm3_history_selector};
 use super::helm2::{Helm2Record, Helm2Store};
@@ -156,7 +156,13 @@ pub struct ReleaseScope {
 }
 
 impl ReleaseScope {
-    pub fn new(storage: &StorageSettings, helm_version: Option<u8>, namespace: &str, explicit_namespace: bool, all_namespaces: bool) -> Self {
+    pub fn new(
+        storage: &StorageSettings,
+        helm_version: Option<u8>,
+        namespace: &str,
+        explicit_namespace: bool,
+        all_namespaces: bool,
+    ) -> Self {
         let helm3_kinds = match (helm_version, storage.helm3_driver_chosen) {
             (Some(2), _) => Vec::new(),
             (_, true) => vec![storage.helm3_driver.object_kind()],
@@ -243,7 +249,8 @@ impl Located {
         let mut warnings = std::mem::take(&mut self.warnings);
         let first = self.found.remove(0);
         if !self.found.is_empty() {
-            let others: Vec<String> = self.found.iter().map(|f| format!("{} (pick it with {})", f.place.describe(&self.name), f.place.picking_flags())).collect();
+            let others: Vec<String> =
+                self.found.iter().map(|f| format!("{} (pick it with {})", f.place.describe(&self.name), f.place.picking_flags())).collect();
             warnings.push(format!("showing the {}; also found: {}", first.place.describe(&self.name), others.join("; ")));
         }
         Ok((first, warnings))
@@ -264,7 +271,8 @@ impl Located {
     pub fn not_found(&self) -> AppError {
         let mut text = format!("release {:?} not found: looked for {}", self.name, self.looked.join(" and "));
         if !self.elsewhere.is_empty() {
-            let hints: Vec<String> = self.elsewhere.iter().take(3).map(|p| format!("{} (use {})", p.describe(&self.name), p.picking_flags())).collect();
+            let hints: Vec<String> =
+                self.elsewhere.iter().take(3).map(|p| format!("{} (use {})", p.describe(&self.name), p.picking_flags())).collect();
             let more = if self.elsewhere.len() > 3 { format!(" and {} more", self.elsewhere.len() - 3) } else { String::new() };
             text.push_str(&format!("; found outside that scope: {}{more}", hints.join("; ")));
         }
@@ -475,7 +483,11 @@ async fn look_elsewhere(client: &kube::Client, scope: &ReleaseScope, name: &str,
         };
         let tillers: BTreeSet<String> = metas.into_iter().map(|m| m.namespace).collect();
         for tiller in tillers {
-            if located.elsewhere.iter().any(|p| matches!(p, Place::Helm2 { kind: k, tiller_namespace, .. } if *k == kind && *tiller_namespace == tiller)) {
+            if located
+                .elsewhere
+                .iter()
+                .any(|p| matches!(p, Place::Helm2 { kind: k, tiller_namespace, .. } if *k == kind && *tiller_namespace == tiller))
+            {
                 continue;
             }
             let store = Helm2Store::new(client.clone(), &tiller, helm2_storage(kind), scope.limits);
@@ -489,7 +501,10 @@ async fn look_elsewhere(client: &kube::Client, scope: &ReleaseScope, name: &str,
 }
 
 /// Every Helm 3 record of the scope's kinds, decoded as summaries (for verbs over many releases).
-pub async fn helm3_summaries(client: &kube::Client, scope: &ReleaseScope) -> Result<Vec<(ObjectKind, Listing<super::Helm3Summary>)>, AppError> {
+pub async fn helm3_summaries(
+    client: &kube::Client,
+    scope: &ReleaseScope,
+) -> Result<Vec<(ObjectKind, Listing<super::Helm3Summary>)>, AppError> {
     let mut out = Vec::new();
     for kind in &scope.helm3_kinds {
         let store = super::Helm3Store::new(client.clone(), helm3_driver(*kind), scope.limits);

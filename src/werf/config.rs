@@ -36,9 +36,7 @@ pub struct WerfConfig {
 pub enum WerfConfigError {
     #[error("cannot read: {0}")]
     Read(String),
-    #[error(
-        "no meta section: expected a YAML document with a top-level `project:` key (werf's meta section)"
-    )]
+    #[error("no meta section: expected a YAML document with a top-level `project:` key (werf's meta section)")]
     NoMetaSection,
     #[error(
         "the meta section uses Go-template syntax ({{{{ ... }}}}), which kubectl-werf does not render; \
@@ -116,34 +114,23 @@ fn split_documents(text: &str) -> Vec<(usize, String)> {
 /// True when the document has a top-level `project:` key (at column 0, possibly quoted).
 fn has_top_level_project(doc: &str) -> bool {
     doc.lines().any(|line| {
-        let key = line
-            .strip_prefix("project")
-            .or_else(|| line.strip_prefix("\"project\""))
-            .or_else(|| line.strip_prefix("'project'"));
+        let key = line.strip_prefix("project").or_else(|| line.strip_prefix("\"project\"")).or_else(|| line.strip_prefix("'project'"));
         key.is_some_and(|rest| rest.trim_start().starts_with(':'))
     })
 }
 
-fn field_template(
-    field: &'static str,
-    value: Option<String>,
-) -> Result<Option<Template>, WerfConfigError> {
+fn field_template(field: &'static str, value: Option<String>) -> Result<Option<Template>, WerfConfigError> {
     let Some(value) = value else { return Ok(None) };
     if value.contains("{{") {
         return Err(WerfConfigError::GoTemplateInField { field });
     }
-    Template::parse(&value)
-        .map(Some)
-        .map_err(|error| WerfConfigError::Template { field, error })
+    Template::parse(&value).map(Some).map_err(|error| WerfConfigError::Template { field, error })
 }
 
 /// Parses werf.yaml text and extracts the meta section's naming settings.
 pub fn parse_werf_config(text: &str) -> Result<WerfConfig, WerfConfigError> {
     let docs = split_documents(text);
-    let (start, meta) = docs
-        .iter()
-        .find(|(_, d)| has_top_level_project(d))
-        .ok_or(WerfConfigError::NoMetaSection)?;
+    let (start, meta) = docs.iter().find(|(_, d)| has_top_level_project(d)).ok_or(WerfConfigError::NoMetaSection)?;
     if meta.contains("{{") && serde_saphyr::from_str::<MetaDoc>(meta).is_err() {
         return Err(WerfConfigError::GoTemplateInMeta);
     }
@@ -181,22 +168,15 @@ pub fn load_werf_config(path: &Path) -> Result<WerfConfig, WerfConfigError> {
 /// werf's default discovery: `werf.yaml`, then `werf.yml`, in `dir`. `None` when neither exists.
 /// The CLI calls this with the current directory when `--werf-config` is not given.
 pub fn discover_werf_config(dir: &Path) -> Option<PathBuf> {
-    WERF_CONFIG_FILE_NAMES
-        .iter()
-        .map(|name| dir.join(name))
-        .find(|p| p.is_file())
+    WERF_CONFIG_FILE_NAMES.iter().map(|name| dir.join(name)).find(|p| p.is_file())
 }
 
 /// Turns a `--werf-config` argument into a file: a directory is searched like
 /// [`discover_werf_config`]; anything else is taken as the file itself.
 pub fn werf_config_file(path: &Path) -> Result<PathBuf, WerfConfigError> {
     if path.is_dir() {
-        discover_werf_config(path).ok_or_else(|| {
-            WerfConfigError::Read(format!(
-                "directory {} contains no werf.yaml or werf.yml",
-                path.display()
-            ))
-        })
+        discover_werf_config(path)
+            .ok_or_else(|| WerfConfigError::Read(format!("directory {} contains no werf.yaml or werf.yml", path.display())))
     } else {
         Ok(path.to_path_buf())
     }
@@ -211,12 +191,7 @@ mod tests {
         let docs = split_documents("a: 1\n---\nb: 2\n--- # c\nc: 3\n----\n---x\n--- d: 4\n");
         assert_eq!(
             docs,
-            vec![
-                (1, "a: 1\n".to_string()),
-                (3, "b: 2\n".to_string()),
-                (5, "c: 3\n----\n---x\n".to_string()),
-                (8, "d: 4\n".to_string()),
-            ]
+            vec![(1, "a: 1\n".to_string()), (3, "b: 2\n".to_string()), (5, "c: 3\n----\n---x\n".to_string()), (8, "d: 4\n".to_string()),]
         );
     }
 

@@ -14,10 +14,7 @@ pub mod naming;
 pub mod slug;
 pub mod template;
 
-pub use config::{
-    WerfConfig, WerfConfigError, discover_werf_config, load_werf_config, parse_werf_config,
-    werf_config_file,
-};
+pub use config::{WerfConfig, WerfConfigError, discover_werf_config, load_werf_config, parse_werf_config, werf_config_file};
 pub use murmur3::murmur3_32;
 pub use naming::{NameSource, NamingError, NamingInput, ResolvedNames, resolve_names};
 pub use slug::{slug_namespace, slug_release};

@@ -54,10 +54,7 @@ mod tests {
     fn known_values_seed_zero() {
         assert_eq!(murmur3_32(b"", 0), 0);
         assert_eq!(murmur3_32(b"hello", 0), 0x248b_fa47);
-        assert_eq!(
-            murmur3_32(b"The quick brown fox jumps over the lazy dog", 0),
-            0x2e4f_f723
-        );
+        assert_eq!(murmur3_32(b"The quick brown fox jumps over the lazy dog", 0), 0x2e4f_f723);
     }
 
     #[test]
@@ -77,9 +74,7 @@ mod tests {
     #[test]
     fn every_tail_length_differs() {
         let data = b"abcdefgh";
-        let hashes: Vec<u32> = (0..=data.len())
-            .map(|n| murmur3_32(&data[..n], 0))
-            .collect();
+        let hashes: Vec<u32> = (0..=data.len()).map(|n| murmur3_32(&data[..n], 0)).collect();
         let mut dedup = hashes.clone();
         dedup.sort_unstable();
         dedup.dedup();

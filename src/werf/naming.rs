@@ -104,10 +104,7 @@ pub enum NamingError {
         error: TemplateError,
     },
     #[error("{what} template {template:?} renders an empty name")]
-    EmptyRendered {
-        what: &'static str,
-        template: String,
-    },
+    EmptyRendered { what: &'static str, template: String },
 }
 
 /// werf's default template for both release and namespace: `[[ project ]]-[[ env ]]`, or
@@ -120,32 +117,17 @@ pub fn default_template(env: Option<&str>) -> Template {
     Template::parse(text).expect("default template is valid")
 }
 
-fn render(
-    what: &'static str,
-    template: &Template,
-    values: &TemplateValues<'_>,
-) -> Result<String, NamingError> {
-    let rendered = template
-        .render(values)
-        .map_err(|error| NamingError::Template {
-            what,
-            template: template.source().to_string(),
-            error,
-        })?;
+fn render(what: &'static str, template: &Template, values: &TemplateValues<'_>) -> Result<String, NamingError> {
+    let rendered =
+        template.render(values).map_err(|error| NamingError::Template { what, template: template.source().to_string(), error })?;
     if rendered.is_empty() {
-        return Err(NamingError::EmptyRendered {
-            what,
-            template: template.source().to_string(),
-        });
+        return Err(NamingError::EmptyRendered { what, template: template.source().to_string() });
     }
     Ok(rendered)
 }
 
 fn slug_off_context(what: &str, rendered: &str, template: &Template, switch: &str) -> String {
-    format!(
-        "{what} {rendered:?} (rendered from {:?}, not slugged because of {switch})",
-        template.source()
-    )
+    format!("{what} {rendered:?} (rendered from {:?}, not slugged because of {switch})", template.source())
 }
 
 /// Resolves the release name and namespace. Reads werf.yaml only when `input.werf_config` is set
@@ -159,40 +141,24 @@ pub fn resolve_names(input: &NamingInput) -> Result<ResolvedNames, NamingError> 
         return Err(NamingError::EmptyProject);
     }
     if let Some(r) = &input.release {
-        validate_release_name(r).map_err(|error| NamingError::Invalid {
-            context: "--release".to_string(),
-            error,
-        })?;
+        validate_release_name(r).map_err(|error| NamingError::Invalid { context: "--release".to_string(), error })?;
     }
     if let Some(n) = &input.namespace {
-        validate_namespace_name(n).map_err(|error| NamingError::Invalid {
-            context: "--namespace".to_string(),
-            error,
-        })?;
+        validate_namespace_name(n).map_err(|error| NamingError::Invalid { context: "--namespace".to_string(), error })?;
     }
 
     let need_config = input.release.is_none() || input.namespace.is_none();
-    let (config, config_path): (Option<WerfConfig>, Option<PathBuf>) =
-        match (&input.werf_config, need_config) {
-            (Some(path), true) => {
-                let wrap = |error| NamingError::WerfConfig {
-                    path: path.clone(),
-                    error,
-                };
-                let file = werf_config_file(path).map_err(wrap)?;
-                let config = load_werf_config(&file).map_err(|error| NamingError::WerfConfig {
-                    path: file.clone(),
-                    error,
-                })?;
-                (Some(config), Some(file))
-            }
-            _ => (None, None),
-        };
+    let (config, config_path): (Option<WerfConfig>, Option<PathBuf>) = match (&input.werf_config, need_config) {
+        (Some(path), true) => {
+            let wrap = |error| NamingError::WerfConfig { path: path.clone(), error };
+            let file = werf_config_file(path).map_err(wrap)?;
+            let config = load_werf_config(&file).map_err(|error| NamingError::WerfConfig { path: file.clone(), error })?;
+            (Some(config), Some(file))
+        }
+        _ => (None, None),
+    };
 
-    let project: Option<String> = input
-        .project
-        .clone()
-        .or_else(|| config.as_ref().map(|c| c.project.clone()));
+    let project: Option<String> = input.project.clone().or_else(|| config.as_ref().map(|c| c.project.clone()));
 
     if project.is_none() && input.release.is_none() {
         return Err(NamingError::MissingTarget);
@@ -207,24 +173,13 @@ pub fn resolve_names(input: &NamingInput) -> Result<ResolvedNames, NamingError> 
         None
     };
     // --no-slug is about the release name only; the namespace follows werf.yaml like werf does.
-    let namespace_slug_switch = if config.as_ref().is_some_and(|c| !c.namespace_slug) {
-        Some("deploy.namespaceSlug: false")
-    } else {
-        None
-    };
+    let namespace_slug_switch = if config.as_ref().is_some_and(|c| !c.namespace_slug) { Some("deploy.namespaceSlug: false") } else { None };
 
     let namespace = match (&input.namespace, &project) {
         (Some(n), _) => Some(n.clone()),
         (None, Some(project)) => {
-            let template = config
-                .as_ref()
-                .and_then(|c| c.namespace.as_ref())
-                .unwrap_or(&default);
-            let values = TemplateValues {
-                project,
-                env: env.unwrap_or(""),
-                namespace: None,
-            };
+            let template = config.as_ref().and_then(|c| c.namespace.as_ref()).unwrap_or(&default);
+            let values = TemplateValues { project, env: env.unwrap_or(""), namespace: None };
             let rendered = render("namespace", template, &values)?;
             Some(match namespace_slug_switch {
                 None => slug_namespace(&rendered),
@@ -243,15 +198,8 @@ pub fn resolve_names(input: &NamingInput) -> Result<ResolvedNames, NamingError> 
     let (release, source) = match (&input.release, &project) {
         (Some(r), _) => (r.clone(), NameSource::ReleaseFlag),
         (None, Some(project)) => {
-            let template = config
-                .as_ref()
-                .and_then(|c| c.helm_release.as_ref())
-                .unwrap_or(&default);
-            let values = TemplateValues {
-                project,
-                env: env.unwrap_or(""),
-                namespace: namespace.as_deref(),
-            };
+            let template = config.as_ref().and_then(|c| c.helm_release.as_ref()).unwrap_or(&default);
+            let values = TemplateValues { project, env: env.unwrap_or(""), namespace: namespace.as_deref() };
             let rendered = render("release", template, &values)?;
             let release = match release_slug_switch {
                 None => slug_release(&rendered),
@@ -263,22 +211,11 @@ pub fn resolve_names(input: &NamingInput) -> Result<ResolvedNames, NamingError> 
                     rendered
                 }
             };
-            let source = if input.project.is_some() {
-                NameSource::ProjectFlag
-            } else {
-                NameSource::WerfConfig
-            };
+            let source = if input.project.is_some() { NameSource::ProjectFlag } else { NameSource::WerfConfig };
             (release, source)
         }
         (None, None) => unreachable!("checked above: project or release is set"),
     };
 
-    Ok(ResolvedNames {
-        release,
-        namespace,
-        project,
-        env: env.map(str::to_string),
-        source,
-        werf_config: config_path,
-    })
+    Ok(ResolvedNames { release, namespace, project, env: env.map(str::to_string), source, werf_config: config_path })
 }

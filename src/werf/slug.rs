@@ -44,14 +44,9 @@ fn parse_map(tsv: &'static str) -> HashMap<char, &'static str> {
         }
         let mut fields = line.split('\t');
         let (Some(cp), Some(_ch), Some(rep)) = (fields.next(), fields.next(), fields.next()) else {
-            panic!(
-                "slug-map.tsv line {}: expected 3 tab-separated fields",
-                lineno + 1
-            );
+            panic!("slug-map.tsv line {}: expected 3 tab-separated fields", lineno + 1);
         };
-        let hex = cp
-            .strip_prefix("U+")
-            .unwrap_or_else(|| panic!("slug-map.tsv line {}: bad codepoint {cp:?}", lineno + 1));
+        let hex = cp.strip_prefix("U+").unwrap_or_else(|| panic!("slug-map.tsv line {}: bad codepoint {cp:?}", lineno + 1));
         let ch = u32::from_str_radix(hex, 16)
             .ok()
             .and_then(char::from_u32)
@@ -145,11 +140,7 @@ mod tests {
     #[test]
     fn table_replacements_are_slug_safe() {
         for (ch, rep) in SLUG_MAP.iter() {
-            assert!(
-                rep.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
-                "{ch:?} -> {rep:?}"
-            );
+            assert!(rep.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'), "{ch:?} -> {rep:?}");
             assert!(*rep == "-" || !rep.contains('-'), "{ch:?} -> {rep:?}");
         }
     }

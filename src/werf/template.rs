@@ -77,10 +77,7 @@ impl Template {
                 "env" => Placeholder::Env,
                 "namespace" => Placeholder::Namespace,
                 _ => {
-                    return Err(TemplateError::UnsupportedPlaceholder(format!(
-                        "[[{}]]",
-                        &after[..close]
-                    )));
+                    return Err(TemplateError::UnsupportedPlaceholder(format!("[[{}]]", &after[..close])));
                 }
             };
             pieces.push(Piece::Placeholder(placeholder));
@@ -89,10 +86,7 @@ impl Template {
         if !rest.is_empty() {
             pieces.push(Piece::Literal(rest.to_string()));
         }
-        Ok(Template {
-            source: text.to_string(),
-            pieces,
-        })
+        Ok(Template { source: text.to_string(), pieces })
     }
 
     /// The template text as written.
@@ -114,9 +108,7 @@ impl Template {
                 Piece::Placeholder(p) => out.push_str(match p {
                     Placeholder::Project => values.project,
                     Placeholder::Env => values.env,
-                    Placeholder::Namespace => values
-                        .namespace
-                        .ok_or(TemplateError::NamespaceInNamespace)?,
+                    Placeholder::Namespace => values.namespace.ok_or(TemplateError::NamespaceInNamespace)?,
                 }),
             }
         }
@@ -141,28 +133,15 @@ mod tests {
     use super::*;
 
     fn render(t: &str, env: &str, ns: Option<&str>) -> Result<String, TemplateError> {
-        Template::parse(t)?.render(&TemplateValues {
-            project: "app",
-            env,
-            namespace: ns,
-        })
+        Template::parse(t)?.render(&TemplateValues { project: "app", env, namespace: ns })
     }
 
     #[test]
     fn placeholders_with_and_without_spaces() {
-        assert_eq!(
-            render("[[ project ]]-[[ env ]]", "prod", None).unwrap(),
-            "app-prod"
-        );
-        assert_eq!(
-            render("[[project]]-[[env]]", "prod", None).unwrap(),
-            "app-prod"
-        );
+        assert_eq!(render("[[ project ]]-[[ env ]]", "prod", None).unwrap(), "app-prod");
+        assert_eq!(render("[[project]]-[[env]]", "prod", None).unwrap(), "app-prod");
         assert_eq!(render("[[   project\t]]", "", None).unwrap(), "app");
-        assert_eq!(
-            render("x-[[ namespace ]]-y", "", Some("ns")).unwrap(),
-            "x-ns-y"
-        );
+        assert_eq!(render("x-[[ namespace ]]-y", "", Some("ns")).unwrap(), "x-ns-y");
         assert_eq!(render("literal", "prod", None).unwrap(), "literal");
         assert_eq!(render("", "prod", None).unwrap(), "");
     }
@@ -174,20 +153,9 @@ mod tests {
 
     #[test]
     fn unsupported_and_unclosed() {
-        assert_eq!(
-            render("[[ .Values.x ]]", "", None),
-            Err(TemplateError::UnsupportedPlaceholder(
-                "[[ .Values.x ]]".into()
-            ))
-        );
-        assert_eq!(
-            render("[[ project ]]-[[ env", "", None),
-            Err(TemplateError::Unclosed("[[ project ]]-[[ env".into()))
-        );
-        assert_eq!(
-            render("[[ namespace ]]", "", None),
-            Err(TemplateError::NamespaceInNamespace)
-        );
+        assert_eq!(render("[[ .Values.x ]]", "", None), Err(TemplateError::UnsupportedPlaceholder("[[ .Values.x ]]".into())));
+        assert_eq!(render("[[ project ]]-[[ env", "", None), Err(TemplateError::Unclosed("[[ project ]]-[[ env".into())));
+        assert_eq!(render("[[ namespace ]]", "", None), Err(TemplateError::NamespaceInNamespace));
     }
 
     #[test]

@@ -71,7 +71,11 @@ pub fn render(chart: &str, release: &str, namespace: &str, set: &[&str]) -> Rend
                 path: path.clone(),
                 manifest: body.trim_end().to_string() + "\n",
                 events: events.split(',').map(|e| e.trim().to_string()).collect(),
-                weight: annotations.and_then(|a| a.get("helm.sh/hook-weight")).and_then(Value::as_str).and_then(|w| w.parse().ok()).unwrap_or(0),
+                weight: annotations
+                    .and_then(|a| a.get("helm.sh/hook-weight"))
+                    .and_then(Value::as_str)
+                    .and_then(|w| w.parse().ok())
+                    .unwrap_or(0),
                 delete_policies: annotations
                     .and_then(|a| a.get("helm.sh/hook-delete-policy"))
                     .and_then(Value::as_str)
@@ -91,7 +95,14 @@ pub fn render(chart: &str, release: &str, namespace: &str, set: &[&str]) -> Rend
 }
 
 /// A Helm 3 revision of `rendered`.
-pub fn helm3_release(name: &str, namespace: &str, revision: i64, status: helm3::Status, description: &str, rendered: &Rendered) -> helm3::Release {
+pub fn helm3_release(
+    name: &str,
+    namespace: &str,
+    revision: i64,
+    status: helm3::Status,
+    description: &str,
+    rendered: &Rendered,
+) -> helm3::Release {
     let mut r = helm3::Release {
         name: name.into(),
         namespace: namespace.into(),
@@ -166,7 +177,14 @@ fn helm2_policy(p: &str) -> i32 {
 }
 
 /// A Helm 2 (Tiller) revision of `rendered`.
-pub fn helm2_release(name: &str, namespace: &str, revision: i32, status: helm2::StatusCode, description: &str, rendered: &Rendered) -> helm2::Release {
+pub fn helm2_release(
+    name: &str,
+    namespace: &str,
+    revision: i32,
+    status: helm2::StatusCode,
+    description: &str,
+    rendered: &Rendered,
+) -> helm2::Release {
     let at = |s: i64| Some(helm2::Timestamp { seconds: s, nanos: 0 });
     helm2::Release {
         name: name.into(),

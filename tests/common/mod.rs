@@ -41,9 +41,10 @@ pub fn helm_bin(major: u8) -> PathBuf {
         candidates.push(PathBuf::from(&home).join(".cache/kubectl-werf/helm").join(&name));
         candidates.push(PathBuf::from(&home).join(".cache/helm-bins").join(&name));
     }
-    candidates.into_iter().find(|p| p.is_file()).unwrap_or_else(|| {
-        panic!("{name} not found: run scripts/install-helm (or set HELM_BIN_DIR / HELM{major}_BIN)")
-    })
+    candidates
+        .into_iter()
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("{name} not found: run scripts/install-helm (or set HELM_BIN_DIR / HELM{major}_BIN)"))
 }
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -113,7 +114,9 @@ impl TestCluster {
     /// it out by that name (libtest reports it as filtered out, never as passed). Reaching this in
     /// real-cluster mode is a harness error, so it fails loudly instead of skipping silently.
     pub fn emulator_for(&self, why: &str) -> &Emulator {
-        self.emulator.as_ref().unwrap_or_else(|| panic!("an emulator-only test ran against a real cluster ({why}): name it *emulator_only*"))
+        self.emulator
+            .as_ref()
+            .unwrap_or_else(|| panic!("an emulator-only test ran against a real cluster ({why}): name it *emulator_only*"))
     }
 
     /// Create a uniquely named namespace, deleted when the cluster handle drops.
@@ -133,8 +136,7 @@ impl TestCluster {
 
     fn create_namespace(&self, name: &str) {
         let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.client.clone());
-        let ns: k8s_openapi::api::core::v1::Namespace =
-            serde_json::from_value(serde_json::json!({"metadata": {"name": name}})).unwrap();
+        let ns: k8s_openapi::api::core::v1::Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": name}})).unwrap();
         self.rt.block_on(api.create(&PostParams::default(), &ns)).unwrap();
         self.namespaces.lock().unwrap().push(name.to_string());
     }
@@ -282,9 +284,7 @@ pub fn run_parallel<T: Sync, R: Send>(items: &[T], workers: usize, f: impl Fn(&T
 /// The shared tool that runs a real control plane on loopback (`../shared/tools/real-apiserver`
 /// beside the project, or `REAL_APISERVER_TOOL`).
 pub fn real_apiserver_tool() -> PathBuf {
-    std::env::var_os("REAL_APISERVER_TOOL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("../shared/tools/real-apiserver"))
+    std::env::var_os("REAL_APISERVER_TOOL").map(PathBuf::from).unwrap_or_else(|| repo_root().join("../shared/tools/real-apiserver"))
 }
 
 /// A real kube-apiserver (with etcd and the controller-manager) of one test's own, for what a shared
@@ -347,9 +347,13 @@ impl TestCluster {
                 Err(e) => panic!("create the Widget CRD: {e}"),
             }
             for _ in 0..200 {
-                let established = api.get("widgets.shop.example.com").await.ok().and_then(|c| c.status).and_then(|s| s.conditions).is_some_and(|cs| {
-                    cs.iter().any(|c| c.type_ == "Established" && c.status == "True")
-                });
+                let established = api
+                    .get("widgets.shop.example.com")
+                    .await
+                    .ok()
+                    .and_then(|c| c.status)
+                    .and_then(|s| s.conditions)
+                    .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Established" && c.status == "True"));
                 if established || !self.is_real() {
                     return;
                 }

@@ -38,7 +38,8 @@ impl HoldingProxy {
             .expect("kubectl proxy");
         let mut line = String::new();
         BufReader::new(kubectl_proxy.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let upstream: u16 = line.trim().rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("kubectl proxy said: {line}"));
+        let upstream: u16 =
+            line.trim().rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("kubectl proxy said: {line}"));
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let log = Arc::new(Mutex::new(Vec::new()));
@@ -84,7 +85,12 @@ impl Drop for HoldingProxy {
     }
 }
 
-fn serve(mut client: TcpStream, upstream: u16, log: &Mutex<Vec<(String, u16)>>, armed: &Mutex<Option<(Vec<String>, Hold)>>) -> std::io::Result<()> {
+fn serve(
+    mut client: TcpStream,
+    upstream: u16,
+    log: &Mutex<Vec<(String, u16)>>,
+    armed: &Mutex<Option<(Vec<String>, Hold)>>,
+) -> std::io::Result<()> {
     // The request head, then its body (Content-Length).
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
@@ -100,14 +106,20 @@ fn serve(mut client: TcpStream, upstream: u16, log: &Mutex<Vec<(String, u16)>>, 
     let mut headers: Vec<String> = lines.filter(|l| !l.is_empty()).map(String::from).collect();
     let length: usize = headers
         .iter()
-        .find_map(|h| h.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("content-length")).map(|(_, v)| v.trim().parse().unwrap_or(0)))
+        .find_map(|h| {
+            h.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("content-length")).map(|(_, v)| v.trim().parse().unwrap_or(0))
+        })
         .unwrap_or(0);
     let mut body = vec![0u8; length];
     client.read_exact(&mut body)?;
     let target = request_line.split(' ').nth(1).unwrap_or_default().to_string();
     let hold = {
         let mut armed = armed.lock().unwrap();
-        if armed.as_ref().is_some_and(|(pieces, _)| pieces.iter().all(|p| target.contains(p.as_str()))) { armed.take().map(|(_, h)| h) } else { None }
+        if armed.as_ref().is_some_and(|(pieces, _)| pieces.iter().all(|p| target.contains(p.as_str()))) {
+            armed.take().map(|(_, h)| h)
+        } else {
+            None
+        }
     };
     if let Some(hold) = hold {
         hold(&target);

@@ -32,11 +32,7 @@ pub fn release_secrets(base: &Release, namespace: &str, name: &str, i: usize, re
 pub fn create_all(c: &TestCluster, objects: Vec<Value>, parallel: usize) {
     let client = c.client.clone();
     c.rt.block_on(async {
-        futures::stream::iter(objects)
-            .map(|o| create_one(client.clone(), o))
-            .buffer_unordered(parallel.max(1))
-            .collect::<Vec<()>>()
-            .await;
+        futures::stream::iter(objects).map(|o| create_one(client.clone(), o)).buffer_unordered(parallel.max(1)).collect::<Vec<()>>().await;
     });
 }
 

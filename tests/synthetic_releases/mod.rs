@@ -52,7 +52,8 @@ pub fn revision_sized(base: &Release, name: &str, namespace: &str, i: usize, rev
     r.name = name.to_string();
     r.namespace = namespace.to_string();
     r.version = rev as i64;
-    r.info.status = if rev == revisions { if i.is_multiple_of(17) { Status::Failed } else { Status::Deployed } } else { Status::Superseded };
+    r.info.status =
+        if rev == revisions { if i.is_multiple_of(17) { Status::Failed } else { Status::Deployed } } else { Status::Superseded };
     r.info.description = if rev == 1 { "Install complete".into() } else { "Upgrade complete".into() };
     r.info.last_deployed = Time::from_unix(created_at(i, rev), (i * 7919 % 1_000_000_000) as i32).unwrap();
     r.info.first_deployed = Time::from_unix(1_790_000_000 + (i * 100) as i64, 0).unwrap();

@@ -101,7 +101,9 @@ pub(super) fn choose(items: &mut [Item], target: &TargetRelease, opts: &AdoptOpt
         items[i].selected = true;
     }
     if foreign_without_force {
-        eprintln!("note: objects owned by another release are left alone; --force allows taking them (you still pick them, or --yes selects them)");
+        eprintln!(
+            "note: objects owned by another release are left alone; --force allows taking them (you still pick them, or --yes selects them)"
+        );
     }
     Ok(cancelled)
 }

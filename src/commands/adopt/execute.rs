@@ -58,7 +58,8 @@ async fn adopt_one(
                 PatchDecision::Refuse(String::new())
             }
             Ownership::Foreign { release: r, namespace: n } if !take_foreign && original.as_ref() != Some(current) => {
-                let why = format!("changed meanwhile: now owned by {}; re-run with --force to take it", owner_text(r.as_deref(), n.as_deref()));
+                let why =
+                    format!("changed meanwhile: now owned by {}; re-run with --force to take it", owner_text(r.as_deref(), n.as_deref()));
                 refusal = Some(Done::Refused(why));
                 PatchDecision::Refuse(String::new())
             }
@@ -132,38 +133,38 @@ pub(super) async fn adopt_selected(client: &kube::Client, items: &mut [Item], ta
     let stop = if opts.dry_run || selected.is_empty() { StopSignal::never() } else { StopSignal::install() };
     if opts.dry_run {
         for &i in &selected {
-            items[i].done = Some(if items[i].ownership() == Some(&Ownership::OwnedByThis) { Done::WouldHandOver } else { Done::WouldAdopt });
+            items[i].done =
+                Some(if items[i].ownership() == Some(&Ownership::OwnedByThis) { Done::WouldHandOver } else { Done::WouldAdopt });
         }
     } else if !selected.is_empty() {
         let take_foreign = opts.force && opts.yes;
         let bar = interact::progress(selected.len() as u64, "adopting");
         let stop = &stop;
-        let results: Vec<Adopted> =
-            futures::stream::iter(selected.iter().map(|&i| {
-                let (client, item, bar) = (&client, &items[i], &bar);
-                let (release, ns) = (&target.release, &target.namespace);
-                let force = opts.force;
-                async move {
-                    let (done, observed, note, patched) = if item.ownership() == Some(&Ownership::OwnedByThis) {
-                        (Done::HandedOver, item.observed.clone(), None, None)
-                    } else {
-                        adopt_one(client, item, release, ns, take_foreign, stop).await
-                    };
-                    let in_release = matches!(&observed, Observed::Read { ownership: Ownership::OwnedByThis, .. });
-                    let handed = match item.field_set() {
-                        Some(set) if matches!(done, Done::Adopted | Done::HandedOver) || (in_release && matches!(done, Done::Unchanged(_))) => {
-                            let c = &item.candidate;
-                            Some(handover::hand_over(client, &c.resource, c.namespace.as_deref(), &c.name, set, force, stop, patched).await)
-                        }
-                        _ => None,
-                    };
-                    bar.inc(1);
-                    (i, done, observed, note, handed)
-                }
-            }))
-            .buffer_unordered(concurrency)
-            .collect()
-            .await;
+        let results: Vec<Adopted> = futures::stream::iter(selected.iter().map(|&i| {
+            let (client, item, bar) = (&client, &items[i], &bar);
+            let (release, ns) = (&target.release, &target.namespace);
+            let force = opts.force;
+            async move {
+                let (done, observed, note, patched) = if item.ownership() == Some(&Ownership::OwnedByThis) {
+                    (Done::HandedOver, item.observed.clone(), None, None)
+                } else {
+                    adopt_one(client, item, release, ns, take_foreign, stop).await
+                };
+                let in_release = matches!(&observed, Observed::Read { ownership: Ownership::OwnedByThis, .. });
+                let handed = match item.field_set() {
+                    Some(set) if matches!(done, Done::Adopted | Done::HandedOver) || (in_release && matches!(done, Done::Unchanged(_))) => {
+                        let c = &item.candidate;
+                        Some(handover::hand_over(client, &c.resource, c.namespace.as_deref(), &c.name, set, force, stop, patched).await)
+                    }
+                    _ => None,
+                };
+                bar.inc(1);
+                (i, done, observed, note, handed)
+            }
+        }))
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
         bar.finish_and_clear();
         for (i, mut done, observed, note, handed) in results {
             if note.is_some() {
@@ -180,7 +181,9 @@ pub(super) async fn adopt_selected(client: &kube::Client, items: &mut [Item], ta
                         items[i].note = Some(format!("ownership stamped; {e}; run the same command again"));
                         Done::Interrupted
                     }
-                    _ => Done::Failed(format!("ownership stamped, but its fields were not handed to helm: {e}; run the same command again")),
+                    _ => {
+                        Done::Failed(format!("ownership stamped, but its fields were not handed to helm: {e}; run the same command again"))
+                    }
                 };
             } else if let (Some(Ok(h)), Done::Unchanged(_)) = (&handed, &done)
                 && !h.moves.is_empty()

@@ -328,7 +328,10 @@ pub async fn hand_over(
             Err(PatchFailure::Failed(e)) => return Err(e.to_string()),
             Err(PatchFailure::Unread { read, .. }) => return Err(format!("cannot read it: {}", crate::error::describe_kube_error(&read))),
             Err(PatchFailure::GaveUp { attempts, last }) => {
-                return Err(format!("field ownership not handed over after {attempts} attempts, last: {}; try again", attempt_error(&last)));
+                return Err(format!(
+                    "field ownership not handed over after {attempts} attempts, last: {}; try again",
+                    attempt_error(&last)
+                ));
             }
             Err(PatchFailure::Interrupted(e)) => {
                 return Err(format!("interrupted before its fields were handed to helm (last: {})", attempt_error(&e)));
@@ -393,17 +396,19 @@ mod tests {
     /// managedFields of a ConfigMap made by `kubectl create`, labelled and annotated by hand (captured from
     /// kube-apiserver v1.36.2).
     fn hand_made() -> Vec<ManagedEntry> {
-        let v: Value =
-            serde_json::from_str(include_str!("../../../fixtures/apiserver-1.36/managed-fields/configmap_kubectl_create_label_annotate.json"))
-                .unwrap();
+        let v: Value = serde_json::from_str(include_str!(
+            "../../../fixtures/apiserver-1.36/managed-fields/configmap_kubectl_create_label_annotate.json"
+        ))
+        .unwrap();
         entries_of(&v["object"]).unwrap()
     }
 
     /// The `helm` Apply entry the server computed for the chart's ConfigMap (same capture).
     fn chart_set() -> FieldSet {
-        let v: Value =
-            serde_json::from_str(include_str!("../../../fixtures/apiserver-1.36/managed-fields/configmap_kubectl_create_label_annotate.json"))
-                .unwrap();
+        let v: Value = serde_json::from_str(include_str!(
+            "../../../fixtures/apiserver-1.36/managed-fields/configmap_kubectl_create_label_annotate.json"
+        ))
+        .unwrap();
         set(v["chartFields"].clone())
     }
 
@@ -431,7 +436,9 @@ mod tests {
             {"manager": "kubectl", "operation": "Update", "subresource": "scale", "apiVersion": "apps/v1", "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:replicas": {}}}},
             {"manager": "kube-controller-manager", "operation": "Update", "subresource": "status", "apiVersion": "apps/v1", "fieldsType": "FieldsV1", "fieldsV1": {"f:status": {"f:replicas": {}}}}
         ]));
-        let chart = set(json!({"f:metadata": {"f:labels": {"f:app": {}}}, "f:spec": {"f:replicas": {}, "f:template": {"f:spec": {"f:containers": {"k:{\"name\":\"web\"}": {".": {}, "f:image": {}, "f:name": {}}}}}}}));
+        let chart = set(
+            json!({"f:metadata": {"f:labels": {"f:app": {}}}, "f:spec": {"f:replicas": {}, "f:template": {"f:spec": {"f:containers": {"k:{\"name\":\"web\"}": {".": {}, "f:image": {}, "f:name": {}}}}}}}),
+        );
         let p = plan(&e, &chart, "apps/v1", false, "t");
         assert_eq!(p.moves.len(), 1, "{:?}", p.moves);
         assert_eq!(p.moves[0].manager, "kubectl");

@@ -4,8 +4,8 @@
 use std::io::Read;
 use std::path::Path;
 
-use crate::commands::context::Context;
 use crate::cli::WerfNameArgs;
+use crate::commands::context::Context;
 use crate::error::AppError;
 use crate::helm_errors::{self, OwnershipError};
 use crate::live::targets::{Unresolved, resolve_objects};
@@ -97,8 +97,7 @@ pub(super) fn resolve_target(
     let named = opts.release.is_some() || werf.project.is_some();
     let release_hint = opts.release.clone().or_else(|| if named { None } else { err_release.clone().or(opts.from_release.clone()) });
     if release_hint.is_none() && werf.project.is_none() && werf.werf_config.is_none() {
-        let has_werf_yaml =
-            std::env::current_dir().ok().and_then(|d| crate::werf::config::discover_werf_config(&d)).is_some();
+        let has_werf_yaml = std::env::current_dir().ok().and_then(|d| crate::werf::config::discover_werf_config(&d)).is_some();
         if !has_werf_yaml {
             return Err(AppError::Usage(
                 "which release? give --release NAME (or --project/--env); --from-error and --from-release name one too".into(),
@@ -128,8 +127,7 @@ pub(super) fn resolve_target(
             "the pasted error is about release namespace {en}, not {namespace}; drop --release-namespace or use {en}"
         )));
     }
-    crate::names::validate_namespace_name(&namespace)
-        .map_err(|e| AppError::Usage(format!("release namespace {namespace:?}: {e}")))?;
+    crate::names::validate_namespace_name(&namespace).map_err(|e| AppError::Usage(format!("release namespace {namespace:?}: {e}")))?;
     Ok(TargetRelease { release: names.release, namespace })
 }
 

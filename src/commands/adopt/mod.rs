@@ -26,8 +26,8 @@ use std::path::PathBuf;
 use kube::api::DynamicObject;
 use serde_json::Value;
 
-use crate::commands::context::{Context, Outcome};
 use crate::cli::{AdoptArgs, OutputFormat};
+use crate::commands::context::{Context, Outcome};
 use crate::error::AppError;
 use crate::live::ResolvedResource;
 use crate::live::fields::FieldSet;

@@ -17,7 +17,12 @@ use super::inputs::{Candidates, TargetRelease};
 use super::{AdoptOptions, Candidate, Fields, Item, Observed};
 
 /// Read and classify a candidate; also the object as read (for planning its field ownership).
-pub(super) async fn observe_full(client: &kube::Client, c: &Candidate, release: &str, release_ns: &str) -> (Observed, Option<DynamicObject>) {
+pub(super) async fn observe_full(
+    client: &kube::Client,
+    c: &Candidate,
+    release: &str,
+    release_ns: &str,
+) -> (Observed, Option<DynamicObject>) {
     if !c.resource.can_get_and_patch() {
         return (Observed::Error(format!("resource type {} does not support get and patch", c.resource.qualified_name())), None);
     }
@@ -58,7 +63,13 @@ pub(super) type Helm4Answer = Result<handover::Helm4Now, String>;
 /// For every object a manifest names and that adopt may take: which fields the manifest sets (the server's
 /// answer to a forced dry-run apply) and the handover planned from the object as read. With `--dry-run`, also
 /// what Helm 4's apply would answer now (a dry-run apply without force).
-pub(super) async fn plan_fields(client: &kube::Client, items: &mut [Item], target: &TargetRelease, opts: &AdoptOptions, concurrency: usize) {
+pub(super) async fn plan_fields(
+    client: &kube::Client,
+    items: &mut [Item],
+    target: &TargetRelease,
+    opts: &AdoptOptions,
+    concurrency: usize,
+) {
     let mut work = Vec::new();
     for (i, it) in items.iter_mut().enumerate().filter(|(_, it)| it.manifest.is_some()) {
         match it.ownership() {
@@ -149,7 +160,9 @@ pub(super) async fn read_items(client: &kube::Client, mut cands: Candidates, tar
         .collect();
     // Unknown kinds and invalid names were judged already (an Error preset with a reason).
     let to_read: Vec<usize> = (0..items.len())
-        .filter(|&i| !matches!(&items[i].observed, Observed::UnknownType(_)) && !matches!(&items[i].observed, Observed::Error(e) if !e.is_empty()))
+        .filter(|&i| {
+            !matches!(&items[i].observed, Observed::UnknownType(_)) && !matches!(&items[i].observed, Observed::Error(e) if !e.is_empty())
+        })
         .collect();
     let bar = interact::progress(to_read.len() as u64, "reading");
     let observed: Vec<(usize, Observed, Option<DynamicObject>)> = futures::stream::iter(to_read.into_iter().map(|i| {

@@ -5,8 +5,8 @@ use serde_json::Value;
 
 use std::path::Path;
 
-use crate::commands::context::{Context, Outcome};
 use crate::cli::OutputFormat;
+use crate::commands::context::{Context, Outcome};
 use crate::error::AppError;
 use crate::interact;
 use crate::ownership::{self, HelmAction, Ownership, Problem};
@@ -105,10 +105,15 @@ pub(super) fn helm4_prediction(item: &Item, opts: &AdoptOptions, helm_migrates: 
     let hands_over = item.selected && !opts.keep_field_managers;
     Some(match answer {
         Err(e) => Helm4Prediction { now: false, after: false, conflicts: Vec::new(), detail: Some(format!("cannot tell: {e}")) },
-        Ok(handover::Helm4Now::Refused(msg)) => {
-            Helm4Prediction { now: false, after: false, conflicts: Vec::new(), detail: Some(format!("the server refuses the manifest: {msg}")) }
+        Ok(handover::Helm4Now::Refused(msg)) => Helm4Prediction {
+            now: false,
+            after: false,
+            conflicts: Vec::new(),
+            detail: Some(format!("the server refuses the manifest: {msg}")),
+        },
+        Ok(handover::Helm4Now::Passes) => {
+            Helm4Prediction { now: ownership_now, after: ownership_after, conflicts: Vec::new(), detail: None }
         }
-        Ok(handover::Helm4Now::Passes) => Helm4Prediction { now: ownership_now, after: ownership_after, conflicts: Vec::new(), detail: None },
         Ok(handover::Helm4Now::Conflicts(all)) => {
             let conflicts: Vec<_> =
                 all.iter().filter(|c| !(helm_migrates && handover::helm_migrates_its_update_fields(c))).cloned().collect();
@@ -201,7 +206,13 @@ pub(super) fn done_detail(item: &Item) -> Option<String> {
                 let from: Vec<String> = f
                     .moves
                     .iter()
-                    .map(|m| if m.subresource.is_empty() { format!("{} ({})", m.manager, m.operation) } else { format!("{} ({}, {})", m.manager, m.operation, m.subresource) })
+                    .map(|m| {
+                        if m.subresource.is_empty() {
+                            format!("{} ({})", m.manager, m.operation)
+                        } else {
+                            format!("{} ({}, {})", m.manager, m.operation, m.subresource)
+                        }
+                    })
                     .collect();
                 let n: usize = f.moves.iter().map(|m| m.fields.len()).sum();
                 if !from.is_empty() {
@@ -288,7 +299,12 @@ pub(super) fn object_report(item: &Item, target: &TargetRelease, dry_run: bool, 
         detail: done_detail(item).filter(|d| !d.is_empty()),
         patch,
         field_ownership: fields_report(item),
-        helm3: dry_run.then(|| Verdict { now: word(item.passes_helm()), after_adopt: word(will_be_in_release(item)), conflicts: Vec::new(), detail: None }),
+        helm3: dry_run.then(|| Verdict {
+            now: word(item.passes_helm()),
+            after_adopt: word(will_be_in_release(item)),
+            conflicts: Vec::new(),
+            detail: None,
+        }),
         helm4: helm4_prediction(item, opts, helm_migrates).map(|p| Verdict {
             now: word(p.now),
             after_adopt: word(p.after),
@@ -480,8 +496,8 @@ pub(super) async fn finish(
         OutputFormat::Table => print_stdout(&result_text(&report, items, opts.dry_run))?,
         format => crate::output::print_structured(&report, format)?,
     }
-    let failed = items.iter().any(|it| it.done.as_ref().is_some_and(Done::is_failure))
-        || report.detached.iter().any(|d| d.result == "failed");
+    let failed =
+        items.iter().any(|it| it.done.as_ref().is_some_and(Done::is_failure)) || report.detached.iter().any(|d| d.result == "failed");
     if interrupted {
         let left = items.iter().filter(|it| it.done == Some(Done::Interrupted)).count();
         eprintln!(

@@ -65,10 +65,7 @@ pub struct Changes {
 
 impl Changes {
     pub fn is_empty(&self) -> bool {
-        self.set_annotations.is_empty()
-            && self.set_labels.is_empty()
-            && self.remove_annotations.is_empty()
-            && self.remove_labels.is_empty()
+        self.set_annotations.is_empty() && self.set_labels.is_empty() && self.remove_annotations.is_empty() && self.remove_labels.is_empty()
     }
 
     pub fn set(&self, field: Field) -> &BTreeMap<String, String> {
@@ -103,9 +100,7 @@ pub fn from_flags(
     remove_labels: &[String],
     requests: &mut Requests,
 ) -> Result<(), InputError> {
-    for (field, flag, values) in
-        [(Field::Annotation, "--add-annotation", add_annotations), (Field::Label, "--add-label", add_labels)]
-    {
+    for (field, flag, values) in [(Field::Annotation, "--add-annotation", add_annotations), (Field::Label, "--add-label", add_labels)] {
         for raw in values {
             let origin = format!("{flag} {raw:?}");
             let (key, value) = names::parse_key_value(raw).map_err(|e| name_error(e, flag))?;
@@ -203,11 +198,9 @@ pub fn ci_annotations(system: CiSystem, env: &dyn EnvLookup) -> Vec<Entry> {
             }
             match (env.non_empty("CI_JOB_URL"), &project_url, env.non_empty("CI_JOB_ID")) {
                 (Some(url), _, _) => push("gitlab.ci.werf.io/job-url", url, "$CI_JOB_URL".into()),
-                (None, Some(project), Some(id)) => push(
-                    "gitlab.ci.werf.io/job-url",
-                    format!("{project}/-/jobs/{id}"),
-                    "$CI_PROJECT_URL and $CI_JOB_ID".into(),
-                ),
+                (None, Some(project), Some(id)) => {
+                    push("gitlab.ci.werf.io/job-url", format!("{project}/-/jobs/{id}"), "$CI_PROJECT_URL and $CI_JOB_ID".into())
+                }
                 _ => {}
             }
         }
@@ -241,12 +234,7 @@ pub fn ci_annotations(system: CiSystem, env: &dyn EnvLookup) -> Vec<Entry> {
 /// werf's auto annotations from known values. `env` is left out when unknown or empty, as werf does.
 pub fn auto_annotations(version: &str, version_origin: &str, project: (&str, &str), env: Option<(&str, &str)>) -> Vec<Entry> {
     let mut out = vec![
-        Entry {
-            field: Field::Annotation,
-            key: WERF_VERSION_ANNOTATION.into(),
-            value: version.into(),
-            origin: version_origin.into(),
-        },
+        Entry { field: Field::Annotation, key: WERF_VERSION_ANNOTATION.into(), value: version.into(), origin: version_origin.into() },
         Entry { field: Field::Annotation, key: PROJECT_NAME_ANNOTATION.into(), value: project.0.into(), origin: project.1.into() },
     ];
     if let Some((value, origin)) = env.filter(|(v, _)| !v.is_empty()) {
@@ -321,8 +309,7 @@ mod tests {
     #[test]
     fn flags_split_at_the_first_equals_and_later_wins() {
         let mut r = Requests::default();
-        from_flags(&strings(&["a.io/x=1=2", "b=", "a.io/x=3"]), &strings(&["tier=web"]), &[], &strings(&["old"]), &mut r)
-            .unwrap();
+        from_flags(&strings(&["a.io/x=1=2", "b=", "a.io/x=3"]), &strings(&["tier=web"]), &[], &strings(&["old"]), &mut r).unwrap();
         let c = finalize(&r).unwrap();
         assert_eq!(c.set_annotations, BTreeMap::from([("a.io/x".into(), "3".into()), ("b".into(), "".into())]));
         assert_eq!(c.set_labels["tier"], "web");

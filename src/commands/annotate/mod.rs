@@ -31,16 +31,16 @@ use kube::ResourceExt;
 use kube::api::DynamicObject;
 use serde::Serialize;
 
-use crate::commands::context::{Context, Outcome};
 use crate::cli::{AnnotateArgs, CiEnvChoice, OutputFormat};
+use crate::commands::context::{Context, Outcome};
 use crate::error::AppError;
-use crate::live::targets::{Target, resolve_objects};
 use crate::live::objects::{PatchDecision, PatchFailure, PatchSettled, PatchTrail};
+use crate::live::targets::{Target, resolve_objects};
 use crate::live::{PatchError, ResourceCatalog, discovery, objects};
 use crate::release::helm3::Release;
-use crate::storage::StorageSettings;
 use crate::stop::StopSignal;
 use crate::storage::Helm3Store;
+use crate::storage::StorageSettings;
 
 use inputs::{Changes, Requests};
 use plan::{ObjectPlan, chart_conflicts, plan_object};
@@ -132,11 +132,7 @@ impl Item {
 /// kubectl's way of naming an object in output: `deployment.apps/shop`, `configmap/settings`.
 pub fn resource_name(t: &Target) -> String {
     let kind = t.resource.kind.to_ascii_lowercase();
-    if t.resource.group.is_empty() {
-        format!("{kind}/{}", t.name)
-    } else {
-        format!("{kind}.{}/{}", t.resource.group, t.name)
-    }
+    if t.resource.group.is_empty() { format!("{kind}/{}", t.name) } else { format!("{kind}.{}/{}", t.resource.group, t.name) }
 }
 
 fn usage(e: inputs::InputError) -> AppError {
@@ -224,8 +220,7 @@ pub async fn run(ctx: &Context<'_>, args: AnnotateArgs) -> Result<Outcome, AppEr
 fn read_requests(ctx: &Context<'_>, opts: &AnnotateOptions) -> Result<(Requests, Vec<String>), AppError> {
     let mut warnings: Vec<String> = Vec::new();
     let mut requests = Requests::default();
-    inputs::from_flags(&opts.add_annotation, &opts.add_label, &opts.remove_annotation, &opts.remove_label, &mut requests)
-        .map_err(usage)?;
+    inputs::from_flags(&opts.add_annotation, &opts.add_label, &opts.remove_annotation, &opts.remove_label, &mut requests).map_err(usage)?;
     inputs::from_env(ctx.env, &mut requests).map_err(usage)?;
     match inputs::ci_system(opts.ci_env, ctx.env) {
         Some(system) => {
@@ -292,10 +287,7 @@ async fn plan_changes(
     let catalog = discovery::load(client).await.map_err(|e| AppError::Kube(e.to_string()))?;
     let items = collect_items(&catalog, release, namespace, opts.include_hooks);
     if opts.include_hooks && items.iter().any(|i| i.hook) {
-        warnings.push(
-            "hook objects are recreated by Helm according to their delete policy; keys set on them now do not carry over"
-                .into(),
-        );
+        warnings.push("hook objects are recreated by Helm according to their delete policy; keys set on them now do not carry over".into());
     }
 
     if opts.werf_auto_annotations {
@@ -338,10 +330,7 @@ fn confirm(planning: &Planning, located: &Located, opts: &AnnotateOptions) -> Re
         if !opts.yes && crate::interact::interactive() {
             show_plan(&planning.items, &planning.planned, &located.release, &located.namespace);
         }
-        let question = format!(
-            "Patch {to_patch} object(s) of release {} in namespace {}?",
-            located.release.name, located.namespace
-        );
+        let question = format!("Patch {to_patch} object(s) of release {} in namespace {}?", located.release.name, located.namespace);
         if !crate::interact::confirm(&question, opts.yes)? {
             return Err(AppError::Failed("cancelled; nothing was changed".into()));
         }
@@ -392,21 +381,15 @@ async fn latest_release(store: &Helm3Store, namespace: &str, name: &str) -> Resu
     let selector = crate::storage::codec::helm3_history_selector(name);
     let infos = store.list_meta(Some(namespace), Some(&selector)).await.map_err(|e| AppError::kube(&e))?;
     let (latest, unlabelled) = crate::storage::helm3::latest_by_labels(&infos);
-    let not_found = || {
-        AppError::Failed(format!(
-            "release {name:?} not found in namespace {namespace:?} ({} storage)",
-            store.storage_name()
-        ))
-    };
+    let not_found =
+        || AppError::Failed(format!("release {name:?} not found in namespace {namespace:?} ({} storage)", store.storage_name()));
     if unlabelled.is_empty() {
         let info = latest.get(&(namespace.to_string(), name.to_string())).ok_or_else(not_found)?;
         return match store.get_object(namespace, &info.name).await.map_err(|e| AppError::kube(&e))? {
             Some(Ok(record)) if record.release.name == name => Ok(record.release),
-            Some(Ok(record)) => Err(AppError::Failed(format!(
-                "{}: labelled as release {name:?} but holds {:?}",
-                record.object.key(),
-                record.release.name
-            ))),
+            Some(Ok(record)) => {
+                Err(AppError::Failed(format!("{}: labelled as release {name:?} but holds {:?}", record.object.key(), record.release.name)))
+            }
             Some(Err(e)) => Err(AppError::Failed(format!("cannot read the latest revision: {e}"))),
             None => Err(AppError::Failed(format!("{}/{} disappeared while reading it", namespace, info.name))),
         };
@@ -440,7 +423,14 @@ fn collect_items(catalog: &ResourceCatalog, release: &Release, namespace: &str, 
                     })
                 });
                 if !duplicate {
-                    items.push(Item { what: t.display(), namespace: t.namespace.clone(), target: Some(t), hook, unresolved_reason: None, broken: false });
+                    items.push(Item {
+                        what: t.display(),
+                        namespace: t.namespace.clone(),
+                        target: Some(t),
+                        hook,
+                        unresolved_reason: None,
+                        broken: false,
+                    });
                 }
             }
             for u in unresolved {
@@ -515,7 +505,10 @@ enum Planned {
     Missing(String),
     Unchanged,
     /// The object, as read, and what it needs.
-    Patch { object: Box<DynamicObject>, plan: ObjectPlan },
+    Patch {
+        object: Box<DynamicObject>,
+        plan: ObjectPlan,
+    },
     /// The resulting annotations would break the 256 KiB limit.
     Invalid(String),
     /// Could not be read, or the type cannot be patched.
@@ -623,13 +616,7 @@ async fn apply_all(
 /// as planned: on a stale resourceVersion it is read again and re-planned. After a transient failure the patch
 /// may have landed with its answer lost: it is read again and re-planned the same way; an object that needs
 /// nothing any more got the patch. No patch starts once `stop` is requested.
-async fn apply_one(
-    client: &kube::Client,
-    item: &Item,
-    object: DynamicObject,
-    changes: &Changes,
-    stop: &StopSignal,
-) -> ObjectResult {
+async fn apply_one(client: &kube::Client, item: &Item, object: DynamicObject, changes: &Changes, stop: &StopSignal) -> ObjectResult {
     let Some(t) = &item.target else { unreachable!("only resolved targets are planned") };
     if stop.requested() {
         let detail = "interrupted before its patch was sent; not changed".to_string();
@@ -665,8 +652,12 @@ async fn apply_one(
             let detail = format!("{summary} (the answer was lost: {lost}; read back: applied)");
             result_of(item, State::Patched, with_hook(item, detail), patch)
         }
-        Ok(PatchSettled::Patched(_, trail)) => result_of(item, State::Patched, with_hook(item, format!("{summary}{}", retried(trail.conflicts))), patch),
-        Ok(PatchSettled::Unchanged(_, trail)) => result_of(item, State::Unchanged, with_hook(item, format!("already set{}", retried(trail.conflicts))), None),
+        Ok(PatchSettled::Patched(_, trail)) => {
+            result_of(item, State::Patched, with_hook(item, format!("{summary}{}", retried(trail.conflicts))), patch)
+        }
+        Ok(PatchSettled::Unchanged(_, trail)) => {
+            result_of(item, State::Unchanged, with_hook(item, format!("already set{}", retried(trail.conflicts))), None)
+        }
         Ok(PatchSettled::Missing) => result_of(item, State::Missing, with_hook(item, "deleted meanwhile".into()), None),
         Err(PatchFailure::Refused(_)) => {
             let (state, why) = left.unwrap_or((State::Failed, String::new()));

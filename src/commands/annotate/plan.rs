@@ -19,10 +19,7 @@ pub struct ObjectPlan {
 
 impl ObjectPlan {
     pub fn is_empty(&self) -> bool {
-        self.set_labels.is_empty()
-            && self.remove_labels.is_empty()
-            && self.set_annotations.is_empty()
-            && self.remove_annotations.is_empty()
+        self.set_labels.is_empty() && self.remove_labels.is_empty() && self.set_annotations.is_empty() && self.remove_annotations.is_empty()
     }
 
     /// The JSON merge patch for this plan, with the resourceVersion precondition.
@@ -99,12 +96,7 @@ pub struct ChartKey {
 impl ChartKey {
     pub fn describe(&self) -> String {
         if self.removing {
-            format!(
-                "the chart sets {} {} ({:?}); the next helm upgrade puts it back",
-                self.field.as_str(),
-                self.key,
-                self.chart_value
-            )
+            format!("the chart sets {} {} ({:?}); the next helm upgrade puts it back", self.field.as_str(), self.key, self.chart_value)
         } else {
             format!(
                 "the chart sets {} {} to {:?}; the next helm upgrade overwrites the new value",
@@ -119,11 +111,7 @@ impl ChartKey {
 fn string_map(meta: Option<&Value>, field: &str) -> BTreeMap<String, String> {
     meta.and_then(|m| m.get(field))
         .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| (k.clone(), v.as_str().map(String::from).unwrap_or_else(|| v.to_string())))
-                .collect()
-        })
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().map(String::from).unwrap_or_else(|| v.to_string()))).collect())
         .unwrap_or_default()
 }
 

@@ -42,7 +42,12 @@ pub struct CleanupItem {
 }
 
 /// Judge every Helm 2 record of the releases.
-pub async fn plan(h3: &Helm3Store, releases: Vec<V2Release>, states: &HashMap<String, Arc<NsState>>, opts: &PlanOptions) -> Vec<CleanupItem> {
+pub async fn plan(
+    h3: &Helm3Store,
+    releases: Vec<V2Release>,
+    states: &HashMap<String, Arc<NsState>>,
+    opts: &PlanOptions,
+) -> Vec<CleanupItem> {
     let mut items: Vec<CleanupItem> = stream::iter(releases)
         .map(|rel| plan_release(h3, rel, states, opts))
         .buffer_unordered(opts.concurrency)

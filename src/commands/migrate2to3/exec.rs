@@ -10,11 +10,11 @@ use crate::error::describe_kube_error;
 use crate::live::objects::{self, PatchDecision, PatchFailure, PatchSettled};
 use crate::live::targets::Target;
 use crate::ownership::adoption_patch;
+use crate::stop::StopSignal;
 use crate::storage::backup::{BackupDir, record_from_raw};
 use crate::storage::codec::{self, DecodeLimits, parse_helm3_labels};
 use crate::storage::objects::{ObjectStore, SettleError, Settled};
 use crate::storage::{Helm2Store, Helm3Store, NewObject, ObjectInfo};
-use crate::stop::StopSignal;
 
 use super::compare::diff_paths;
 use super::plan::{Action, LiveState, ReleasePlan, classify, decode_value};
@@ -204,15 +204,16 @@ async fn stamp_one(writer: &Writer, target: &Target, release: &str, release_ns: 
     let shown = target.display();
     // What the last read found, for sorting a refusal into the report.
     let mut last = LiveState::NeedsStamp;
-    let settled = objects::patch_settled(&writer.client, &target.resource, target.namespace.as_deref(), &target.name, None, &writer.stop, |obj| {
-        last = classify(obj, release, release_ns);
-        match &last {
-            LiveState::OwnedByThis => PatchDecision::Nothing,
-            LiveState::NeedsStamp => PatchDecision::Patch(adoption_patch(release, release_ns, None)),
-            LiveState::Foreign { .. } | LiveState::Missing | LiveState::Error(_) => PatchDecision::Refuse(String::new()),
-        }
-    })
-    .await;
+    let settled =
+        objects::patch_settled(&writer.client, &target.resource, target.namespace.as_deref(), &target.name, None, &writer.stop, |obj| {
+            last = classify(obj, release, release_ns);
+            match &last {
+                LiveState::OwnedByThis => PatchDecision::Nothing,
+                LiveState::NeedsStamp => PatchDecision::Patch(adoption_patch(release, release_ns, None)),
+                LiveState::Foreign { .. } | LiveState::Missing | LiveState::Error(_) => PatchDecision::Refuse(String::new()),
+            }
+        })
+        .await;
     match settled {
         Ok(PatchSettled::Patched(..)) => out.stamped.push(shown),
         // Someone (a concurrent run of this migration) stamped it between our read and our patch: counted
@@ -271,7 +272,8 @@ pub async fn execute(writer: &Writer, plan: &ReleasePlan, ownership: bool) -> Re
         if let Err(e) = outcome {
             // Leave Helm 3 as it was: remove what this run created for this release, newest first.
             for info in created.iter().rev() {
-                match writer.h3.objects().delete_settled(&info.namespace, &info.name, info.resource_version.as_deref(), &writer.stop).await {
+                match writer.h3.objects().delete_settled(&info.namespace, &info.name, info.resource_version.as_deref(), &writer.stop).await
+                {
                     Ok(Settled::Done) => res.rolled_back.push(info.key()),
                     Ok(Settled::Found) => {}
                     Err(d) => res.errors.push(format!("rollback of {} failed: {}: {d}; a re-run completes it", info.key(), info.key())),
@@ -283,7 +285,11 @@ pub async fn execute(writer: &Writer, plan: &ReleasePlan, ownership: bool) -> Re
 
     if ownership && let Some(op) = &plan.ownership {
         let mut out = OwnershipResult { skipped: op.skipped.clone(), ..Default::default() };
-        out.unresolved = op.unresolved.iter().map(|u| if u.reason.starts_with(&u.what) { u.reason.clone() } else { format!("{}: {}", u.what, u.reason) }).collect();
+        out.unresolved = op
+            .unresolved
+            .iter()
+            .map(|u| if u.reason.starts_with(&u.what) { u.reason.clone() } else { format!("{}: {}", u.what, u.reason) })
+            .collect();
         for (t, state) in &op.objects {
             match state {
                 LiveState::Missing => out.missing.push(t.display()),

@@ -24,15 +24,15 @@ use std::sync::Arc;
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
-use crate::commands::context::{Context, Outcome};
 use crate::cli::{Migrate2to3Args, OutputFormat};
+use crate::commands::context::{Context, Outcome};
 use crate::error::AppError;
-use crate::storage::{Helm2Storage, StorageSettings};
 use crate::stop::StopSignal;
 use crate::storage::backup::BackupDir;
 use crate::storage::codec::{DecodeLimits, LabelStamp};
 use crate::storage::helm3::now_unix;
 use crate::storage::open_stores;
+use crate::storage::{Helm2Storage, StorageSettings};
 
 use crate::commands::releases::apis::migrate::{self as apis_migrate, Context as ApisContext};
 use cleanup::CleanupItem;
@@ -157,7 +157,15 @@ pub async fn run(ctx: &Context<'_>, args: Migrate2to3Args) -> Result<Outcome, Ap
     let Some((releases, warnings)) = gather_releases(&access, &h2, &h3, &opts, &plan_opts).await? else {
         return Ok(Outcome::Success);
     };
-    let writer = Writer { client: client.clone(), h2: h2.clone(), h3: h3.clone(), limits, backup: None, stop: stop.clone(), delete_v2: opts.delete_v2_releases };
+    let writer = Writer {
+        client: client.clone(),
+        h2: h2.clone(),
+        h3: h3.clone(),
+        limits,
+        backup: None,
+        stop: stop.clone(),
+        delete_v2: opts.delete_v2_releases,
+    };
     if opts.cleanup {
         return run_cleanup(&opts, writer, releases, warnings, plan_opts).await;
     }
@@ -170,10 +178,19 @@ pub async fn run(ctx: &Context<'_>, args: Migrate2to3Args) -> Result<Outcome, Ap
     let blocked = plans.iter().filter(|p| p.blocked()).count();
     if opts.dry_run {
         if !opts.table() {
-            let view = RunView { dry_run: true, warnings, backup_dir: None, releases: plans.iter().map(|p| plan_view(p, None)).collect(), interrupted: false };
+            let view = RunView {
+                dry_run: true,
+                warnings,
+                backup_dir: None,
+                releases: plans.iter().map(|p| plan_view(p, None)).collect(),
+                interrupted: false,
+            };
             crate::output::print_structured(&view, opts.output)?;
         } else {
-            println!("\nDry run: nothing was changed.{}", if blocked > 0 { format!(" {blocked} release(s) blocked.") } else { String::new() });
+            println!(
+                "\nDry run: nothing was changed.{}",
+                if blocked > 0 { format!(" {blocked} release(s) blocked.") } else { String::new() }
+            );
         }
         return Ok(if blocked > 0 { Outcome::PartialFailure } else { Outcome::Success });
     }
@@ -237,7 +254,10 @@ async fn gather_releases(
         if table {
             println!("No Helm 2 releases found in namespace {} ({}).", plan_opts.h2_namespace, plan_opts.h2_kinds);
         } else {
-            crate::output::print_structured(&serde_json::json!({"dryRun": opts.dry_run, "warnings": warnings, "releases": []}), opts.output)?;
+            crate::output::print_structured(
+                &serde_json::json!({"dryRun": opts.dry_run, "warnings": warnings, "releases": []}),
+                opts.output,
+            )?;
         }
         return Ok(None);
     }
@@ -331,7 +351,11 @@ async fn execute_all(
     ownership: bool,
 ) -> Executed {
     let table = opts.table();
-    let bar = if selection_is_all(&opts.selection) && table { crate::interact::progress(plans.len() as u64, "migrating") } else { indicatif::ProgressBar::hidden() };
+    let bar = if selection_is_all(&opts.selection) && table {
+        crate::interact::progress(plans.len() as u64, "migrating")
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
     let mut results: BTreeMap<String, ReleaseResult> = BTreeMap::new();
     let mut api_steps: BTreeMap<String, apis_migrate::ApiStep> = BTreeMap::new();
     {
@@ -345,7 +369,17 @@ async fn execute_all(
                     let mut step = p.apis.clone();
                     if let (Some(ctx), Some(step), ReleaseOutcome::Migrated | ReleaseOutcome::Skipped) = (ctx, step.as_mut(), r.outcome) {
                         let mut backup = writer.backup.clone();
-                        let (fix, _) = apis_migrate::execute(&writer.client, ctx, writer.h3.kind(), &p.target_namespace, &p.target_name, &mut backup, backup_dir.as_deref(), &writer.stop).await;
+                        let (fix, _) = apis_migrate::execute(
+                            &writer.client,
+                            ctx,
+                            writer.h3.kind(),
+                            &p.target_namespace,
+                            &p.target_name,
+                            &mut backup,
+                            backup_dir.as_deref(),
+                            &writer.stop,
+                        )
+                        .await;
                         step.result = Some(fix.result.clone());
                         step.errors = apis_migrate::result_lines(&fix);
                         step.not_upgradable = fix.unfixable.clone();
@@ -361,12 +395,17 @@ async fn execute_all(
             if let Some(step) = &step
                 && step.result.as_deref().is_some_and(|res| res == "failed" || res == "interrupted")
             {
-                r.outcome = if step.result.as_deref() == Some("interrupted") { ReleaseOutcome::Interrupted } else { ReleaseOutcome::Failed };
+                r.outcome =
+                    if step.result.as_deref() == Some("interrupted") { ReleaseOutcome::Interrupted } else { ReleaseOutcome::Failed };
             }
             if table {
                 let mut line = render_result(&r);
                 if let Some(step) = &step {
-                    let lines = if step.result.is_some() { step.errors.clone() } else { apis_migrate::plan_lines(step).into_iter().filter(|l| l.starts_with("NOT UPGRADABLE")).collect() };
+                    let lines = if step.result.is_some() {
+                        step.errors.clone()
+                    } else {
+                        apis_migrate::plan_lines(step).into_iter().filter(|l| l.starts_with("NOT UPGRADABLE")).collect()
+                    };
                     for l in lines {
                         line.push_str(&format!("  {l}\n"));
                     }
@@ -412,7 +451,10 @@ fn report(
         }
         let exec_failed = plans.iter().any(|p| !p.blocked() && results.get(&p.name).is_some_and(|r| r.outcome == ReleaseOutcome::Failed));
         if exec_failed && !interrupted {
-            println!("Once the errors above are fixed, run the same command again to finish: {}", crate::commands::context::resume_command(ctx));
+            println!(
+                "Once the errors above are fixed, run the same command again to finish: {}",
+                crate::commands::context::resume_command(ctx)
+            );
         }
     } else {
         let view = RunView {
@@ -451,11 +493,7 @@ fn pending_writes(p: &ReleasePlan, delete_v2_releases: bool) -> usize {
         .as_ref()
         .map(|o| o.objects.iter().filter(|(_, s)| matches!(s, LiveState::NeedsStamp | LiveState::Error(_))).count())
         .unwrap_or(0);
-    let deletes = if delete_v2_releases {
-        p.revisions.iter().filter(|r| r.action.has_copy()).map(|r| r.v2_objects.len()).sum()
-    } else {
-        0
-    };
+    let deletes = if delete_v2_releases { p.revisions.iter().filter(|r| r.action.has_copy()).map(|r| r.v2_objects.len()).sum() } else { 0 };
     records + stamps + deletes
 }
 
@@ -472,7 +510,13 @@ fn ranges(revs: &[i32]) -> String {
         while j + 1 < revs.len() && revs[j + 1] == revs[j] + 1 {
             j += 1;
         }
-        out.push(if j > i + 1 { format!("{}-{}", revs[i], revs[j]) } else if j == i + 1 { format!("{}, {}", revs[i], revs[j]) } else { revs[i].to_string() });
+        out.push(if j > i + 1 {
+            format!("{}-{}", revs[i], revs[j])
+        } else if j == i + 1 {
+            format!("{}, {}", revs[i], revs[j])
+        } else {
+            revs[i].to_string()
+        });
         i = j + 1;
     }
     out.join(", ")
@@ -481,12 +525,27 @@ fn ranges(revs: &[i32]) -> String {
 fn render_plan(plans: &[ReleasePlan], opts: &Migrate2to3Options) -> String {
     let mut s = String::new();
     for p in plans {
-        let _ = writeln!(s, "\nRELEASE {} → {} in namespace {} ({})", p.name, p.target_name, if p.target_namespace.is_empty() { "?" } else { &p.target_namespace }, opts.release_storage.as_deref().map(str::to_string).unwrap_or_else(|| storage_word(p)));
+        let _ = writeln!(
+            s,
+            "\nRELEASE {} → {} in namespace {} ({})",
+            p.name,
+            p.target_name,
+            if p.target_namespace.is_empty() { "?" } else { &p.target_namespace },
+            opts.release_storage.as_deref().map(str::to_string).unwrap_or_else(|| storage_word(p))
+        );
         if !p.revisions.is_empty() {
             let rows: Vec<Vec<String>> = p
                 .revisions
                 .iter()
-                .map(|r| vec![r.revision.to_string(), r.status.clone(), kib(r.object.data_size()), r.object.name.clone(), r.action.as_str().to_string()])
+                .map(|r| {
+                    vec![
+                        r.revision.to_string(),
+                        r.status.clone(),
+                        kib(r.object.data_size()),
+                        r.object.name.clone(),
+                        r.action.as_str().to_string(),
+                    ]
+                })
                 .collect();
             s.push_str(&crate::output::columns("  ", 2, &["REVISION", "STATUS", "SIZE", "HELM 3 RECORD", "ACTION"], &rows));
             // Every conversion note, each text once with the revisions it applies to.
@@ -534,7 +593,9 @@ fn render_plan(plans: &[ReleasePlan], opts: &Migrate2to3Options) -> String {
                         }
                     }
                     let _ = writeln!(s, "  ownership (live objects of revision {}):", o.revision);
-                    for (what, list) in [("stamp", &stamp), ("already owned", &owned), ("missing (reported)", &missing), ("left alone", &other)] {
+                    for (what, list) in
+                        [("stamp", &stamp), ("already owned", &owned), ("missing (reported)", &missing), ("left alone", &other)]
+                    {
                         if !list.is_empty() {
                             let _ = writeln!(s, "    {what}: {}", list.join(", "));
                         }
@@ -732,11 +793,9 @@ fn plan_view(p: &ReleasePlan, result: Option<ReleaseResult>) -> PlanView {
                         LiveState::Missing => "missing".into(),
                         LiveState::OwnedByThis => "owned".into(),
                         LiveState::NeedsStamp => "stamp".into(),
-                        LiveState::Foreign { release, namespace } => format!(
-                            "owned by release {} in {}",
-                            release.as_deref().unwrap_or("?"),
-                            namespace.as_deref().unwrap_or("?")
-                        ),
+                        LiveState::Foreign { release, namespace } => {
+                            format!("owned by release {} in {}", release.as_deref().unwrap_or("?"), namespace.as_deref().unwrap_or("?"))
+                        }
                         LiveState::Error(e) => format!("error: {e}"),
                     },
                 })
@@ -765,7 +824,13 @@ async fn run_cleanup(
     if table {
         println!("\nCleanup plan: {to_delete} Helm 2 record(s) with an equal Helm 3 copy will be deleted (backed up first).");
         for i in &items {
-            let verb = if i.delete { "DELETE" } else if i.failed { "ERROR " } else { "KEEP  " };
+            let verb = if i.delete {
+                "DELETE"
+            } else if i.failed {
+                "ERROR "
+            } else {
+                "KEEP  "
+            };
             let copy = i.helm3_record.as_deref().map(|c| format!(" [{c}]")).unwrap_or_default();
             println!("  {verb} {}{copy}: {}", i.record, i.reason);
         }
@@ -775,7 +840,10 @@ async fn run_cleanup(
         if table {
             println!("\n{}", if options.dry_run { "Dry run: nothing was changed." } else { "Nothing to delete." });
         } else {
-            crate::output::print_structured(&serde_json::json!({"dryRun": options.dry_run, "warnings": warnings, "records": items}), options.output)?;
+            crate::output::print_structured(
+                &serde_json::json!({"dryRun": options.dry_run, "warnings": warnings, "records": items}),
+                options.output,
+            )?;
         }
         return Ok(if judged_failed { Outcome::PartialFailure } else { Outcome::Success });
     }

@@ -61,7 +61,11 @@ pub async fn gather(h2: &Helm2Store, selection: &Selection) -> Result<(Vec<V2Rel
             for name in names {
                 let listing = h2.history(name).await.map_err(|e| read_error(h2, &e))?;
                 warnings.extend(listing.warnings);
-                let rel = by_name.entry(name.clone()).or_insert_with(|| V2Release { name: name.clone(), records: Vec::new(), errors: Vec::new() });
+                let rel = by_name.entry(name.clone()).or_insert_with(|| V2Release {
+                    name: name.clone(),
+                    records: Vec::new(),
+                    errors: Vec::new(),
+                });
                 rel.records.extend(listing.records);
                 rel.errors.extend(listing.errors);
             }
@@ -225,7 +229,9 @@ pub async fn namespace_states(client: &kube::Client, h3: &Helm3Store, namespaces
                 } else {
                     match h3.list_meta(Some(&ns), None).await {
                         Ok(infos) => (infos.into_iter().map(|i| (i.name.clone(), i)).collect(), None),
-                        Err(e) => (BTreeMap::new(), Some(format!("cannot list Helm 3 records in namespace {ns}: {}", describe_kube_error(&e)))),
+                        Err(e) => {
+                            (BTreeMap::new(), Some(format!("cannot list Helm 3 records in namespace {ns}: {}", describe_kube_error(&e))))
+                        }
                     }
                 };
                 (ns, Arc::new(NsState { exists, records, error }))
@@ -240,10 +246,7 @@ pub async fn namespace_states(client: &kube::Client, h3: &Helm3Store, namespaces
 /// The target of a release before any conversion: name and namespace, or why there is none.
 pub fn target_of(v2: &V2Release, opts: &PlanOptions) -> (String, Option<String>) {
     let name = opts.target_name.clone().unwrap_or_else(|| v2.name.clone());
-    let ns = opts
-        .target_namespace
-        .clone()
-        .or_else(|| v2.records.last().map(|r| r.release.namespace.clone()).filter(|n| !n.is_empty()));
+    let ns = opts.target_namespace.clone().or_else(|| v2.records.last().map(|r| r.release.namespace.clone()).filter(|n| !n.is_empty()));
     (name, ns)
 }
 
@@ -339,8 +342,13 @@ pub async fn plan_release(
     };
     // Every kept revision must agree on the namespace unless one is chosen.
     if opts.target_namespace.is_none() {
-        let others: BTreeSet<&str> =
-            v2.records.iter().filter(|r| kept.contains(&r.release.version)).map(|r| r.release.namespace.as_str()).filter(|n| *n != target_ns).collect();
+        let others: BTreeSet<&str> = v2
+            .records
+            .iter()
+            .filter(|r| kept.contains(&r.release.version))
+            .map(|r| r.release.namespace.as_str())
+            .filter(|n| *n != target_ns)
+            .collect();
         if !others.is_empty() {
             plan.blockers.push(format!(
                 "revisions name different namespaces ({target_ns}, {}): choose one with --target-namespace",
@@ -364,10 +372,13 @@ pub async fn plan_release(
     let records: Vec<Helm2Record> = v2.records.into_iter().filter(|r| kept.contains(&r.release.version)).collect();
     let h3c = h3.clone();
     let converted = tokio::task::spawn_blocking(move || {
-        records.into_iter().map(|r| {
-            let c = convert_one(&h3c, &r, &convert_opts, stamp);
-            (r, c)
-        }).collect::<Vec<_>>()
+        records
+            .into_iter()
+            .map(|r| {
+                let c = convert_one(&h3c, &r, &convert_opts, stamp);
+                (r, c)
+            })
+            .collect::<Vec<_>>()
     })
     .await
     .unwrap_or_default();
@@ -445,7 +456,11 @@ pub async fn plan_release(
             plan.ownership = Some(match catalog {
                 Some(Ok(catalog)) => {
                     // Live objects are found at the API versions this cluster serves, as the mapped revision names them.
-                    let manifest = if opts.map_apis { crate::commands::releases::apis::migrate::map_for_catalog(&manifest, catalog) } else { manifest };
+                    let manifest = if opts.map_apis {
+                        crate::commands::releases::apis::migrate::map_for_catalog(&manifest, catalog)
+                    } else {
+                        manifest
+                    };
                     plan_ownership(client, catalog, rev, &manifest, &default_ns, &status, &target_name, &target_ns).await
                 }
                 Some(Err(e)) => {

@@ -23,11 +23,11 @@ use futures::StreamExt;
 
 use crate::release::Time;
 use crate::release::helm3::Status;
+use crate::storage::RecordError;
 use crate::storage::codec::{self, DecodeLimits};
 use crate::storage::listing::par_map;
 use crate::storage::objects::{ObjectInfo, ObjectKind, ObjectStore, RawObject};
 use crate::storage::shape::Shape;
-use crate::storage::RecordError;
 
 use super::view;
 
@@ -427,7 +427,6 @@ impl Source {
         Ok(out)
     }
 
-
     fn absorb(
         &self,
         results: Vec<(ObjectInfo, Result<Row, RecordError>)>,
@@ -468,7 +467,6 @@ impl Source {
         }
     }
 }
-
 
 /// The items of one decoded page, or the error that stops the listing.
 async fn join_page<T>(handle: tokio::task::JoinHandle<Result<Vec<T>, String>>) -> Result<Vec<T>, kube::Error> {

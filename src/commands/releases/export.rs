@@ -13,8 +13,8 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::commands::context::Outcome;
 use crate::cli::ReleasesExportArgs;
+use crate::commands::context::Outcome;
 use crate::error::AppError;
 use crate::storage::backup;
 use crate::storage::objects::RawObject;
@@ -67,7 +67,8 @@ pub(super) fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
 pub async fn run(scope: &Scope, args: ReleasesExportArgs) -> Result<Outcome, AppError> {
     let records = collect(scope, &args.names, args.all_namespaces).await?;
     if records.is_empty() {
-        let what = if args.names.is_empty() { "no release records".to_string() } else { format!("no records of {}", args.names.join(", ")) };
+        let what =
+            if args.names.is_empty() { "no release records".to_string() } else { format!("no records of {}", args.names.join(", ")) };
         return Err(AppError::Failed(format!("{what} found; nothing exported")));
     }
     std::fs::create_dir_all(&args.dir).map_err(|e| AppError::Io(format!("{}: {e}", args.dir.display())))?;

@@ -19,8 +19,8 @@
 
 use serde::Serialize;
 
-use crate::commands::context::Outcome;
 use crate::cli::{OutputFormat, ReleasesForgetArgs};
+use crate::commands::context::Outcome;
 use crate::error::AppError;
 use crate::helmfmt::Table;
 use crate::ownership::OwnershipKeys;
@@ -107,7 +107,12 @@ pub async fn run(scope: &Scope, args: ReleasesForgetArgs) -> Result<Outcome, App
         let backed = surgery::backed_up_records(args.backup_dir.as_deref(), storage_ns, &name);
         if backed > 0 {
             let dir = args.backup_dir.as_deref().map(|d| d.display().to_string()).unwrap_or_default();
-            return finish(&report_done(&name, scope, args.dry_run), &format!("release {name}: already forgotten ({backed} record(s) in the backup {dir}); nothing to do"), args.output, Outcome::Success);
+            return finish(
+                &report_done(&name, scope, args.dry_run),
+                &format!("release {name}: already forgotten ({backed} record(s) in the backup {dir}); nothing to do"),
+                args.output,
+                Outcome::Success,
+            );
         }
         return Err(not_found.unwrap_or_else(|| AppError::Failed(format!("release {name}: no readable record"))));
     };
@@ -140,7 +145,11 @@ pub async fn run(scope: &Scope, args: ReleasesForgetArgs) -> Result<Outcome, App
         let action = match plan_keys(object, &mode, &name, &release_ns) {
             Ok(after) => {
                 let change = OwnershipChange::of(object, object.keys.as_ref().unwrap_or(&OwnershipKeys::default()), &after);
-                let shown = if after == OwnershipKeys::default() { "strip ownership".to_string() } else { format!("point to {}", after.describe()) };
+                let shown = if after == OwnershipKeys::default() {
+                    "strip ownership".to_string()
+                } else {
+                    format!("point to {}", after.describe())
+                };
                 changes.push(change);
                 shown
             }
@@ -173,16 +182,25 @@ pub async fn run(scope: &Scope, args: ReleasesForgetArgs) -> Result<Outcome, App
         let store = ObjectStore::new(scope.client.clone(), info.kind);
         let raw = store.get(&info.namespace, &info.name).await.map_err(|e| AppError::kube(&e))?;
         let Some(raw) = raw.filter(|raw| raw.info.resource_version == info.resource_version) else {
-            return Err(AppError::Failed(format!("{}: changed or deleted since it was read; nothing was changed, run again to see the new state", info.key())));
+            return Err(AppError::Failed(format!(
+                "{}: changed or deleted since it was read; nothing was changed, run again to see the new state",
+                info.key()
+            )));
         };
-        let obj = backup::record_from_raw(&raw).ok_or_else(|| AppError::Failed(format!("{}: no readable payload to back up", info.key())))?;
+        let obj =
+            backup::record_from_raw(&raw).ok_or_else(|| AppError::Failed(format!("{}: no readable payload to back up", info.key())))?;
         dir.write(&obj).map_err(|e| AppError::Io(format!("backup of {} failed, nothing was changed: {e}", info.key())))?;
     }
     if !changes.is_empty() {
         surgery::write_ownership_backup(dir.path(), &changes)
             .map_err(|e| AppError::Io(format!("backup of the ownership keys failed, nothing was changed: {e}")))?;
     }
-    eprintln!("backed up {} record(s){} to {}", revisions.len(), if changes.is_empty() { "" } else { " and the objects' ownership keys" }, dir.path().display());
+    eprintln!(
+        "backed up {} record(s){} to {}",
+        revisions.len(),
+        if changes.is_empty() { "" } else { " and the objects' ownership keys" },
+        dir.path().display()
+    );
 
     let mut object_failures = 0;
     for change in &changes {
@@ -192,14 +210,23 @@ pub async fn run(scope: &Scope, args: ReleasesForgetArgs) -> Result<Outcome, App
             eprintln!("error: {}: {detail}", change.display());
         }
         if let Some(row) = report.objects.iter_mut().find(|o| o.object == change.display()) {
-            row.result = if outcome == KeysOutcome::Changed || outcome == KeysOutcome::Unchanged { format!("{} ({})", row.action, outcome.as_str()) } else { format!("{}: {detail}", outcome.as_str()) };
+            row.result = if outcome == KeysOutcome::Changed || outcome == KeysOutcome::Unchanged {
+                format!("{} ({})", row.action, outcome.as_str())
+            } else {
+                format!("{}: {detail}", outcome.as_str())
+            };
         }
     }
     if object_failures > 0 {
         for row in &mut report.records {
             row.result = "kept".into();
         }
-        let outcome = finish(&report, &format!("{object_failures} object(s) could not be changed (named above); no record was deleted"), args.output, Outcome::PartialFailure)?;
+        let outcome = finish(
+            &report,
+            &format!("{object_failures} object(s) could not be changed (named above); no record was deleted"),
+            args.output,
+            Outcome::PartialFailure,
+        )?;
         if stop.requested() {
             print_interrupted(scope);
         } else {
@@ -234,7 +261,12 @@ pub async fn run(scope: &Scope, args: ReleasesForgetArgs) -> Result<Outcome, App
         return Ok(Outcome::PartialFailure);
     }
     if failed > 0 {
-        let outcome = finish(&report, &format!("{failed} record(s) could not be deleted (named above); backup in {}", dir.path().display()), args.output, Outcome::PartialFailure)?;
+        let outcome = finish(
+            &report,
+            &format!("{failed} record(s) could not be deleted (named above); backup in {}", dir.path().display()),
+            args.output,
+            Outcome::PartialFailure,
+        )?;
         eprintln!("once the errors above are dealt with, run the same command again: {}", scope.resume);
         return Ok(outcome);
     }
@@ -249,7 +281,14 @@ pub async fn run(scope: &Scope, args: ReleasesForgetArgs) -> Result<Outcome, App
 
 /// The report of a run that found nothing left to do.
 fn report_done(name: &str, scope: &Scope, dry_run: bool) -> Report {
-    Report { release: name.to_string(), namespace: scope.namespace.clone(), records: Vec::new(), objects: Vec::new(), dry_run, backup: None }
+    Report {
+        release: name.to_string(),
+        namespace: scope.namespace.clone(),
+        records: Vec::new(),
+        objects: Vec::new(),
+        dry_run,
+        backup: None,
+    }
 }
 
 fn print_plan(report: &Report) -> Result<(), AppError> {

@@ -7,17 +7,17 @@ use std::io::Write;
 
 use serde_json::{Map, Value};
 
-use crate::commands::context::Outcome;
 use crate::cli::{OutputFormat, ReleasesGetCommand, ReleasesHistoryArgs, ReleasesStatusArgs};
+use crate::commands::context::Outcome;
 use crate::error::AppError;
-use crate::helmfmt::{self, Table};
-use crate::release::helm3::{HookEvent, Release};
 use crate::golang::json as gojson;
-use crate::release::Time;
-use crate::storage::codec::{self, helm3_history_selector};
+use crate::helmfmt::{self, Table};
 use crate::live::resources::Form;
+use crate::release::Time;
+use crate::release::helm3::{HookEvent, Release};
 use crate::storage::Helm3Store;
 use crate::storage::ObjectKind;
+use crate::storage::codec::{self, helm3_history_selector};
 use crate::storage::scope::{Found, Place, helm3_driver, locate};
 
 use super::view::{self, Flavor};
@@ -99,7 +99,11 @@ fn summary_release(s: &crate::release::helm3::ReleaseSummary) -> Release {
 }
 
 /// One revision (the latest by default), fully decoded, with its record's labels.
-async fn load_one(scope: &Scope, name: &str, revision: Option<i64>) -> Result<(Release, std::collections::BTreeMap<String, String>), AppError> {
+async fn load_one(
+    scope: &Scope,
+    name: &str,
+    revision: Option<i64>,
+) -> Result<(Release, std::collections::BTreeMap<String, String>), AppError> {
     let found = locate_for_read(scope, name).await?;
     let (kind, ns) = match (&found.place, found.helm2) {
         (Place::Helm3 { kind, namespace }, _) => (*kind, namespace.clone()),
@@ -380,7 +384,8 @@ pub async fn get(scope: &Scope, what: ReleasesGetCommand) -> Result<Outcome, App
 /// `helm get metadata`: helm's `action.Metadata`.
 fn metadata(r: &Release, labels: &std::collections::BTreeMap<String, String>, flavor: Flavor, output: OutputFormat) -> Vec<u8> {
     let m = r.chart_metadata().cloned().unwrap_or_default();
-    let deployed_at = time_of(&r.info.last_deployed).map(|t| t.format("2006-01-02T15:04:05Z07:00")).unwrap_or_else(|| "0001-01-01T00:00:00Z".into());
+    let deployed_at =
+        time_of(&r.info.last_deployed).map(|t| t.format("2006-01-02T15:04:05Z07:00")).unwrap_or_else(|| "0001-01-01T00:00:00Z".into());
     let mut deps: Vec<&str> = m.dependencies.iter().map(|d| d.name.as_str()).collect();
     deps.sort();
     let apply_method = match r.apply_method.as_str() {
@@ -397,7 +402,10 @@ fn metadata(r: &Release, labels: &std::collections::BTreeMap<String, String>, fl
             s.push_str(&format!("LABELS: {}\n", helmfmt::label_set_string(labels)));
         }
         s.push_str(&format!("DEPENDENCIES: {}\n", deps.join(",")));
-        s.push_str(&format!("NAMESPACE: {}\nREVISION: {}\nSTATUS: {}\nDEPLOYED_AT: {}\n", r.namespace, r.version, r.info.status, deployed_at));
+        s.push_str(&format!(
+            "NAMESPACE: {}\nREVISION: {}\nSTATUS: {}\nDEPLOYED_AT: {}\n",
+            r.namespace, r.version, r.info.status, deployed_at
+        ));
         if flavor == Flavor::Helm4 {
             s.push_str(&format!("APPLY_METHOD: {apply_method}\n"));
         }

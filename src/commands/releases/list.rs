@@ -5,8 +5,8 @@ use std::io::Write;
 
 use serde_json::{Map, Value};
 
-use crate::commands::context::Outcome;
 use crate::cli::{ListOutputFormat, ReleasesListArgs};
+use crate::commands::context::Outcome;
 use crate::error::AppError;
 use crate::helmfmt::{self, Table};
 use crate::release::helm3::Status;
@@ -327,11 +327,12 @@ fn paint_status_column(table: &[u8], column: usize) -> Vec<u8> {
         let (body, newline) = line.strip_suffix('\n').map_or((line, ""), |b| (b, "\n"));
         let mut cells: Vec<String> = body.split('\t').map(String::from).collect();
         if (i > 0 || !body.starts_with("NAME"))
-            && let Some(cell) = cells.get_mut(column) {
-                let word = cell.trim_end().to_string();
-                let pad = cell.len() - word.len();
-                *cell = format!("{}{}", crate::interact::paint_status(&word, true), " ".repeat(pad));
-            }
+            && let Some(cell) = cells.get_mut(column)
+        {
+            let word = cell.trim_end().to_string();
+            let pad = cell.len() - word.len();
+            *cell = format!("{}{}", crate::interact::paint_status(&word, true), " ".repeat(pad));
+        }
         out.push_str(&cells.join("\t"));
         out.push_str(newline);
     }

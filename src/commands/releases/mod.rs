@@ -42,14 +42,14 @@ pub use collect::{FETCH_CONCURRENCY, Generation, Row};
 pub use selector::Selector;
 pub use view::{Flavor, coalesce, helm2_as_helm3, helm2_status};
 
-use crate::commands::context::{Context, Outcome};
 use crate::cli::{ReleasesArgs, ReleasesCommand};
+use crate::commands::context::{Context, Outcome};
 use crate::error::AppError;
 use crate::golang::time::GoTime;
 use crate::release::Time;
 use crate::settings::InvocationMode;
-use crate::storage::StorageSettings;
 use crate::storage::RecordError;
+use crate::storage::StorageSettings;
 use crate::storage::codec::DecodeLimits;
 use crate::storage::scope::ReleaseScope;
 
@@ -89,7 +89,15 @@ pub async fn run(ctx: &Context<'_>, mut args: ReleasesArgs) -> Result<Outcome, A
         _ => detect_flavor(ctx),
     };
     let resume = crate::commands::context::resume_command(ctx);
-    let scope = Scope { client: access.client, namespace: access.namespace, explicit_namespace: access.namespace_explicit, storage, helm_version: args.helm_version, flavor, resume };
+    let scope = Scope {
+        client: access.client,
+        namespace: access.namespace,
+        explicit_namespace: access.namespace_explicit,
+        storage,
+        helm_version: args.helm_version,
+        flavor,
+        resume,
+    };
     match args.command {
         ReleasesCommand::List(a) => list::run(&scope, a).await,
         ReleasesCommand::History(a) => inspect::history(&scope, a).await,
@@ -116,9 +124,9 @@ fn prune_keep(ctx: &Context<'_>, flag: Option<u32>) -> Result<u32, AppError> {
     {
         return match v.trim().parse::<i64>() {
             Ok(n) if n > 0 => Ok(n.min(u32::MAX as i64) as u32),
-            Ok(_) => Err(AppError::Usage(format!(
-                "HELM_MAX_HISTORY is {v} (no limit), so there is nothing to prune by default; pass --keep N"
-            ))),
+            Ok(_) => {
+                Err(AppError::Usage(format!("HELM_MAX_HISTORY is {v} (no limit), so there is nothing to prune by default; pass --keep N")))
+            }
             Err(_) => Err(AppError::Usage(format!("HELM_MAX_HISTORY {v:?} is not a number; pass --keep N"))),
         };
     }

@@ -25,15 +25,15 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::commands::context::Outcome;
 use crate::cli::{OutputFormat, ReleasesMoveArgs};
+use crate::commands::context::Outcome;
 use crate::error::AppError;
 use crate::helmfmt::Table;
 use crate::live::discovery::ResourceCatalog;
 use crate::manifest::parse_objects;
 use crate::ownership::OwnershipKeys;
-use crate::storage::Helm3Driver;
 use crate::stop::StopSignal;
+use crate::storage::Helm3Driver;
 use crate::storage::backup::{self, BackupDir};
 use crate::storage::codec::{self, helm3_object_name};
 use crate::storage::objects::{NewObject, ObjectStore, Settled, same_record};
@@ -85,7 +85,8 @@ fn renamed(rev: &Revision, to_name: &str, to_namespace: &str) -> Result<NewObjec
     let mut release = r.release.clone();
     release.name = to_name.to_string();
     release.namespace = to_namespace.to_string();
-    let payload = codec::encode_helm3(&release).map_err(|e| AppError::Failed(format!("{}: cannot encode the renamed release: {e}", r.object.key())))?;
+    let payload = codec::encode_helm3(&release)
+        .map_err(|e| AppError::Failed(format!("{}: cannot encode the renamed release: {e}", r.object.key())))?;
     let mut labels = r.object.labels.clone();
     labels.insert("name".into(), to_name.to_string());
     Ok(NewObject {
@@ -112,7 +113,10 @@ fn implicit_namespaces(revisions: &[Revision], catalog: &ResourceCatalog) -> Vec
                 let what = match catalog.resolve_gvk(&obj.api_version, &obj.kind) {
                     Ok(res) if !res.namespaced => continue,
                     Ok(_) => format!("{}/{} (revision {}) has no metadata.namespace", obj.kind, obj.name, r.release.version),
-                    Err(_) => format!("{}/{} (revision {}): {} is not served here, so whether it is namespaced is unknown", obj.kind, obj.name, r.release.version, obj.api_version),
+                    Err(_) => format!(
+                        "{}/{} (revision {}): {} is not served here, so whether it is namespaced is unknown",
+                        obj.kind, obj.name, r.release.version, obj.api_version
+                    ),
                 };
                 if !found.contains(&what) {
                     found.push(what);
@@ -174,7 +178,10 @@ pub async fn run(scope: &Scope, args: ReleasesMoveArgs) -> Result<Outcome, AppEr
         return Err(AppError::Usage(format!("release {name} is already named {to_name} in namespace {to_namespace}: nothing to move")));
     }
     if scope.helm_version == Some(2) {
-        return Err(AppError::Usage("move renames Helm 3/4 releases; migrate a Helm 2 release first (migrate2to3 --target-release NAME renames while migrating)".into()));
+        return Err(AppError::Usage(
+            "move renames Helm 3/4 releases; migrate a Helm 2 release first (migrate2to3 --target-release NAME renames while migrating)"
+                .into(),
+        ));
     }
 
     // Plan: the one Helm 3/4 storage the shared scope rule finds the release in.
@@ -208,14 +215,20 @@ pub async fn run(scope: &Scope, args: ReleasesMoveArgs) -> Result<Outcome, AppEr
                 dry_run: args.dry_run,
                 backup: None,
             };
-            let msg = format!("release {name} was already moved to {to_name} in {to_namespace} ({} revision(s) there, the old ones in the backup); nothing to do", existing.len());
+            let msg = format!(
+                "release {name} was already moved to {to_name} in {to_namespace} ({} revision(s) there, the old ones in the backup); nothing to do",
+                existing.len()
+            );
             return finish(&report, &msg, args.output, Outcome::Success);
         }
         let mut err = not_found.unwrap_or_else(|| AppError::Failed(format!("release {name}: no readable record")));
         if !existing.is_empty()
             && let AppError::Failed(text) = &mut err
         {
-            text.push_str(&format!(" ({to_name} has {} revision(s) in {to_namespace}: if a move finished, there is nothing left to do)", existing.len()));
+            text.push_str(&format!(
+                " ({to_name} has {} revision(s) in {to_namespace}: if a move finished, there is nothing left to do)",
+                existing.len()
+            ));
         }
         return Err(err);
     };
@@ -258,7 +271,8 @@ pub async fn run(scope: &Scope, args: ReleasesMoveArgs) -> Result<Outcome, AppEr
         };
         existing_state.insert(info.name.clone(), (state, rev));
     }
-    let foreign: Vec<String> = existing_state.iter().filter(|(_, (s, _))| *s == Existing::Foreign).map(|(n, _)| format!("{to_namespace}/{n}")).collect();
+    let foreign: Vec<String> =
+        existing_state.iter().filter(|(_, (s, _))| *s == Existing::Foreign).map(|(n, _)| format!("{to_namespace}/{n}")).collect();
     if !foreign.is_empty() && !args.force {
         return Err(AppError::Failed(format!(
             "release {to_name} already exists in namespace {to_namespace} ({} record(s): {}); nothing was changed. --force backs them up and replaces them",
@@ -319,7 +333,14 @@ pub async fn run(scope: &Scope, args: ReleasesMoveArgs) -> Result<Outcome, AppEr
             Some(keys) if keys == &after => (keys.describe(), "already re-stamped".to_string()),
             Some(keys) => (keys.describe(), "not this release's: left alone".to_string()),
         };
-        report.objects.push(Row { from: object.display(), to: ownership, revision: latest.version(), status: String::new(), action: action.clone(), result: action });
+        report.objects.push(Row {
+            from: object.display(),
+            to: ownership,
+            revision: latest.version(),
+            status: String::new(),
+            action: action.clone(),
+            result: action,
+        });
     }
     for u in &unresolved {
         eprintln!("warning: {}: {} (left alone)", u.what, u.reason);
@@ -348,9 +369,13 @@ pub async fn run(scope: &Scope, args: ReleasesMoveArgs) -> Result<Outcome, AppEr
         let store = ObjectStore::new(scope.client.clone(), info.kind);
         let raw = store.get(&info.namespace, &info.name).await.map_err(|e| AppError::kube(&e))?;
         let Some(raw) = raw.filter(|raw| raw.info.resource_version == info.resource_version) else {
-            return Err(AppError::Failed(format!("{}: changed or deleted since it was read; nothing was changed, run again to see the new state", info.key())));
+            return Err(AppError::Failed(format!(
+                "{}: changed or deleted since it was read; nothing was changed, run again to see the new state",
+                info.key()
+            )));
         };
-        let obj = backup::record_from_raw(&raw).ok_or_else(|| AppError::Failed(format!("{}: no readable payload to back up", info.key())))?;
+        let obj =
+            backup::record_from_raw(&raw).ok_or_else(|| AppError::Failed(format!("{}: no readable payload to back up", info.key())))?;
         dir.write(&obj).map_err(|e| AppError::Io(format!("backup of {} failed, nothing was changed: {e}", info.key())))?;
     }
     if !changes.is_empty() {
@@ -382,7 +407,11 @@ pub async fn run(scope: &Scope, args: ReleasesMoveArgs) -> Result<Outcome, AppEr
         row.result = match written {
             Ok(settled) => match store.get(&new.namespace, &new.name).await {
                 Ok(Some(raw)) if same_record(new, &raw, &limits) => {
-                    if settled == Settled::Found { "already written".into() } else { "written, verified".into() }
+                    if settled == Settled::Found {
+                        "already written".into()
+                    } else {
+                        "written, verified".into()
+                    }
                 }
                 Ok(_) => {
                     failures += 1;
@@ -432,7 +461,11 @@ pub async fn run(scope: &Scope, args: ReleasesMoveArgs) -> Result<Outcome, AppEr
             eprintln!("error: {}: {detail}", change.display());
         }
         if let Some(row) = report.objects.iter_mut().find(|o| o.from == change.display()) {
-            row.result = if outcome == KeysOutcome::Changed || outcome == KeysOutcome::Unchanged { format!("re-stamped ({})", outcome.as_str()) } else { format!("{}: {detail}", outcome.as_str()) };
+            row.result = if outcome == KeysOutcome::Changed || outcome == KeysOutcome::Unchanged {
+                format!("re-stamped ({})", outcome.as_str())
+            } else {
+                format!("{}: {detail}", outcome.as_str())
+            };
         }
     }
     if failures > 0 || stop.requested() {
@@ -444,7 +477,8 @@ pub async fn run(scope: &Scope, args: ReleasesMoveArgs) -> Result<Outcome, AppEr
         // Oldest first, and none after a failure: what is left of the old name stays its newest
         // revisions, which a re-run recognises in the new name.
         if stop.requested() || failures > 0 {
-            row.result = format!("{}; old record kept ({})", row.result, if failures > 0 { "an earlier delete failed" } else { "interrupted" });
+            row.result =
+                format!("{}; old record kept ({})", row.result, if failures > 0 { "an earlier delete failed" } else { "interrupted" });
             continue;
         }
         let info = rev.object();
@@ -461,7 +495,12 @@ pub async fn run(scope: &Scope, args: ReleasesMoveArgs) -> Result<Outcome, AppEr
     if failures > 0 || stop.requested() {
         return stopped(scope, &report, args.output, &stop, "some old records are kept");
     }
-    let msg = format!("release {name} in {} is now {to_name} in {to_namespace}: {} revision(s) moved (backup: {})", scope.namespace, revisions.len(), dir.path().display());
+    let msg = format!(
+        "release {name} in {} is now {to_name} in {to_namespace}: {} revision(s) moved (backup: {})",
+        scope.namespace,
+        revisions.len(),
+        dir.path().display()
+    );
     finish(&report, &msg, args.output, Outcome::Success)
 }
 
@@ -480,7 +519,13 @@ fn print_plan(report: &Report) -> Result<(), AppError> {
     let mut t = Table::new();
     t.add_row(["RECORD", "NEW RECORD", "REVISION", "STATUS", "ACTION"]);
     for r in &report.records {
-        t.add_row([if r.from.is_empty() { "-".to_string() } else { r.from.clone() }, r.to.clone(), r.revision.to_string(), r.status.clone(), r.action.clone()]);
+        t.add_row([
+            if r.from.is_empty() { "-".to_string() } else { r.from.clone() },
+            r.to.clone(),
+            r.revision.to_string(),
+            r.status.clone(),
+            r.action.clone(),
+        ]);
     }
     let mut out = t.render();
     if !report.objects.is_empty() {

@@ -22,16 +22,16 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use futures::StreamExt;
 
-use crate::commands::context::Outcome;
 use crate::cli::{OutputFormat, ReleasesPruneArgs};
+use crate::commands::context::Outcome;
 use crate::error::AppError;
 use crate::helmfmt::Table;
 use crate::release::helm3::Status;
 use crate::stop::StopSignal;
 use crate::storage::backup::{self, BackupDir};
 use crate::storage::codec::{self, helm3_history_selector};
-use crate::storage::objects::{ObjectInfo, ObjectStore, SettleError, Settled};
 use crate::storage::listing::Listing;
+use crate::storage::objects::{ObjectInfo, ObjectStore, SettleError, Settled};
 use crate::storage::scope::{Place, ambiguities, helm2_records, helm3_driver, helm3_summaries, locate};
 use crate::storage::{Helm2Record, Helm3Store, Helm3Summary, ObjectKind};
 
@@ -103,7 +103,8 @@ async fn collect(scope: &Scope, args: &ReleasesPruneArgs) -> Result<Vec<Rel>, Ap
             match (&found.place, found.helm2) {
                 (Place::Helm3 { kind, namespace }, _) => {
                     let store = Helm3Store::new(scope.client.clone(), helm3_driver(*kind), scope.limits());
-                    let mut l = store.list_summaries(Some(namespace), Some(&helm3_history_selector(name))).await.map_err(|e| AppError::kube(&e))?;
+                    let mut l =
+                        store.list_summaries(Some(namespace), Some(&helm3_history_selector(name))).await.map_err(|e| AppError::kube(&e))?;
                     l.records.retain(|r| &r.summary.name == name);
                     helm3_listings.push((*kind, l));
                 }
@@ -162,7 +163,11 @@ async fn collect(scope: &Scope, args: &ReleasesPruneArgs) -> Result<Vec<Rel>, Ap
             if rel.revs.iter().any(|x| x.object == r.object) {
                 continue;
             }
-            rel.revs.push(Rev { version: i64::from(r.release.version), status: view::helm2_status(r.release.status_code()), object: r.object });
+            rel.revs.push(Rev {
+                version: i64::from(r.release.version),
+                status: view::helm2_status(r.release.status_code()),
+                object: r.object,
+            });
         }
     }
     if args.all_namespaces {
@@ -171,7 +176,12 @@ async fn collect(scope: &Scope, args: &ReleasesPruneArgs) -> Result<Vec<Rel>, Ap
             let list: Vec<String> = found
                 .iter()
                 .take(5)
-                .map(|(name, places)| format!("{name} ({})", places.iter().map(|p| format!("{} in {}", p.storage(), p.records_namespace())).collect::<Vec<_>>().join(", ")))
+                .map(|(name, places)| {
+                    format!(
+                        "{name} ({})",
+                        places.iter().map(|p| format!("{} in {}", p.storage(), p.records_namespace())).collect::<Vec<_>>().join(", ")
+                    )
+                })
                 .collect();
             let more = if found.len() > 5 { format!(" and {} more", found.len() - 5) } else { String::new() };
             return Err(AppError::Usage(format!(
@@ -234,7 +244,10 @@ pub async fn run(scope: &Scope, args: ReleasesPruneArgs) -> Result<Outcome, AppE
     }
     if args.dry_run {
         if args.output != OutputFormat::Table {
-            let rows: Vec<ResultRow> = plan.iter().map(|(_, r)| row(&r.object, "would delete", format!("revision {} ({})", r.version, r.status.as_str()), false)).collect();
+            let rows: Vec<ResultRow> = plan
+                .iter()
+                .map(|(_, r)| row(&r.object, "would delete", format!("revision {} ({})", r.version, r.status.as_str()), false))
+                .collect();
             print_rows(&rows, ["RECORD", "ACTION", "DETAIL"], args.output)?;
         }
         eprintln!("dry run: {} record(s) would be deleted; nothing was changed", plan.len());
@@ -279,7 +292,14 @@ pub async fn run(scope: &Scope, args: ReleasesPruneArgs) -> Result<Outcome, AppE
 }
 
 fn row(info: &ObjectInfo, action: &str, detail: impl Into<String>, failed: bool) -> ResultRow {
-    ResultRow { namespace: info.namespace.clone(), kind: info.kind.kind(), name: info.name.clone(), action: action.into(), detail: detail.into(), failed }
+    ResultRow {
+        namespace: info.namespace.clone(),
+        kind: info.kind.kind(),
+        name: info.name.clone(),
+        action: action.into(),
+        detail: detail.into(),
+        failed,
+    }
 }
 
 async fn delete_one(client: kube::Client, rev: &Rev, dir: &BackupDir, stop: &StopSignal) -> ResultRow {
@@ -307,7 +327,9 @@ async fn delete_one(client: kube::Client, rev: &Rev, dir: &BackupDir, stop: &Sto
         return row(info, "skipped", format!("interrupted before this delete (backed up to {}, not deleted)", file.display()), true);
     }
     match store.delete_settled(&info.namespace, &info.name, info.resource_version.as_deref(), stop).await {
-        Ok(Settled::Done) => row(info, "deleted", format!("revision {} ({}), backup {}", rev.version, rev.status.as_str(), file.display()), false),
+        Ok(Settled::Done) => {
+            row(info, "deleted", format!("revision {} ({}), backup {}", rev.version, rev.status.as_str(), file.display()), false)
+        }
         Ok(Settled::Found) => row(info, "gone", "deleted meanwhile", false),
         Err(SettleError::Changed(why)) => row(info, "failed", format!("{why} (re-run to plan again)"), true),
         Err(e) => row(info, "failed", format!("{e} (backed up to {})", file.display()), true),

@@ -101,12 +101,7 @@ impl Printer {
         for row in &rows {
             let cells = row.get("cells").and_then(Value::as_array).cloned().unwrap_or_default();
             lines.push(
-                cells
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| visible.get(*i).copied().unwrap_or(false))
-                    .map(|(_, c)| cell_text(c))
-                    .collect(),
+                cells.iter().enumerate().filter(|(i, _)| visible.get(*i).copied().unwrap_or(false)).map(|(_, c)| cell_text(c)).collect(),
             );
         }
         out.push_str(&tabwrite(&lines));

@@ -20,8 +20,8 @@ use std::collections::BTreeMap;
 use futures::StreamExt;
 use serde::Serialize;
 
-use crate::commands::context::Outcome;
 use crate::cli::{OutputFormat, ReleasesRestoreArgs};
+use crate::commands::context::Outcome;
 use crate::error::AppError;
 use crate::helmfmt::Table;
 use crate::stop::StopSignal;
@@ -82,7 +82,14 @@ struct Item {
 }
 
 fn row(obj: &NewObject, action: &str, detail: impl Into<String>, failed: bool) -> ResultRow {
-    ResultRow { namespace: obj.namespace.clone(), kind: obj.kind.kind(), name: obj.name.clone(), action: action.into(), detail: detail.into(), failed }
+    ResultRow {
+        namespace: obj.namespace.clone(),
+        kind: obj.kind.kind(),
+        name: obj.name.clone(),
+        action: action.into(),
+        detail: detail.into(),
+        failed,
+    }
 }
 
 fn plan_word(a: Action, dry: bool) -> &'static str {
@@ -154,13 +161,18 @@ pub async fn run(scope: &Scope, args: ReleasesRestoreArgs) -> Result<Outcome, Ap
     if args.dry_run || writes == 0 {
         let rows: Vec<ResultRow> = items
             .iter()
-            .map(|i| row(&i.obj, plan_word(i.action, args.dry_run), i.detail.clone(), matches!(i.action, Action::Differs | Action::Ambiguous)))
+            .map(|i| {
+                row(&i.obj, plan_word(i.action, args.dry_run), i.detail.clone(), matches!(i.action, Action::Differs | Action::Ambiguous))
+            })
             .collect();
         print_rows(&rows, ["RECORD", "ACTION", "DETAIL"], args.output)?;
         let mut failed = rows.iter().any(|r| r.failed);
         if args.dry_run {
             if !keys.is_empty() {
-                eprintln!("would restore the ownership keys of {} object(s) where they are still as the backup's change left them", keys.len());
+                eprintln!(
+                    "would restore the ownership keys of {} object(s) where they are still as the backup's change left them",
+                    keys.len()
+                );
             }
         } else if keys.is_empty() {
             eprintln!("nothing to restore");
@@ -173,7 +185,14 @@ pub async fn run(scope: &Scope, args: ReleasesRestoreArgs) -> Result<Outcome, Ap
     let replaces = writes - creates;
     if !args.yes && crate::interact::interactive() {
         for i in items.iter().filter(|i| i.action != Action::Equal) {
-            eprintln!("  {:<14} {}/{}/{} {}", plan_word(i.action, true), i.obj.namespace, i.obj.kind.kind().to_ascii_lowercase(), i.obj.name, i.detail);
+            eprintln!(
+                "  {:<14} {}/{}/{} {}",
+                plan_word(i.action, true),
+                i.obj.namespace,
+                i.obj.kind.kind().to_ascii_lowercase(),
+                i.obj.name,
+                i.detail
+            );
         }
     }
     let and_keys = if keys.is_empty() { String::new() } else { format!(", and restore the ownership keys of {} object(s)", keys.len()) };

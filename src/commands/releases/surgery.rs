@@ -15,8 +15,8 @@ use crate::live::objects::{self, PatchDecision, PatchFailure, PatchSettled};
 use crate::live::targets::{Target, Unresolved, resolve_manifest};
 use crate::ownership::OwnershipKeys;
 use crate::release::helm3::Status;
-use crate::storage::Helm3Driver;
 use crate::stop::StopSignal;
+use crate::storage::Helm3Driver;
 use crate::storage::objects::ObjectInfo;
 use crate::storage::scope::{Place, helm3_driver, locate};
 use crate::storage::{Helm2Record, Helm3Record, Helm3Store};
@@ -74,7 +74,12 @@ impl Revision {
 }
 
 /// Every Helm 3/4 record of `name` in `namespace`, from the given drivers, oldest first.
-pub(super) async fn helm3_revisions(scope: &Scope, namespace: &str, name: &str, drivers: &[Helm3Driver]) -> Result<Vec<Revision>, AppError> {
+pub(super) async fn helm3_revisions(
+    scope: &Scope,
+    namespace: &str,
+    name: &str,
+    drivers: &[Helm3Driver],
+) -> Result<Vec<Revision>, AppError> {
     let mut out = Vec::new();
     for driver in drivers {
         let store = Helm3Store::new(scope.client.clone(), *driver, scope.limits());
@@ -169,7 +174,11 @@ fn keys_of(obj: &DynamicObject) -> OwnershipKeys {
 }
 
 /// Discovery, then every object of `manifest` read live (namespaced ones default to `namespace`).
-pub(super) async fn live_objects(scope: &Scope, manifest: &str, namespace: &str) -> Result<(ResourceCatalog, Vec<LiveObject>, Vec<Unresolved>), AppError> {
+pub(super) async fn live_objects(
+    scope: &Scope,
+    manifest: &str,
+    namespace: &str,
+) -> Result<(ResourceCatalog, Vec<LiveObject>, Vec<Unresolved>), AppError> {
     let catalog = discovery::load(&scope.client).await.map_err(|e| AppError::Failed(format!("discovery: {e}")))?;
     let (targets, unresolved) = resolve_manifest(&catalog, manifest, namespace);
     let mut out = Vec::with_capacity(targets.len());
@@ -244,9 +253,7 @@ pub(crate) fn read_ownership_backup(dir: &Path) -> std::io::Result<Vec<Ownership
     text.lines()
         .filter(|l| !l.trim().is_empty())
         .enumerate()
-        .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|e| std::io::Error::other(format!("{}: line {}: {e}", path.display(), i + 1)))
-        })
+        .map(|(i, l)| serde_json::from_str(l).map_err(|e| std::io::Error::other(format!("{}: line {}: {e}", path.display(), i + 1))))
         .collect()
 }
 

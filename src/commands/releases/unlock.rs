@@ -25,8 +25,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::commands::context::Outcome;
 use crate::cli::{OutputFormat, ReleasesUnlockArgs, UnlockTarget};
+use crate::commands::context::Outcome;
 use crate::error::AppError;
 use crate::helmfmt::Table;
 use crate::release::helm2;
@@ -299,9 +299,7 @@ fn check_plan(records: &[Record], plan: &UnlockPlan<'_>, opts: &UnlockOptions) -
     if wanted != plan.latest {
         eprintln!("warning: revision {wanted} is not the latest ({}); Helm only looks at the latest revision", plan.latest);
     }
-    if opts.to == UnlockTarget::Superseded
-        && !records.iter().any(|r| r.version() != wanted && r.status() == Status::Deployed)
-    {
+    if opts.to == UnlockTarget::Superseded && !records.iter().any(|r| r.version() != wanted && r.status() == Status::Deployed) {
         return Err(AppError::Usage(format!(
             "--to superseded: release {} has no other deployed revision; use --to failed (or --to delete)",
             opts.name
@@ -383,7 +381,10 @@ async fn execute(scope: &Scope, plan: &UnlockPlan<'_>, opts: &UnlockOptions, sto
         return Err(AppError::Failed(format!("{}: deleted meanwhile; nothing was changed", info.key())));
     };
     if raw.info.resource_version != info.resource_version {
-        return Err(AppError::Failed(format!("{}: changed since it was read; nothing was changed, re-run to see the new state", info.key())));
+        return Err(AppError::Failed(format!(
+            "{}: changed since it was read; nothing was changed, re-run to see the new state",
+            info.key()
+        )));
     }
     if stop.requested() {
         return Ok(Executed::Interrupted(format!("{}: interrupted before anything was written; nothing was changed", info.key())));

@@ -120,7 +120,13 @@ pub fn convert_text(text: &str, place: Place, hook: Option<&str>, want: &dyn Fn(
 }
 
 /// The new text of one document, or `None` when it stays as it is.
-fn convert_document(doc: &str, place: &Place, hook: Option<&str>, want: &dyn Fn(&RemovedApi) -> bool, out: &mut Converted) -> Option<String> {
+fn convert_document(
+    doc: &str,
+    place: &Place,
+    hook: Option<&str>,
+    want: &dyn Fn(&RemovedApi) -> bool,
+    out: &mut Converted,
+) -> Option<String> {
     let mut value: Value = parse_like_go(doc)?;
     let mut mapped = Vec::new();
     let mut notes = Vec::new();
@@ -193,7 +199,11 @@ fn convert_value(
         notes.push(format!(
             "{kind}/{name} taken out of the stored manifest: {api_version} {kind} was removed in Kubernetes {} with no replacement{}",
             row.removed_in,
-            if kind == "PodSecurityPolicy" { " (Pod Security Admission took its place; see the namespace labels pod-security.kubernetes.io/*)" } else { "" }
+            if kind == "PodSecurityPolicy" {
+                " (Pod Security Admission took its place; see the namespace labels pod-security.kubernetes.io/*)"
+            } else {
+                ""
+            }
         ));
         mapped.push(entry);
         return false;
@@ -432,7 +442,12 @@ fn hpa_v2beta1(obj: &mut Value, notes: &mut Vec<String>) {
 /// Make a v1beta1 schema structural enough for v1: types on nodes that imply one, no `uniqueItems: true`.
 fn structural(schema: &mut Value, fixes: &mut usize) {
     let Some(m) = schema.as_object_mut() else { return };
-    if !m.contains_key("type") && !m.contains_key("x-kubernetes-int-or-string") && !m.contains_key("anyOf") && !m.contains_key("allOf") && !m.contains_key("oneOf") {
+    if !m.contains_key("type")
+        && !m.contains_key("x-kubernetes-int-or-string")
+        && !m.contains_key("anyOf")
+        && !m.contains_key("allOf")
+        && !m.contains_key("oneOf")
+    {
         if m.contains_key("properties") || m.contains_key("additionalProperties") {
             m.insert("type".into(), "object".into());
             *fixes += 1;
@@ -551,7 +566,9 @@ fn crd(obj: &mut Value, notes: &mut Vec<String>) {
         notes.push("spec.subresources/additionalPrinterColumns → spec.versions[]".into());
     }
     if gave_schema > 0 {
-        notes.push(format!("{gave_schema} version(s) without a schema get {{type: object, x-kubernetes-preserve-unknown-fields: true}} (v1 requires one)"));
+        notes.push(format!(
+            "{gave_schema} version(s) without a schema get {{type: object, x-kubernetes-preserve-unknown-fields: true}} (v1 requires one)"
+        ));
     } else if keep_unknown {
         notes.push("preserveUnknownFields was not false: x-kubernetes-preserve-unknown-fields: true at the schema root keeps unknown fields, as v1beta1 did".into());
     }
@@ -565,7 +582,9 @@ fn webhooks(obj: &mut Value, notes: &mut Vec<String>) {
     for w in list {
         let Some(m) = w.as_object_mut() else { continue };
         let name = m.get("name").and_then(Value::as_str).unwrap_or("?").to_string();
-        if is_empty_value(m.get("admissionReviewVersions")) || m.get("admissionReviewVersions").and_then(Value::as_array).is_some_and(Vec::is_empty) {
+        if is_empty_value(m.get("admissionReviewVersions"))
+            || m.get("admissionReviewVersions").and_then(Value::as_array).is_some_and(Vec::is_empty)
+        {
             m.insert("admissionReviewVersions".into(), json!(["v1beta1"]));
             notes.push(format!("webhook {name}: admissionReviewVersions [v1beta1] (the v1beta1 default; v1 requires it)"));
         }
@@ -704,26 +723,34 @@ mod tests {
 
     #[test]
     fn numbers_and_booleans_read_as_go_reads_them() {
-        let (obj, _) = one("apiVersion: apps/v1beta1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  template:\n    metadata:\n      labels: {app: d}\n    spec:\n      hostNetwork: yes\n      volumes:\n      - name: v\n        configMap: {name: c, defaultMode: 0755}\n");
+        let (obj, _) = one(
+            "apiVersion: apps/v1beta1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  template:\n    metadata:\n      labels: {app: d}\n    spec:\n      hostNetwork: yes\n      volumes:\n      - name: v\n        configMap: {name: c, defaultMode: 0755}\n",
+        );
         assert_eq!(obj["spec"]["template"]["spec"]["volumes"][0]["configMap"]["defaultMode"], 493);
         assert_eq!(obj["spec"]["template"]["spec"]["hostNetwork"], true);
     }
 
     #[test]
     fn apps_selector_comes_from_the_template_labels() {
-        let (obj, notes) = one("apiVersion: extensions/v1beta1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  rollbackTo: {revision: 2}\n  template:\n    metadata:\n      labels: {app: d, tier: web}\n    spec:\n      containers: [{name: c, image: nginx}]\n");
+        let (obj, notes) = one(
+            "apiVersion: extensions/v1beta1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  rollbackTo: {revision: 2}\n  template:\n    metadata:\n      labels: {app: d, tier: web}\n    spec:\n      containers: [{name: c, image: nginx}]\n",
+        );
         assert_eq!(obj["apiVersion"], "apps/v1");
         assert_eq!(obj["spec"]["selector"], json!({"matchLabels": {"app": "d", "tier": "web"}}));
         assert!(obj["spec"].get("rollbackTo").is_none());
         assert_eq!(notes.len(), 2, "{notes:?}");
         // An explicit selector is kept.
-        let (obj, _) = one("apiVersion: apps/v1beta2\nkind: StatefulSet\nmetadata: {name: s}\nspec:\n  serviceName: s\n  selector: {matchLabels: {app: s}}\n  template:\n    metadata:\n      labels: {app: s, x: y}\n");
+        let (obj, _) = one(
+            "apiVersion: apps/v1beta2\nkind: StatefulSet\nmetadata: {name: s}\nspec:\n  serviceName: s\n  selector: {matchLabels: {app: s}}\n  template:\n    metadata:\n      labels: {app: s, x: y}\n",
+        );
         assert_eq!(obj["spec"]["selector"], json!({"matchLabels": {"app": "s"}}));
     }
 
     #[test]
     fn ingress_backends_and_path_types() {
-        let (obj, _) = one("apiVersion: extensions/v1beta1\nkind: Ingress\nmetadata: {name: i}\nspec:\n  backend: {serviceName: def, servicePort: 80}\n  rules:\n  - host: a.example.com\n    http:\n      paths:\n      - path: /\n        backend: {serviceName: web, servicePort: http}\n      - path: /api\n        pathType: Prefix\n        backend: {serviceName: api, servicePort: \"8080\"}\n");
+        let (obj, _) = one(
+            "apiVersion: extensions/v1beta1\nkind: Ingress\nmetadata: {name: i}\nspec:\n  backend: {serviceName: def, servicePort: 80}\n  rules:\n  - host: a.example.com\n    http:\n      paths:\n      - path: /\n        backend: {serviceName: web, servicePort: http}\n      - path: /api\n        pathType: Prefix\n        backend: {serviceName: api, servicePort: \"8080\"}\n",
+        );
         assert_eq!(obj["apiVersion"], "networking.k8s.io/v1");
         assert_eq!(obj["spec"]["defaultBackend"], json!({"service": {"name": "def", "port": {"number": 80}}}));
         assert!(obj["spec"].get("backend").is_none());
@@ -736,7 +763,9 @@ mod tests {
 
     #[test]
     fn hpa_v2beta1_metrics() {
-        let (obj, _) = one("apiVersion: autoscaling/v2beta1\nkind: HorizontalPodAutoscaler\nmetadata: {name: h}\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: d}\n  minReplicas: 1\n  maxReplicas: 5\n  metrics:\n  - type: Resource\n    resource: {name: cpu, targetAverageUtilization: 60}\n  - type: Resource\n    resource: {name: memory, targetAverageValue: 200Mi}\n  - type: Pods\n    pods: {metricName: qps, targetAverageValue: \"10\"}\n  - type: Object\n    object:\n      target: {apiVersion: networking.k8s.io/v1, kind: Ingress, name: main}\n      metricName: requests\n      targetValue: 2k\n  - type: External\n    external: {metricName: queue, metricSelector: {matchLabels: {q: a}}, targetAverageValue: 30}\n");
+        let (obj, _) = one(
+            "apiVersion: autoscaling/v2beta1\nkind: HorizontalPodAutoscaler\nmetadata: {name: h}\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: d}\n  minReplicas: 1\n  maxReplicas: 5\n  metrics:\n  - type: Resource\n    resource: {name: cpu, targetAverageUtilization: 60}\n  - type: Resource\n    resource: {name: memory, targetAverageValue: 200Mi}\n  - type: Pods\n    pods: {metricName: qps, targetAverageValue: \"10\"}\n  - type: Object\n    object:\n      target: {apiVersion: networking.k8s.io/v1, kind: Ingress, name: main}\n      metricName: requests\n      targetValue: 2k\n  - type: External\n    external: {metricName: queue, metricSelector: {matchLabels: {q: a}}, targetAverageValue: 30}\n",
+        );
         assert_eq!(obj["apiVersion"], "autoscaling/v2");
         let m = &obj["spec"]["metrics"];
         assert_eq!(m[0]["resource"], json!({"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 60}}));
@@ -746,7 +775,10 @@ mod tests {
             m[3]["object"],
             json!({"describedObject": {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "name": "main"}, "metric": {"name": "requests"}, "target": {"type": "Value", "value": "2k"}})
         );
-        assert_eq!(m[4]["external"], json!({"metric": {"name": "queue", "selector": {"matchLabels": {"q": "a"}}}, "target": {"type": "AverageValue", "averageValue": 30}}));
+        assert_eq!(
+            m[4]["external"],
+            json!({"metric": {"name": "queue", "selector": {"matchLabels": {"q": "a"}}}, "target": {"type": "AverageValue", "averageValue": 30}})
+        );
         // v2beta2 has v2's fields: only the apiVersion changes.
         let text = "apiVersion: autoscaling/v2beta2\nkind: HorizontalPodAutoscaler\nmetadata: {name: h}\nspec:\n  maxReplicas: 3\n  metrics:\n  - type: Resource\n    resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}\n";
         let (obj2, notes) = one(text);
@@ -756,7 +788,9 @@ mod tests {
 
     #[test]
     fn crd_v1beta1_to_v1() {
-        let (obj, notes) = one("apiVersion: apiextensions.k8s.io/v1beta1\nkind: CustomResourceDefinition\nmetadata: {name: gadgets.example.com}\nspec:\n  group: example.com\n  version: v1alpha1\n  scope: Namespaced\n  names: {plural: gadgets, singular: gadget, kind: Gadget}\n  subresources: {status: {}}\n  additionalPrinterColumns:\n  - {name: Size, type: integer, JSONPath: .spec.size}\n  validation:\n    openAPIV3Schema:\n      properties:\n        spec:\n          properties:\n            size: {type: integer}\n            tags: {items: {type: string}, uniqueItems: true}\n");
+        let (obj, notes) = one(
+            "apiVersion: apiextensions.k8s.io/v1beta1\nkind: CustomResourceDefinition\nmetadata: {name: gadgets.example.com}\nspec:\n  group: example.com\n  version: v1alpha1\n  scope: Namespaced\n  names: {plural: gadgets, singular: gadget, kind: Gadget}\n  subresources: {status: {}}\n  additionalPrinterColumns:\n  - {name: Size, type: integer, JSONPath: .spec.size}\n  validation:\n    openAPIV3Schema:\n      properties:\n        spec:\n          properties:\n            size: {type: integer}\n            tags: {items: {type: string}, uniqueItems: true}\n",
+        );
         assert_eq!(obj["apiVersion"], "apiextensions.k8s.io/v1");
         let spec = &obj["spec"];
         assert!(spec.get("version").is_none() && spec.get("validation").is_none() && spec.get("subresources").is_none());
@@ -774,7 +808,9 @@ mod tests {
 
     #[test]
     fn webhooks_get_what_v1_requires() {
-        let (obj, notes) = one("apiVersion: admissionregistration.k8s.io/v1beta1\nkind: ValidatingWebhookConfiguration\nmetadata: {name: w}\nwebhooks:\n- name: a.example.com\n  failurePolicy: Ignore\n  clientConfig: {service: {name: s, namespace: n}}\n- name: b.example.com\n  sideEffects: Some\n  admissionReviewVersions: [v1]\n  clientConfig: {url: \"https://x.example.com\"}\n");
+        let (obj, notes) = one(
+            "apiVersion: admissionregistration.k8s.io/v1beta1\nkind: ValidatingWebhookConfiguration\nmetadata: {name: w}\nwebhooks:\n- name: a.example.com\n  failurePolicy: Ignore\n  clientConfig: {service: {name: s, namespace: n}}\n- name: b.example.com\n  sideEffects: Some\n  admissionReviewVersions: [v1]\n  clientConfig: {url: \"https://x.example.com\"}\n",
+        );
         let w = &obj["webhooks"];
         assert_eq!((w[0]["admissionReviewVersions"].clone(), w[0]["sideEffects"].clone()), (json!(["v1beta1"]), json!("None")));
         assert_eq!(w[0]["failurePolicy"], "Ignore");
@@ -785,10 +821,13 @@ mod tests {
 
     #[test]
     fn pdb_empty_selector_keeps_matching_nothing() {
-        let (obj, notes) = one("apiVersion: policy/v1beta1\nkind: PodDisruptionBudget\nmetadata: {name: p}\nspec:\n  maxUnavailable: 1\n  selector: {}\n");
+        let (obj, notes) =
+            one("apiVersion: policy/v1beta1\nkind: PodDisruptionBudget\nmetadata: {name: p}\nspec:\n  maxUnavailable: 1\n  selector: {}\n");
         assert_eq!(obj["spec"]["selector"], json!({"matchExpressions": [{"key": PDB_MATCH_NONE_KEY, "operator": "Exists"}]}));
         assert_eq!(notes.len(), 1);
-        let (obj, notes) = one("apiVersion: policy/v1beta1\nkind: PodDisruptionBudget\nmetadata: {name: p}\nspec:\n  maxUnavailable: 1\n  selector: {matchLabels: {app: p}}\n");
+        let (obj, notes) = one(
+            "apiVersion: policy/v1beta1\nkind: PodDisruptionBudget\nmetadata: {name: p}\nspec:\n  maxUnavailable: 1\n  selector: {matchLabels: {app: p}}\n",
+        );
         assert_eq!(obj["spec"]["selector"], json!({"matchLabels": {"app": "p"}}));
         assert!(notes.is_empty());
     }
@@ -812,7 +851,10 @@ mod tests {
         assert_eq!(c.mapped.len(), 2);
         let objects: Vec<_> = crate::manifest::parse_objects(&c.text, true).into_iter().map(Result::unwrap).collect();
         assert_eq!(objects.len(), 1);
-        assert_eq!(objects[0].object["subjects"], json!([{"kind": "User", "name": "alice", "apiGroup": "rbac.authorization.k8s.io"}, {"kind": "ServiceAccount", "name": "sa", "namespace": "x"}]));
+        assert_eq!(
+            objects[0].object["subjects"],
+            json!([{"kind": "User", "name": "alice", "apiGroup": "rbac.authorization.k8s.io"}, {"kind": "ServiceAccount", "name": "sa", "namespace": "x"}])
+        );
     }
 
     #[test]
@@ -820,7 +862,10 @@ mod tests {
         let text = "apiVersion: autoscaling/v2beta2\nkind: HorizontalPodAutoscaler\nmetadata: {name: h}\n---\napiVersion: policy/v1beta1\nkind: PodDisruptionBudget\nmetadata: {name: p}\n";
         let c = convert_text(text, Place::Hook, Some("h"), &|r| r.removed_in <= crate::release::apis::KubeVersion::new(1, 25));
         assert_eq!(c.mapped.len(), 1);
-        assert_eq!((c.mapped[0].kind.as_str(), c.mapped[0].place.clone(), c.mapped[0].hook.as_deref()), ("PodDisruptionBudget", Place::Hook, Some("h")));
+        assert_eq!(
+            (c.mapped[0].kind.as_str(), c.mapped[0].place.clone(), c.mapped[0].hook.as_deref()),
+            ("PodDisruptionBudget", Place::Hook, Some("h"))
+        );
         assert!(c.text.starts_with("apiVersion: autoscaling/v2beta2\n"));
     }
 

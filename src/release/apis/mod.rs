@@ -218,7 +218,10 @@ mod tests {
         let text = "---\n# Source: c/templates/a.yaml\napiVersion: policy/v1beta1\nkind: PodDisruptionBudget\nmetadata:\n  name: a\n  annotations:\n    note: \"apiVersion: extensions/v1beta1\"\n---\napiVersion: v1\nkind: List\nitems:\n- apiVersion: extensions/v1beta1\n  kind: Ingress\n  metadata: {name: b, namespace: x}\n---\nkey: [unclosed\n";
         let (found, bad) = find_objects(text, Place::Manifest, None);
         assert_eq!(found.len(), 2);
-        assert_eq!((found[0].api_version.as_str(), found[0].kind.as_str(), found[0].name.as_str()), ("policy/v1beta1", "PodDisruptionBudget", "a"));
+        assert_eq!(
+            (found[0].api_version.as_str(), found[0].kind.as_str(), found[0].name.as_str()),
+            ("policy/v1beta1", "PodDisruptionBudget", "a")
+        );
         assert_eq!((found[1].kind.as_str(), found[1].namespace.as_deref()), ("Ingress", Some("x")));
         assert_eq!(bad.len(), 1);
     }

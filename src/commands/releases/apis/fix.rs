@@ -31,12 +31,12 @@ use super::scan::{ReleaseScan, ServedApis, scan_texts};
 use crate::release::apis::convert::{MappedObject, convert_text};
 use crate::release::apis::{KubeVersion, Place, RemovedApi};
 use crate::release::{Time, helm2, helm3};
-use crate::storage::{Helm2Storage, Helm3Driver};
 use crate::stop::StopSignal;
 use crate::storage::backup::{BackupDir, record_from_raw};
 use crate::storage::codec::{DecodeLimits, LabelStamp};
 use crate::storage::helm3::now_unix;
 use crate::storage::objects::{NewObject, ObjectInfo, ObjectKind, ObjectStore, same_record};
+use crate::storage::{Helm2Storage, Helm3Driver};
 use crate::storage::{Helm2Store, Helm3Store};
 
 /// Every revision written here says so: a re-run recognises its own work by it.
@@ -232,7 +232,14 @@ impl ReleaseStore {
             (l.records.into_iter().map(|r| Stored { object: r.object, rec: Rec::Helm3(Box::new(r.release)) }).collect::<Vec<_>>(), l.errors)
         } else if let Some(h2) = &self.h2 {
             let l = h2.history(&c.name).await.map_err(what)?;
-            (l.records.into_iter().filter(|r| r.object.kind == c.kind).map(|r| Stored { object: r.object, rec: Rec::Helm2(Box::new(r.release)) }).collect(), l.errors)
+            (
+                l.records
+                    .into_iter()
+                    .filter(|r| r.object.kind == c.kind)
+                    .map(|r| Stored { object: r.object, rec: Rec::Helm2(Box::new(r.release)) })
+                    .collect(),
+                l.errors,
+            )
         } else {
             (Vec::new(), Vec::new())
         };
@@ -425,7 +432,8 @@ pub async fn plan(client: &kube::Client, c: &Candidate, served: &ServedApis, opt
 pub fn plan_records(c: &Candidate, records: &[NewObject], served: &ServedApis, opts: &FixOptions) -> Result<ReleaseFix, String> {
     let mut history = Vec::new();
     for o in records {
-        let release = crate::storage::codec::decode_helm3(o.payload.as_bytes(), &opts.limits).map_err(|e| format!("{}/{}: {e}", o.namespace, o.name))?;
+        let release = crate::storage::codec::decode_helm3(o.payload.as_bytes(), &opts.limits)
+            .map_err(|e| format!("{}/{}: {e}", o.namespace, o.name))?;
         let object = ObjectInfo {
             kind: o.kind,
             namespace: o.namespace.clone(),
@@ -485,7 +493,10 @@ fn plan_history(c: &Candidate, history: Vec<Stored>, served: &ServedApis, opts: 
     match &base {
         None => {
             fix.action = Action::Nothing {
-                why: format!("the latest revision {} is {latest_status}: helm reads no stored manifest to upgrade it", latest.rec.version()),
+                why: format!(
+                    "the latest revision {} is {latest_status}: helm reads no stored manifest to upgrade it",
+                    latest.rec.version()
+                ),
             };
         }
         Some(base) => {
@@ -558,7 +569,9 @@ impl Executor {
             return Err(format!("{key}: changed since it was read; nothing changed (run again)"));
         }
         let record = record_from_raw(&raw).ok_or_else(|| format!("{key}: no release data to back up"))?;
-        self.backup.write(&record).map_err(|e| format!("{key}: backup to {} failed: {e}; nothing changed", self.backup.path().display()))?;
+        self.backup
+            .write(&record)
+            .map_err(|e| format!("{key}: backup to {} failed: {e}; nothing changed", self.backup.path().display()))?;
         Ok(())
     }
 
@@ -607,7 +620,11 @@ impl Executor {
         // 2. The new revision: created, read back, compared.
         if let (Some(new_rec), Some(base)) = (&fix.new_rec, &fix.base) {
             let obj = store.object_for(new_rec, LabelStamp::Created(now_unix()))?;
-            store.objects.create_settled(&obj, &self.limits, &self.stop).await.map_err(|e| format!("{}/{}: {e}", obj.namespace, obj.name))?;
+            store
+                .objects
+                .create_settled(&obj, &self.limits, &self.stop)
+                .await
+                .map_err(|e| format!("{}/{}: {e}", obj.namespace, obj.name))?;
             let back = store
                 .objects
                 .get(&obj.namespace, &obj.name)
@@ -615,7 +632,12 @@ impl Executor {
                 .map_err(|e| format!("{}/{}: cannot read back: {}", obj.namespace, obj.name, crate::error::describe_kube_error(&e)))?
                 .ok_or_else(|| format!("{}/{}: not found when read back", obj.namespace, obj.name))?;
             if !same_record(&obj, &back, &self.limits) {
-                return Err(format!("{}/{}: read back differs from what was written; revision {} left as it was", obj.namespace, obj.name, base.rec.version()));
+                return Err(format!(
+                    "{}/{}: read back differs from what was written; revision {} left as it was",
+                    obj.namespace,
+                    obj.name,
+                    base.rec.version()
+                ));
             }
             // 3. Only now: the previous deployed revision is superseded (with its converted manifest when
             //    --all-revisions rewrites it anyway: one write).
@@ -656,7 +678,13 @@ impl Executor {
 }
 
 /// Plan every candidate, `concurrency` at a time, in the candidates' order.
-pub async fn plan_all(client: &kube::Client, candidates: &[Candidate], served: Arc<ServedApis>, opts: &FixOptions, concurrency: usize) -> Vec<ReleaseFix> {
+pub async fn plan_all(
+    client: &kube::Client,
+    candidates: &[Candidate],
+    served: Arc<ServedApis>,
+    opts: &FixOptions,
+    concurrency: usize,
+) -> Vec<ReleaseFix> {
     use futures::StreamExt;
     let mut out: Vec<(usize, ReleaseFix)> = futures::stream::iter(candidates.iter().enumerate())
         .map(|(i, c)| {

@@ -21,8 +21,8 @@ use std::sync::Arc;
 use futures::StreamExt;
 use serde::Serialize;
 
-use crate::commands::context::Outcome;
 use crate::cli::{OutputFormat, ReleasesApisArgs};
+use crate::commands::context::Outcome;
 use crate::error::AppError;
 use crate::helmfmt::Table;
 use crate::release::apis::{KubeVersion, Place};
@@ -42,7 +42,10 @@ const CONCURRENCY: usize = 8;
 
 /// The cluster's Kubernetes version, from `/version`.
 pub async fn server_version(client: &kube::Client) -> Result<KubeVersion, AppError> {
-    let info = client.apiserver_version().await.map_err(|e| AppError::Kube(format!("cannot read the API server's version: {}", crate::error::describe_kube_error(&e))))?;
+    let info = client
+        .apiserver_version()
+        .await
+        .map_err(|e| AppError::Kube(format!("cannot read the API server's version: {}", crate::error::describe_kube_error(&e))))?;
     KubeVersion::from_server(&info.major, &info.minor)
         .or_else(|| KubeVersion::parse(&info.git_version))
         .ok_or_else(|| AppError::Failed(format!("cannot tell the API server's Kubernetes version from {:?}", info.git_version)))
@@ -50,7 +53,10 @@ pub async fn server_version(client: &kube::Client) -> Result<KubeVersion, AppErr
 
 /// What this cluster serves (discovery, CRDs included).
 pub async fn served_apis(client: &kube::Client) -> Result<ServedApis, AppError> {
-    crate::live::discovery::load(client).await.map(ServedApis::new).map_err(|e| AppError::Kube(format!("cannot read the API's resource types: {e}")))
+    crate::live::discovery::load(client)
+        .await
+        .map(ServedApis::new)
+        .map_err(|e| AppError::Kube(format!("cannot read the API's resource types: {e}")))
 }
 
 fn helm2_kinds(storage: Helm2Storage) -> Vec<ObjectKind> {
@@ -64,7 +70,8 @@ fn helm2_kinds(storage: Helm2Storage) -> Vec<ObjectKind> {
 pub async fn run(scope: &Scope, args: ReleasesApisArgs) -> Result<Outcome, AppError> {
     let server = server_version(&scope.client).await?;
     let target = match &args.target_version {
-        Some(t) => KubeVersion::parse(t).ok_or_else(|| AppError::Usage(format!("--target-version {t:?}: expected a Kubernetes version such as 1.25")))?,
+        Some(t) => KubeVersion::parse(t)
+            .ok_or_else(|| AppError::Usage(format!("--target-version {t:?}: expected a Kubernetes version such as 1.25")))?,
         None => server,
     };
     let served = Arc::new(served_apis(&scope.client).await?);
@@ -128,7 +135,8 @@ pub async fn run(scope: &Scope, args: ReleasesApisArgs) -> Result<Outcome, AppEr
     if !crate::interact::confirm(&question, args.yes)? {
         return Err(AppError::Failed("cancelled; nothing was changed".into()));
     }
-    let backup = BackupDir::create(args.backup_dir.as_deref(), "apis-fix").map_err(|e| AppError::Io(format!("cannot create the backup directory: {e}")))?;
+    let backup = BackupDir::create(args.backup_dir.as_deref(), "apis-fix")
+        .map_err(|e| AppError::Io(format!("cannot create the backup directory: {e}")))?;
     if table {
         println!("Backups of every record changed go to {}", backup.path().display());
     }
@@ -186,7 +194,9 @@ pub async fn run(scope: &Scope, args: ReleasesApisArgs) -> Result<Outcome, AppEr
 async fn do_scan(scope: &Scope, opts: &ScanOptions, served: Arc<ServedApis>, all: bool) -> Result<ScanReport, AppError> {
     scan::scan(&scope.client, opts, served).await.map_err(|e| {
         if e.is_forbidden() && all {
-            AppError::Failed(format!("{e}; -A needs the right to list them in all namespaces: scan one namespace with -n NAMESPACE instead"))
+            AppError::Failed(format!(
+                "{e}; -A needs the right to list them in all namespaces: scan one namespace with -n NAMESPACE instead"
+            ))
         } else {
             AppError::Kube(e.to_string())
         }
@@ -275,7 +285,12 @@ struct ReportView {
 
 impl ReportView {
     fn new(report: &ScanReport, server: KubeVersion, target: KubeVersion, all_revisions: bool) -> ReportView {
-        let releases = report.releases.iter().filter(|r| r.has_findings() || r.revisions.iter().any(|v| !v.bad_documents.is_empty())).map(release_view).collect();
+        let releases = report
+            .releases
+            .iter()
+            .filter(|r| r.has_findings() || r.revisions.iter().any(|v| !v.bad_documents.is_empty()))
+            .map(release_view)
+            .collect();
         ReportView {
             kubernetes_version: server,
             target_version: target,
@@ -338,7 +353,21 @@ fn print_report(view: &ReportView, format: OutputFormat) -> Result<(), AppError>
         return Ok(());
     }
     let mut table = Table::new();
-    table.add_row(["NAMESPACE", "RELEASE", "STORAGE", "REVISION", "STATUS", "HELM READS", "IN", "KIND", "NAME", "API VERSION", "SERVED", "REMOVED IN", "REPLACEMENT"]);
+    table.add_row([
+        "NAMESPACE",
+        "RELEASE",
+        "STORAGE",
+        "REVISION",
+        "STATUS",
+        "HELM READS",
+        "IN",
+        "KIND",
+        "NAME",
+        "API VERSION",
+        "SERVED",
+        "REMOVED IN",
+        "REPLACEMENT",
+    ]);
     let mut rows = 0;
     for r in &view.releases {
         for v in &r.revisions {
@@ -375,7 +404,8 @@ fn print_report(view: &ReportView, format: OutputFormat) -> Result<(), AppError>
         writeln!(out)?;
     }
     let c = &view.scanned;
-    let scope = format!("{} release(s), {} revision(s), {} object(s), for Kubernetes {}", c.releases, c.revisions, c.objects, view.target_version);
+    let scope =
+        format!("{} release(s), {} revision(s), {} object(s), for Kubernetes {}", c.releases, c.revisions, c.objects, view.target_version);
     if c.blocked > 0 {
         writeln!(
             out,
@@ -442,7 +472,10 @@ fn render_result(f: &ReleaseFix) -> String {
     if let Action::Write { revision, supersede, .. } = &f.action
         && f.result == "fixed"
     {
-        s.push_str(&format!(" (revision {revision} written{})", supersede.map(|r| format!(", revision {r} superseded")).unwrap_or_default()));
+        s.push_str(&format!(
+            " (revision {revision} written{})",
+            supersede.map(|r| format!(", revision {r} superseded")).unwrap_or_default()
+        ));
     }
     for e in &f.errors {
         s.push_str(&format!("\n  error: {e}"));

@@ -325,7 +325,12 @@ fn decode_texts(generation: Generation, payload: &[u8], limits: &DecodeLimits) -
 }
 
 /// Scan the texts of one revision.
-pub fn scan_texts(manifest: &str, hooks: &[(String, String)], served: &ServedApis, target: KubeVersion) -> (Vec<Finding>, Vec<BadDocument>, usize) {
+pub fn scan_texts(
+    manifest: &str,
+    hooks: &[(String, String)],
+    served: &ServedApis,
+    target: KubeVersion,
+) -> (Vec<Finding>, Vec<BadDocument>, usize) {
     let (mut found, mut bad) = apis::find_objects(manifest, Place::Manifest, None);
     for (name, text) in hooks {
         let (f, b) = apis::find_objects(text, Place::Hook, Some(name));
@@ -502,7 +507,8 @@ async fn scan_source(
             let last = page.items.last().map(storage_key);
             for info in page.items {
                 let Some((name, revision)) = source.identify(&info) else {
-                    warnings.push(format!("{}: neither its name nor its labels say which release and revision it is; not read", info.key()));
+                    warnings
+                        .push(format!("{}: neither its name nor its labels say which release and revision it is; not read", info.key()));
                     continue;
                 };
                 if !opts.names.is_empty() && !opts.names.contains(&name) {
@@ -518,7 +524,8 @@ async fn scan_source(
             match page.next {
                 Some(t) => {
                     if let Some(last) = last {
-                        let done: Vec<Key> = groups.open.iter().filter(|(_, end)| end.as_str() < last.as_str()).map(|(k, _)| k.clone()).collect();
+                        let done: Vec<Key> =
+                            groups.open.iter().filter(|(_, end)| end.as_str() < last.as_str()).map(|(k, _)| k.clone()).collect();
                         for k in done {
                             send(groups.take(&k, opts.all_revisions));
                         }
@@ -609,7 +616,11 @@ pub async fn scan(client: &kube::Client, opts: &ScanOptions, served: Arc<ServedA
     let mut sources = Vec::new();
     if opts.helm3 {
         for kind in [ObjectKind::Secret, ObjectKind::ConfigMap] {
-            sources.push(Source { store: ObjectStore::new(client.clone(), kind), scope: opts.namespace.clone(), generation: Generation::Helm3 });
+            sources.push(Source {
+                store: ObjectStore::new(client.clone(), kind),
+                scope: opts.namespace.clone(),
+                generation: Generation::Helm3,
+            });
         }
     }
     if opts.helm2 {
@@ -710,7 +721,10 @@ mod tests {
         .unwrap();
         let served = ServedApis::new(catalog);
         let manifest = "apiVersion: policy/v1beta1\nkind: PodDisruptionBudget\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n---\napiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\nmetadata: {name: c}\n---\napiVersion: shop.example.com/v1\nkind: Widget\nmetadata: {name: d}\n";
-        let hooks = vec![("h".to_string(), "apiVersion: flowcontrol.apiserver.k8s.io/v1beta3\nkind: FlowSchema\nmetadata: {name: e}\n".to_string())];
+        let hooks = vec![(
+            "h".to_string(),
+            "apiVersion: flowcontrol.apiserver.k8s.io/v1beta3\nkind: FlowSchema\nmetadata: {name: e}\n".to_string(),
+        )];
         let (f, bad, total) = scan_texts(manifest, &hooks, &served, KubeVersion::new(1, 36));
         assert_eq!((total, bad.len()), (5, 0));
         let got: Vec<(&str, Problem, bool)> = f.iter().map(|f| (f.object.name.as_str(), f.problem, f.served)).collect();
