@@ -9,24 +9,9 @@ mod release_fixtures;
 use std::collections::BTreeMap;
 use std::process::Command;
 
+use common::helm3_fixtures::seed_helm3;
 use common::{TestCluster, fixture, run, run_ok};
 use serde_json::Value;
-
-const HELM3_FILES: [&str; 4] = ["shop-secrets", "cart-configmaps", "stuck-secrets", "big-secrets"];
-
-/// Two namespaces holding the helm3- and helm4-written fixtures (payload namespaces stay fx-helm3/4).
-fn seed_helm3(c: &TestCluster) -> Vec<(String, &'static str)> {
-    let mut out = Vec::new();
-    for (tag, fx) in [("h3", "fx-helm3"), ("h4", "fx-helm4")] {
-        let ns = c.namespace(&format!("rel-{tag}"));
-        let map = BTreeMap::from([(fx, ns.as_str())]);
-        for f in HELM3_FILES {
-            c.seed_file(&fixture(&format!("helm3/{fx}-{f}.yaml")), &map);
-        }
-        out.push((ns, fx));
-    }
-    out
-}
 
 #[test]
 fn history_status_get_equal_helm_and_its_fixtures() {

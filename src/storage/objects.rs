@@ -124,23 +124,6 @@ impl ObjectStore {
         rawlist::RawLister::new(self.client.clone(), self.kind)
     }
 
-    /// [`rawlist::RawLister::list_raw_retried`] on this kind.
-    pub async fn list_raw_retried(
-        &self,
-        ns: Option<&str>,
-        selector: &str,
-        limit: u32,
-        continue_token: Option<&str>,
-        shape: Shape,
-    ) -> Result<rawlist::RawPage, kube::Error> {
-        self.lister().list_raw_retried(ns, selector, limit, continue_token, shape).await
-    }
-
-    /// [`rawlist::RawLister::any_in_cache`] on this kind.
-    pub async fn any_in_cache(&self, ns: Option<&str>, selector: &str) -> Result<bool, kube::Error> {
-        self.lister().any_in_cache(ns, selector).await
-    }
-
     fn secrets(&self, ns: Option<&str>) -> Api<Secret> {
         match ns {
             Some(ns) => Api::namespaced(self.client.clone(), ns),
@@ -166,7 +149,7 @@ impl ObjectStore {
         cursor: Option<&Cursor>,
     ) -> Result<Page<RawObject>, kube::Error> {
         let fetch = |token: Option<String>| async move {
-            let page = self.list_raw_retried(ns, selector, limit, token.as_deref(), Shape::Full).await?;
+            let page = self.lister().list_raw_retried(ns, selector, limit, token.as_deref(), Shape::Full).await?;
             Ok((page.body.objects().map_err(malformed_list)?, page.continue_token))
         };
         paged(cursor, fetch, |o: &RawObject| o.info.key()).await
@@ -181,7 +164,7 @@ impl ObjectStore {
         cursor: Option<&Cursor>,
     ) -> Result<Page<ObjectInfo>, kube::Error> {
         let fetch = |token: Option<String>| async move {
-            let page = self.list_raw_retried(ns, selector, limit, token.as_deref(), Shape::Meta).await?;
+            let page = self.lister().list_raw_retried(ns, selector, limit, token.as_deref(), Shape::Meta).await?;
             Ok((page.body.infos().map_err(malformed_list)?, page.continue_token))
         };
         paged(cursor, fetch, ObjectInfo::key).await

@@ -14,7 +14,9 @@ use serde_json::Value;
 
 pub use kube_emulator::Emulator;
 
+pub mod helm3_fixtures;
 pub mod maintenance;
+pub mod surgery;
 
 pub const REAL_CLUSTER_ENV: &str = "KUBECTL_WERF_TEST_KUBECONFIG";
 

@@ -258,7 +258,7 @@ impl Source {
     /// The rows `want` needs from this source. `name_filter` (helm's `--filter`) prunes releases by
     /// their label name before anything is decoded.
     pub async fn collect(&self, want: Want, name_filter: Option<&regex::Regex>) -> Result<Collected, kube::Error> {
-        if self.probe && !self.store.any_in_cache(self.scope.as_deref(), self.selector()).await? {
+        if self.probe && !self.store.lister().any_in_cache(self.scope.as_deref(), self.selector()).await? {
             return Ok(Collected::default());
         }
         match want {
@@ -293,7 +293,7 @@ impl Source {
         let mut token: Option<String> = None;
         let mut expired = 0;
         loop {
-            let page = match self.store.list_raw_retried(self.scope.as_deref(), selector, limit, token.as_deref(), shape).await {
+            let page = match self.store.lister().list_raw_retried(self.scope.as_deref(), selector, limit, token.as_deref(), shape).await {
                 Ok(page) => page,
                 // The token expired (etcd compacted its snapshot): go on with the token the server
                 // offers (from the same key, at the current state), else list again from the start.
