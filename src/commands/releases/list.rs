@@ -197,7 +197,7 @@ pub async fn run(scope: &Scope, args: ReleasesListArgs) -> Result<Outcome, AppEr
     };
 
     print_problems(&errors, &warnings);
-    let text = render(&rows, &args);
+    let text = render(&rows, &ListView::from_args(&args));
     let mut out = std::io::stdout().lock();
     out.write_all(&text)?;
     out.flush()?;
@@ -278,7 +278,21 @@ fn element(row: &Row, time_format: Option<&str>) -> Value {
     Value::Object(m)
 }
 
-pub fn render(rows: &[Row], args: &ReleasesListArgs) -> Vec<u8> {
+/// How the rows are printed (from the clap args at the top of `run`).
+pub struct ListView {
+    pub output: ListOutputFormat,
+    pub short: bool,
+    pub no_headers: bool,
+    pub time_format: Option<String>,
+}
+
+impl ListView {
+    pub fn from_args(args: &ReleasesListArgs) -> Self {
+        ListView { output: args.output, short: args.short, no_headers: args.no_headers, time_format: args.time_format.clone() }
+    }
+}
+
+pub fn render(rows: &[Row], args: &ListView) -> Vec<u8> {
     let tf = args.time_format.as_deref();
     if args.output == ListOutputFormat::Name {
         // kubectl's `-o name`, one NAMESPACE/NAME a line (the release's namespace), for pipes.

@@ -81,13 +81,13 @@ pub(super) fn plan_release(rel: &Rel, keep: usize) -> Vec<Rev> {
 /// The releases to prune, under the shared scope rule (`storage::scope`): the named ones (each must be
 /// in exactly one storage), or with `-A` every release of every storage (a release stored in several
 /// is a usage error unless the flags pick one).
-async fn collect(scope: &Scope, args: &ReleasesPruneArgs) -> Result<Vec<Rel>, AppError> {
-    let sel = scope.selection(args.all_namespaces);
+async fn collect(scope: &Scope, all_namespaces: bool, names: &[String]) -> Result<Vec<Rel>, AppError> {
+    let sel = scope.selection(all_namespaces);
     let mut keyed: BTreeMap<(Place, String), Rel> = BTreeMap::new();
     let mut damaged: BTreeSet<(u8, String, String)> = BTreeSet::new();
     let mut helm3_listings: Vec<(ObjectKind, Listing<Helm3Summary>)> = Vec::new();
     let mut helm2_listings: Vec<Listing<Helm2Record>> = Vec::new();
-    if args.all_namespaces {
+    if all_namespaces {
         helm3_listings = helm3_summaries(&scope.client, &sel).await?;
         let (l, warnings) = helm2_records(&scope.client, &sel).await?;
         for w in warnings {
@@ -95,7 +95,7 @@ async fn collect(scope: &Scope, args: &ReleasesPruneArgs) -> Result<Vec<Rel>, Ap
         }
         helm2_listings.push(l);
     } else {
-        for name in &args.names {
+        for name in names {
             let (found, warnings) = locate(&scope.client, &sel, name).await?.for_write()?;
             for w in warnings {
                 eprintln!("warning: {w}");
@@ -170,7 +170,7 @@ async fn collect(scope: &Scope, args: &ReleasesPruneArgs) -> Result<Vec<Rel>, Ap
             });
         }
     }
-    if args.all_namespaces {
+    if all_namespaces {
         let found = ambiguities(keyed.keys().map(|(p, n)| (n.as_str(), p)));
         if !found.is_empty() {
             let list: Vec<String> = found
@@ -207,7 +207,7 @@ pub async fn run(scope: &Scope, args: ReleasesPruneArgs) -> Result<Outcome, AppE
     if args.names.is_empty() && !args.all_namespaces {
         return Err(AppError::Usage("name the releases to prune, or give -A for every release in every namespace".into()));
     }
-    let rels = collect(scope, &args).await?;
+    let rels = collect(scope, args.all_namespaces, &args.names).await?;
     if rels.is_empty() {
         return Err(AppError::Failed("no release found; nothing to prune".into()));
     }
