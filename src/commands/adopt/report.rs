@@ -153,33 +153,6 @@ pub(super) struct Report {
     pub(super) detached: Vec<DetachReport>,
 }
 
-/// kubectl-style columns: upper-case headers, left-aligned, three spaces apart.
-pub(super) fn render_table(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (i, cell) in row.iter().enumerate() {
-            widths[i] = widths[i].max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    let line = |cells: Vec<&str>, out: &mut String| {
-        let last = cells.len() - 1;
-        for (i, cell) in cells.iter().enumerate() {
-            out.push_str(cell);
-            if i < last {
-                out.push_str(&" ".repeat(widths[i] - cell.chars().count() + 3));
-            }
-        }
-        out.truncate(out.trim_end_matches(' ').len());
-        out.push('\n');
-    };
-    line(headers.to_vec(), &mut out);
-    for row in rows {
-        line(row.iter().map(String::as_str).collect(), &mut out);
-    }
-    out
-}
-
 pub(super) fn plan_table(items: &[Item], target: &TargetRelease) -> String {
     let rows: Vec<Vec<String>> = items
         .iter()
@@ -192,7 +165,7 @@ pub(super) fn plan_table(items: &[Item], target: &TargetRelease) -> String {
             ]
         })
         .collect();
-    render_table(&["RESOURCE", "NAMESPACE", "STATE", "OWNER/DETAIL"], &rows)
+    crate::output::columns("", 3, &["RESOURCE", "NAMESPACE", "STATE", "OWNER/DETAIL"], &rows)
 }
 
 pub(super) fn done_detail(item: &Item) -> Option<String> {
@@ -414,7 +387,7 @@ pub(super) fn result_text(report: &Report, items: &[Item], dry_run: bool) -> Str
             .collect();
         if !rows.is_empty() {
             out.push_str("\nPrediction (now/after this adopt): Helm 3 checks ownership metadata; Helm 4 also applies server-side (manager helm, no --force-conflicts):\n");
-            out.push_str(&render_table(&["RESOURCE", "HELM 3", "HELM 4", "DETAIL"], &rows));
+            out.push_str(&crate::output::columns("", 3, &["RESOURCE", "HELM 3", "HELM 4", "DETAIL"], &rows));
         }
     }
     let acted: Vec<Vec<String>> = report
@@ -435,7 +408,7 @@ pub(super) fn result_text(report: &Report, items: &[Item], dry_run: bool) -> Str
     if acted.is_empty() {
         out.push_str("Nothing to adopt.\n");
     } else {
-        out.push_str(&render_table(&["RESOURCE", "NAMESPACE", "RESULT", "DETAIL"], &acted));
+        out.push_str(&crate::output::columns("", 3, &["RESOURCE", "NAMESPACE", "RESULT", "DETAIL"], &acted));
     }
     for d in &report.detached {
         let mut line = format!("release {} ({}): {}", d.release, d.namespace, d.result);
