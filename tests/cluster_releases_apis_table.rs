@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 use common::TestCluster;
 use kubectl_werf::live::ResourceCatalog;
-use kubectl_werf::release::apis::{Place, convert::convert_text, table};
+use kubectl_werf::release::apis::{TextPlace, convert::convert_text, table};
 use serde_json::Value;
 
 fn rows_text(ns: &str) -> String {
@@ -56,7 +56,7 @@ fn every_table_row_converts_to_an_object_the_server_accepts() {
         assert!(covered.insert(key.clone()), "{key:?} twice in rows.yaml");
         let row =
             table().iter().find(|r| r.api_version == key.0 && r.kind == key.1).unwrap_or_else(|| panic!("{key:?} is not a table row"));
-        let converted = convert_text(doc.text, Place::Manifest, None, &|_| true);
+        let converted = convert_text(doc.text, TextPlace::Manifest, None, &|_| true);
         assert_eq!(converted.mapped.len(), 1, "{key:?}");
         let objects: Vec<Value> = kubectl_werf::manifest::split_documents(&converted.text)
             .iter()

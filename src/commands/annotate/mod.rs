@@ -174,7 +174,7 @@ impl AnnotateOptions {
 }
 
 /// The release whose objects are annotated, located and read.
-struct Located {
+struct LocatedRelease {
     client: kube::Client,
     namespace: String,
     release: Release,
@@ -251,7 +251,7 @@ async fn locate_release(
     names: &crate::werf::naming::ResolvedNames,
     storage: &StorageSettings,
     warnings: &mut Vec<String>,
-) -> Result<Located, AppError> {
+) -> Result<LocatedRelease, AppError> {
     let access = ctx.connect().await?;
     let client = access.client.clone();
     let namespace = names.namespace.clone().unwrap_or_else(|| access.namespace.clone());
@@ -270,20 +270,20 @@ async fn locate_release(
             release.name, release.version
         ));
     }
-    Ok(Located { client, namespace, release })
+    Ok(LocatedRelease { client, namespace, release })
 }
 
 /// The release's objects, the final changes (with werf's auto annotations), and every object read and its
 /// patch planned. The warnings are printed here; an object that would break Kubernetes' limits fails the run
 /// before anything is written.
 async fn plan_changes(
-    located: &Located,
+    located: &LocatedRelease,
     names: &crate::werf::naming::ResolvedNames,
     opts: &AnnotateOptions,
     requests: &mut Requests,
     warnings: &mut Vec<String>,
 ) -> Result<Planning, AppError> {
-    let Located { client, namespace, release } = located;
+    let LocatedRelease { client, namespace, release } = located;
     let catalog = discovery::load(client).await.map_err(|e| AppError::Kube(e.to_string()))?;
     let items = collect_items(&catalog, release, namespace, opts.include_hooks);
     if opts.include_hooks && items.iter().any(|i| i.hook) {
@@ -324,7 +324,7 @@ async fn plan_changes(
 }
 
 /// Show the plan (interactive runs) and ask; returns how many objects are to be patched.
-fn confirm(planning: &Planning, located: &Located, opts: &AnnotateOptions) -> Result<usize, AppError> {
+fn confirm(planning: &Planning, located: &LocatedRelease, opts: &AnnotateOptions) -> Result<usize, AppError> {
     let to_patch = planning.planned.iter().filter(|p| matches!(p, Planned::Patch { .. })).count();
     if to_patch > 0 {
         if !opts.yes && crate::interact::interactive() {
@@ -341,7 +341,7 @@ fn confirm(planning: &Planning, located: &Located, opts: &AnnotateOptions) -> Re
 /// Print the results (table or structured), say how to resume after an interrupt, and pick the outcome.
 fn report(
     ctx: &Context<'_>,
-    located: &Located,
+    located: &LocatedRelease,
     changes: &Changes,
     results: &[ObjectResult],
     warnings: &[String],

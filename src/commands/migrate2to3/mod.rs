@@ -34,7 +34,7 @@ use crate::storage::helm3::now_unix;
 use crate::storage::open_stores;
 use crate::storage::{Helm2Storage, StorageSettings};
 
-use crate::commands::releases::apis::migrate::{self as apis_migrate, Context as ApisContext};
+use crate::commands::releases::apis::migrate::{self as apis_migrate, ApiTargets};
 use cleanup::CleanupItem;
 use exec::{ReleaseOutcome, ReleaseResult, Writer};
 use plan::{Action, LiveState, PlanOptions, ReleasePlan, Selection};
@@ -273,7 +273,7 @@ async fn plan_releases(
     plan_opts: &PlanOptions,
     opts: &Migrate2to3Options,
     limits: DecodeLimits,
-) -> (Vec<ReleasePlan>, Option<ApisContext>) {
+) -> (Vec<ReleasePlan>, Option<ApiTargets>) {
     let namespaces: BTreeSet<String> = releases.iter().filter_map(|r| plan::target_of(r, plan_opts).1).collect();
     let states = plan::namespace_states(client, h3, namespaces).await;
     let catalog = if plan_opts.ownership {
@@ -292,7 +292,7 @@ async fn plan_releases(
         .await;
     plans.sort_by(|a, b| a.name.cmp(&b.name));
     // After the verbatim revisions: the revision mapping removed APIs (releases apis --fix).
-    let apis_ctx = match ApisContext::load(client, !opts.no_map_apis, limits).await {
+    let apis_ctx = match ApiTargets::load(client, !opts.no_map_apis, limits).await {
         Ok(c) => Some(c),
         Err(e) => {
             eprintln!("warning: removed Kubernetes APIs not checked: {e}");
@@ -346,7 +346,7 @@ fn confirm(plans: &[ReleasePlan], opts: &Migrate2to3Options, stop: &StopSignal, 
 async fn execute_all(
     plans: &[ReleasePlan],
     writer: &Arc<Writer>,
-    apis_ctx: Option<&ApisContext>,
+    apis_ctx: Option<&ApiTargets>,
     opts: &Migrate2to3Options,
     ownership: bool,
 ) -> Executed {

@@ -52,12 +52,12 @@ use std::ops::Range;
 
 use serde_json::{Map, Value, json};
 
-use super::{Place, RemovedApi, lookup};
+use super::{RemovedApi, TextPlace, lookup};
 
 /// An object whose apiVersion was replaced (or, with `to: None`, that was taken out).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MappedObject {
-    pub place: Place,
+    pub place: TextPlace,
     pub hook: Option<String>,
     pub kind: String,
     pub name: String,
@@ -105,7 +105,7 @@ fn document_ranges(text: &str) -> Vec<Range<usize>> {
 }
 
 /// Convert every object of `text` whose (apiVersion, kind) is in the table and for which `want` says yes.
-pub fn convert_text(text: &str, place: Place, hook: Option<&str>, want: &dyn Fn(&RemovedApi) -> bool) -> Converted {
+pub fn convert_text(text: &str, place: TextPlace, hook: Option<&str>, want: &dyn Fn(&RemovedApi) -> bool) -> Converted {
     let mut out = Converted { text: String::with_capacity(text.len()), ..Default::default() };
     let mut at = 0;
     for range in document_ranges(text) {
@@ -122,7 +122,7 @@ pub fn convert_text(text: &str, place: Place, hook: Option<&str>, want: &dyn Fn(
 /// The new text of one document, or `None` when it stays as it is.
 fn convert_document(
     doc: &str,
-    place: &Place,
+    place: &TextPlace,
     hook: Option<&str>,
     want: &dyn Fn(&RemovedApi) -> bool,
     out: &mut Converted,
@@ -177,7 +177,7 @@ fn emit_yaml(value: &Value) -> Option<String> {
 /// Convert one object in place. Returns false when it is to be removed (no replacement).
 fn convert_value(
     obj: &mut Value,
-    place: &Place,
+    place: &TextPlace,
     hook: Option<&str>,
     want: &dyn Fn(&RemovedApi) -> bool,
     mapped: &mut Vec<MappedObject>,
@@ -684,7 +684,7 @@ mod tests {
     }
 
     fn one(yaml: &str) -> (Value, Vec<String>) {
-        let c = convert_text(yaml, Place::Manifest, None, &all);
+        let c = convert_text(yaml, TextPlace::Manifest, None, &all);
         let objects: Vec<_> = crate::manifest::parse_objects(&c.text, true).into_iter().map(Result::unwrap).collect();
         assert_eq!(objects.len(), 1, "{}", c.text);
         (objects[0].object.clone(), c.notes)
@@ -693,7 +693,7 @@ mod tests {
     #[test]
     fn untouched_documents_stay_byte_for_byte() {
         let text = "---\n# Source: c/templates/cm.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a  # a comment\ndata:\n  on: yes\n---\n# Source: c/templates/pdb.yaml\napiVersion: policy/v1beta1\nkind: PodDisruptionBudget\nmetadata:\n  name: b\nspec:\n  minAvailable: 1\n  selector:\n    matchLabels:\n      app: b\n---\n# Source: c/templates/svc.yaml\napiVersion: v1\nkind: Service\nmetadata:\n  name: c\n";
-        let c = convert_text(text, Place::Manifest, None, &all);
+        let c = convert_text(text, TextPlace::Manifest, None, &all);
         assert_eq!(c.mapped.len(), 1);
         assert_eq!(c.mapped[0].describe(), "PodDisruptionBudget/b policy/v1beta1→policy/v1");
         let pdb_start = text.find("---\n# Source: c/templates/pdb.yaml").unwrap();
@@ -702,7 +702,7 @@ mod tests {
         assert!(c.text.ends_with(&text[svc_start..]));
         assert!(c.text.contains("# Source: c/templates/pdb.yaml\napiVersion: policy/v1\n"), "{}", c.text);
         // Nothing to do: the very same text.
-        let none = convert_text(text, Place::Manifest, None, &|_| false);
+        let none = convert_text(text, TextPlace::Manifest, None, &|_| false);
         assert_eq!(none.text, text);
         assert!(!none.changed());
     }
@@ -835,7 +835,7 @@ mod tests {
     #[test]
     fn psp_is_taken_out_with_its_source_comment_kept() {
         let text = "---\n# Source: c/templates/psp.yaml\napiVersion: policy/v1beta1\nkind: PodSecurityPolicy\nmetadata:\n  name: restricted\nspec:\n  privileged: false\n---\n# Source: c/templates/cm.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n";
-        let c = convert_text(text, Place::Manifest, None, &all);
+        let c = convert_text(text, TextPlace::Manifest, None, &all);
         assert_eq!(c.mapped[0].describe(), "PodSecurityPolicy/restricted removed (policy/v1beta1, no replacement)");
         assert!(c.notes[0].contains("no replacement"), "{:?}", c.notes);
         let objects: Vec<_> = crate::manifest::parse_objects(&c.text, true).into_iter().map(Result::unwrap).collect();
@@ -847,7 +847,7 @@ mod tests {
     #[test]
     fn lists_convert_their_items() {
         let text = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: rbac.authorization.k8s.io/v1alpha1\n  kind: RoleBinding\n  metadata: {name: rb}\n  roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: r}\n  subjects:\n  - {kind: User, name: alice, apiVersion: rbac.authorization.k8s.io/v1alpha1}\n  - {kind: ServiceAccount, name: sa, namespace: x}\n- apiVersion: extensions/v1beta1\n  kind: PodSecurityPolicy\n  metadata: {name: p}\n";
-        let c = convert_text(text, Place::Manifest, None, &all);
+        let c = convert_text(text, TextPlace::Manifest, None, &all);
         assert_eq!(c.mapped.len(), 2);
         let objects: Vec<_> = crate::manifest::parse_objects(&c.text, true).into_iter().map(Result::unwrap).collect();
         assert_eq!(objects.len(), 1);
@@ -860,11 +860,11 @@ mod tests {
     #[test]
     fn only_the_wanted_rows_are_mapped() {
         let text = "apiVersion: autoscaling/v2beta2\nkind: HorizontalPodAutoscaler\nmetadata: {name: h}\n---\napiVersion: policy/v1beta1\nkind: PodDisruptionBudget\nmetadata: {name: p}\n";
-        let c = convert_text(text, Place::Hook, Some("h"), &|r| r.removed_in <= crate::release::apis::KubeVersion::new(1, 25));
+        let c = convert_text(text, TextPlace::Hook, Some("h"), &|r| r.removed_in <= crate::release::apis::KubeVersion::new(1, 25));
         assert_eq!(c.mapped.len(), 1);
         assert_eq!(
             (c.mapped[0].kind.as_str(), c.mapped[0].place.clone(), c.mapped[0].hook.as_deref()),
-            ("PodDisruptionBudget", Place::Hook, Some("h"))
+            ("PodDisruptionBudget", TextPlace::Hook, Some("h"))
         );
         assert!(c.text.starts_with("apiVersion: autoscaling/v2beta2\n"));
     }
@@ -873,7 +873,7 @@ mod tests {
     fn every_row_with_a_replacement_converts() {
         for row in table() {
             let text = format!("apiVersion: {}\nkind: {}\nmetadata:\n  name: x\n", row.api_version, row.kind);
-            let c = convert_text(&text, Place::Manifest, None, &all);
+            let c = convert_text(&text, TextPlace::Manifest, None, &all);
             assert_eq!(c.mapped.len(), 1, "{} {}", row.api_version, row.kind);
             let objects: Vec<_> = crate::manifest::parse_objects(&c.text, true).into_iter().map(Result::unwrap).collect();
             match &row.replacement {

@@ -119,7 +119,7 @@ pub fn lookup(api_version: &str, kind: &str) -> Option<&'static RemovedApi> {
 /// Where in a release an object was found.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Place {
+pub enum TextPlace {
     Manifest,
     /// A hook, by its path (`chart/templates/hook.yaml`) or name.
     Hook,
@@ -128,7 +128,7 @@ pub enum Place {
 /// An object of a stored manifest or hook.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FoundObject {
-    pub place: Place,
+    pub place: TextPlace,
     /// The hook's name, for hooks.
     pub hook: Option<String>,
     pub api_version: String,
@@ -140,14 +140,14 @@ pub struct FoundObject {
 /// A document of a stored text that is not an object helm could build (it would fail the same way).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadDocument {
-    pub place: Place,
+    pub place: TextPlace,
     pub hook: Option<String>,
     pub reason: String,
 }
 
 /// Every object in a manifest or hook text (YAML documents, `List`s expanded), and documents that do not
 /// parse. Documents that are not objects at all (no apiVersion/kind) are skipped as helm skips them.
-pub fn find_objects(text: &str, place: Place, hook: Option<&str>) -> (Vec<FoundObject>, Vec<BadDocument>) {
+pub fn find_objects(text: &str, place: TextPlace, hook: Option<&str>) -> (Vec<FoundObject>, Vec<BadDocument>) {
     let mut found = Vec::new();
     let mut bad = Vec::new();
     for r in crate::manifest::parse_objects(text, true) {
@@ -216,7 +216,7 @@ mod tests {
     #[test]
     fn objects_are_found_as_documents_not_strings() {
         let text = "---\n# Source: c/templates/a.yaml\napiVersion: policy/v1beta1\nkind: PodDisruptionBudget\nmetadata:\n  name: a\n  annotations:\n    note: \"apiVersion: extensions/v1beta1\"\n---\napiVersion: v1\nkind: List\nitems:\n- apiVersion: extensions/v1beta1\n  kind: Ingress\n  metadata: {name: b, namespace: x}\n---\nkey: [unclosed\n";
-        let (found, bad) = find_objects(text, Place::Manifest, None);
+        let (found, bad) = find_objects(text, TextPlace::Manifest, None);
         assert_eq!(found.len(), 2);
         assert_eq!(
             (found[0].api_version.as_str(), found[0].kind.as_str(), found[0].name.as_str()),

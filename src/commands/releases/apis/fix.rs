@@ -29,7 +29,7 @@ use serde::Serialize;
 use super::super::collect::Generation;
 use super::scan::{ReleaseScan, ServedApis, scan_texts};
 use crate::release::apis::convert::{MappedObject, convert_text};
-use crate::release::apis::{KubeVersion, Place, RemovedApi};
+use crate::release::apis::{KubeVersion, RemovedApi, TextPlace};
 use crate::release::{Time, helm2, helm3};
 use crate::stop::StopSignal;
 use crate::storage::backup::{BackupDir, record_from_raw};
@@ -61,16 +61,16 @@ pub fn wanted(row: &RemovedApi, target: KubeVersion, served: &ServedApis) -> boo
 
 /// Which release to fix.
 #[derive(Debug, Clone)]
-pub struct Candidate {
+pub struct FixCandidate {
     pub generation: Generation,
     pub kind: ObjectKind,
     pub object_namespace: String,
     pub name: String,
 }
 
-impl Candidate {
-    pub fn of(r: &ReleaseScan) -> Candidate {
-        Candidate { generation: r.generation, kind: r.kind, object_namespace: r.object_namespace.clone(), name: r.name.clone() }
+impl FixCandidate {
+    pub fn of(r: &ReleaseScan) -> FixCandidate {
+        FixCandidate { generation: r.generation, kind: r.kind, object_namespace: r.object_namespace.clone(), name: r.name.clone() }
     }
 }
 
@@ -122,7 +122,7 @@ impl Rec {
         let mut out = self.clone();
         let mut mapped = Vec::new();
         let mut notes = Vec::new();
-        let mut apply = |text: &mut String, place: Place, hook: Option<&str>| {
+        let mut apply = |text: &mut String, place: TextPlace, hook: Option<&str>| {
             let c = convert_text(text, place, hook, want);
             if c.changed() {
                 *text = c.text;
@@ -132,17 +132,17 @@ impl Rec {
         };
         match &mut out {
             Rec::Helm3(r) => {
-                apply(&mut r.manifest, Place::Manifest, None);
+                apply(&mut r.manifest, TextPlace::Manifest, None);
                 for h in &mut r.hooks {
                     let name = h.name.clone();
-                    apply(&mut h.manifest, Place::Hook, Some(&name));
+                    apply(&mut h.manifest, TextPlace::Hook, Some(&name));
                 }
             }
             Rec::Helm2(r) => {
-                apply(&mut r.manifest, Place::Manifest, None);
+                apply(&mut r.manifest, TextPlace::Manifest, None);
                 for h in &mut r.hooks {
                     let name = h.name.clone();
-                    apply(&mut h.manifest, Place::Hook, Some(&name));
+                    apply(&mut h.manifest, TextPlace::Hook, Some(&name));
                 }
             }
         }
@@ -195,7 +195,7 @@ struct Stored {
 /// Storage of one release: reads its revisions and builds the objects to write.
 #[derive(Clone)]
 pub struct ReleaseStore {
-    candidate: Candidate,
+    candidate: FixCandidate,
     objects: ObjectStore,
     h3: Option<Helm3Store>,
     h2: Option<Helm2Store>,
@@ -208,7 +208,7 @@ impl std::fmt::Debug for ReleaseStore {
 }
 
 impl ReleaseStore {
-    pub fn new(client: &kube::Client, candidate: Candidate, limits: DecodeLimits) -> Self {
+    pub fn new(client: &kube::Client, candidate: FixCandidate, limits: DecodeLimits) -> Self {
         let objects = ObjectStore::new(client.clone(), candidate.kind);
         let (h3, h2) = match candidate.generation {
             Generation::Helm3 => {
@@ -344,7 +344,7 @@ impl ReleaseFix {
         self.writes() > 0
     }
 
-    fn new(c: &Candidate, namespace: String, action: Action) -> ReleaseFix {
+    fn new(c: &FixCandidate, namespace: String, action: Action) -> ReleaseFix {
         ReleaseFix {
             release: c.name.clone(),
             namespace,
@@ -408,7 +408,7 @@ fn unfixable(rec: &Rec, served: &ServedApis, target: KubeVersion) -> Vec<String>
 }
 
 /// Plan the fix of one release from a fresh read of its revisions.
-pub async fn plan(client: &kube::Client, c: &Candidate, served: &ServedApis, opts: &FixOptions) -> ReleaseFix {
+pub async fn plan(client: &kube::Client, c: &FixCandidate, served: &ServedApis, opts: &FixOptions) -> ReleaseFix {
     let store = ReleaseStore::new(client, c.clone(), opts.limits);
     let (history, errors) = match store.history().await {
         Ok(h) => h,
@@ -429,7 +429,7 @@ pub async fn plan(client: &kube::Client, c: &Candidate, served: &ServedApis, opt
 
 /// Plan a Helm 3 release from records not written yet (`migrate2to3`'s plan): what `plan` would say once
 /// they are stored. `records` are the objects to be written, any order.
-pub fn plan_records(c: &Candidate, records: &[NewObject], served: &ServedApis, opts: &FixOptions) -> Result<ReleaseFix, String> {
+pub fn plan_records(c: &FixCandidate, records: &[NewObject], served: &ServedApis, opts: &FixOptions) -> Result<ReleaseFix, String> {
     let mut history = Vec::new();
     for o in records {
         let release = crate::storage::codec::decode_helm3(o.payload.as_bytes(), &opts.limits)
@@ -451,7 +451,7 @@ pub fn plan_records(c: &Candidate, records: &[NewObject], served: &ServedApis, o
 }
 
 /// Plan from the revisions of one release, oldest first.
-fn plan_history(c: &Candidate, history: Vec<Stored>, served: &ServedApis, opts: &FixOptions) -> ReleaseFix {
+fn plan_history(c: &FixCandidate, history: Vec<Stored>, served: &ServedApis, opts: &FixOptions) -> ReleaseFix {
     let mut fix = ReleaseFix::new(c, c.object_namespace.clone(), Action::Nothing { why: String::new() });
     let Some(latest) = history.last().cloned() else {
         fix.action = Action::Refused { why: "no stored revision".into() };
@@ -680,7 +680,7 @@ impl Executor {
 /// Plan every candidate, `concurrency` at a time, in the candidates' order.
 pub async fn plan_all(
     client: &kube::Client,
-    candidates: &[Candidate],
+    candidates: &[FixCandidate],
     served: Arc<ServedApis>,
     opts: &FixOptions,
     concurrency: usize,

@@ -7,7 +7,7 @@
 use serde::Serialize;
 
 use super::super::collect::Generation;
-use super::fix::{self, Action, Candidate, Executor, FixOptions, ReleaseFix};
+use super::fix::{self, Action, Executor, FixCandidate, FixOptions, ReleaseFix};
 use super::scan::ServedApis;
 use crate::release::apis::KubeVersion;
 use crate::stop::StopSignal;
@@ -16,7 +16,7 @@ use crate::storage::codec::DecodeLimits;
 use crate::storage::objects::{NewObject, ObjectKind};
 
 /// What the cluster serves and the version to answer for, loaded once per run.
-pub struct Context {
+pub struct ApiTargets {
     pub served: ServedApis,
     pub target: KubeVersion,
     /// Add the fixed revision (`false` with `--no-map-apis`).
@@ -24,11 +24,11 @@ pub struct Context {
     pub limits: DecodeLimits,
 }
 
-impl Context {
-    pub async fn load(client: &kube::Client, map: bool, limits: DecodeLimits) -> Result<Context, String> {
+impl ApiTargets {
+    pub async fn load(client: &kube::Client, map: bool, limits: DecodeLimits) -> Result<ApiTargets, String> {
         let target = super::server_version(client).await.map_err(|e| e.to_string())?;
         let served = super::served_apis(client).await.map_err(|e| e.to_string())?;
-        Ok(Context { served, target, map, limits })
+        Ok(ApiTargets { served, target, map, limits })
     }
 
     fn options(&self) -> FixOptions {
@@ -85,12 +85,12 @@ impl ApiStep {
     }
 }
 
-fn candidate(kind: ObjectKind, namespace: &str, name: &str) -> Candidate {
-    Candidate { generation: Generation::Helm3, kind, object_namespace: namespace.to_string(), name: name.to_string() }
+fn candidate(kind: ObjectKind, namespace: &str, name: &str) -> FixCandidate {
+    FixCandidate { generation: Generation::Helm3, kind, object_namespace: namespace.to_string(), name: name.to_string() }
 }
 
 /// Plan the step from the Helm 3 records the migration is about to write (every revision kept).
-pub fn plan(ctx: &Context, kind: ObjectKind, namespace: &str, name: &str, records: &[NewObject]) -> ApiStep {
+pub fn plan(ctx: &ApiTargets, kind: ObjectKind, namespace: &str, name: &str, records: &[NewObject]) -> ApiStep {
     let mut step = ApiStep::from_storage("");
     step.detail = None;
     let fix = match fix::plan_records(&candidate(kind, namespace, name), records, &ctx.served, &ctx.options()) {
@@ -130,7 +130,7 @@ pub fn plan(ctx: &Context, kind: ObjectKind, namespace: &str, name: &str, record
 }
 
 /// Objects helm cannot build in the revisions it will read, as `Kind/name apiVersion`.
-fn blocking(ctx: &Context, records: &[NewObject]) -> Vec<String> {
+fn blocking(ctx: &ApiTargets, records: &[NewObject]) -> Vec<String> {
     let mut out = Vec::new();
     let mut releases: Vec<crate::release::helm3::Release> =
         records.iter().filter_map(|o| crate::storage::codec::decode_helm3(o.payload.as_bytes(), &ctx.limits).ok()).collect();
@@ -185,7 +185,7 @@ pub fn plan_lines(step: &ApiStep) -> Vec<String> {
 #[allow(clippy::too_many_arguments)]
 pub async fn execute(
     client: &kube::Client,
-    ctx: &Context,
+    ctx: &ApiTargets,
     kind: ObjectKind,
     namespace: &str,
     name: &str,
@@ -244,5 +244,5 @@ pub fn map_for_catalog(manifest: &str, catalog: &crate::live::ResourceCatalog) -
     let want = |row: &crate::release::apis::RemovedApi| {
         !serves(&row.api_version, &row.kind) && row.replacement.as_deref().is_none_or(|rep| serves(rep, &row.kind))
     };
-    crate::release::apis::convert::convert_text(manifest, crate::release::apis::Place::Manifest, None, &want).text
+    crate::release::apis::convert::convert_text(manifest, crate::release::apis::TextPlace::Manifest, None, &want).text
 }

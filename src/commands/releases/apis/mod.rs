@@ -25,13 +25,13 @@ use crate::cli::{OutputFormat, ReleasesApisArgs};
 use crate::commands::context::Outcome;
 use crate::error::AppError;
 use crate::helmfmt::Table;
-use crate::release::apis::{KubeVersion, Place};
+use crate::release::apis::{KubeVersion, TextPlace};
 use crate::storage::Helm2Storage;
 use crate::storage::backup::BackupDir;
 use crate::storage::objects::ObjectKind;
 
 use super::Scope;
-use fix::{Action, Candidate, Executor, FixOptions, ReleaseFix};
+use fix::{Action, Executor, FixCandidate, FixOptions, ReleaseFix};
 use scan::{ReleaseScan, ScanOptions, ScanReport, ServedApis};
 
 /// The exit code for "removed (or unserved) APIs found".
@@ -101,11 +101,11 @@ pub async fn run(scope: &Scope, args: ReleasesApisArgs) -> Result<Outcome, AppEr
     }
 
     // --fix: plan from fresh reads of every release that needs it (or was left half done).
-    let candidates: Vec<Candidate> = report
+    let candidates: Vec<FixCandidate> = report
         .releases
         .iter()
         .filter(|r| if args.all_revisions { r.blocked_anywhere() } else { r.blocked() } || deployed_count(r) > 1)
-        .map(Candidate::of)
+        .map(FixCandidate::of)
         .collect();
     let fix_opts = FixOptions { target, all_revisions: args.all_revisions, limits: scope.limits() };
     let mut fixes = fix::plan_all(&scope.client, &candidates, served.clone(), &fix_opts, CONCURRENCY).await;
@@ -218,7 +218,7 @@ fn count_blocked(report: &ScanReport, all_revisions: bool) -> usize {
 #[serde(rename_all = "camelCase")]
 struct ObjectView {
     #[serde(rename = "in")]
-    place: Place,
+    place: TextPlace,
     #[serde(skip_serializing_if = "Option::is_none")]
     hook: Option<String>,
     kind: String,
@@ -381,8 +381,8 @@ fn print_report(view: &ReportView, format: OutputFormat) -> Result<(), AppError>
                     v.status.clone(),
                     reads.clone(),
                     match o.place {
-                        Place::Hook => "hook".into(),
-                        Place::Manifest => "manifest".into(),
+                        TextPlace::Hook => "hook".into(),
+                        TextPlace::Manifest => "manifest".into(),
                     },
                     o.kind.clone(),
                     o.name.clone(),

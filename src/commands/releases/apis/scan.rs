@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use super::super::collect::Generation;
 use super::super::view;
 use crate::live::ResourceCatalog;
-use crate::release::apis::{self, BadDocument, FoundObject, KubeVersion, Place, RemovedApi};
+use crate::release::apis::{self, BadDocument, FoundObject, KubeVersion, RemovedApi, TextPlace};
 use crate::storage::RecordError;
 use crate::storage::codec::{self, DecodeLimits, HELM2_LIST_SELECTOR, HELM3_LIST_SELECTOR};
 use crate::storage::objects::{META_PAGE, ObjectInfo, ObjectKind, ObjectStore};
@@ -97,7 +97,7 @@ impl Role {
 /// What is wrong with an object's apiVersion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Problem {
+pub enum ApiProblem {
     /// Removed by the target version (the table says so).
     Removed,
     /// Not in the table, and this cluster does not serve it (a CRD that is not installed, a typo).
@@ -106,17 +106,17 @@ pub enum Problem {
     RemovedLater,
 }
 
-impl Problem {
+impl ApiProblem {
     /// Helm cannot build an object with this problem (upgrade and rollback fail).
     pub fn blocks(self) -> bool {
-        matches!(self, Problem::Removed | Problem::NotServed)
+        matches!(self, ApiProblem::Removed | ApiProblem::NotServed)
     }
 
     pub fn as_str(self) -> &'static str {
         match self {
-            Problem::Removed => "removed",
-            Problem::NotServed => "not-served",
-            Problem::RemovedLater => "removed-later",
+            ApiProblem::Removed => "removed",
+            ApiProblem::NotServed => "not-served",
+            ApiProblem::RemovedLater => "removed-later",
         }
     }
 }
@@ -127,7 +127,7 @@ pub struct Finding {
     pub object: FoundObject,
     pub served: bool,
     pub row: Option<&'static RemovedApi>,
-    pub problem: Problem,
+    pub problem: ApiProblem,
 }
 
 /// One stored revision that was read.
@@ -244,9 +244,9 @@ fn judge(found: Vec<FoundObject>, served: &ServedApis, target: KubeVersion) -> V
             let row = apis::lookup(&object.api_version, &object.kind);
             let is_served = served.serves(&object.api_version, &object.kind);
             let problem = match row {
-                Some(r) if r.removed_by(target) => Problem::Removed,
-                _ if !is_served => Problem::NotServed,
-                Some(_) => Problem::RemovedLater,
+                Some(r) if r.removed_by(target) => ApiProblem::Removed,
+                _ if !is_served => ApiProblem::NotServed,
+                Some(_) => ApiProblem::RemovedLater,
                 None => return None,
             };
             Some(Finding { object, served: is_served, row, problem })
@@ -331,9 +331,9 @@ pub fn scan_texts(
     served: &ServedApis,
     target: KubeVersion,
 ) -> (Vec<Finding>, Vec<BadDocument>, usize) {
-    let (mut found, mut bad) = apis::find_objects(manifest, Place::Manifest, None);
+    let (mut found, mut bad) = apis::find_objects(manifest, TextPlace::Manifest, None);
     for (name, text) in hooks {
-        let (f, b) = apis::find_objects(text, Place::Hook, Some(name));
+        let (f, b) = apis::find_objects(text, TextPlace::Hook, Some(name));
         found.extend(f);
         bad.extend(b);
     }
@@ -344,7 +344,7 @@ pub fn scan_texts(
 // ---- listing and fetching ----
 
 #[derive(Clone)]
-struct Source {
+struct ScanSource {
     store: ObjectStore,
     scope: Option<String>,
     generation: Generation,
@@ -362,7 +362,7 @@ struct Fetched {
     scan: RevisionScan,
 }
 
-impl Source {
+impl ScanSource {
     fn what(&self) -> String {
         let kind = self.store.kind().resource();
         let generation = match self.generation {
@@ -472,7 +472,7 @@ impl Groups {
 }
 
 async fn scan_source(
-    source: Source,
+    source: ScanSource,
     opts: Arc<ScanOptions>,
     served: Arc<ServedApis>,
 ) -> Result<(BTreeMap<Key, Vec<Listed>>, Vec<Fetched>, Vec<RecordError>, Vec<String>), ScanError> {
@@ -584,7 +584,7 @@ enum FetchError {
 }
 
 async fn fetch_one(
-    source: &Source,
+    source: &ScanSource,
     opts: &ScanOptions,
     served: &ServedApis,
     key: Key,
@@ -616,7 +616,7 @@ pub async fn scan(client: &kube::Client, opts: &ScanOptions, served: Arc<ServedA
     let mut sources = Vec::new();
     if opts.helm3 {
         for kind in [ObjectKind::Secret, ObjectKind::ConfigMap] {
-            sources.push(Source {
+            sources.push(ScanSource {
                 store: ObjectStore::new(client.clone(), kind),
                 scope: opts.namespace.clone(),
                 generation: Generation::Helm3,
@@ -626,7 +626,7 @@ pub async fn scan(client: &kube::Client, opts: &ScanOptions, served: Arc<ServedA
     if opts.helm2 {
         for kind in &opts.helm2_kinds {
             let scope = opts.namespace.as_ref().map(|_| opts.helm2_namespace.clone());
-            sources.push(Source { store: ObjectStore::new(client.clone(), *kind), scope, generation: Generation::Helm2 });
+            sources.push(ScanSource { store: ObjectStore::new(client.clone(), *kind), scope, generation: Generation::Helm2 });
         }
     }
     let results = futures::future::join_all(sources.iter().map(|s| scan_source(s.clone(), opts.clone(), served.clone()))).await;
@@ -727,12 +727,12 @@ mod tests {
         )];
         let (f, bad, total) = scan_texts(manifest, &hooks, &served, KubeVersion::new(1, 36));
         assert_eq!((total, bad.len()), (5, 0));
-        let got: Vec<(&str, Problem, bool)> = f.iter().map(|f| (f.object.name.as_str(), f.problem, f.served)).collect();
-        assert_eq!(got, vec![("a", Problem::Removed, false), ("c", Problem::NotServed, false), ("e", Problem::Removed, false)]);
-        assert_eq!(f[2].object.place, Place::Hook);
+        let got: Vec<(&str, ApiProblem, bool)> = f.iter().map(|f| (f.object.name.as_str(), f.problem, f.served)).collect();
+        assert_eq!(got, vec![("a", ApiProblem::Removed, false), ("c", ApiProblem::NotServed, false), ("e", ApiProblem::Removed, false)]);
+        assert_eq!(f[2].object.place, TextPlace::Hook);
         // For a cluster not yet at 1.32, v1beta3 is still to come; it is not served here though.
         let (f, _, _) = scan_texts(manifest, &hooks, &served, KubeVersion::new(1, 24));
-        let got: Vec<(&str, Problem)> = f.iter().map(|f| (f.object.name.as_str(), f.problem)).collect();
-        assert_eq!(got, vec![("a", Problem::NotServed), ("c", Problem::NotServed), ("e", Problem::NotServed)]);
+        let got: Vec<(&str, ApiProblem)> = f.iter().map(|f| (f.object.name.as_str(), f.problem)).collect();
+        assert_eq!(got, vec![("a", ApiProblem::NotServed), ("c", ApiProblem::NotServed), ("e", ApiProblem::NotServed)]);
     }
 }
