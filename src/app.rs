@@ -107,6 +107,7 @@ fn writes(command: &Command) -> bool {
             ReleasesCommand::Forget(a) => !a.dry_run,
             ReleasesCommand::Move(a) => !a.dry_run,
             ReleasesCommand::Apis(a) => a.fix && !a.dry_run,
+            ReleasesCommand::Relabel(a) => !a.dry_run,
             _ => false,
         },
         _ => false,

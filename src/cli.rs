@@ -697,6 +697,105 @@ finishes the job.",
     /// rollback then fail); --fix writes a revision that uses the replacements.
     #[command(long_about = RELEASES_APIS_LONG_ABOUT, after_help = RELEASES_APIS_EXAMPLES)]
     Apis(ReleasesApisArgs),
+    /// Find what will break the next helm upgrade: several deployed revisions, stuck or missing deployed
+    /// revisions, label drift, duplicate storages, oversized records, removed APIs, ownership, drift.
+    #[command(long_about = RELEASES_DOCTOR_LONG_ABOUT, after_help = RELEASES_DOCTOR_EXAMPLES)]
+    Doctor(ReleasesDoctorArgs),
+    /// Bytes of each stored release record against the 1 MiB object limit, by part and by revision.
+    #[command(long_about = RELEASES_SIZE_LONG_ABOUT, after_help = RELEASES_SIZE_EXAMPLES)]
+    Size(ReleasesSizeArgs),
+    /// Rewrite the labels of a release's records from their payloads (status, name, version, owner).
+    #[command(long_about = RELEASES_RELABEL_LONG_ABOUT, after_help = RELEASES_RELABEL_EXAMPLES)]
+    Relabel(ReleasesRelabelArgs),
+}
+
+// The long help of doctor, size and relabel: written by the modules that implement them.
+const RELEASES_DOCTOR_LONG_ABOUT: &str = "Read release storage (and, for the ownership checks, the live objects labelled \
+app.kubernetes.io/managed-by=Helm) in one read-only pass and report, per release, each finding with its severity, \
+its evidence and its fix: a command of this tool, or advice.";
+const RELEASES_DOCTOR_EXAMPLES: &str = "Examples:\n  kubectl werf releases doctor -A\n  kubectl werf releases doctor shop -n shop -o json\n  kubectl werf releases doctor -A --drift";
+const RELEASES_SIZE_LONG_ABOUT: &str = "Bytes of each stored release record against the 1,048,576 bytes the API server accepts \
+for a Secret's or ConfigMap's data, broken down by part, with growth over the revisions.";
+const RELEASES_SIZE_EXAMPLES: &str = "Examples:\n  kubectl werf releases size -A\n  kubectl werf releases size shop -n shop -o json\n  kubectl werf releases size -A --warn-at 50";
+const RELEASES_RELABEL_LONG_ABOUT: &str = "Rewrite the labels of a release's records so that they say what the payloads say \
+(status, name, version, owner), as helm would have written them. Plan, backup, confirmation (or --yes).";
+const RELEASES_RELABEL_EXAMPLES: &str =
+    "Examples:\n  kubectl werf releases relabel shop -n shop --dry-run\n  kubectl werf releases relabel shop -n shop --yes";
+
+/// `doctor --drift`: how live objects are compared with the manifest.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DriftMode {
+    /// Client-side, with the documented normalisation (quantities, int-or-string, defaulted fields ignored).
+    Client,
+    /// Exactly, by a server-side dry-run apply of each manifest object.
+    Server,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ReleasesDoctorArgs {
+    /// Releases to check (in the namespace); default every release of the namespace.
+    pub names: Vec<String>,
+    /// Every release in every namespace (and every Helm 2 release), and every Helm-managed object.
+    #[arg(short = 'A', long, conflicts_with = "names")]
+    pub all_namespaces: bool,
+    /// Also compare the latest deployed manifest with the live objects (client, the default, or server).
+    #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "client", value_name = "MODE")]
+    pub drift: Option<DriftMode>,
+    /// Answer the removed-API check for this Kubernetes version (e.g. 1.25) instead of the cluster's own.
+    #[arg(long, value_name = "1.NN")]
+    pub target_version: Option<String>,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+/// `releases size --sort`.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SizeSort {
+    /// Largest record first.
+    #[default]
+    Size,
+    /// Largest growth between two revisions first.
+    Growth,
+    /// By namespace and name.
+    Name,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ReleasesSizeArgs {
+    /// Release name (in the namespace); default every release of the namespace.
+    #[arg(conflicts_with = "all_namespaces")]
+    pub name: Option<String>,
+    /// Every release in every namespace (and every Helm 2 release).
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+    /// Mark records at or above this share of the 1,048,576-byte limit (and exit 3 when there is one).
+    #[arg(long, value_name = "PERCENT", default_value_t = 80, value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub warn_at: u8,
+    /// Order of the releases.
+    #[arg(long, value_enum, default_value_t = SizeSort::Size)]
+    pub sort: SizeSort,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ReleasesRelabelArgs {
+    /// Release name.
+    pub name: String,
+    /// Show what would be done and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation (required without a terminal).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Directory for the backup (default: a new directory under ~/.cache/kubectl-werf/backups).
+    #[arg(long, value_name = "DIR")]
+    pub backup_dir: Option<PathBuf>,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
 }
 
 const RELEASES_APIS_LONG_ABOUT: &str = concat!(

@@ -25,15 +25,18 @@
 
 pub mod apis;
 mod collect;
+mod doctor;
 mod export;
 mod forget;
 mod inspect;
 mod list;
 mod move_release;
 mod prune;
+mod relabel;
 mod resources;
 mod restore;
 mod selector;
+mod size;
 mod surgery;
 mod unlock;
 mod view;
@@ -110,6 +113,9 @@ pub async fn run(ctx: &Context<'_>, mut args: ReleasesArgs) -> Result<Outcome, A
         ReleasesCommand::Forget(a) => forget::run(&scope, a).await,
         ReleasesCommand::Move(a) => move_release::run(&scope, a).await,
         ReleasesCommand::Apis(a) => apis::run(&scope, a).await,
+        ReleasesCommand::Doctor(a) => doctor::run(&scope, a).await,
+        ReleasesCommand::Size(a) => size::run(&scope, a).await,
+        ReleasesCommand::Relabel(a) => relabel::run(&scope, a).await,
     }
 }
 
