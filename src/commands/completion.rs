@@ -176,8 +176,8 @@ fn release_positional(path: &[String], given: &[String], helm_version: Option<&s
     let single = |helm2: bool| (given.is_empty()).then(|| Want::Releases { helm2, exclude: Vec::new() });
     let many = |helm2: bool| Some(Want::Releases { helm2, exclude: given.to_vec() });
     match p.as_slice() {
-        ["releases", "history" | "status" | "unlock"] | ["releases", "get", _] => single(helm2_flag),
-        ["releases", "prune" | "export" | "apis"] => many(helm2_flag),
+        ["releases", "history" | "status" | "unlock" | "size" | "relabel"] | ["releases", "get", _] => single(helm2_flag),
+        ["releases", "prune" | "export" | "apis" | "doctor"] => many(helm2_flag),
         ["annotate"] => single(false),
         ["migrate2to3"] => many(true),
         _ => None,

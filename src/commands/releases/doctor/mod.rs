@@ -4,6 +4,7 @@
 mod model;
 mod ownership;
 
+#[allow(unused_imports)] // until run uses them (issue 20, in progress)
 pub use model::{Check, Finding, Fix, ReleaseManifest, ReleaseRef, Severity};
 
 use crate::cli::ReleasesDoctorArgs;
