@@ -73,6 +73,18 @@ pub struct RawObject {
     pub payload: Option<Vec<u8>>,
 }
 
+/// What the API server holds against a Secret's or ConfigMap's data: at most 1,048,576 bytes.
+pub const OBJECT_DATA_LIMIT: usize = 1_048_576;
+
+impl RawObject {
+    /// Bytes the API server counts against `OBJECT_DATA_LIMIT` for this record: key plus value of
+    /// `data.release` (a Secret's value decoded from its JSON base64, i.e. helm's base64 text; a
+    /// ConfigMap's value as is). Helm writes no other data key, so others are not counted.
+    pub fn stored_bytes(&self) -> usize {
+        self.payload.as_ref().map_or(0, |p| super::codec::DATA_KEY.len() + p.len())
+    }
+}
+
 /// An answer whose items could not be decoded: not worth another try.
 pub fn malformed_list(what: String) -> kube::Error {
     kube::Error::SerdeError(<serde_json::Error as serde::de::Error>::custom(format!("malformed LIST answer: {what}")))
