@@ -614,7 +614,8 @@ pub enum ReleasesCommand {
         after_help = "Examples:\n  kubectl werf releases get values shop -n shop -a\n  kubectl werf releases get manifest shop -n shop --revision 2\n  kubectl werf releases get all shop -n shop\n  kubectl werf releases get metadata shop -n shop -o json"
     )]
     Get(ReleasesGetArgs),
-    /// Release a release stuck in pending-install/-upgrade/-rollback (mark it failed, or delete it).
+    /// Release a release stuck in pending-install/-upgrade/-rollback (mark it failed, or delete it), or
+    /// with several deployed revisions (--to superseded).
     #[command(
         long_about = "Release a release stuck in pending-install, pending-upgrade or pending-rollback: Helm refuses \
 every operation on it (\"another operation (install/upgrade/rollback) is in progress\").\n\n\
@@ -625,8 +626,17 @@ done and what the status was before.\n\n\
 When the record was written in the last 5 minutes an operation may really be running: the command warns \
 and asks again; with --yes it refuses unless --force is given too.\n\n\
 --to superseded is accepted only when another revision of the release is deployed (the release keeps \
-that deployed revision). A release that is not stuck is reported and nothing is done (exit 0).",
-        after_help = "Examples:\n  kubectl werf releases unlock shop -n shop --dry-run\n  kubectl werf releases unlock shop -n shop --yes\n  kubectl werf releases unlock shop -n shop --to delete --backup-dir ./backup --yes\n  kubectl werf releases unlock legacy --helm-version 2 --tiller-namespace kube-system"
+that deployed revision). A release that is not stuck is reported and nothing is done (exit 0).\n\n\
+Several revisions deployed at once (helm/helm#7274, after an interrupted upgrade or a tool that wrote \
+records by hand): --to superseded marks every deployed revision but the latest deployed one superseded, \
+and a pending revision after it too, so that one run leaves exactly one deployed revision and nothing \
+stuck (--revision N: only that one); the 5-minute rule applies to the pending one only. The plan lists every record it changes (namespace, object, storage) \
+and the one kept; each is backed up and written under its resourceVersion; one that cannot be written \
+is named and the others are still done (exit 1); running it again finishes the job. With several \
+deployed revisions and nothing pending, --to failed and --to delete are refused (exit 2) with the \
+--to superseded command; when the latest revision is also pending they unlock it and print that \
+command as a note.",
+        after_help = "Examples:\n  kubectl werf releases unlock shop -n shop --dry-run\n  kubectl werf releases unlock shop -n shop --yes\n  kubectl werf releases unlock shop -n shop --to superseded --yes     # several deployed revisions\n  kubectl werf releases unlock shop -n shop --to delete --backup-dir ./backup --yes\n  kubectl werf releases unlock legacy --helm-version 2 --tiller-namespace kube-system"
     )]
     Unlock(ReleasesUnlockArgs),
     /// Delete old revisions beyond --keep N per release, as Helm's --history-max would have.
@@ -860,7 +870,8 @@ pub enum UnlockTarget {
     /// Mark it failed (Helm then upgrades or rolls back from it as from any failed revision).
     #[default]
     Failed,
-    /// Mark it superseded (only when another revision is deployed).
+    /// Mark it superseded (only when another revision is deployed); with several deployed revisions, all
+    /// but the latest deployed.
     Superseded,
     /// Delete the record (the previous revision becomes the latest).
     Delete,
