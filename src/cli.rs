@@ -728,9 +728,26 @@ const RELEASES_SIZE_LONG_ABOUT: &str = "Bytes of each stored release record agai
 for a Secret's or ConfigMap's data, broken down by part, with growth over the revisions.";
 const RELEASES_SIZE_EXAMPLES: &str = "Examples:\n  kubectl werf releases size -A\n  kubectl werf releases size shop -n shop -o json\n  kubectl werf releases size -A --warn-at 50";
 const RELEASES_RELABEL_LONG_ABOUT: &str = "Rewrite the labels of a release's records so that they say what the payloads say \
-(status, name, version, owner), as helm would have written them. Plan, backup, confirmation (or --yes).";
-const RELEASES_RELABEL_EXAMPLES: &str =
-    "Examples:\n  kubectl werf releases relabel shop -n shop --dry-run\n  kubectl werf releases relabel shop -n shop --yes";
+(Helm 3/4: name, owner, status, version; Helm 2: NAME, OWNER, STATUS, VERSION), as helm would have written them. \
+helm list, history and upgrade select records by these labels without decoding them, so a label left behind \
+by a hand edit or a broken tool makes helm list the wrong revision, hide one from history, or miss the \
+deployed one.\n\n\
+The release is found as by every write verb (one storage; -n, --helm-version, --release-storage, \
+--tiller-namespace pick it). Its records are those its name label selects (whatever their owner label says) \
+and those whose object name is the release's (whatever their name label says). Only the labels that \
+disagree change; every other label (werf's, yours, createdAt) is kept, modifiedAt (MODIFIED_AT) is set as \
+helm sets it on an update, and the payload is written back byte for byte. `releases doctor` reports label \
+drift with the same rule.\n\n\
+The plan lists record, label, stored value and new value; every record is backed up first (--backup-dir), \
+read again right before its write and written under its resourceVersion. On a terminal you confirm (or \
+--yes); --dry-run changes nothing. Running it again finds nothing to do (exit 0).\n\n\
+Refused records, named on stderr, the others still done: one that cannot be decoded, and one whose object \
+name disagrees with its payload (sh.helm.release.v1.NAME.vN; Tiller NAME.vN), which relabelling cannot \
+fix because objects cannot be renamed (export it, then re-create it under its own name or delete the stray \
+copy; `releases move` renames whole releases). A payload naming another namespace than its record's is a \
+warning: no label carries the namespace.\n\n\
+Exit codes: 0 done or nothing to do; 1 a record was refused or could not be written; 2 usage error.";
+const RELEASES_RELABEL_EXAMPLES: &str = "Examples:\n  kubectl werf releases relabel shop -n shop --dry-run\n  kubectl werf releases relabel shop -n shop --yes\n  kubectl werf releases relabel shop -n shop --release-storage configmap --yes --backup-dir ./before-relabel\n  kubectl werf releases relabel legacy --helm-version 2 --tiller-namespace kube-system --yes";
 
 /// `doctor --drift`: how live objects are compared with the manifest.
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
