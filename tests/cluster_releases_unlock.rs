@@ -368,3 +368,30 @@ fn unlock_to_superseded_helm2_several_deployed() {
     let again = run_ok(c.werf().args(["releases", "unlock", "legacy", "--to", "superseded", "--yes"]).args(base));
     assert!(again.contains("nothing to unlock"), "{again}");
 }
+
+/// Several deployed and the latest stuck, asked `--to failed`: the stuck revision is unlocked as before
+/// and the note names the command that repairs the rest, which then leaves one deployed revision.
+#[test]
+fn unlock_to_failed_with_several_deployed_notes_the_repair() {
+    let c = TestCluster::start();
+    let ns = c.namespace("multi-note");
+    let store = Helm3Store::new(c.client.clone(), Helm3Driver::Secret, DecodeLimits::default());
+    for (v, status) in [(1, Status::Deployed), (2, Status::Deployed), (3, Status::PendingUpgrade)] {
+        let mut release =
+            kubectl_werf::release::helm3::Release { name: "note".into(), version: v, namespace: ns.clone(), ..Default::default() };
+        release.info.status = status;
+        c.rt.block_on(store.create(&release)).unwrap();
+    }
+    // written just now: --force with --yes, as for any recent pending revision
+    let out =
+        run(c.werf().args(["releases", "unlock", "note", "-n", &ns, "--yes", "--force", "--backup-dir"]).arg(c.dir.path().join("b1")));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let hint = format!("kubectl werf releases unlock note -n {ns} --to superseded");
+    assert!(err.contains("2 deployed revisions (1, 2)") && err.contains(&hint), "{err}");
+    let mut cmd = c.werf();
+    cmd.args(hint.split(' ').skip(2)).arg("--yes").arg("--backup-dir").arg(c.dir.path().join("b2"));
+    run_ok(&mut cmd);
+    let hist: Value = serde_json::from_str(&run_ok(c.werf().args(["releases", "history", "note", "-n", &ns, "-o", "json"]))).unwrap();
+    assert_eq!(statuses(&hist), vec![(1, "superseded".to_string()), (2, "deployed".to_string()), (3, "failed".to_string())]);
+}

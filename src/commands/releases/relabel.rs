@@ -29,7 +29,6 @@ use serde::Serialize;
 use crate::cli::{OutputFormat, ReleasesRelabelArgs};
 use crate::commands::context::Outcome;
 use crate::error::AppError;
-use crate::helmfmt::Table;
 use crate::stop::StopSignal;
 use crate::storage::backup::{self, BackupDir};
 use crate::storage::codec::{self, LabelDrift};
@@ -136,22 +135,22 @@ pub async fn run(scope: &Scope, args: ReleasesRelabelArgs) -> Result<Outcome, Ap
         return Ok(refused);
     }
     if args.output == OutputFormat::Table {
-        let mut t = Table::new();
-        t.add_row(["RECORD", "REVISION", "STORAGE", "LABEL", "FROM", "TO"]);
-        for p in &planned {
-            for d in &p.drift {
-                t.add_row([
-                    p.raw.info.key(),
-                    p.revision.to_string(),
-                    found.place.storage().to_string(),
-                    d.label.to_string(),
-                    d.stored.clone().unwrap_or_else(|| "<none>".into()),
-                    d.expected.clone(),
-                ]);
-            }
-        }
-        use std::io::Write;
-        std::io::stdout().write_all(&t.render())?;
+        let rows: Vec<Vec<String>> = planned
+            .iter()
+            .flat_map(|p| {
+                p.drift.iter().map(|d| {
+                    vec![
+                        p.raw.info.key(),
+                        p.revision.to_string(),
+                        found.place.storage().to_string(),
+                        d.label.to_string(),
+                        d.stored.clone().unwrap_or_else(|| "<none>".into()),
+                        d.expected.clone(),
+                    ]
+                })
+            })
+            .collect();
+        print!("{}", crate::output::columns("", 3, &["RECORD", "REVISION", "STORAGE", "LABEL", "FROM", "TO"], &rows));
     }
     if args.dry_run {
         report.result = "dry-run".into();

@@ -250,12 +250,11 @@ pub async fn run(scope: &Scope, args: ReleasesUnlockArgs) -> Result<Outcome, App
             to if !wanted_pending => {
                 return Err(AppError::Usage(format!(
                     "release {}: {deployed} revisions are deployed ({}) and --to {} applies to a stuck (pending) revision; \
-                     to keep only the latest deployed one run `kubectl werf releases unlock {} -n {} --to superseded`",
+                     to keep only the latest deployed one {}",
                     opts.name,
                     deployed_list(&records),
                     target_flag(to),
-                    opts.name,
-                    records[0].namespace()
+                    supersede_hint(&records, &opts.name)
                 )));
             }
             _ => {}
@@ -302,12 +301,10 @@ pub async fn run(scope: &Scope, args: ReleasesUnlockArgs) -> Result<Outcome, App
     }?;
     if outcome == Outcome::Success && deployed > 1 && opts.to != UnlockTarget::Superseded {
         eprintln!(
-            "note: release {} still has {deployed} deployed revisions ({}); to keep only the latest deployed one run \
-             `kubectl werf releases unlock {} -n {} --to superseded`",
+            "note: release {} still has {deployed} deployed revisions ({}); to keep only the latest deployed one {}",
             opts.name,
             deployed_list(&records),
-            opts.name,
-            plan.record.namespace()
+            supersede_hint(&records, &opts.name)
         );
     }
     Ok(outcome)
@@ -317,6 +314,15 @@ pub async fn run(scope: &Scope, args: ReleasesUnlockArgs) -> Result<Outcome, App
 fn deployed_list(records: &[Record]) -> String {
     let v: Vec<String> = records.iter().filter(|r| r.status() == Status::Deployed).map(|r| r.version().to_string()).collect();
     v.join(", ")
+}
+
+/// The command that repairs several deployed revisions: exact for Helm 3/4 records (what doctor prints);
+/// for Helm 2 the Tiller flags of this command line are needed too, so it says which flag to change.
+fn supersede_hint(records: &[Record], name: &str) -> String {
+    match records.first() {
+        Some(Record::Helm3(r)) => format!("run `kubectl werf releases unlock {name} -n {} --to superseded`", r.object.namespace),
+        _ => "run the same command with --to superseded".to_string(),
+    }
 }
 
 fn target_flag(to: UnlockTarget) -> &'static str {
@@ -686,31 +692,32 @@ async fn supersede(scope: &Scope, records: &[Record], opts: &UnlockOptions) -> R
 
     // Plan: every record that changes, where it lives, and the one kept.
     if opts.output == OutputFormat::Table {
-        let mut t = Table::new();
-        t.add_row(["REVISION", "STATUS", "UPDATED", "AGE", "STORAGE", "RECORDS IN", "OBJECT", "ACTION"]);
         let mut rows: Vec<(&Record, &str)> = targets.iter().map(|r| (*r, "mark superseded")).collect();
         rows.push((keep, "keep deployed"));
         rows.sort_by_key(|(r, _)| r.version());
-        for (r, action) in rows {
-            let newest = r.times().0;
-            t.add_row([
-                r.version().to_string(),
-                r.status().as_str().to_string(),
-                newest.and_then(|t| crate::release::Time::from_unix(t, 0)).and_then(|t| t.to_rfc3339()).unwrap_or_else(|| "unknown".into()),
-                newest.map(|t| human_age(now - t)).unwrap_or_else(|| "unknown".into()),
-                r.storage().to_string(),
-                r.object().namespace.clone(),
-                r.object().name.clone(),
-                action.to_string(),
-            ]);
-        }
-        println!(
-            "release {name} ({} deployed revisions; {} record(s) to change):",
-            records.iter().filter(|r| r.status() == Status::Deployed).count(),
-            targets.len()
-        );
-        use std::io::Write;
-        std::io::stdout().write_all(&t.render())?;
+        let rows: Vec<Vec<String>> = rows
+            .into_iter()
+            .map(|(r, action)| {
+                let newest = r.times().0;
+                vec![
+                    r.version().to_string(),
+                    r.status().as_str().to_string(),
+                    newest
+                        .and_then(|t| crate::release::Time::from_unix(t, 0))
+                        .and_then(|t| t.to_rfc3339())
+                        .unwrap_or_else(|| "unknown".into()),
+                    newest.map(|t| human_age(now - t)).unwrap_or_else(|| "unknown".into()),
+                    r.storage().to_string(),
+                    r.object().namespace.clone(),
+                    r.object().name.clone(),
+                    action.to_string(),
+                ]
+            })
+            .collect();
+        let deployed = records.iter().filter(|r| r.status() == Status::Deployed).count();
+        println!("release {name}: {deployed} deployed revisions; {} record(s) to change:", targets.len());
+        let headers = ["REVISION", "STATUS", "UPDATED", "AGE", "STORAGE", "RECORDS IN", "OBJECT", "ACTION"];
+        print!("{}", crate::output::columns("", 3, &headers, &rows));
     }
     let recent_list = recent.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
     if !recent.is_empty() {
