@@ -206,3 +206,35 @@ fn relabel_repairs_helm2_records() {
     let again = run_ok(c.werf().args(["releases", "relabel", "legacy", "--yes"]).args(base));
     assert!(again.contains("nothing to relabel"), "{again}");
 }
+
+/// A record whose write keeps failing is named and left; the other is still relabelled (exit 1); the
+/// same command run again finishes the job.
+#[test]
+fn relabel_write_failure_rest_done_emulator_only() {
+    let c = TestCluster::start();
+    let emu = c.emulator_for("fault injection on one record's update");
+    let ns = c.namespace("relabel-fault");
+    let store = Helm3Store::new(c.client.clone(), Helm3Driver::ConfigMap, DecodeLimits::default());
+    for (v, status) in [(1, Status::Superseded), (2, Status::Deployed)] {
+        let mut release =
+            kubectl_werf::release::helm3::Release { name: "flaky".into(), version: v, namespace: ns.clone(), ..Default::default() };
+        release.info.status = status;
+        c.rt.block_on(store.create(&release)).unwrap();
+    }
+    label(&c, "configmap", &ns, "sh.helm.release.v1.flaky.v1", "status=deployed");
+    label(&c, "configmap", &ns, "sh.helm.release.v1.flaky.v2", "version=1");
+    emu.inject(kube_emulator::Fault::on("update", "configmaps").namespace(&ns).name("sh.helm.release.v1.flaky.v1").always().respond(500));
+    let out = run(c.werf().args(["releases", "relabel", "flaky", "-n", &ns, "--yes"]));
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("sh.helm.release.v1.flaky.v1") && text.contains("1 of 2") && text.contains("run the same command again"),
+        "{text}"
+    );
+    assert_eq!(labels_of(&c, "configmap", &ns, "sh.helm.release.v1.flaky.v2")["version"], "2");
+    assert_eq!(labels_of(&c, "configmap", &ns, "sh.helm.release.v1.flaky.v1")["status"], "deployed");
+    emu.clear_faults();
+    let out = run_ok(c.werf().args(["releases", "relabel", "flaky", "-n", &ns, "--yes"]));
+    assert!(out.contains("1 of 1"), "{out}");
+    assert_eq!(labels_of(&c, "configmap", &ns, "sh.helm.release.v1.flaky.v1")["status"], "superseded");
+}

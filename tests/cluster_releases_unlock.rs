@@ -395,3 +395,42 @@ fn unlock_to_failed_with_several_deployed_notes_the_repair() {
     let hist: Value = serde_json::from_str(&run_ok(c.werf().args(["releases", "history", "note", "-n", &ns, "-o", "json"]))).unwrap();
     assert_eq!(statuses(&hist), vec![(1, "superseded".to_string()), (2, "deployed".to_string()), (3, "failed".to_string())]);
 }
+
+/// A record whose write keeps failing is named and left; the other is still superseded (exit 1); the
+/// same command run again finishes the job.
+#[test]
+fn unlock_to_superseded_write_failure_rest_done_emulator_only() {
+    let c = TestCluster::start();
+    let emu = c.emulator_for("fault injection on one record's update");
+    let ns = c.namespace("multi-fault");
+    let store = Helm3Store::new(c.client.clone(), Helm3Driver::Secret, DecodeLimits::default());
+    for v in 1..=3 {
+        let mut release =
+            kubectl_werf::release::helm3::Release { name: "flaky".into(), version: v, namespace: ns.clone(), ..Default::default() };
+        release.info.status = Status::Deployed;
+        c.rt.block_on(store.create(&release)).unwrap();
+    }
+    emu.inject(kube_emulator::Fault::on("update", "secrets").namespace(&ns).name("sh.helm.release.v1.flaky.v1").always().respond(500));
+    let b = c.dir.path().join("b");
+    let cmd = |c: &TestCluster| {
+        let mut cmd = c.werf();
+        cmd.args(["releases", "unlock", "flaky", "-n", &ns, "--to", "superseded", "--yes", "--backup-dir"]).arg(&b);
+        cmd
+    };
+    let out = run(&mut cmd(&c));
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("sh.helm.release.v1.flaky.v1") && text.contains("1 of 2") && text.contains("run the same command again"),
+        "{text}"
+    );
+    let hist = |c: &TestCluster| -> Vec<(i64, String)> {
+        statuses(&serde_json::from_str(&run_ok(c.werf().args(["releases", "history", "flaky", "-n", &ns, "-o", "json"]))).unwrap())
+    };
+    assert_eq!(hist(&c), vec![(1, "deployed".to_string()), (2, "superseded".to_string()), (3, "deployed".to_string())]);
+    emu.clear_faults();
+    let out = run_ok(&mut cmd(&c));
+    assert!(out.contains("1 of 1"), "{out}");
+    assert_eq!(hist(&c), vec![(1, "superseded".to_string()), (2, "superseded".to_string()), (3, "deployed".to_string())]);
+    assert_eq!(files_in(&b).len(), 2, "one backup file per record, the same file on the re-run");
+}
