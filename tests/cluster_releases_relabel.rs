@@ -238,3 +238,44 @@ fn relabel_write_failure_rest_done_emulator_only() {
     assert!(out.contains("1 of 1"), "{out}");
     assert_eq!(labels_of(&c, "configmap", &ns, "sh.helm.release.v1.flaky.v1")["status"], "superseded");
 }
+
+/// SIGINT while the first record's write is in flight: that write finishes, the next is not started,
+/// the command to re-run is printed (exit 1), and the re-run finishes the job.
+#[test]
+fn relabel_interrupted_finishes_write_in_flight_emulator_only() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let c = TestCluster::start();
+    let emu = c.emulator_for("a held request to interrupt during");
+    let ns = c.namespace("relabel-int");
+    let store = Helm3Store::new(c.client.clone(), Helm3Driver::Secret, DecodeLimits::default());
+    for v in 1..=2 {
+        let mut release =
+            kubectl_werf::release::helm3::Release { name: "held".into(), version: v, namespace: ns.clone(), ..Default::default() };
+        release.info.status = if v == 2 { Status::Deployed } else { Status::Superseded };
+        c.rt.block_on(store.create(&release)).unwrap();
+        label(&c, "secret", &ns, &format!("sh.helm.release.v1.held.v{v}"), "status=failed");
+    }
+    let hook = kube_emulator::Fault::on("update", "secrets").namespace(&ns).name("sh.helm.release.v1.held.v1");
+    let arrived = Arc::new(AtomicBool::new(false));
+    let flag = arrived.clone();
+    emu.inject(hook.clone().mutate(move |_| flag.store(true, Ordering::SeqCst)));
+    emu.inject(hook.delay(std::time::Duration::from_millis(1500)));
+    let mut cmd = c.werf();
+    cmd.args(["releases", "relabel", "held", "-n", &ns, "--yes"]);
+    let child = cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let started = std::time::Instant::now();
+    while !arrived.load(Ordering::SeqCst) {
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "the update never came");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("interrupted: run the same command again to finish: kubectl werf releases relabel held"), "{text}");
+    let status = |v: i64| labels_of(&c, "secret", &ns, &format!("sh.helm.release.v1.held.v{v}"))["status"].clone();
+    assert_eq!((status(1), status(2)), ("superseded".to_string(), "failed".to_string()), "{text}");
+    run_ok(c.werf().args(["releases", "relabel", "held", "-n", &ns, "--yes"]));
+    assert_eq!((status(1), status(2)), ("superseded".to_string(), "deployed".to_string()));
+}
