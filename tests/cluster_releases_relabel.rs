@@ -77,7 +77,11 @@ fn relabel_round(c: &TestCluster, hint: &str, driver: &str, kind: &str) {
 
     // as doctor prints it (plus a backup directory the test can look into)
     let backup = c.dir.path().join(format!("backup-{hint}"));
-    let out = run_ok(c.werf().args(["releases", "relabel", "web", "-n", &ns, "--yes", "--backup-dir"]).arg(&backup));
+    let out = run_ok(
+        c.werf()
+            .args(["releases", "relabel", "web", "-n", &ns, "--helm-version", "3", "--release-storage", driver, "--yes", "--backup-dir"])
+            .arg(&backup),
+    );
     assert!(out.contains("3 of 3 record(s) relabelled"), "{out}");
     assert_eq!(files_in(&backup).len(), 3, "{:?}", files_in(&backup));
     for rev in 1..=3 {
@@ -189,7 +193,8 @@ fn relabel_repairs_helm2_records() {
     }
     label(&c, "configmap", &tiller, "legacy.v1", "STATUS=DEPLOYED");
     label(&c, "configmap", &tiller, "legacy.v2", "VERSION=7");
-    let base = ["--helm-version", "2", "--tiller-namespace", tiller.as_str()];
+    // the flags doctor prints for a Helm 2 release (Place::picking_flags)
+    let base = ["-n", "apps", "--helm-version", "2", "--tiller-namespace", tiller.as_str(), "--helm-release-storage-type", "configmap"];
     let before = records(&c, &tiller, "");
     let plan = run_ok(c.werf().args(["releases", "relabel", "legacy", "--dry-run"]).args(base));
     assert!(plan.contains("STATUS") && plan.contains("SUPERSEDED") && plan.contains("VERSION"), "{plan}");

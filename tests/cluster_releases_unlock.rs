@@ -258,7 +258,25 @@ fn unlock_to_superseded_repairs_several_deployed_secrets() {
 
     // as doctor prints it (plus a backup directory the test can look into)
     let backup = c.dir.path().join("multi-backup");
-    let out = run_ok(c.werf().args(["releases", "unlock", "multi", "-n", &ns, "--to", "superseded", "--yes", "--backup-dir"]).arg(&backup));
+    let out = run_ok(
+        c.werf()
+            .args([
+                "releases",
+                "unlock",
+                "multi",
+                "-n",
+                &ns,
+                "--helm-version",
+                "3",
+                "--release-storage",
+                "secret",
+                "--to",
+                "superseded",
+                "--yes",
+            ])
+            .arg("--backup-dir")
+            .arg(&backup),
+    );
     assert!(out.contains("2 of 2 revision(s) marked superseded") && out.contains("revision 3 stays deployed"), "{out}");
     assert_eq!(
         files_in(&backup),
@@ -305,11 +323,9 @@ fn unlock_to_superseded_configmaps_with_pending_latest() {
     set_status(&c, driver, &ns, "multi", 1, Status::Deployed);
     set_status(&c, driver, &ns, "multi", 2, Status::Deployed);
     set_status(&c, driver, &ns, "multi", 3, Status::PendingUpgrade);
-    let out = run_ok(
-        c.werf()
-            .args(["releases", "unlock", "multi", "-n", &ns, "--to", "superseded", "--yes", "-o", "json", "--backup-dir"])
-            .arg(c.dir.path().join("b")),
-    );
+    let doctor_form =
+        ["releases", "unlock", "multi", "-n", &ns, "--helm-version", "3", "--release-storage", "configmap", "--to", "superseded", "--yes"];
+    let out = run_ok(c.werf().args(doctor_form).args(["-o", "json", "--backup-dir"]).arg(c.dir.path().join("b")));
     let report: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["keptDeployed"], 2, "{report}");
     let changed: Vec<(i64, &str, &str)> = report["changes"]
@@ -350,7 +366,8 @@ fn unlock_to_superseded_helm2_several_deployed() {
         };
         c.rt.block_on(store.create(ObjectKind::ConfigMap, &release)).unwrap();
     }
-    let base = ["--helm-version", "2", "--tiller-namespace", tiller.as_str()];
+    // the flags doctor prints for a Helm 2 release (Place::picking_flags)
+    let base = ["-n", "apps", "--helm-version", "2", "--tiller-namespace", tiller.as_str(), "--helm-release-storage-type", "configmap"];
     let dry = run_ok(c.werf().args(["releases", "unlock", "legacy", "--to", "superseded", "--dry-run"]).args(base));
     assert!(dry.contains("legacy.v1") && dry.contains("legacy.v2") && dry.contains("helm2/configmap"), "{dry}");
     let out = run_ok(
