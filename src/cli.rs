@@ -635,7 +635,8 @@ and the one kept; each is backed up and written under its resourceVersion; one t
 is named and the others are still done (exit 1); running it again finishes the job. With several \
 deployed revisions and nothing pending, --to failed and --to delete are refused (exit 2) with the \
 --to superseded command; when the latest revision is also pending they unlock it and print that \
-command as a note.",
+command as a note. A record of the release that cannot be decoded makes --to superseded refuse \
+(exit 1, nothing changed): it may be the latest deployed revision.",
         after_help = "Examples:\n  kubectl werf releases unlock shop -n shop --dry-run\n  kubectl werf releases unlock shop -n shop --yes\n  kubectl werf releases unlock shop -n shop --to superseded --yes     # several deployed revisions\n  kubectl werf releases unlock shop -n shop --to delete --backup-dir ./backup --yes\n  kubectl werf releases unlock legacy --helm-version 2 --tiller-namespace kube-system"
     )]
     Unlock(ReleasesUnlockArgs),

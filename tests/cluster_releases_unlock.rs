@@ -494,3 +494,32 @@ fn unlock_to_superseded_interrupted_finishes_write_in_flight_emulator_only() {
     run_ok(c.werf().args(["releases", "unlock", "held", "-n", &ns, "--to", "superseded", "--yes", "--backup-dir"]).arg(&b));
     assert_eq!(hist(&c), vec![(1, "superseded".to_string()), (2, "superseded".to_string()), (3, "deployed".to_string())]);
 }
+
+/// An undecodable record may be the latest deployed revision: --to superseded refuses, nothing changed.
+#[test]
+fn unlock_to_superseded_refuses_with_an_undecodable_record() {
+    let c = TestCluster::start();
+    let ns = c.namespace("multi-bad");
+    let store = Helm3Store::new(c.client.clone(), Helm3Driver::Secret, DecodeLimits::default());
+    for v in 1..=2 {
+        let mut release =
+            kubectl_werf::release::helm3::Release { name: "bad".into(), version: v, namespace: ns.clone(), ..Default::default() };
+        release.info.status = Status::Deployed;
+        c.rt.block_on(store.create(&release)).unwrap();
+    }
+    let broken = kubectl_werf::storage::NewObject {
+        kind: ObjectKind::Secret,
+        namespace: ns.clone(),
+        name: "sh.helm.release.v1.bad.v3".into(),
+        labels: BTreeMap::from([("name".into(), "bad".into()), ("owner".into(), "helm".into()), ("version".into(), "3".into())]),
+        secret_type: Some("helm.sh/release.v1".into()),
+        payload: "bm90IGEgcmVsZWFzZQ==".into(),
+    };
+    c.rt.block_on(store.create_object(&broken)).unwrap();
+    let before = records(&c, &ns, "owner=helm");
+    let out = run(c.werf().args(["releases", "unlock", "bad", "-n", &ns, "--to", "superseded", "--yes"]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("sh.helm.release.v1.bad.v3") && err.contains("cannot be read"), "{err}");
+    assert_eq!(records(&c, &ns, "owner=helm"), before);
+}

@@ -26,7 +26,8 @@
 //!   read again right before its own write; one that fails is named, the others are still done (exit 1).
 //!   `--to failed`/`--to delete` concern a stuck revision: with several deployed and nothing pending they
 //!   are refused with the `--to superseded` command (exit 2); with a pending latest they unlock it and
-//!   print that command as a note.
+//!   print that command as a note. A record that cannot be decoded makes this mode refuse (exit 1): it
+//!   may be the latest deployed revision.
 //! - SIGINT/SIGTERM after the answer to the question: a write in flight finishes, none is started
 //!   after it, the command to run again is printed and the exit code is 1 (as `migrate2to3`).
 
@@ -118,21 +119,24 @@ impl Record {
 
 /// The release's records, from the one storage the shared scope rule finds it in (a release found in
 /// several is a usage error: a change applies to one).
-async fn find(scope: &Scope, name: &str) -> Result<Vec<Record>, AppError> {
+async fn find(scope: &Scope, name: &str) -> Result<(Vec<Record>, usize), AppError> {
     let located = locate(&scope.client, &scope.selection(false), name).await?;
     let (found, warnings) = located.for_write()?;
     for w in &warnings {
         eprintln!("warning: {w}");
     }
+    let mut unreadable = 0;
     let records: Vec<Record> = match (&found.place, found.helm2) {
         (Place::Helm3 { kind, namespace }, _) => {
             let helm3 = Helm3Store::new(scope.client.clone(), helm3_driver(*kind), scope.limits());
             let listing = helm3.history(namespace, name).await.map_err(|e| AppError::kube(&e))?;
             print_problems(&listing.errors, &listing.warnings);
+            unreadable = listing.errors.len();
             listing.records.into_iter().map(|r| Record::Helm3(Box::new(r))).collect()
         }
         (Place::Helm2 { .. }, Some(listing)) => {
             print_problems(&listing.errors, &listing.warnings);
+            unreadable = listing.errors.len();
             listing.records.into_iter().map(|r| Record::Helm2(Box::new(r))).collect()
         }
         (Place::Helm2 { .. }, None) => Vec::new(),
@@ -140,7 +144,7 @@ async fn find(scope: &Scope, name: &str) -> Result<Vec<Record>, AppError> {
     if records.is_empty() {
         return Err(located_not_found(name));
     }
-    Ok(records)
+    Ok((records, unreadable))
 }
 
 fn located_not_found(name: &str) -> AppError {
@@ -236,7 +240,7 @@ pub async fn run(scope: &Scope, args: ReleasesUnlockArgs) -> Result<Outcome, App
     let opts = UnlockOptions::from_args(args);
 
     // Inputs.
-    let mut records = find(scope, &opts.name).await?;
+    let (mut records, unreadable) = find(scope, &opts.name).await?;
     records.sort_by_key(|r| r.version());
 
     // Several deployed revisions (helm/helm#7274): a mode of its own with `--to superseded`; the other
@@ -246,6 +250,14 @@ pub async fn run(scope: &Scope, args: ReleasesUnlockArgs) -> Result<Outcome, App
         let wanted = opts.revision.or(records.last().map(Record::version));
         let wanted_pending = records.iter().any(|r| Some(r.version()) == wanted && r.status().is_pending());
         match opts.to {
+            // An unreadable record may be the latest deployed one: which to keep cannot be told.
+            UnlockTarget::Superseded if unreadable > 0 => {
+                return Err(AppError::Failed(format!(
+                    "release {}: {unreadable} record(s) cannot be read (named above), so the latest deployed revision cannot \
+                     be told; nothing was changed (see `releases export` and `releases doctor`)",
+                    opts.name
+                )));
+            }
             UnlockTarget::Superseded => return supersede(scope, &records, &opts).await,
             to if !wanted_pending => {
                 return Err(AppError::Usage(format!(
