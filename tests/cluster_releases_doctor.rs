@@ -435,3 +435,17 @@ fn healthy_releases_exit_0_and_usage_errors_exit_2() {
     assert_eq!(missing.status.code(), Some(1), "{}", text(&missing));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("release \"nosuch\" not found"), "{}", text(&missing));
 }
+
+/// A storage that cannot be read at all: one line naming it, exit 1, and what could be read still reported.
+#[test]
+fn emulator_only_an_unreadable_storage_exits_1_naming_it() {
+    let c = TestCluster::start();
+    let ns = c.namespace("doc-unreadable");
+    install(&c, 3, "fine", &ns, &tiny_chart(&c, "unreadable", 0));
+    c.emulator_for("fault injection").inject(kube_emulator::Fault::on("list", "configmaps").namespace(&ns).always().respond(403));
+    let (code, doc, out) = doctor(&c, &["-n", &ns]);
+    assert_eq!(code, 1, "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("error: cannot read Helm 3 release ConfigMaps in namespace {ns}: ")), "{stderr}");
+    assert_eq!((doc["summary"]["releases"].as_u64(), doc["summary"]["records"].as_u64()), (Some(1), Some(1)), "{doc:#}");
+}

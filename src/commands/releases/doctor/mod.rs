@@ -129,9 +129,9 @@ pub async fn run(scope: &Scope, args: ReleasesDoctorArgs) -> Result<Outcome, App
     if releases.iter().any(|r| r.latest().is_some_and(|l| l.texts().is_some())) {
         match apis_context(scope, target).await {
             Ok((served, target)) => {
-                for r in &releases {
-                    findings.extend(checks::check_apis(r, &served, target, target_flag.as_deref()));
-                }
+                // Every manifest and hook parsed as YAML: on every core.
+                let scan = |r: &StoredRelease| checks::check_apis(r, &served, target, target_flag.as_deref());
+                findings.extend(crate::storage::listing::par_map(releases.iter().collect(), &scan).into_iter().flatten());
             }
             Err(e) => unreadable.push(format!("removed-API check not done: {e}")),
         }
