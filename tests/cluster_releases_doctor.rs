@@ -449,3 +449,35 @@ fn emulator_only_an_unreadable_storage_exits_1_naming_it() {
     assert!(stderr.contains(&format!("error: cannot read Helm 3 release ConfigMaps in namespace {ns}: ")), "{stderr}");
     assert_eq!((doc["summary"]["releases"].as_u64(), doc["summary"]["records"].as_u64()), (Some(1), Some(1)), "{doc:#}");
 }
+
+/// Helm 2 and Helm 3 copies that differ (the Helm 3 one edited after the migration): advice naming
+/// where they differ, no command that would delete anything.
+#[test]
+fn helm2_and_helm3_different_copies_get_advice() {
+    let c = TestCluster::start();
+    let tiller = c.namespace("doc-tiller2");
+    let apps = c.namespace("doc-apps2");
+    use kubectl_werf::release::helm2::StatusCode;
+    let rendered = apis_fixtures::Rendered {
+        manifest:
+            "---\n# Source: tiny/templates/cm.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: forked-cm\ndata:\n  value: one\n"
+                .into(),
+        hooks: Vec::new(),
+        chart_name: "tiny".into(),
+        chart_version: "0.1.0".into(),
+        app_version: "".into(),
+    };
+    let r = apis_fixtures::helm2_release("forked", &apps, 1, StatusCode::Deployed, "done", &rendered);
+    c.create_object(apis_fixtures::helm2_record(&r, &tiller, false));
+    run_ok(c.werf().args(["migrate2to3", "forked", "--tiller-namespace", &tiller, "--yes", "--skip-ownership"]));
+    rewrite_secret(&c, &apps, "sh.helm.release.v1.forked.v1", |r| r.info.description = "edited by hand".into(), |_| {});
+    let (code, doc, out) = doctor(&c, &["forked", "-n", &apps, "--tiller-namespace", &tiller]);
+    assert_eq!(code, 3, "{}", text(&out));
+    let f = finding(&doc, "helm2-and-helm3");
+    assert_eq!(f["severity"], "warning");
+    assert!(f["summary"].as_str().unwrap().contains("differ"), "{f:#}");
+    assert!(evidence(f).contains("revision 1: differs at .info.description"), "{f:#}");
+    assert!(f["fix"]["command"].is_null(), "{f:#}");
+    let advice = f["fix"]["advice"].as_str().unwrap();
+    assert!(advice.contains("helm 3/4 reads only the Helm 3 copy") && advice.contains(&format!("--tiller-namespace {tiller}")), "{advice}");
+}
