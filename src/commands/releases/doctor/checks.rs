@@ -227,8 +227,10 @@ pub fn check_release(r: &StoredRelease, now: i64) -> Vec<Finding> {
     }
 
     // size
+    // Below half the limit the history's sizes were not read (`storage` module notes): no finding.
     if let Some(latest) = r.latest()
         && let Some(bytes) = latest.bytes
+        && bytes >= super::storage::SIZE_HISTORY_FROM
     {
         let sizes: Vec<(i64, usize)> = r.records.values().filter_map(|rec| rec.bytes.map(|b| (rec.revision, b))).collect();
         let growth = largest_growth(&sizes);
@@ -404,5 +406,29 @@ pub fn check_both_drivers(secret: &StoredRelease, configmap: &StoredRelease) -> 
             )),
             asks_confirmation: true,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn growth_is_the_largest_increase_between_consecutive_known_sizes() {
+        assert_eq!(largest_growth(&[]), None);
+        assert_eq!(largest_growth(&[(1, 10)]), None);
+        assert_eq!(largest_growth(&[(1, 10), (2, 5), (3, 30), (4, 31)]), Some((2, 3, 25)));
+        assert_eq!(largest_growth(&[(1, 10), (2, 5)]), None, "shrinking is no growth");
+    }
+
+    #[test]
+    fn ages_and_byte_counts_read_like_kubectl() {
+        assert_eq!(age_text(-5), "0s");
+        assert_eq!(age_text(59), "59s");
+        assert_eq!(age_text(61), "1m1s");
+        assert_eq!(age_text(3 * 3600 + 12 * 60), "3h12m");
+        assert_eq!(age_text(2 * 86400 + 3600), "2d1h");
+        assert_eq!(bytes_text(1_048_576), "1,048,576");
+        assert_eq!(bytes_text(999), "999");
     }
 }
