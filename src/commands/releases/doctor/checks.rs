@@ -9,13 +9,14 @@
 //!   version, or not served); warning when removed only after the target version;
 //! - label-drift, both-drivers, helm2-and-helm3: warning.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use super::super::apis::scan::{self, ServedApis};
 use super::super::collect::Generation;
 use super::model::{Check, Finding, Fix, ReleaseRef, Severity};
 use super::storage::{Rec, StoredRelease, Texts};
 use crate::release::apis::KubeVersion;
+use crate::release::{helm2, helm3};
 use crate::storage::codec;
 use crate::storage::record_object::OBJECT_DATA_LIMIT;
 use crate::storage::scope::Place;
@@ -282,49 +283,33 @@ fn written_at(g: Generation, rec: &Rec) -> Option<i64> {
     labels.into_iter().chain([rec.texts().and_then(|t| t.last_deployed)]).flatten().max()
 }
 
-/// Where one record's labels disagree with its payload (name, version, status, owner), one line each.
+/// Where one record's labels disagree with its payload (name, owner, status, version), one line each:
+/// the same function `releases relabel` repairs from, fed the payload fields it reads.
 pub fn label_drift(g: Generation, rec: &Rec, t: &Texts) -> Vec<String> {
     let at = format!("revision {} ({})", rec.revision, object_of(rec));
-    let mut out = Vec::new();
-    let (name, version, status, owner, owner_want, want_status) = match g {
+    let drift = match g {
         Generation::Helm3 => {
-            let l = codec::parse_helm3_labels(&rec.info.labels);
-            (
-                rec.info.labels.get("name").cloned(),
-                l.version,
-                rec.info.labels.get("status").cloned(),
-                l.owner,
-                codec::HELM3_OWNER,
-                t.status.clone(),
-            )
+            let mut r = helm3::Release { name: t.name.clone(), version: t.revision, ..Default::default() };
+            r.info.status = helm3::Status::from(t.status.as_str());
+            codec::helm3_label_drift(&rec.info.labels, &r)
         }
         Generation::Helm2 => {
-            let l = codec::parse_helm2_labels(&rec.info.labels);
-            let want = rec.info.labels.get("STATUS").map(|_| t.status.clone()).unwrap_or_default();
-            (l.name, l.version.map(i64::from), status_label_helm2(&rec.info.labels), l.owner, codec::HELM2_OWNER, want)
+            let r = helm2::Release {
+                name: t.name.clone(),
+                version: i32::try_from(t.revision).unwrap_or_default(),
+                info: Some(helm2::Info {
+                    status: Some(helm2::Status { code: t.helm2_code.unwrap_or_default(), ..Default::default() }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            };
+            codec::helm2_label_drift(&rec.info.labels, &r)
         }
     };
-    let show = |v: Option<String>| v.unwrap_or_else(|| "(none)".into());
-    if name.as_deref() != Some(t.name.as_str()) {
-        out.push(format!("{at}: label name={}, payload {}", show(name), t.name));
-    }
-    if version != Some(t.revision) {
-        out.push(format!("{at}: label version={}, payload {}", show(version.map(|v| v.to_string())), t.revision));
-    }
-    if status.as_deref() != Some(want_status.as_str()) && !(g == Generation::Helm2 && want_status.is_empty()) {
-        out.push(format!("{at}: label status={}, payload {}", show(status), t.status));
-    }
-    if owner.as_deref() != Some(owner_want) {
-        out.push(format!("{at}: label owner={}, want {owner_want}", show(owner)));
-    }
-    out
-}
-
-fn status_label_helm2(labels: &BTreeMap<String, String>) -> Option<String> {
-    labels.get("STATUS").map(|s| match crate::release::helm2::status_code_from_name(s) {
-        Some(c) => super::super::view::helm2_status(c as i32).as_str().to_string(),
-        None => s.clone(),
-    })
+    drift
+        .into_iter()
+        .map(|d| format!("{at}: label {}={}, payload {}", d.label, d.stored.as_deref().unwrap_or("(none)"), d.expected))
+        .collect()
 }
 
 /// The revisions helm reads: the latest, the last deployed and pending ones.

@@ -65,6 +65,8 @@ pub struct Texts {
     pub hooks: Vec<(String, String)>,
     /// `info.last_deployed`, Unix seconds.
     pub last_deployed: Option<i64>,
+    /// Tiller's status code (Helm 2 records).
+    pub helm2_code: Option<i32>,
 }
 
 /// One stored record.
@@ -215,6 +217,7 @@ pub fn decode_texts(generation: Generation, payload: &[u8], limits: &DecodeLimit
                     .map(|h| (if h.path.is_empty() { h.name } else { h.path }, h.manifest))
                     .collect(),
                 last_deployed,
+                helm2_code: None,
             })
         }
         Generation::Helm2 => {
@@ -223,6 +226,7 @@ pub fn decode_texts(generation: Generation, payload: &[u8], limits: &DecodeLimit
                 status: view::helm2_status(r.status_code()).as_str().to_string(),
                 // Tiller's MODIFIED_AT/CREATED_AT labels date a record well enough for the pending check.
                 last_deployed: None,
+                helm2_code: Some(r.status_code()),
                 name: r.name,
                 namespace: r.namespace,
                 revision: i64::from(r.version),
