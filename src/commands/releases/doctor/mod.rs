@@ -15,7 +15,6 @@
 //!   what the removed-API check needs) could not be read at all (one line naming it); 2 usage.
 
 mod checks;
-#[allow(dead_code)] // check_drift is filled in on another branch; called with --drift
 mod drift;
 mod model;
 #[allow(dead_code)] // the check is filled in on another branch; its inputs are read there
