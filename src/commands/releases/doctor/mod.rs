@@ -74,7 +74,9 @@ pub async fn run(scope: &Scope, args: ReleasesDoctorArgs) -> Result<Outcome, App
             names: args.names.clone(),
         });
     }
-    let results = futures::future::join_all(sources.iter().map(Source::read)).await;
+    // Discovery and the server's version (for the removed-API check) while the storage LISTs are on the wire.
+    let reads = futures::future::join_all(sources.iter().map(Source::read));
+    let (results, apis) = futures::future::join(reads, apis_context(scope, target)).await;
     let mut releases: Vec<StoredRelease> = Vec::new();
     let mut records = 0usize;
     let mut warnings: Vec<String> = Vec::new();
@@ -124,9 +126,9 @@ pub async fn run(scope: &Scope, args: ReleasesDoctorArgs) -> Result<Outcome, App
     }
     findings.extend(cross_storage(scope, &releases).await);
 
-    // removed-api: discovery (and the server's version) only when there is something to scan.
+    // removed-api, when there is something to scan.
     if releases.iter().any(|r| r.latest().is_some_and(|l| l.texts().is_some())) {
-        match apis_context(scope, target).await {
+        match apis {
             Ok((served, target)) => {
                 // Every manifest and hook parsed as YAML: on every core.
                 let scan = |r: &StoredRelease| checks::check_apis(r, &served, target, target_flag.as_deref());
