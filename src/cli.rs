@@ -721,10 +721,20 @@ finishes the job.",
 }
 
 // The long help of doctor, size and relabel: written by the modules that implement them.
-const RELEASES_DOCTOR_LONG_ABOUT: &str = "Read release storage (and, for the ownership checks, the live objects labelled \
-app.kubernetes.io/managed-by=Helm) in one read-only pass and report, per release, each finding with its severity, \
-its evidence and its fix: a command of this tool, or advice.";
-const RELEASES_DOCTOR_EXAMPLES: &str = "Examples:\n  kubectl werf releases doctor -A\n  kubectl werf releases doctor shop -n shop -o json\n  kubectl werf releases doctor -A --drift";
+const RELEASES_DOCTOR_LONG_ABOUT: &str = concat!(
+    "Read release storage (and, for the ownership checks, the live objects labelled app.kubernetes.io/managed-by=Helm) ",
+    "in one read-only pass and report, per release, each finding with its severity, its evidence and its fix: a command ",
+    "of this tool (with the flags that pick the release's storage), or advice.\n\n",
+    "Checks: several-deployed, no-deployed, pending (with age), label-drift, undecodable, size (latest record + largest ",
+    "growth against 1,048,576 bytes), removed-api (the revisions helm reads), both-drivers, helm2-and-helm3, ",
+    "foreign-owner, shared-object; with --drift, drift-missing and drift-field.\n\n",
+    "Storage is read like `releases list -A`: the labels of every record, payloads only of the records a check needs ",
+    "(latest, last deployed, pending, mislabelled). A fix command that asks for confirmation says so; without a terminal ",
+    "it needs --yes.\n\n",
+    "Exit codes: 0 healthy (or info only), 3 the worst finding is a warning, 4 an error, 1 a storage could not be read ",
+    "at all (or a named release was not found), 2 usage."
+);
+const RELEASES_DOCTOR_EXAMPLES: &str = "Examples:\n  kubectl werf releases doctor -A\n  kubectl werf releases doctor shop -n shop -o json\n  kubectl werf releases doctor -n shop --target-version 1.25\n  kubectl werf releases doctor -A --drift";
 const RELEASES_SIZE_LONG_ABOUT: &str = "Bytes of each stored release record against the 1,048,576 bytes the API server accepts \
 for a Secret's or ConfigMap's data, broken down by part, with growth over the revisions.";
 const RELEASES_SIZE_EXAMPLES: &str = "Examples:\n  kubectl werf releases size -A\n  kubectl werf releases size shop -n shop -o json\n  kubectl werf releases size -A --warn-at 50";
