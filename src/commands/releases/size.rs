@@ -779,7 +779,7 @@ fn render_table(report: &Report) -> String {
             r.bytes.to_string(),
             format!("{:.1}%{}", r.percent, if latest.is_some_and(|l| l.at_or_above) { " !" } else { "" }),
             r.largest_growth.map_or_else(|| "-".into(), |s| format!("+{} ({}→{})", human(s.bytes as usize), s.from, s.to)),
-            format!("{}{}", human(r.next_estimate), if r.next_may_exceed { " !" } else { "" }),
+            format!("{}{}", r.next_estimate, if r.next_may_exceed { " !" } else { "" }),
         ];
         match parts {
             Some(p) => row.extend(p.cells().iter().map(|b| human(*b))),
