@@ -735,9 +735,23 @@ const RELEASES_DOCTOR_LONG_ABOUT: &str = concat!(
     "at all (or a named release was not found), 2 usage."
 );
 const RELEASES_DOCTOR_EXAMPLES: &str = "Examples:\n  kubectl werf releases doctor -A\n  kubectl werf releases doctor shop -n shop -o json\n  kubectl werf releases doctor -n shop --target-version 1.25\n  kubectl werf releases doctor -A --drift";
-const RELEASES_SIZE_LONG_ABOUT: &str = "Bytes of each stored release record against the 1,048,576 bytes the API server accepts \
-for a Secret's or ConfigMap's data, broken down by part, with growth over the revisions.";
-const RELEASES_SIZE_EXAMPLES: &str = "Examples:\n  kubectl werf releases size -A\n  kubectl werf releases size shop -n shop -o json\n  kubectl werf releases size -A --warn-at 50";
+const RELEASES_SIZE_LONG_ABOUT: &str = concat!(
+    "Bytes of each stored release record against the 1,048,576 bytes the API server accepts for a Secret's or ",
+    "ConfigMap's data, broken down by part and by file, with the growth over the revisions.\n\n",
+    "BYTES is exact: what the server counts (the key `release` plus helm's base64 text). The parts are an estimate: ",
+    "the text is base64(gzip(payload)), so each part's bytes in the uncompressed payload (the release JSON of Helm ",
+    "3/4, the protobuf of Helm 2) are compressed on their own and the stored bytes shared out in proportion; a stray ",
+    "archive in a chart then weighs what it really costs. Parts: templates, files (the chart's other files), ",
+    "subcharts (Helm 2 only: Helm 3/4 do not store subcharts), values (user values, chart defaults, schema), ",
+    "manifest, hooks, other (metadata, release info and notes). LARGEST GROWTH is the largest increase between two ",
+    "consecutive stored revisions; EST. NEXT is the latest record plus that growth, what the next upgrade may store ",
+    "(marked ! above the limit); EST. columns are estimates. The table shows each release's latest revision and its 5 largest files; -o json|yaml ",
+    "give every revision with its parts and all its files.\n\n",
+    "Records are selected as by the other releases verbs (-n, -A, --helm-version, --release-storage, ",
+    "--tiller-namespace). A record whose payload cannot be decoded is named on stderr and still sized.\n\n",
+    "Exit codes: 0; 3 when a record is at or above --warn-at; otherwise 1 when a record could not be decoded."
+);
+const RELEASES_SIZE_EXAMPLES: &str = "Examples:\n  kubectl werf releases size -A\n  kubectl werf releases size shop -n shop -o json\n  kubectl werf releases size -A --warn-at 50 --sort growth\n  kubectl werf releases size --helm-version 2 --tiller-namespace kube-system";
 const RELEASES_RELABEL_LONG_ABOUT: &str = "Rewrite the labels of a release's records so that they say what the payloads say \
 (Helm 3/4: name, owner, status, version; Helm 2: NAME, OWNER, STATUS, VERSION), as helm would have written them. \
 helm list, history and upgrade select records by these labels without decoding them, so a label left behind \

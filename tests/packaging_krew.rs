@@ -2,11 +2,14 @@
 //! checked against krew's rules (those of krew's manifest validation and krew-index's review).
 //!
 //! # Where the archive comes from
-//! By default the test runs `scripts/dist --out $CARGO_TARGET_TMPDIR/packaging-dist`, i.e. a
-//! `cargo build --release --locked` into the usual target directory (incremental: nearly free when the
-//! release binary is up to date). With `KUBECTL_WERF_DIST_DIR=DIR` it takes the host platform's
-//! archive from DIR instead (the release workflow points it at what `scripts/dist` just made) and
-//! skips the checks that need a release binary of this checkout in `target/`.
+//! By default the test packs the binary of this very test build: `scripts/dist --binary
+//! $CARGO_BIN_EXE_kubectl-werf --strip-debug --out $CARGO_TARGET_TMPDIR/packaging-krew/dist`. The checks are
+//! of the packing (layout, modes, reproducibility, the manifest, that the packed program runs and completes),
+//! which an optimized binary does not change; building one (`--release`, thin LTO) cost CI about 350 s. The
+//! man page and `kubectl_complete-werf` come from the same build (`target/debug/build/kubectl-werf-*/out/`,
+//! `target/debug/`). With `KUBECTL_WERF_DIST_DIR=DIR` it takes the host platform's archive from DIR instead
+//! (the release workflow points it at what `scripts/dist` just made from the release build) and skips the
+//! repacking check, which needs the binary the archive was packed from.
 //!
 //! # The rule for the committed sha256
 //! The binary embeds the commit it was built from (`kubectl werf version`), so the archive of a
@@ -637,8 +640,15 @@ fn the_rules_catch_broken_manifests() {
 
 struct Dist {
     archive: PathBuf,
-    /// The archive was packed by this test from the release binary in target/.
+    /// The archive was packed by this test from this test build's binary.
     built_here: bool,
+}
+
+/// `scripts/dist` packing this test build's kubectl-werf (see the module doc).
+fn dist_command(out: &Path) -> Command {
+    let mut cmd = Command::new(repo().join("scripts/dist"));
+    cmd.arg("--binary").arg(env!("CARGO_BIN_EXE_kubectl-werf")).arg("--strip-debug").arg("--out").arg(out).current_dir(repo());
+    cmd
 }
 
 fn tmp_root() -> PathBuf {
@@ -664,7 +674,7 @@ fn dist() -> &'static Dist {
         }
         let out = fresh_dir("dist");
         let started = std::time::Instant::now();
-        let stdout = run(Command::new(repo().join("scripts/dist")).arg("--out").arg(&out).current_dir(repo()));
+        let stdout = run(&mut dist_command(&out));
         eprintln!("scripts/dist took {:.1}s", started.elapsed().as_secs_f64());
         let archive = PathBuf::from(stdout.lines().last().expect("scripts/dist prints the archive path"));
         assert_eq!(archive, out.join(&name));
@@ -736,17 +746,11 @@ fn archive_is_reproducible_and_updates_a_manifest_copy() {
         // Packing the same binary again (other staging files, other mtimes) gives the same bytes,
         // and --update-manifest writes that archive into the copy.
         let again = fresh_dir("dist-again");
-        let stdout = run(Command::new(repo().join("scripts/dist"))
-            .arg("--no-build")
-            .arg("--out")
-            .arg(&again)
-            .arg("--update-manifest")
-            .arg(&copy)
-            .current_dir(repo()));
+        let stdout = run(dist_command(&again).arg("--update-manifest").arg(&copy));
         let repacked = PathBuf::from(stdout.lines().last().unwrap());
         assert_eq!(fs::read(&repacked).unwrap(), fs::read(&dist.archive).unwrap(), "repacking changed the archive");
     } else {
-        eprintln!("KUBECTL_WERF_DIST_DIR given: no release binary of this checkout to repack");
+        eprintln!("KUBECTL_WERF_DIST_DIR given: not the binary of this build, nothing to repack");
         run(Command::new(repo().join("scripts/krew-manifest")).arg("--manifest").arg(&copy).arg("--in-place").arg(&dist.archive));
     }
 

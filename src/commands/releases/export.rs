@@ -24,7 +24,7 @@ use super::Scope;
 
 /// The raw records the export covers, under the shared scope rule (`storage::scope`): the named
 /// releases in every storage they are found in, or every release of the scope (both generations).
-async fn collect(scope: &Scope, names: &[String], all: bool) -> Result<Vec<RawObject>, AppError> {
+pub(super) async fn collect(scope: &Scope, names: &[String], all: bool) -> Result<Vec<RawObject>, AppError> {
     let sel = scope.selection(all);
     let mut out = Vec::new();
     if names.is_empty() {
