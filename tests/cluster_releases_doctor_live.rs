@@ -316,3 +316,63 @@ fn drift_client_and_server_report_edits_and_deletions() {
     helm_ok(&c, 4, &["upgrade", "shop", p(&ch), "-n", &ns]);
     assert_clean(&c, &ns, &["--drift"]);
 }
+
+/// A user who may read release storage in the namespace and nothing else: every other type's LIST is
+/// forbidden; doctor still reads what it may, says so in one warning line naming the skipped types, and
+/// its answer is otherwise unchanged.
+#[test]
+fn ownership_skips_types_it_may_not_list_with_one_warning() {
+    let c = TestCluster::start();
+    let ns = c.namespace("dr-rbac");
+    let ch = chart(&c, "own", &[("cm.yaml", OWN_CM)]);
+    helm_ok(&c, 3, &["install", "delta", p(&ch), "-n", &ns]);
+    let user = format!("doctor-reader-{}", common::unique_suffix());
+    c.create_object(serde_json::json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+        "metadata": {"name": "storage-reader", "namespace": ns},
+        "rules": [{"apiGroups": [""], "resources": ["secrets", "configmaps"], "verbs": ["get", "list"]}]}));
+    c.create_object(serde_json::json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": "storage-reader", "namespace": ns},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "storage-reader"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]}));
+    let kubeconfig = c.dir.path().join("reader.kubeconfig");
+    match &c.emulator {
+        Some(emu) => {
+            emu.enable_rbac();
+            emu.add_user("reader-token", &user, &[]);
+            std::fs::write(&kubeconfig, emu.kubeconfig_yaml_for("reader-token", Some(&ns))).unwrap();
+        }
+        None => {
+            let text = std::fs::read_to_string(&c.kubeconfig).unwrap();
+            let mut kc: Value = serde_saphyr::from_str(&text).unwrap();
+            let current = kc["current-context"].as_str().unwrap().to_string();
+            let ctx = kc["contexts"].as_array().unwrap().iter().find(|x| x["name"] == current.as_str()).unwrap();
+            let auth = ctx["context"]["user"].as_str().unwrap().to_string();
+            let entry = kc["users"].as_array_mut().unwrap().iter_mut().find(|u| u["name"] == auth.as_str()).unwrap();
+            entry["user"]["as"] = Value::String(user.clone());
+            std::fs::write(&kubeconfig, serde_json::to_string_pretty(&kc).unwrap()).unwrap();
+        }
+    }
+    let as_reader = |args: &[&str]| {
+        run(c.werf().env("KUBECONFIG", &kubeconfig).args(["releases", "doctor", "-n", &ns, "--helm-version", "3"]).args(args))
+    };
+    // A real server's authorizer sees the binding a moment later.
+    let start = std::time::Instant::now();
+    let mut out = as_reader(&[]);
+    while !out.status.success() && start.elapsed() < std::time::Duration::from_secs(15) {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        out = as_reader(&[]);
+    }
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("No problems found: 1 release(s)"), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.contains("could not be listed")).collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(lines[0].starts_with("warning: ownership: ") && lines[0].contains("deployments.apps (forbidden)"), "{stderr}");
+    assert!(!lines[0].contains("configmaps (") && !lines[0].contains("secrets ("), "{stderr}");
+    // What it may list is still judged: a foreign annotation on its ConfigMap is found.
+    kubectl_ok(&c, &["annotate", "-n", &ns, "configmap", "delta-own", "meta.helm.sh/release-name=nobody", "--overwrite"]);
+    let out = as_reader(&["-o", "json"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(findings(&doc, "foreign-owner").len(), 1, "{doc:#}");
+}
