@@ -192,6 +192,14 @@ fn shared_object_stays_with_its_owner_and_leaves_the_other_manifest() {
     helm_ok(&c, 4, &["upgrade", "new", p(&second), "-n", &ns, "--set", "value=four"]);
     kubectl_ok(&c, &["get", "-n", &ns, "configmap", "shared-settings"]);
     assert_clean(&c, &ns, &[]);
+
+    // Why it is an error: without the fix, the old release's upgrade deletes the new release's object.
+    let before = c.namespace("dr-shared-before");
+    helm_ok(&c, 3, &["install", "old", p(&first), "-n", &before]);
+    helm_ok(&c, 3, &["install", "new", p(&second), "-n", &before, "--take-ownership"]);
+    helm_ok(&c, 3, &["upgrade", "old", p(&first_without), "-n", &before]);
+    let gone = run(c.kubectl().args(["get", "-n", &before, "configmap", "shared-settings"]));
+    assert!(!gone.status.success() && String::from_utf8_lossy(&gone.stderr).contains("NotFound"), "{}", text(&gone));
 }
 
 const DEPLOY: &str = r#"apiVersion: apps/v1
