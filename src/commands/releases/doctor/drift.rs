@@ -52,13 +52,12 @@ pub async fn check_drift(input: &LiveInput<'_>, mode: DriftMode) -> Result<LiveR
             continue;
         }
         let (targets, unresolved) = resolve_manifest(&catalog, &r.manifest, &r.release.namespace);
+        // A type the server does not serve (a removed API version, a CRD not installed) is not compared:
+        // the object may live on at another version, and removed-api reports the version already.
         for u in unresolved {
-            if u.what.starts_with("document ") {
-                report.warnings.push(format!("drift: release {} ({}): {}: {}", r.release.name, r.release.namespace, u.what, u.reason));
-            } else {
-                // The server does not serve its type, so it cannot be live.
-                report.findings.push(missing_finding(r, &u.what, Some(&u.reason)));
-            }
+            report
+                .warnings
+                .push(format!("drift: release {} ({}): {} not compared: {}", r.release.name, r.release.namespace, u.what, u.reason));
         }
         jobs.extend(targets.into_iter().map(|t| (i, t)));
     }
@@ -75,7 +74,7 @@ pub async fn check_drift(input: &LiveInput<'_>, mode: DriftMode) -> Result<LiveR
     for (i, t, seen) in results {
         let r = &input.releases[i];
         match seen {
-            Seen::Missing => report.findings.push(missing_finding(r, &t.display(), None)),
+            Seen::Missing => report.findings.push(missing_finding(r, &t.display())),
             Seen::Differs(diffs) if diffs.is_empty() => {}
             Seen::Differs(diffs) => report.findings.push(field_finding(r, &t, &diffs, mode)),
             Seen::Unappliable(msg) => report.findings.push(Finding {
@@ -150,14 +149,11 @@ fn restore_advice(r: &ReleaseManifest) -> Fix {
     ))
 }
 
-fn missing_finding(r: &ReleaseManifest, what: &str, reason: Option<&str>) -> Finding {
-    let mut evidence = vec![
+fn missing_finding(r: &ReleaseManifest, what: &str) -> Finding {
+    let evidence = vec![
         format!("object: {what}"),
         format!("in the manifest of release {} ({}) revision {}", r.release.name, r.release.namespace, r.revision),
     ];
-    if let Some(reason) = reason {
-        evidence.push(format!("its type is not served: {reason}"));
-    }
     Finding {
         release: r.release.clone(),
         check: Check::DriftMissing,
@@ -244,7 +240,7 @@ mod tests {
         assert_eq!(f.evidence[1], ".data.k: manifest \"v\", live \"w\"");
         assert_eq!((f.check, f.severity), (Check::DriftField, Severity::Warning));
         assert!(f.fix.advice.as_deref().unwrap().starts_with("to put the manifest back: helm rollback shop 3 -n ns"));
-        let m = missing_finding(&release(), "ConfigMap/c (ns)", None);
+        let m = missing_finding(&release(), "ConfigMap/c (ns)");
         assert_eq!(m.summary, "ConfigMap/c (ns) of revision 3's manifest is missing live");
     }
 }
