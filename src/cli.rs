@@ -614,7 +614,8 @@ pub enum ReleasesCommand {
         after_help = "Examples:\n  kubectl werf releases get values shop -n shop -a\n  kubectl werf releases get manifest shop -n shop --revision 2\n  kubectl werf releases get all shop -n shop\n  kubectl werf releases get metadata shop -n shop -o json"
     )]
     Get(ReleasesGetArgs),
-    /// Release a release stuck in pending-install/-upgrade/-rollback (mark it failed, or delete it).
+    /// Release a release stuck in pending-install/-upgrade/-rollback (mark it failed, or delete it), or
+    /// with several deployed revisions (--to superseded).
     #[command(
         long_about = "Release a release stuck in pending-install, pending-upgrade or pending-rollback: Helm refuses \
 every operation on it (\"another operation (install/upgrade/rollback) is in progress\").\n\n\
@@ -625,8 +626,17 @@ done and what the status was before.\n\n\
 When the record was written in the last 5 minutes an operation may really be running: the command warns \
 and asks again; with --yes it refuses unless --force is given too.\n\n\
 --to superseded is accepted only when another revision of the release is deployed (the release keeps \
-that deployed revision). A release that is not stuck is reported and nothing is done (exit 0).",
-        after_help = "Examples:\n  kubectl werf releases unlock shop -n shop --dry-run\n  kubectl werf releases unlock shop -n shop --yes\n  kubectl werf releases unlock shop -n shop --to delete --backup-dir ./backup --yes\n  kubectl werf releases unlock legacy --helm-version 2 --tiller-namespace kube-system"
+that deployed revision). A release that is not stuck is reported and nothing is done (exit 0).\n\n\
+Several revisions deployed at once (helm/helm#7274, after an interrupted upgrade or a tool that wrote \
+records by hand): --to superseded marks every deployed revision but the latest deployed one superseded, \
+and a pending revision after it too, so that one run leaves exactly one deployed revision and nothing \
+stuck (--revision N: only that one); the 5-minute rule applies to the pending one only. The plan lists every record it changes (namespace, object, storage) \
+and the one kept; each is backed up and written under its resourceVersion; one that cannot be written \
+is named and the others are still done (exit 1); running it again finishes the job. With several \
+deployed revisions and nothing pending, --to failed and --to delete are refused (exit 2) with the \
+--to superseded command; when the latest revision is also pending they unlock it and print that \
+command as a note.",
+        after_help = "Examples:\n  kubectl werf releases unlock shop -n shop --dry-run\n  kubectl werf releases unlock shop -n shop --yes\n  kubectl werf releases unlock shop -n shop --to superseded --yes     # several deployed revisions\n  kubectl werf releases unlock shop -n shop --to delete --backup-dir ./backup --yes\n  kubectl werf releases unlock legacy --helm-version 2 --tiller-namespace kube-system"
     )]
     Unlock(ReleasesUnlockArgs),
     /// Delete old revisions beyond --keep N per release, as Helm's --history-max would have.
@@ -710,17 +720,44 @@ finishes the job.",
 }
 
 // The long help of doctor, size and relabel: written by the modules that implement them.
-const RELEASES_DOCTOR_LONG_ABOUT: &str = "Read release storage (and, for the ownership checks, the live objects labelled \
-app.kubernetes.io/managed-by=Helm) in one read-only pass and report, per release, each finding with its severity, \
-its evidence and its fix: a command of this tool, or advice.";
-const RELEASES_DOCTOR_EXAMPLES: &str = "Examples:\n  kubectl werf releases doctor -A\n  kubectl werf releases doctor shop -n shop -o json\n  kubectl werf releases doctor -A --drift";
+const RELEASES_DOCTOR_LONG_ABOUT: &str = concat!(
+    "Read release storage (and, for the ownership checks, the live objects labelled app.kubernetes.io/managed-by=Helm) ",
+    "in one read-only pass and report, per release, each finding with its severity, its evidence and its fix: a command ",
+    "of this tool (with the flags that pick the release's storage), or advice.\n\n",
+    "Checks: several-deployed, no-deployed, pending (with age), label-drift, undecodable, size (latest record + largest ",
+    "growth against 1,048,576 bytes), removed-api (the revisions helm reads), both-drivers, helm2-and-helm3, ",
+    "foreign-owner, shared-object; with --drift, drift-missing and drift-field.\n\n",
+    "Storage is read like `releases list -A`: the labels of every record, payloads only of the records a check needs ",
+    "(latest, last deployed, pending, mislabelled). A fix command that asks for confirmation says so; without a terminal ",
+    "it needs --yes.\n\n",
+    "Exit codes: 0 healthy (or info only), 3 the worst finding is a warning, 4 an error, 1 a storage could not be read ",
+    "at all (or a named release was not found), 2 usage."
+);
+const RELEASES_DOCTOR_EXAMPLES: &str = "Examples:\n  kubectl werf releases doctor -A\n  kubectl werf releases doctor shop -n shop -o json\n  kubectl werf releases doctor -n shop --target-version 1.25\n  kubectl werf releases doctor -A --drift";
 const RELEASES_SIZE_LONG_ABOUT: &str = "Bytes of each stored release record against the 1,048,576 bytes the API server accepts \
 for a Secret's or ConfigMap's data, broken down by part, with growth over the revisions.";
 const RELEASES_SIZE_EXAMPLES: &str = "Examples:\n  kubectl werf releases size -A\n  kubectl werf releases size shop -n shop -o json\n  kubectl werf releases size -A --warn-at 50";
 const RELEASES_RELABEL_LONG_ABOUT: &str = "Rewrite the labels of a release's records so that they say what the payloads say \
-(status, name, version, owner), as helm would have written them. Plan, backup, confirmation (or --yes).";
-const RELEASES_RELABEL_EXAMPLES: &str =
-    "Examples:\n  kubectl werf releases relabel shop -n shop --dry-run\n  kubectl werf releases relabel shop -n shop --yes";
+(Helm 3/4: name, owner, status, version; Helm 2: NAME, OWNER, STATUS, VERSION), as helm would have written them. \
+helm list, history and upgrade select records by these labels without decoding them, so a label left behind \
+by a hand edit or a broken tool makes helm list the wrong revision, hide one from history, or miss the \
+deployed one.\n\n\
+The release is found as by every write verb (one storage; -n, --helm-version, --release-storage, \
+--tiller-namespace pick it). Its records are those its name label selects (whatever their owner label says) \
+and those whose object name is the release's (whatever their name label says). Only the labels that \
+disagree change; every other label (werf's, yours, createdAt) is kept, modifiedAt (MODIFIED_AT) is set as \
+helm sets it on an update, and the payload is written back byte for byte. `releases doctor` reports label \
+drift with the same rule.\n\n\
+The plan lists record, label, stored value and new value; every record is backed up first (--backup-dir), \
+read again right before its write and written under its resourceVersion. On a terminal you confirm (or \
+--yes); --dry-run changes nothing. Running it again finds nothing to do (exit 0).\n\n\
+Refused records, named on stderr, the others still done: one that cannot be decoded, and one whose object \
+name disagrees with its payload (sh.helm.release.v1.NAME.vN; Tiller NAME.vN), which relabelling cannot \
+fix because objects cannot be renamed (export it, then re-create it under its own name or delete the stray \
+copy; `releases move` renames whole releases). A payload naming another namespace than its record's is a \
+warning: no label carries the namespace.\n\n\
+Exit codes: 0 done or nothing to do; 1 a record was refused or could not be written; 2 usage error.";
+const RELEASES_RELABEL_EXAMPLES: &str = "Examples:\n  kubectl werf releases relabel shop -n shop --dry-run\n  kubectl werf releases relabel shop -n shop --yes\n  kubectl werf releases relabel shop -n shop --release-storage configmap --yes --backup-dir ./before-relabel\n  kubectl werf releases relabel legacy --helm-version 2 --tiller-namespace kube-system --yes";
 
 /// `doctor --drift`: how live objects are compared with the manifest.
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -860,7 +897,8 @@ pub enum UnlockTarget {
     /// Mark it failed (Helm then upgrades or rolls back from it as from any failed revision).
     #[default]
     Failed,
-    /// Mark it superseded (only when another revision is deployed).
+    /// Mark it superseded (only when another revision is deployed); with several deployed revisions, all
+    /// but the latest deployed.
     Superseded,
     /// Delete the record (the previous revision becomes the latest).
     Delete,

@@ -171,3 +171,31 @@ fn helm2_releases_are_listed_and_inspected() {
     assert!(!raw.trim().is_empty() && raw.trim() != "{}", "cart.v2 has user values: {raw:?}");
     assert_eq!(values, serde_saphyr::from_str::<Value>(&raw).unwrap(), "cart values");
 }
+
+/// `status` asks once where the release is (both Helm 3 drivers in the namespace; Tiller's storages
+/// cluster-wide, from the server's watch cache, all sent at once) and then GETs the one record the
+/// labels name: no second LIST of the release, no consistent cluster-wide LIST when no Tiller record
+/// exists.
+#[test]
+fn status_locates_the_release_once_and_reads_one_record_emulator_only() {
+    let c = TestCluster::start();
+    let emu = c.emulator_for("counts requests in the emulator's log");
+    let seeded = seed_helm3(&c);
+    let ns = &seeded[0].0;
+    emu.clear_request_log();
+    let out = run_ok(c.werf().args(["releases", "status", "shop", "-n", ns, "-o", "json"]));
+    let status: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(status["name"], "shop", "{out}");
+    let log = emu.request_log();
+    let line = |r: &kube_emulator::LoggedRequest| format!("{} {} {}", r.verb, r.resource, r.query);
+    let lists: Vec<String> = log.iter().filter(|r| r.verb == "list").map(line).collect();
+    let gets: Vec<String> = log.iter().filter(|r| r.verb == "get").map(line).collect();
+    let tiller_probes = lists.iter().filter(|l| l.contains("OWNER%3DTILLER") && l.contains("resourceVersion=0")).count();
+    assert_eq!(tiller_probes, 2, "Tiller's ConfigMaps and Secrets asked of the cache: {lists:?}");
+    assert!(lists.iter().all(|l| !l.contains("OWNER%3DTILLER") || l.contains("resourceVersion=0")), "no consistent Tiller LIST: {lists:?}");
+    let helm3_lookups = lists.iter().filter(|l| l.contains("owner%3Dhelm")).count();
+    assert_eq!(helm3_lookups, 2, "one lookup per Helm 3 driver, none again to pick the record: {lists:?}");
+    assert_eq!(lists.len(), 4, "{lists:?}");
+    assert_eq!(gets.len(), 1, "the latest record alone: {gets:?}");
+    assert!(gets[0].starts_with("get secrets"), "{gets:?}");
+}

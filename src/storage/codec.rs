@@ -431,6 +431,87 @@ pub fn parse_helm2_labels(labels: &BTreeMap<String, String>) -> Helm2Labels {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Label drift: labels Helm reads without decoding (`helm list`, history selectors) that disagree
+// with the payload. `releases doctor` reports it and `releases relabel` repairs it from these same
+// functions, so the finding and its fix agree by construction.
+
+/// One label whose stored value is not what Helm would write for the payload.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct LabelDrift {
+    pub label: &'static str,
+    /// As stored; `None` when the label is missing.
+    pub stored: Option<String>,
+    /// What Helm (or Tiller) writes for this payload.
+    pub expected: String,
+}
+
+fn drift_of(labels: &BTreeMap<String, String>, wanted: [(&'static str, String); 4]) -> Vec<LabelDrift> {
+    wanted
+        .into_iter()
+        .filter(|(k, v)| labels.get(*k) != Some(v))
+        .map(|(label, expected)| LabelDrift { label, stored: labels.get(label).cloned(), expected })
+        .collect()
+}
+
+/// The payload-derived labels Helm 3/4 writes on every record: `name`, `owner`, `status`, `version`.
+pub fn helm3_payload_labels(release: &helm3::Release) -> [(&'static str, String); 4] {
+    [
+        ("name", release.name.clone()),
+        ("owner", HELM3_OWNER.to_owned()),
+        ("status", release.info.status.as_str().to_owned()),
+        ("version", release.version.to_string()),
+    ]
+}
+
+/// The payload-derived labels Tiller writes: `NAME`, `OWNER`, `STATUS`, `VERSION`.
+pub fn helm2_payload_labels(release: &helm2::Release) -> [(&'static str, String); 4] {
+    [
+        ("NAME", release.name.clone()),
+        ("OWNER", HELM2_OWNER.to_owned()),
+        ("STATUS", release.status_name().to_owned()),
+        ("VERSION", release.version.to_string()),
+    ]
+}
+
+/// Labels of a Helm 3/4 record (`labels`, as stored) that disagree with its decoded payload, in the
+/// order name, owner, status, version. Empty when Helm's list and history tell the truth.
+pub fn helm3_label_drift(labels: &BTreeMap<String, String>, release: &helm3::Release) -> Vec<LabelDrift> {
+    drift_of(labels, helm3_payload_labels(release))
+}
+
+/// Labels of a Helm 2 record that disagree with its decoded payload (NAME, OWNER, STATUS, VERSION).
+pub fn helm2_label_drift(labels: &BTreeMap<String, String>, release: &helm2::Release) -> Vec<LabelDrift> {
+    drift_of(labels, helm2_payload_labels(release))
+}
+
+/// Why a record's object name is not the one Helm would give its payload (`sh.helm.release.v1.NAME.vN`,
+/// Tiller `NAME.vN`): labels cannot fix that, the object would have to be renamed. `None` when it agrees.
+pub fn helm3_object_name_drift(object: &str, release: &helm3::Release) -> Option<String> {
+    let want = helm3_object_name(&release.name, release.version);
+    (object != want)
+        .then(|| format!("object name {object} but the payload is release {:?} revision {} ({want})", release.name, release.version))
+}
+
+/// Tiller's counterpart of [`helm3_object_name_drift`].
+pub fn helm2_object_name_drift(object: &str, release: &helm2::Release) -> Option<String> {
+    let want = helm2_object_name(&release.name, release.version);
+    (object != want)
+        .then(|| format!("object name {object} but the payload is release {:?} revision {} ({want})", release.name, release.version))
+}
+
+/// The labels to write to repair `drift`: every stored label kept (custom, werf's, `createdAt`), the
+/// drifted ones set to what Helm writes, and the update stamp (`modifiedAt`, Tiller `MODIFIED_AT`) set
+/// to `now` as on any update.
+pub fn relabelled(labels: &BTreeMap<String, String>, drift: &[LabelDrift], helm2: bool, now: i64) -> BTreeMap<String, String> {
+    let mut out = labels.clone();
+    for d in drift {
+        out.insert(d.label.to_owned(), d.expected.clone());
+    }
+    out.insert(if helm2 { "MODIFIED_AT" } else { "modifiedAt" }.to_owned(), now.to_string());
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -581,5 +662,38 @@ mod tests {
         // Tiller also reads ungzipped protobuf.
         let raw = encode_base64(&r.encode_to_vec());
         assert_eq!(decode_helm2(raw.as_bytes(), &DecodeLimits::default()).unwrap(), r);
+    }
+    #[test]
+    fn label_drift_names_what_helm_would_write() {
+        let mut r = helm3::Release { name: "shop".into(), version: 3, ..Default::default() };
+        r.info.status = Status::Superseded;
+        let mut stored = helm3_labels(&r, LabelStamp::Created(7));
+        stored.insert("team".into(), "a".into());
+        assert!(helm3_label_drift(&stored, &r).is_empty());
+        stored.insert("status".into(), "deployed".into());
+        stored.remove("version");
+        let d = helm3_label_drift(&stored, &r);
+        assert_eq!(
+            d,
+            vec![
+                LabelDrift { label: "status", stored: Some("deployed".into()), expected: "superseded".into() },
+                LabelDrift { label: "version", stored: None, expected: "3".into() },
+            ]
+        );
+        let fixed = relabelled(&stored, &d, false, 9);
+        assert!(helm3_label_drift(&fixed, &r).is_empty());
+        assert_eq!((fixed["team"].as_str(), fixed["createdAt"].as_str(), fixed["modifiedAt"].as_str()), ("a", "7", "9"));
+        assert_eq!(helm3_object_name_drift("sh.helm.release.v1.shop.v3", &r), None);
+        assert!(helm3_object_name_drift("sh.helm.release.v1.shop.v4", &r).is_some());
+
+        let h2 = helm2::Release { name: "old".into(), version: 2, ..Default::default() };
+        let mut l = helm2_labels(&h2, LabelStamp::Created(1));
+        assert!(helm2_label_drift(&l, &h2).is_empty());
+        l.insert("STATUS".into(), "DEPLOYED".into());
+        let d = helm2_label_drift(&l, &h2);
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].expected, "UNKNOWN");
+        assert_eq!(relabelled(&l, &d, true, 5)["MODIFIED_AT"], "5");
+        assert!(helm2_object_name_drift("old.v2", &h2).is_none());
     }
 }

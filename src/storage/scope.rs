@@ -29,6 +29,7 @@ use super::codec::{self, DecodeLimits, HELM2_LIST_SELECTOR, HELM3_LIST_SELECTOR,
 use super::helm2::{Helm2Record, Helm2Store};
 use super::listing::Listing;
 use super::objects::{ObjectKind, ObjectStore, PAYLOAD_PAGE, RawObject};
+use super::record_object::ObjectInfo;
 
 /// Where one release's records are.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -224,6 +225,9 @@ pub struct Found {
     pub place: Place,
     /// Helm 2: the release's records, already read and decoded.
     pub helm2: Option<Listing<Helm2Record>>,
+    /// Helm 3: the metadata of the release's records there, as the lookup read them (readers pick a
+    /// record by its labels without asking again).
+    pub helm3_records: Vec<ObjectInfo>,
 }
 
 /// Where a release of one name is, under a scope.
@@ -316,113 +320,140 @@ pub fn validate_name(name: &str) -> Result<(), AppError> {
     crate::names::validate_release_name(name).map_err(|e| AppError::Usage(e.to_string()))
 }
 
-/// Find the release `name` under `scope`.
+/// Find the release `name` under `scope`. The Helm 3 and Helm 2 lookups are sent at once: one round
+/// trip of latency.
 pub async fn locate(client: &kube::Client, scope: &ReleaseScope, name: &str) -> Result<Located, AppError> {
     validate_name(name)?;
+    let (helm3, helm2) = futures::future::join(locate_helm3(client, scope, name), locate_helm2(client, scope, name)).await;
     let mut located = Located { name: name.to_string(), ..Default::default() };
-    // Helm 3: the labels say whether a kind holds records of the release.
-    if !scope.helm3_kinds.is_empty() {
-        let ns = scope.namespace.as_str();
-        located.looked.push(scope.helm3_where());
-        let selector = helm3_history_selector(name);
-        let mut readable = 0;
-        let mut last_error = None;
-        // Both drivers (and below, both Tiller kinds) are asked at once: one round trip of latency.
-        let lookups = futures::future::join_all(scope.helm3_kinds.iter().map(|kind| {
-            let store = ObjectStore::new(client.clone(), *kind);
-            let selector = selector.clone();
-            let ns = scope.helm3_namespace().map(str::to_string);
-            async move { store.list_meta_all(ns.as_deref(), &selector).await }
-        }))
-        .await;
-        for (kind, lookup) in scope.helm3_kinds.iter().zip(lookups) {
-            match lookup {
-                Ok(metas) => {
-                    readable += 1;
-                    let mut namespaces: BTreeSet<String> = metas.into_iter().map(|m| m.namespace).collect();
-                    if namespaces.is_empty() {
-                        continue;
-                    }
-                    if scope.helm3_namespace().is_some() {
-                        namespaces = BTreeSet::from([ns.to_string()]);
-                    }
-                    for namespace in namespaces {
-                        located.found.push(Found { place: Place::Helm3 { kind: *kind, namespace }, helm2: None });
-                    }
-                }
-                // One driver unreadable while the other is read: only that driver is missed.
-                Err(e) if forbidden(&e) && scope.helm3_kinds.len() > 1 => {
-                    located.looked.push(format!("(not {}: {})", kinds_plural(*kind), crate::error::describe_kube_error(&e)));
-                    last_error = Some(e);
-                }
-                Err(e) => return Err(AppError::kube(&e)),
-            }
-        }
-        if readable == 0
-            && let Some(e) = last_error
-        {
-            return Err(AppError::kube(&e));
-        }
-    }
-    // Helm 2: labels find the Tiller namespaces holding the name; payloads give the release namespace.
-    if !scope.helm2_kinds.is_empty() {
-        let want_ns = scope.helm2_release_namespace(true).map(str::to_string);
-        let (records_ns, note) = match scope.helm2_records_namespace() {
-            Some(t) => (Some(t.to_string()), format!("Helm 2 records in namespace {t}")),
-            None => (None, "Helm 2 records in every namespace".to_string()),
-        };
-        located.looked.push(match &want_ns {
-            Some(ns) => format!("{note} (release namespace {ns})"),
-            None => note,
-        });
-        let selector = format!("NAME={name},{HELM2_LIST_SELECTOR}");
-        let lookups = futures::future::join_all(scope.helm2_kinds.iter().map(|kind| {
-            let selector = selector.clone();
-            let records_ns = records_ns.clone();
-            async move {
-                let mut notes = Located::default();
-                let r = helm2_namespaces_holding(client, scope, *kind, records_ns.as_deref(), &selector, &mut notes).await;
-                (r, notes.looked)
-            }
-        }))
-        .await;
-        for (kind, (lookup, notes)) in scope.helm2_kinds.iter().zip(lookups) {
-            located.looked.extend(notes);
-            let tillers = match lookup {
-                Ok(t) => t,
-                Err(e) if forbidden(&e) && scope.helm_version != Some(2) => {
-                    located.warnings.push(format!(
-                        "cannot look for a Helm 2 release: no right to list {}: {}",
-                        kinds_plural(*kind),
-                        crate::error::describe_kube_error(&e)
-                    ));
-                    continue;
-                }
-                Err(e) => return Err(AppError::kube(&e)),
-            };
-            for tiller in tillers {
-                let store = Helm2Store::new(client.clone(), &tiller, helm2_storage(*kind), scope.limits);
-                let listing = store.history(name).await.map_err(|e| AppError::kube(&e))?;
-                if listing.records.is_empty() && listing.errors.is_empty() {
-                    continue;
-                }
-                let release_namespace =
-                    listing.records.iter().max_by_key(|r| r.release.version).map(|r| r.release.namespace.clone()).unwrap_or_default();
-                let place = Place::Helm2 { kind: *kind, tiller_namespace: tiller.clone(), release_namespace: release_namespace.clone() };
-                let in_scope = match &want_ns {
-                    Some(ns) => release_namespace.is_empty() || &release_namespace == ns,
-                    None => true,
-                };
-                if in_scope {
-                    located.found.push(Found { place, helm2: Some(listing) });
-                } else {
-                    located.elsewhere.push(place);
-                }
-            }
-        }
-    }
+    located.absorb(helm3?);
+    located.absorb(helm2?);
     if located.found.is_empty() {
         look_elsewhere(client, scope, name, &mut located).await;
+    }
+    Ok(located)
+}
+
+impl Located {
+    fn absorb(&mut self, part: Located) {
+        self.found.extend(part.found);
+        self.looked.extend(part.looked);
+        self.warnings.extend(part.warnings);
+        self.elsewhere.extend(part.elsewhere);
+    }
+}
+
+/// Helm 3: the labels say whether a kind holds records of the release.
+async fn locate_helm3(client: &kube::Client, scope: &ReleaseScope, name: &str) -> Result<Located, AppError> {
+    let mut located = Located::default();
+    if scope.helm3_kinds.is_empty() {
+        return Ok(located);
+    }
+    let ns = scope.namespace.as_str();
+    located.looked.push(scope.helm3_where());
+    let selector = helm3_history_selector(name);
+    let mut readable = 0;
+    let mut last_error = None;
+    // Both drivers (and below, both Tiller kinds) are asked at once: one round trip of latency.
+    let lookups = futures::future::join_all(scope.helm3_kinds.iter().map(|kind| {
+        let store = ObjectStore::new(client.clone(), *kind);
+        let selector = selector.clone();
+        let ns = scope.helm3_namespace().map(str::to_string);
+        async move { store.list_meta_all(ns.as_deref(), &selector).await }
+    }))
+    .await;
+    for (kind, lookup) in scope.helm3_kinds.iter().zip(lookups) {
+        match lookup {
+            Ok(metas) => {
+                readable += 1;
+                let mut by_namespace: BTreeMap<String, Vec<ObjectInfo>> = BTreeMap::new();
+                for meta in metas {
+                    by_namespace.entry(meta.namespace.clone()).or_default().push(meta);
+                }
+                if scope.helm3_namespace().is_some() && !by_namespace.is_empty() {
+                    // The records of the namespace asked for (a server answering for another is not trusted).
+                    let records = by_namespace.remove(ns).unwrap_or_default();
+                    by_namespace = BTreeMap::from([(ns.to_string(), records)]);
+                }
+                for (namespace, helm3_records) in by_namespace {
+                    located.found.push(Found { place: Place::Helm3 { kind: *kind, namespace }, helm2: None, helm3_records });
+                }
+            }
+            // One driver unreadable while the other is read: only that driver is missed.
+            Err(e) if forbidden(&e) && scope.helm3_kinds.len() > 1 => {
+                located.looked.push(format!("(not {}: {})", kinds_plural(*kind), crate::error::describe_kube_error(&e)));
+                last_error = Some(e);
+            }
+            Err(e) => return Err(AppError::kube(&e)),
+        }
+    }
+    if readable == 0
+        && let Some(e) = last_error
+    {
+        return Err(AppError::kube(&e));
+    }
+    Ok(located)
+}
+
+/// Helm 2: labels find the Tiller namespaces holding the name; payloads give the release namespace.
+async fn locate_helm2(client: &kube::Client, scope: &ReleaseScope, name: &str) -> Result<Located, AppError> {
+    let mut located = Located::default();
+    if scope.helm2_kinds.is_empty() {
+        return Ok(located);
+    }
+    let want_ns = scope.helm2_release_namespace(true).map(str::to_string);
+    let (records_ns, note) = match scope.helm2_records_namespace() {
+        Some(t) => (Some(t.to_string()), format!("Helm 2 records in namespace {t}")),
+        None => (None, "Helm 2 records in every namespace".to_string()),
+    };
+    located.looked.push(match &want_ns {
+        Some(ns) => format!("{note} (release namespace {ns})"),
+        None => note,
+    });
+    let selector = format!("NAME={name},{HELM2_LIST_SELECTOR}");
+    let lookups = futures::future::join_all(scope.helm2_kinds.iter().map(|kind| {
+        let selector = selector.clone();
+        let records_ns = records_ns.clone();
+        async move {
+            let mut notes = Located::default();
+            let r = helm2_namespaces_holding(client, scope, *kind, records_ns.as_deref(), &selector, &mut notes).await;
+            (r, notes.looked)
+        }
+    }))
+    .await;
+    for (kind, (lookup, notes)) in scope.helm2_kinds.iter().zip(lookups) {
+        located.looked.extend(notes);
+        let tillers = match lookup {
+            Ok(t) => t,
+            Err(e) if forbidden(&e) && scope.helm_version != Some(2) => {
+                located.warnings.push(format!(
+                    "cannot look for a Helm 2 release: no right to list {}: {}",
+                    kinds_plural(*kind),
+                    crate::error::describe_kube_error(&e)
+                ));
+                continue;
+            }
+            Err(e) => return Err(AppError::kube(&e)),
+        };
+        for tiller in tillers {
+            let store = Helm2Store::new(client.clone(), &tiller, helm2_storage(*kind), scope.limits);
+            let listing = store.history(name).await.map_err(|e| AppError::kube(&e))?;
+            if listing.records.is_empty() && listing.errors.is_empty() {
+                continue;
+            }
+            let release_namespace =
+                listing.records.iter().max_by_key(|r| r.release.version).map(|r| r.release.namespace.clone()).unwrap_or_default();
+            let place = Place::Helm2 { kind: *kind, tiller_namespace: tiller.clone(), release_namespace: release_namespace.clone() };
+            let in_scope = match &want_ns {
+                Some(ns) => release_namespace.is_empty() || &release_namespace == ns,
+                None => true,
+            };
+            if in_scope {
+                located.found.push(Found { place, helm2: Some(listing), helm3_records: Vec::new() });
+            } else {
+                located.elsewhere.push(place);
+            }
+        }
     }
     Ok(located)
 }
@@ -438,6 +469,11 @@ async fn helm2_namespaces_holding(
     located: &mut Located,
 ) -> Result<BTreeSet<String>, kube::Error> {
     let store = ObjectStore::new(client.clone(), kind);
+    // Cluster-wide, a consistent LIST makes the server read every Secret (ConfigMap) from etcd even
+    // when, as on most clusters, no Tiller record exists; the watch cache answers that from memory.
+    if records_ns.is_none() && matches!(store.lister().any_in_cache(None, selector).await, Ok(false)) {
+        return Ok(BTreeSet::new());
+    }
     let metas = match store.list_meta_all(records_ns, selector).await {
         Ok(m) => m,
         Err(e) if forbidden(&e) && records_ns.is_none() => {

@@ -125,8 +125,8 @@ async fn load_one(
     let target = match revision {
         Some(r) => Some(codec::helm3_object_name(name, r)),
         None => {
-            let metas = store.list_meta(Some(ns), Some(&helm3_history_selector(name))).await.map_err(|e| AppError::kube(&e))?;
-            let (latest, unlabelled) = crate::storage::helm3::latest_by_labels(&metas);
+            // The lookup already read the records' labels.
+            let (latest, unlabelled) = crate::storage::helm3::latest_by_labels(&found.helm3_records);
             if unlabelled.is_empty() { latest.into_values().next().map(|i| i.name) } else { None }
         }
     };

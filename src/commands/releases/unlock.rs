@@ -1,4 +1,5 @@
-//! `releases unlock`: free a release stuck in `pending-install`/`pending-upgrade`/`pending-rollback`.
+//! `releases unlock`: free a release stuck in `pending-install`/`pending-upgrade`/`pending-rollback`, or
+//! with several revisions `deployed` at once.
 //!
 //! Decisions (the `--help` says the same):
 //! - The latest revision is the target (Helm only looks at the latest); `--revision N` picks another.
@@ -18,6 +19,14 @@
 //!   the record again (`ObjectStore::replace_settled`/`delete_settled`): found as meant is done;
 //!   unchanged may be written again; changed by someone else is reported, never overwritten. Whatever
 //!   happens, the backup holds the record as it was.
+//! - Several revisions `deployed` (helm/helm#7274): `--to superseded` marks every deployed revision but
+//!   the latest deployed one superseded — and a pending revision after it too, so one run leaves exactly
+//!   one deployed revision and nothing stuck. The 5-minute rule applies to a pending revision only (helm
+//!   never leaves two revisions deployed while an upgrade runs). Every record is listed with where it lives, backed up,
+//!   read again right before its own write; one that fails is named, the others are still done (exit 1).
+//!   `--to failed`/`--to delete` concern a stuck revision: with several deployed and nothing pending they
+//!   are refused with the `--to superseded` command (exit 2); with a pending latest they unlock it and
+//!   print that command as a note.
 //! - SIGINT/SIGTERM after the answer to the question: a write in flight finishes, none is started
 //!   after it, the command to run again is printed and the exit code is 1 (as `migrate2to3`).
 
@@ -230,13 +239,42 @@ pub async fn run(scope: &Scope, args: ReleasesUnlockArgs) -> Result<Outcome, App
     let mut records = find(scope, &opts.name).await?;
     records.sort_by_key(|r| r.version());
 
+    // Several deployed revisions (helm/helm#7274): a mode of its own with `--to superseded`; the other
+    // targets are about a stuck revision and say how to repair this instead.
+    let deployed = records.iter().filter(|r| r.status() == Status::Deployed).count();
+    if deployed > 1 {
+        let wanted = opts.revision.or(records.last().map(Record::version));
+        let wanted_pending = records.iter().any(|r| Some(r.version()) == wanted && r.status().is_pending());
+        match opts.to {
+            UnlockTarget::Superseded => return supersede(scope, &records, &opts).await,
+            to if !wanted_pending => {
+                return Err(AppError::Usage(format!(
+                    "release {}: {deployed} revisions are deployed ({}) and --to {} applies to a stuck (pending) revision; \
+                     to keep only the latest deployed one {}",
+                    opts.name,
+                    deployed_list(&records),
+                    target_flag(to),
+                    supersede_hint(&records, &opts.name)
+                )));
+            }
+            _ => {}
+        }
+    }
+
     // Plan.
     let plan = plan(&records, &opts)?;
     let mut report = new_report(&plan, &opts);
     if !plan.status.is_pending() {
         report.result = "not-stuck".into();
         report.to = report.from.clone();
-        let msg = format!("release {} revision {} is {}, not pending: nothing to unlock", opts.name, plan.wanted, plan.status.as_str());
+        let msg = if opts.to == UnlockTarget::Superseded && plan.status == Status::Deployed {
+            format!(
+                "release {} revision {} is deployed, not pending, and no other revision is deployed: nothing to unlock",
+                opts.name, plan.wanted
+            )
+        } else {
+            format!("release {} revision {} is {}, not pending: nothing to unlock", opts.name, plan.wanted, plan.status.as_str())
+        };
         return finish(&report, &msg, opts.output);
     }
     check_plan(&records, &plan, &opts)?;
@@ -254,12 +292,44 @@ pub async fn run(scope: &Scope, args: ReleasesUnlockArgs) -> Result<Outcome, App
     let executed = execute(scope, &plan, &opts, &stop).await?;
 
     // Report.
-    match executed {
+    let outcome = match executed {
         Executed::Interrupted(what) => interrupted(scope, &what),
         Executed::Written { backup, result } => {
             report.backup = Some(backup.display().to_string());
             report_written(scope, &plan, &opts, &stop, report, &backup, result)
         }
+    }?;
+    if outcome == Outcome::Success && deployed > 1 && opts.to != UnlockTarget::Superseded {
+        eprintln!(
+            "note: release {} still has {deployed} deployed revisions ({}); to keep only the latest deployed one {}",
+            opts.name,
+            deployed_list(&records),
+            supersede_hint(&records, &opts.name)
+        );
+    }
+    Ok(outcome)
+}
+
+/// `2, 5, 7`: the deployed revisions.
+fn deployed_list(records: &[Record]) -> String {
+    let v: Vec<String> = records.iter().filter(|r| r.status() == Status::Deployed).map(|r| r.version().to_string()).collect();
+    v.join(", ")
+}
+
+/// The command that repairs several deployed revisions: exact for Helm 3/4 records (what doctor prints);
+/// for Helm 2 the Tiller flags of this command line are needed too, so it says which flag to change.
+fn supersede_hint(records: &[Record], name: &str) -> String {
+    match records.first() {
+        Some(Record::Helm3(r)) => format!("run `kubectl werf releases unlock {name} -n {} --to superseded`", r.object.namespace),
+        _ => "run the same command with --to superseded".to_string(),
+    }
+}
+
+fn target_flag(to: UnlockTarget) -> &'static str {
+    match to {
+        UnlockTarget::Failed => "failed",
+        UnlockTarget::Superseded => "superseded",
+        UnlockTarget::Delete => "delete",
     }
 }
 
@@ -374,7 +444,20 @@ fn confirm(plan: &UnlockPlan<'_>, opts: &UnlockOptions) -> Result<(), AppError> 
 /// settled write with its resourceVersion as precondition.
 async fn execute(scope: &Scope, plan: &UnlockPlan<'_>, opts: &UnlockOptions, stop: &StopSignal) -> Result<Executed, AppError> {
     let record = plan.record;
-    let info = record.object().clone();
+    let raw = reread(scope, record).await?;
+    if stop.requested() {
+        return Ok(Executed::Interrupted(format!(
+            "{}: interrupted before anything was written; nothing was changed",
+            record.object().key()
+        )));
+    }
+    let dir = BackupDir::create(opts.backup_dir.as_deref(), "unlock")?;
+    backup_and_write(scope, record, &plan.status, opts.to, plan.now, &raw, &dir, stop).await
+}
+
+/// The record as stored now; an error when it was deleted or changed since it was shown.
+async fn reread(scope: &Scope, record: &Record) -> Result<crate::storage::objects::RawObject, AppError> {
+    let info = record.object();
     let store = ObjectStore::new(scope.client.clone(), info.kind);
     let raw = store.get(&info.namespace, &info.name).await.map_err(|e| AppError::kube(&e))?;
     let Some(raw) = raw else {
@@ -386,11 +469,26 @@ async fn execute(scope: &Scope, plan: &UnlockPlan<'_>, opts: &UnlockOptions, sto
             info.key()
         )));
     }
-    if stop.requested() {
-        return Ok(Executed::Interrupted(format!("{}: interrupted before anything was written; nothing was changed", info.key())));
-    }
-    let obj = backup::record_from_raw(&raw).ok_or_else(|| AppError::Failed(format!("{}: no readable payload to back up", info.key())))?;
-    let dir = BackupDir::create(opts.backup_dir.as_deref(), "unlock")?;
+    Ok(raw)
+}
+
+/// Back `raw` (the record as just read, unchanged since it was shown) up into `dir`, then mark it `to`
+/// (or delete it) through the settled write under its resourceVersion. Shared by the stuck-revision
+/// case and the several-deployed case (`supersede`).
+#[allow(clippy::too_many_arguments)]
+async fn backup_and_write(
+    scope: &Scope,
+    record: &Record,
+    was: &Status,
+    to: UnlockTarget,
+    now: i64,
+    raw: &crate::storage::objects::RawObject,
+    dir: &BackupDir,
+    stop: &StopSignal,
+) -> Result<Executed, AppError> {
+    let info = record.object().clone();
+    let store = ObjectStore::new(scope.client.clone(), info.kind);
+    let obj = backup::record_from_raw(raw).ok_or_else(|| AppError::Failed(format!("{}: no readable payload to back up", info.key())))?;
     let file = dir.write(&obj).map_err(|e| AppError::Io(format!("backup of {} failed, nothing was changed: {e}", info.key())))?;
     eprintln!("backed up {} to {}", info.key(), file.display());
     if stop.requested() {
@@ -398,7 +496,7 @@ async fn execute(scope: &Scope, plan: &UnlockPlan<'_>, opts: &UnlockOptions, sto
     }
     let note = |to: &str| {
         let old = record.description();
-        let was = plan.status.as_str();
+        let was = was.as_str();
         if old.is_empty() {
             format!("Marked {to} by kubectl-werf releases unlock (was {was})")
         } else {
@@ -407,8 +505,7 @@ async fn execute(scope: &Scope, plan: &UnlockPlan<'_>, opts: &UnlockOptions, sto
     };
     let limits = scope.limits();
     let rv = info.resource_version.clone().unwrap_or_default();
-    let now = plan.now;
-    let result: Result<Settled, String> = match (opts.to, record) {
+    let result: Result<Settled, String> = match (to, record) {
         (UnlockTarget::Delete, _) => {
             store.delete_settled(&info.namespace, &info.name, info.resource_version.as_deref(), stop).await.map_err(|e| e.to_string())
         }
@@ -497,6 +594,223 @@ fn interrupted(scope: &Scope, what: &str) -> Result<Outcome, AppError> {
 }
 
 fn finish(report: &Report, message: &str, format: OutputFormat) -> Result<Outcome, AppError> {
+    finish_structured(report, message, format)
+}
+
+/// One record the several-deployed repair marks superseded.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SupersedeChange {
+    revision: i64,
+    storage: &'static str,
+    object: String,
+    from: String,
+    to: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    age_seconds: Option<i64>,
+    result: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+/// `-o json|yaml` of the several-deployed repair: the revision kept deployed and every record changed.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SupersedeReport {
+    release: String,
+    namespace: String,
+    kept_deployed: i64,
+    dry_run: bool,
+    result: String,
+    changes: Vec<SupersedeChange>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    backup: Option<String>,
+}
+
+/// Several revisions `deployed` (helm/helm#7274): every one but the latest deployed is marked superseded,
+/// and so is a pending latest revision (one run leaves exactly one deployed revision and nothing stuck).
+/// With `--revision N` only that revision is marked. Same plan, age warning, backup, confirmation and
+/// settled writes as the stuck case; each record is read again right before its write; a record that
+/// cannot be written is named and the others are still done (exit 1).
+async fn supersede(scope: &Scope, records: &[Record], opts: &UnlockOptions) -> Result<Outcome, AppError> {
+    let name = &opts.name;
+    let Some(keep) = records.iter().filter(|r| r.status() == Status::Deployed).max_by_key(|r| r.version()) else {
+        return Err(located_not_found(name));
+    };
+    let mut targets: Vec<&Record> = records
+        .iter()
+        .filter(|r| r.version() != keep.version())
+        .filter(|r| r.status() == Status::Deployed || (r.status().is_pending() && r.version() > keep.version()))
+        .collect();
+    if let Some(n) = opts.revision {
+        if n == keep.version() {
+            return Err(AppError::Usage(format!(
+                "release {name}: revision {n} is the latest deployed revision, the one kept deployed; run without --revision to supersede the others"
+            )));
+        }
+        targets.retain(|r| r.version() == n);
+        if targets.is_empty() {
+            return Err(AppError::Usage(format!(
+                "release {name}: revision {n} is neither deployed nor a pending revision after {}",
+                keep.version()
+            )));
+        }
+    }
+    let now = now_unix();
+    let ages: Vec<Option<i64>> = targets.iter().map(|r| r.times().0.map(|t| now - t)).collect();
+    // Only a pending revision can belong to an operation still running: helm marks the previous revision
+    // superseded before the new one deployed, so two deployed revisions are never an upgrade in flight.
+    let recent: Vec<i64> = targets
+        .iter()
+        .zip(&ages)
+        .filter(|(r, a)| r.status().is_pending() && a.is_some_and(|a| a < RECENT_SECONDS))
+        .map(|(r, _)| r.version())
+        .collect();
+
+    let mut report = SupersedeReport {
+        release: name.clone(),
+        namespace: keep.namespace(),
+        kept_deployed: keep.version(),
+        dry_run: opts.dry_run,
+        result: String::new(),
+        changes: targets
+            .iter()
+            .zip(&ages)
+            .map(|(r, age)| SupersedeChange {
+                revision: r.version(),
+                storage: r.storage(),
+                object: r.object().key(),
+                from: r.status().as_str().to_string(),
+                to: "superseded",
+                age_seconds: *age,
+                result: "planned".into(),
+                error: None,
+            })
+            .collect(),
+        backup: None,
+    };
+
+    // Plan: every record that changes, where it lives, and the one kept.
+    if opts.output == OutputFormat::Table {
+        let mut rows: Vec<(&Record, &str)> = targets.iter().map(|r| (*r, "mark superseded")).collect();
+        rows.push((keep, "keep deployed"));
+        rows.sort_by_key(|(r, _)| r.version());
+        let rows: Vec<Vec<String>> = rows
+            .into_iter()
+            .map(|(r, action)| {
+                let newest = r.times().0;
+                vec![
+                    r.version().to_string(),
+                    r.status().as_str().to_string(),
+                    newest
+                        .and_then(|t| crate::release::Time::from_unix(t, 0))
+                        .and_then(|t| t.to_rfc3339())
+                        .unwrap_or_else(|| "unknown".into()),
+                    newest.map(|t| human_age(now - t)).unwrap_or_else(|| "unknown".into()),
+                    r.storage().to_string(),
+                    r.object().namespace.clone(),
+                    r.object().name.clone(),
+                    action.to_string(),
+                ]
+            })
+            .collect();
+        let deployed = records.iter().filter(|r| r.status() == Status::Deployed).count();
+        println!("release {name}: {deployed} deployed revisions; {} record(s) to change:", targets.len());
+        let headers = ["REVISION", "STATUS", "UPDATED", "AGE", "STORAGE", "RECORDS IN", "OBJECT", "ACTION"];
+        print!("{}", crate::output::columns("", 3, &headers, &rows));
+    }
+    let recent_list = recent.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+    if !recent.is_empty() {
+        eprintln!(
+            "WARNING: revision(s) {recent_list} were written less than {} minutes ago: an operation on release {name} may be \
+             running right now",
+            RECENT_SECONDS / 60
+        );
+    }
+
+    // Confirm.
+    if opts.dry_run {
+        report.result = "dry-run".into();
+        return finish_structured(&report, "dry run: nothing was changed", opts.output);
+    }
+    if !recent.is_empty() && opts.yes && !opts.force {
+        return Err(AppError::Usage(format!(
+            "revision(s) {recent_list} were written less than {} minutes ago; add --force to supersede them anyway with --yes",
+            RECENT_SECONDS / 60
+        )));
+    }
+    let list = targets.iter().map(|r| r.version().to_string()).collect::<Vec<_>>().join(", ");
+    let mut question = format!("Mark revision(s) {list} of release {name} superseded and keep revision {} deployed?", keep.version());
+    if !recent.is_empty() {
+        question.push_str(" Some were written less than 5 minutes ago — really?");
+    }
+    if !crate::interact::confirm(&question, opts.yes)? {
+        return Err(AppError::Failed("cancelled; nothing was changed".into()));
+    }
+
+    // Execute, oldest first: an interrupt lets the write in flight finish and starts none.
+    let stop = StopSignal::install();
+    let dir = BackupDir::create(opts.backup_dir.as_deref(), "unlock")?;
+    report.backup = Some(dir.path().display().to_string());
+    let mut failed = 0;
+    let mut stopped = false;
+    for (record, change) in targets.iter().zip(report.changes.iter_mut()) {
+        if stop.requested() {
+            stopped = true;
+            change.result = "not-started".into();
+            continue;
+        }
+        let step = match reread(scope, record).await {
+            Ok(raw) => backup_and_write(scope, record, &record.status(), UnlockTarget::Superseded, now, &raw, &dir, &stop).await,
+            Err(e) => Err(e),
+        };
+        match step {
+            Ok(Executed::Written { result: Ok(_), .. }) => change.result = "superseded".into(),
+            Ok(Executed::Written { result: Err(e), .. }) => {
+                eprintln!("error: release {name} revision {}: {}: {e}", record.version(), record.object().key());
+                change.result = "failed".into();
+                change.error = Some(e);
+                failed += 1;
+            }
+            Ok(Executed::Interrupted(what)) => {
+                eprintln!("{what}");
+                stopped = true;
+                change.result = "not-started".into();
+            }
+            Err(e) => {
+                eprintln!("error: release {name} revision {}: {e}", record.version());
+                change.result = "failed".into();
+                change.error = Some(e.to_string());
+                failed += 1;
+            }
+        }
+    }
+
+    // Report.
+    let done = report.changes.iter().filter(|c| c.result == "superseded").count();
+    report.result = if failed > 0 || stopped { "incomplete".into() } else { "superseded".into() };
+    let msg = format!(
+        "release {name}: {done} of {} revision(s) marked superseded; revision {} stays deployed (backup: {})",
+        targets.len(),
+        keep.version(),
+        dir.path().display()
+    );
+    finish_structured(&report, &msg, opts.output)?;
+    if stopped {
+        return interrupted(scope, "interrupted; the write in flight, if any, has finished");
+    }
+    if failed > 0 {
+        eprintln!(
+            "the records were backed up to {}; once the errors above are fixed, run the same command again: {}",
+            dir.path().display(),
+            scope.resume
+        );
+        return Ok(Outcome::PartialFailure);
+    }
+    Ok(Outcome::Success)
+}
+
+fn finish_structured<T: Serialize>(report: &T, message: &str, format: OutputFormat) -> Result<Outcome, AppError> {
     match format {
         OutputFormat::Table => println!("{message}"),
         f => {
