@@ -256,7 +256,7 @@ pub(super) fn judge(
         let (release, fix) = match containing {
             [only] => {
                 let owner = releases[*only].release.clone();
-                let fix = Fix::command(adopt_command(&obj.key, &obj.type_name, &owner, None));
+                let fix = Fix::command(adopt_command(&obj.key, &obj.type_name, &owner, None)).confirming();
                 (owner, fix)
             }
             [] => {
@@ -350,7 +350,7 @@ pub(super) fn judge(
                         severity: Severity::Error,
                         summary,
                         evidence: evidence.clone(),
-                        fix: Fix::both(command, advice),
+                        fix: Fix::both(command, advice).confirming(),
                     });
                 }
             }
