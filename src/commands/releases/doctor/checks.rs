@@ -234,9 +234,9 @@ pub fn check_release(r: &StoredRelease, now: i64) -> Vec<Finding> {
         && bytes >= super::storage::SIZE_HISTORY_FROM
     {
         let sizes: Vec<(i64, usize)> = r.records.values().filter_map(|rec| rec.bytes.map(|b| (rec.revision, b))).collect();
-        let growth = largest_growth(&sizes);
-        let grow = growth.map_or(0, |(_, _, g)| g);
-        if bytes + grow > OBJECT_DATA_LIMIT {
+        // The same estimate `releases size` shows (EST. NEXT): latest + largest growth.
+        let g = super::super::size::growth(&sizes);
+        if g.next_may_exceed() {
             let mut evidence = vec![format!(
                 "latest revision {}: {} bytes stored ({}% of the {} bytes a Secret or ConfigMap may hold)",
                 latest.revision,
@@ -244,10 +244,15 @@ pub fn check_release(r: &StoredRelease, now: i64) -> Vec<Finding> {
                 bytes * 100 / OBJECT_DATA_LIMIT,
                 bytes_text(OBJECT_DATA_LIMIT)
             )];
-            if let Some((a, b, g)) = growth {
-                evidence.push(format!("largest growth: revision {a} → {b}, +{} bytes", bytes_text(g)));
+            if let Some(step) = g.largest {
+                evidence.push(format!(
+                    "largest growth: revision {} → {}, +{} bytes",
+                    step.from,
+                    step.to,
+                    bytes_text(step.bytes.max(0) as usize)
+                ));
             }
-            evidence.push(format!("latest + largest growth = {} bytes > {}", bytes_text(bytes + grow), bytes_text(OBJECT_DATA_LIMIT)));
+            evidence.push(format!("latest + largest growth = {} bytes > {}", bytes_text(g.projected()), bytes_text(OBJECT_DATA_LIMIT)));
             out.push(finding(
                 Check::Size,
                 Severity::Error,
@@ -261,11 +266,6 @@ pub fn check_release(r: &StoredRelease, now: i64) -> Vec<Finding> {
         }
     }
     out
-}
-
-/// The largest growth between two consecutive known sizes: (from, to, bytes).
-pub fn largest_growth(sizes: &[(i64, usize)]) -> Option<(i64, i64, usize)> {
-    sizes.windows(2).filter_map(|w| w[1].1.checked_sub(w[0].1).filter(|g| *g > 0).map(|g| (w[0].0, w[1].0, g))).max_by_key(|x| x.2)
 }
 
 /// When a record was last written: the newest of `info.last_deployed` and the created/modified labels.
@@ -397,14 +397,6 @@ pub fn check_both_drivers(secret: &StoredRelease, configmap: &StoredRelease) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn growth_is_the_largest_increase_between_consecutive_known_sizes() {
-        assert_eq!(largest_growth(&[]), None);
-        assert_eq!(largest_growth(&[(1, 10)]), None);
-        assert_eq!(largest_growth(&[(1, 10), (2, 5), (3, 30), (4, 31)]), Some((2, 3, 25)));
-        assert_eq!(largest_growth(&[(1, 10), (2, 5)]), None, "shrinking is no growth");
-    }
 
     #[test]
     fn ages_and_byte_counts_read_like_kubectl() {

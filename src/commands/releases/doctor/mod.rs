@@ -17,7 +17,6 @@
 mod checks;
 mod drift;
 mod model;
-#[allow(dead_code)] // the check is filled in on another branch; its inputs are read there
 mod ownership;
 mod report;
 mod storage;

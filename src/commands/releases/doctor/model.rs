@@ -37,7 +37,6 @@ impl Severity {
 /// The checks doctor runs; `as_str` is the name in the table, JSON/YAML and README.
 #[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[serde(rename_all = "kebab-case")]
-#[allow(dead_code)] // the live checks' variants are constructed by ownership.rs/drift.rs (another branch)
 pub enum Check {
     SeveralDeployed,
     NoDeployed,
@@ -135,7 +134,6 @@ pub struct Finding {
 /// What the live-object checks need of each release: the manifest helm compares against on the next
 /// upgrade (the last deployed revision's; the latest's when none is deployed).
 #[derive(Debug, Clone)]
-#[allow(dead_code)] // read by ownership.rs/drift.rs (another branch)
 pub struct ReleaseManifest {
     pub release: ReleaseRef,
     pub revision: i64,
