@@ -7,10 +7,12 @@
 //! ```text
 //! cargo bench --bench doctor
 //! BENCH_RELEASES=1000 BENCH_REVISIONS=10 BENCH_PAYLOAD_KB=18 BENCH_RUNS=5
+//! BENCH_SEED_ONLY=1          seed, keep it, measure nothing
 //! ```
 //! Records: the fixture release `shop` (written by real helm 3.17.2) varied per release and revision as
 //! `benches/releases.rs` seeds them (every 17th release's latest revision failed, so doctor has
-//! no-deployed warnings to report), its manifest extended by one ConfigMap `<release>-cm`; that
+//! no-deployed warnings to report), its objects renamed per release (`<release>-shop...`, as charts name
+//! them after the release) and its manifest extended by one ConfigMap `<release>-cm`; that
 //! ConfigMap exists live in the release namespace, labelled `app.kubernetes.io/managed-by=Helm` with
 //! helm's release annotations, so the ownership check has one Helm-managed object per release to judge.
 //! The Widget CRD of the shop chart is installed (the removed-API check asks discovery about it).
@@ -106,6 +108,9 @@ fn seed(c: &common::TestCluster, namespaces: &[String], base: &Release, releases
                             return live_configmap(&name, &ns);
                         }
                         let mut r = synthetic_releases::revision_sized(&base, &name, &ns, i, rev, revisions, blob);
+                        // Each release its own objects (the shop chart's names are fixed; several releases
+                        // share a namespace, and the ownership check rightly reports shared objects).
+                        r.manifest = r.manifest.replace("name: shop", &format!("name: {name}-shop"));
                         r.manifest.push_str(&format!(
                             "---\n# Source: shop/templates/cm.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}-cm\ndata:\n  value: one\n"
                         ));
@@ -157,6 +162,12 @@ fn main() {
     eprintln!(
         "seeded {releases} releases x {revisions} revisions (~{kb} KB payloads) and {releases} live ConfigMaps in {secs:.1} s on the {mode}"
     );
+    if std::env::var_os("BENCH_SEED_ONLY").is_some() {
+        // Keep the seeded namespaces for experiments by hand (they are not deleted).
+        eprintln!("seeded; KUBECONFIG={}", c.kubeconfig.display());
+        std::mem::forget(c);
+        return;
+    }
 
     let list = || {
         let mut cmd = c.werf();
