@@ -166,6 +166,12 @@ fn without_comment(line: &str) -> &str {
     }
 }
 
+/// The exit code a README line documents: `(exit N)` at the end of its comment, else 0.
+fn expected_exit(line: &str) -> i32 {
+    let comment = &line[without_comment(line).len()..];
+    comment.trim_end().strip_suffix(')').and_then(|c| c.rsplit_once("(exit ")).and_then(|(_, n)| n.parse().ok()).unwrap_or(0)
+}
+
 #[test]
 fn every_readme_command_line_runs_against_the_sandbox_emulator_only() {
     let blocks = readme_blocks();
@@ -228,8 +234,10 @@ fn run_block(lines: &[String]) -> Vec<String> {
             }
             continue;
         }
-        if !out.status.success() {
-            failures.push(format!("{line}\n  exit {:?}\n{text}", out.status.code()));
+        // A line whose comment ends in `(exit N)` documents a verb that reports a finding by its exit code.
+        let expected = expected_exit(line);
+        if out.status.code() != Some(expected) {
+            failures.push(format!("{line}\n  exit {:?}, the README says {expected}\n{text}", out.status.code()));
         }
         if line.starts_with("kubectl werf release-name --project myproject --env Production") {
             assert_eq!(

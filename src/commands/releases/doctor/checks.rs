@@ -2,9 +2,10 @@
 //! Severities (the README says the same):
 //! - several-deployed, pending, undecodable, size: error (the next upgrade or rollback is expected to
 //!   fail, or a record cannot be read);
-//! - no-deployed: error when the latest revision is uninstalled, uninstalling or unknown (`helm upgrade`
-//!   answers "has no deployed releases"); warning when it is failed or superseded (helm 3.5+ and helm 4
-//!   upgrade from the latest revision; older helm 3 refused);
+//! - no-deployed: error when the latest revision is uninstalling or unknown (`helm upgrade` answers "has
+//!   no deployed releases"); warning when it is failed or superseded (helm 3.5+ and helm 4 upgrade from
+//!   the latest revision; older helm 3 refused); info when it is uninstalled (`helm uninstall
+//!   --keep-history` did that on purpose; `helm upgrade --install` installs it again);
 //! - removed-api: error when helm cannot build an object of a revision it reads (removed by the target
 //!   version, or not served); warning when removed only after the target version;
 //! - label-drift, both-drivers, helm2-and-helm3: warning.
@@ -182,6 +183,8 @@ pub fn check_release(r: &StoredRelease, now: i64) -> Vec<Finding> {
         let status = latest.status(g).unwrap_or_else(|| "unknown".into());
         if !status.starts_with("pending") && latest.texts().is_some() {
             let fatal = !matches!(status.as_str(), "failed" | "superseded");
+            // `helm uninstall --keep-history` leaves this on purpose: upgrade needs --install, nothing is broken.
+            let kept_history = status == "uninstalled";
             let good = r.records.values().rev().find(|rec| rec.status(g).as_deref() == Some("superseded")).map(|rec| rec.revision);
             let advice = if fatal {
                 format!(
@@ -204,7 +207,13 @@ pub fn check_release(r: &StoredRelease, now: i64) -> Vec<Finding> {
             };
             out.push(finding(
                 Check::NoDeployed,
-                if fatal { Severity::Error } else { Severity::Warning },
+                if kept_history {
+                    Severity::Info
+                } else if fatal {
+                    Severity::Error
+                } else {
+                    Severity::Warning
+                },
                 format!("no deployed revision; the latest, {}, is {status}", latest.revision),
                 r.records
                     .values()

@@ -18,7 +18,6 @@ use serde_json::Value;
 use crate::cli::DriftMode;
 use crate::error::AppError;
 use crate::live::compare::{self, FieldDiff, Mode};
-use crate::live::discovery;
 use crate::live::fields::{ApplyOutcome, dry_run_apply};
 use crate::live::targets::{Target, resolve_manifest};
 
@@ -42,7 +41,7 @@ enum Seen {
 }
 
 pub async fn check_drift(input: &LiveInput<'_>, mode: DriftMode) -> Result<LiveReport, AppError> {
-    let catalog = discovery::load(input.client).await.map_err(|e| AppError::Kube(e.to_string()))?;
+    let catalog = input.catalog().await?;
     let mut report = LiveReport::default();
     let mut jobs: Vec<(usize, Target)> = Vec::new();
     let mut seen: BTreeSet<(&str, &str)> = BTreeSet::new();

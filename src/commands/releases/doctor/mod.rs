@@ -126,20 +126,26 @@ pub async fn run(scope: &Scope, args: ReleasesDoctorArgs) -> Result<Outcome, App
     findings.extend(cross_storage(scope, &releases).await);
 
     // removed-api, when there is something to scan.
+    let (apis_ok, apis_error) = match apis {
+        Ok(a) => (Some(a), None),
+        Err(e) => (None, Some(e)),
+    };
     if releases.iter().any(|r| r.latest().is_some_and(|l| l.texts().is_some())) {
-        match apis {
-            Ok((served, target)) => {
-                // Every manifest and hook parsed as YAML: on every core.
-                let scan = |r: &StoredRelease| checks::check_apis(r, &served, target, target_flag.as_deref());
-                findings.extend(crate::storage::listing::par_map(releases.iter().collect(), &scan).into_iter().flatten());
-            }
-            Err(e) => unreadable.push(format!("removed-API check not done: {e}")),
+        if let Some((served, target)) = &apis_ok {
+            // Every manifest and hook parsed as YAML: on every core.
+            let scan = |r: &StoredRelease| checks::check_apis(r, served, *target, target_flag.as_deref());
+            findings.extend(crate::storage::listing::par_map(releases.iter().collect(), &scan).into_iter().flatten());
+        }
+        if let Some(e) = apis_error {
+            unreadable.push(format!("removed-API check not done: {e}"));
         }
     }
 
-    // The live checks, on the manifest helm compares with on the next upgrade.
+    // The live checks, on the manifest helm compares with on the next upgrade. An uninstalled release
+    // (history kept) has no objects left to judge.
     let manifests: Vec<ReleaseManifest> = releases
         .iter()
+        .filter(|r| !r.latest().is_some_and(|l| l.status(r.generation).is_some_and(|s| s.starts_with("uninstall"))))
         .filter_map(|r| {
             let rec = r.last_deployed().filter(|d| d.texts().is_some()).or_else(|| r.latest())?;
             Some(ReleaseManifest { release: checks::release_ref(r), revision: rec.revision, manifest: rec.texts()?.manifest.clone() })
@@ -147,8 +153,16 @@ pub async fn run(scope: &Scope, args: ReleasesDoctorArgs) -> Result<Outcome, App
         .collect();
     let existing: BTreeSet<(String, String)> = releases.iter().map(|r| (r.release_namespace(), r.name.clone())).collect();
     let live_ns = (!all_ns).then_some(scope.namespace.as_str());
-    let input =
-        ownership::LiveInput { client: &scope.client, namespace: live_ns, releases: &manifests, existing: &existing, named_only: named };
+    // Discovery, already loaded for the removed-API check, serves the live checks too.
+    let catalog = apis_ok.as_ref().map(|(served, _)| served.catalog());
+    let input = ownership::LiveInput {
+        client: &scope.client,
+        catalog,
+        namespace: live_ns,
+        releases: &manifests,
+        existing: &existing,
+        named_only: named,
+    };
     match ownership::check_ownership(&input).await {
         Ok(rep) => {
             findings.extend(rep.findings);
@@ -171,7 +185,7 @@ pub async fn run(scope: &Scope, args: ReleasesDoctorArgs) -> Result<Outcome, App
     for w in &warnings {
         eprintln!("warning: {w}");
     }
-    let checked = report::Checked { releases: releases.len(), records };
+    let checked = report::Checked { releases: releases.len(), records, incomplete: !unreadable.is_empty() };
     report::print(&findings, &checked, args.output)?;
     for u in &unreadable {
         eprintln!("error: {u}");

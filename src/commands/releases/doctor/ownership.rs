@@ -31,6 +31,9 @@ use super::model::{Check, Finding, Fix, ReleaseManifest, ReleaseRef, Severity};
 /// What the live-object checks read and judge.
 pub struct LiveInput<'a> {
     pub client: &'a kube::Client,
+    /// The API's resource types when the caller has them already (doctor loads them for the removed-API
+    /// check); `None`: loaded here.
+    pub catalog: Option<&'a ResourceCatalog>,
     /// `None`: every namespace and cluster-scoped objects (`-A`); `Some(ns)`: objects of that namespace.
     pub namespace: Option<&'a str>,
     /// The releases checked, with the manifest helm compares against on the next upgrade.
@@ -41,6 +44,16 @@ pub struct LiveInput<'a> {
     /// Release names were given: only objects that name one of `releases` or sit in their manifests
     /// are judged.
     pub named_only: bool,
+}
+
+impl LiveInput<'_> {
+    /// The resource types: the caller's, or loaded now.
+    pub(super) async fn catalog(&self) -> Result<std::borrow::Cow<'_, ResourceCatalog>, AppError> {
+        match self.catalog {
+            Some(c) => Ok(std::borrow::Cow::Borrowed(c)),
+            None => discovery::load(self.client).await.map(std::borrow::Cow::Owned).map_err(|e| AppError::Kube(e.to_string())),
+        }
+    }
 }
 
 /// Findings of a live-object check, and what it could not read (one line each, for stderr).
@@ -54,7 +67,7 @@ pub struct LiveReport {
 const GET_CONCURRENCY: usize = 8;
 
 pub async fn check_ownership(input: &LiveInput<'_>) -> Result<LiveReport, AppError> {
-    let catalog = discovery::load(input.client).await.map_err(|e| AppError::Kube(e.to_string()))?;
+    let catalog = input.catalog().await?;
     let index = ManifestIndex::build(&catalog, input.releases);
     let listing = managed::list_helm_managed(input.client, &catalog, input.namespace).await;
     let mut report = LiveReport::default();

@@ -13,6 +13,8 @@ use crate::cli::OutputFormat;
 pub struct Checked {
     pub releases: usize,
     pub records: usize,
+    /// Something could not be read or checked (named on stderr): "no problems" would overstate it.
+    pub incomplete: bool,
 }
 
 #[derive(Serialize)]
@@ -60,7 +62,8 @@ pub fn render(findings: &[Finding], checked: &Checked, format: OutputFormat) -> 
 fn table(findings: &[Finding], checked: &Checked, errors: usize, warnings: usize) -> String {
     let mut out = String::new();
     if findings.is_empty() {
-        out.push_str(&format!("No problems found: {} release(s), {} record(s) checked.\n", checked.releases, checked.records));
+        let what = if checked.incomplete { "No problems found in what could be checked" } else { "No problems found" };
+        out.push_str(&format!("{what}: {} release(s), {} record(s) checked.\n", checked.releases, checked.records));
         return out;
     }
     let mut start = 0;
