@@ -16,6 +16,7 @@ pub mod rawlist;
 pub mod record_object;
 pub mod scope;
 pub mod shape;
+pub mod texts;
 
 pub use drivers::{Helm2Storage, Helm3Driver, StorageSettings};
 pub use helm2::{Helm2Record, Helm2Store};

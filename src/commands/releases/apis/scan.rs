@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use futures::StreamExt;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::super::collect::Generation;
 use super::super::view;
@@ -27,6 +27,7 @@ use crate::release::apis::{self, BadDocument, FoundObject, KubeVersion, RemovedA
 use crate::storage::RecordError;
 use crate::storage::codec::{self, DecodeLimits, HELM2_LIST_SELECTOR, HELM3_LIST_SELECTOR};
 use crate::storage::objects::{META_PAGE, ObjectInfo, ObjectKind, ObjectStore};
+use crate::storage::texts::{self, ReleaseTexts};
 
 /// GETs in flight at once.
 pub const FETCH_CONCURRENCY: usize = 16;
@@ -256,71 +257,10 @@ fn judge(found: Vec<FoundObject>, served: &ServedApis, target: KubeVersion) -> V
 
 // ---- decoding only what the scan needs ----
 
-#[derive(Deserialize, Default)]
-struct SlimInfo {
-    #[serde(default)]
-    status: String,
-}
-
-#[derive(Deserialize)]
-struct SlimHook {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    manifest: String,
-}
-
-#[derive(Deserialize)]
-struct SlimRelease {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    namespace: String,
-    #[serde(default)]
-    version: i64,
-    #[serde(default)]
-    info: Option<SlimInfo>,
-    #[serde(default)]
-    manifest: String,
-    #[serde(default)]
-    hooks: Option<Vec<SlimHook>>,
-}
-
-/// Name, namespace, revision, status, manifest and hooks of a record payload.
-struct Texts {
-    name: String,
-    namespace: String,
-    revision: i64,
-    status: String,
-    manifest: String,
-    hooks: Vec<(String, String)>,
-}
-
-fn decode_texts(generation: Generation, payload: &[u8], limits: &DecodeLimits) -> Result<Texts, codec::CodecError> {
+fn decode_texts(generation: Generation, payload: &[u8], limits: &DecodeLimits) -> Result<ReleaseTexts, codec::CodecError> {
     match generation {
-        Generation::Helm3 => {
-            let body = codec::decode_payload(payload, limits)?;
-            let r: SlimRelease = serde_json::from_slice(&body).map_err(codec::CodecError::Json)?;
-            Ok(Texts {
-                name: r.name,
-                namespace: r.namespace,
-                revision: r.version,
-                status: r.info.map(|i| i.status).unwrap_or_default(),
-                manifest: r.manifest,
-                hooks: r.hooks.unwrap_or_default().into_iter().map(|h| (h.name, h.manifest)).collect(),
-            })
-        }
-        Generation::Helm2 => {
-            let r = codec::decode_helm2(payload, limits)?;
-            Ok(Texts {
-                status: view::helm2_status(r.status_code()).as_str().to_string(),
-                name: r.name,
-                namespace: r.namespace,
-                revision: i64::from(r.version),
-                manifest: r.manifest,
-                hooks: r.hooks.into_iter().map(|h| (h.name, h.manifest)).collect(),
-            })
-        }
+        Generation::Helm3 => texts::helm3_texts(payload, limits),
+        Generation::Helm2 => texts::helm2_texts(payload, limits),
     }
 }
 

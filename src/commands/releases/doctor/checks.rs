@@ -15,12 +15,13 @@ use std::collections::BTreeSet;
 use super::super::apis::scan::{self, ServedApis};
 use super::super::collect::Generation;
 use super::model::{Check, Finding, Fix, ReleaseRef, Severity};
-use super::storage::{Rec, StoredRelease, Texts};
+use super::storage::{Rec, StoredRelease};
 use crate::release::apis::KubeVersion;
 use crate::release::{helm2, helm3};
 use crate::storage::codec;
 use crate::storage::record_object::OBJECT_DATA_LIMIT;
 use crate::storage::scope::Place;
+use crate::storage::texts::ReleaseTexts;
 
 /// A record written this recently may belong to an operation that is still running (as `unlock` says).
 pub const RECENT_SECONDS: i64 = 300;
@@ -294,7 +295,7 @@ fn written_at(g: Generation, rec: &Rec) -> Option<i64> {
 
 /// Where one record's labels disagree with its payload (name, owner, status, version), one line each:
 /// the same function `releases relabel` repairs from, fed the payload fields it reads.
-pub fn label_drift(g: Generation, rec: &Rec, t: &Texts) -> Vec<String> {
+pub fn label_drift(g: Generation, rec: &Rec, t: &ReleaseTexts) -> Vec<String> {
     let at = format!("revision {} ({})", rec.revision, object_of(rec));
     let drift = match g {
         Generation::Helm3 => {

@@ -19,14 +19,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use futures::StreamExt;
-use serde::Deserialize;
 
 use super::super::collect::Generation;
 use super::super::view;
-use crate::release::Time;
 use crate::storage::codec::{self, DecodeLimits, HELM2_LIST_SELECTOR, HELM3_LIST_SELECTOR};
 use crate::storage::objects::{Cursor, ObjectInfo, ObjectKind, ObjectStore, RawObject};
 use crate::storage::record_object::OBJECT_DATA_LIMIT;
+use crate::storage::texts::{self, ReleaseTexts};
 
 /// Objects per page of the payload LIST.
 pub const PAYLOAD_PAGE: u32 = 250;
@@ -51,24 +50,6 @@ pub struct Source {
     pub names: Vec<String>,
 }
 
-/// What the checks read of one payload.
-#[derive(Debug, Clone)]
-pub struct Texts {
-    pub name: String,
-    /// The release namespace the payload names.
-    pub namespace: String,
-    pub revision: i64,
-    /// In Helm 3's words (Tiller's `DEPLOYED` is `deployed`).
-    pub status: String,
-    pub manifest: String,
-    /// (name or path, manifest) of each hook.
-    pub hooks: Vec<(String, String)>,
-    /// `info.last_deployed`, Unix seconds.
-    pub last_deployed: Option<i64>,
-    /// Tiller's status code (Helm 2 records).
-    pub helm2_code: Option<i32>,
-}
-
 /// One stored record.
 #[derive(Debug, Clone)]
 pub struct Rec {
@@ -78,7 +59,7 @@ pub struct Rec {
     /// Bytes the server counts against the object limit, when the payload was read.
     pub bytes: Option<usize>,
     /// The payload, when it was read: decoded, or why it could not be.
-    pub decoded: Option<Result<Texts, String>>,
+    pub decoded: Option<Result<ReleaseTexts, String>>,
 }
 
 impl Rec {
@@ -95,7 +76,7 @@ impl Rec {
         }
     }
 
-    pub fn texts(&self) -> Option<&Texts> {
+    pub fn texts(&self) -> Option<&ReleaseTexts> {
         self.decoded.as_ref().and_then(|d| d.as_ref().ok())
     }
 }
@@ -162,82 +143,16 @@ fn status_label(generation: Generation, info: &ObjectInfo) -> Option<String> {
 
 // ---- decoding only what the checks need ----
 
-#[derive(Deserialize, Default)]
-struct SlimInfo {
-    #[serde(default)]
-    status: String,
-    #[serde(default)]
-    last_deployed: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct SlimHook {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    path: String,
-    #[serde(default)]
-    manifest: String,
-}
-
-#[derive(Deserialize)]
-struct SlimRelease {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    namespace: String,
-    #[serde(default)]
-    version: i64,
-    #[serde(default)]
-    info: Option<SlimInfo>,
-    #[serde(default)]
-    manifest: String,
-    #[serde(default)]
-    hooks: Option<Vec<SlimHook>>,
-}
-
 /// Decode the parts of a payload the checks read (never the chart).
-pub fn decode_texts(generation: Generation, payload: &[u8], limits: &DecodeLimits) -> Result<Texts, String> {
+pub fn decode_texts(generation: Generation, payload: &[u8], limits: &DecodeLimits) -> Result<ReleaseTexts, String> {
     match generation {
-        Generation::Helm3 => {
-            let body = codec::decode_payload(payload, limits).map_err(|e| e.to_string())?;
-            let r: SlimRelease = serde_json::from_slice(&body).map_err(|e| format!("not a release: {e}"))?;
-            let info = r.info.unwrap_or_default();
-            let last_deployed = info.last_deployed.as_deref().and_then(|t| Time::parse(t).ok()).and_then(|t| t.unix_seconds());
-            Ok(Texts {
-                name: r.name,
-                namespace: r.namespace,
-                revision: r.version,
-                status: info.status,
-                manifest: r.manifest,
-                hooks: r
-                    .hooks
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|h| (if h.path.is_empty() { h.name } else { h.path }, h.manifest))
-                    .collect(),
-                last_deployed,
-                helm2_code: None,
-            })
-        }
-        Generation::Helm2 => {
-            let r = codec::decode_helm2(payload, limits).map_err(|e| e.to_string())?;
-            Ok(Texts {
-                status: view::helm2_status(r.status_code()).as_str().to_string(),
-                // Tiller's MODIFIED_AT/CREATED_AT labels date a record well enough for the pending check.
-                last_deployed: None,
-                helm2_code: Some(r.status_code()),
-                name: r.name,
-                namespace: r.namespace,
-                revision: i64::from(r.version),
-                manifest: r.manifest,
-                hooks: r.hooks.into_iter().map(|h| (h.name, h.manifest)).collect(),
-            })
-        }
+        Generation::Helm3 => texts::helm3_texts(payload, limits),
+        Generation::Helm2 => texts::helm2_texts(payload, limits),
     }
+    .map_err(|e| e.to_string())
 }
 
-type Read = (ObjectInfo, usize, Result<Texts, String>);
+type Read = (ObjectInfo, usize, Result<ReleaseTexts, String>);
 
 fn read_raw(generation: Generation, raw: RawObject, limits: &DecodeLimits) -> Read {
     let bytes = raw.stored_bytes();
