@@ -51,6 +51,30 @@ pub enum Generation {
     Helm2,
 }
 
+impl Generation {
+    /// (release, revision) from a record's labels.
+    pub fn label_key(self, info: &ObjectInfo) -> Option<(String, i64)> {
+        match self {
+            Generation::Helm3 => {
+                let l = codec::parse_helm3_labels(&info.labels);
+                Some((l.name?, l.version?))
+            }
+            Generation::Helm2 => {
+                let l = codec::parse_helm2_labels(&info.labels);
+                Some((l.name?, i64::from(l.version?)))
+            }
+        }
+    }
+
+    /// (release, revision) from a record's object name.
+    pub fn name_key(self, object: &str) -> Option<(String, i64)> {
+        match self {
+            Generation::Helm3 => codec::parse_helm3_object_name(object).map(|(n, v)| (n.to_string(), v)),
+            Generation::Helm2 => codec::parse_helm2_object_name(object).map(|(n, v)| (n.to_string(), i64::from(v))),
+        }
+    }
+}
+
 /// One listed release revision, whichever generation it came from.
 #[derive(Debug, Clone)]
 pub struct Row {
@@ -136,28 +160,6 @@ impl Source {
         match self.generation {
             Generation::Helm3 => codec::HELM3_LIST_SELECTOR,
             Generation::Helm2 => codec::HELM2_LIST_SELECTOR,
-        }
-    }
-
-    /// (release, revision) from the labels.
-    fn label_key(&self, info: &ObjectInfo) -> Option<(String, i64)> {
-        match self.generation {
-            Generation::Helm3 => {
-                let l = codec::parse_helm3_labels(&info.labels);
-                Some((l.name?, l.version?))
-            }
-            Generation::Helm2 => {
-                let l = codec::parse_helm2_labels(&info.labels);
-                Some((l.name?, i64::from(l.version?)))
-            }
-        }
-    }
-
-    /// (release, revision) from the object name.
-    fn name_key(&self, object: &str) -> Option<(String, i64)> {
-        match self.generation {
-            Generation::Helm3 => codec::parse_helm3_object_name(object).map(|(n, v)| (n.to_string(), v)),
-            Generation::Helm2 => codec::parse_helm2_object_name(object).map(|(n, v)| (n.to_string(), i64::from(v))),
         }
     }
 
@@ -277,7 +279,7 @@ impl Source {
 
     /// The label key of a record whose labels agree with its object name.
     fn trusted_key(&self, info: &ObjectInfo) -> Option<(String, i64)> {
-        self.label_key(info).filter(|key| self.name_key(&info.name).as_ref() == Some(key))
+        self.generation.label_key(info).filter(|key| self.generation.name_key(&info.name).as_ref() == Some(key))
     }
 
     /// Every page of a LIST of `shape`, each page's items handed to `take` off the async threads
@@ -434,7 +436,7 @@ impl Source {
         bad_groups: &mut BTreeSet<(String, String)>,
     ) {
         for (info, decoded) in results {
-            let labels = self.label_key(&info);
+            let labels = self.generation.label_key(&info);
             match decoded {
                 Ok(row) => {
                     match &labels {

@@ -22,7 +22,7 @@ use futures::StreamExt;
 
 use super::super::collect::Generation;
 use super::super::view;
-use crate::storage::codec::{self, DecodeLimits, HELM2_LIST_SELECTOR, HELM3_LIST_SELECTOR};
+use crate::storage::codec::{DecodeLimits, HELM2_LIST_SELECTOR, HELM3_LIST_SELECTOR};
 use crate::storage::objects::{Cursor, ObjectInfo, ObjectKind, ObjectStore, RawObject};
 use crate::storage::record_object::OBJECT_DATA_LIMIT;
 use crate::storage::texts::{self, ReleaseTexts};
@@ -183,28 +183,6 @@ impl Source {
         }
     }
 
-    /// (release, revision) from the object name.
-    fn name_key(&self, object: &str) -> Option<(String, i64)> {
-        match self.generation {
-            Generation::Helm3 => codec::parse_helm3_object_name(object).map(|(n, v)| (n.to_string(), v)),
-            Generation::Helm2 => codec::parse_helm2_object_name(object).map(|(n, v)| (n.to_string(), i64::from(v))),
-        }
-    }
-
-    /// (release, revision) from the labels.
-    fn label_key(&self, info: &ObjectInfo) -> Option<(String, i64)> {
-        match self.generation {
-            Generation::Helm3 => {
-                let l = codec::parse_helm3_labels(&info.labels);
-                Some((l.name?, l.version?))
-            }
-            Generation::Helm2 => {
-                let l = codec::parse_helm2_labels(&info.labels);
-                Some((l.name?, i64::from(l.version?)))
-            }
-        }
-    }
-
     /// Every record's metadata.
     async fn list_meta(&self) -> Result<Vec<ObjectInfo>, kube::Error> {
         let selector = self.base_selector();
@@ -291,7 +269,7 @@ impl Source {
             if !seen.insert((info.namespace.clone(), info.name.clone())) {
                 continue;
             }
-            match self.name_key(&info.name).or_else(|| self.label_key(&info)) {
+            match self.generation.name_key(&info.name).or_else(|| self.generation.label_key(&info)) {
                 Some((name, revision)) => {
                     groups
                         .entry((info.namespace.clone(), name))
@@ -326,7 +304,7 @@ impl Source {
                     continue;
                 }
                 let status = rec.label_status(self.generation);
-                let labels_agree = self.label_key(&rec.info).is_some_and(|(n, v)| n == *name && v == rec.revision);
+                let labels_agree = self.generation.label_key(&rec.info).is_some_and(|(n, v)| n == *name && v == rec.revision);
                 let needed = Some(rec.revision) == latest
                     || Some(rec.revision) == deployed
                     || status.as_deref().is_none_or(|s| s.starts_with("pending"))
