@@ -102,6 +102,13 @@ fn several_kubeconfig_files_and_context_selection() {
         String::from_utf8_lossy(&out.stderr),
         "error: cannot reach the API server: cannot connect to the API server https://127.0.0.1:1: Connection refused (os error 111)\n"
     );
+    // doctor, which reads several storages: the server named once, no table resting on nothing.
+    let out = run(c.werf().env("KUBECONFIG", &list).args(["releases", "doctor", "-A"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("cannot connect to the API server https://127.0.0.1:1"), "{stderr}");
     // --context picks the real cluster out of the merged files.
     let out = run_ok(c.werf().env("KUBECONFIG", &list).args(["version", "-o", "json", "--context", &real_context]));
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();

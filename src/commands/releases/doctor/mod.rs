@@ -105,6 +105,12 @@ pub async fn run(scope: &Scope, args: ReleasesDoctorArgs) -> Result<Outcome, App
             Err(e) => unreadable.push(format!("cannot read {}: {}", where_(source), crate::error::describe_kube_error(&e))),
         }
     }
+    // No storage could be read (an unreachable server, no rights at all): say it once, and do not go on
+    // to live checks or a "no problems" table that would rest on nothing.
+    if !sources.is_empty() && unreadable.len() == sources.len() {
+        let more = if unreadable.len() > 1 { format!(" (and {} more storage(s) alike)", unreadable.len() - 1) } else { String::new() };
+        return Err(AppError::Failed(format!("{}{more}", unreadable[0])));
+    }
     // Tiller keeps every release in its own namespace: with -n, only that namespace's (as `list`).
     if let Some(ns) = sel.helm2_release_namespace(named) {
         releases.retain(|r| r.generation == Generation::Helm3 || r.release_namespace() == ns || r.release_namespace() == "?");
